@@ -1,0 +1,1 @@
+//! Routing, the attempt loop, and request settlement.

@@ -1,0 +1,1 @@
+//! Price catalogs and exact cost computation.

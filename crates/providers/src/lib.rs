@@ -1,0 +1,1 @@
+//! Provider adapters: wire types, conversion, streaming, error classification.

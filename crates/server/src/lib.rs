@@ -1,0 +1,1 @@
+//! The HTTP gateway: axum app, ingress, error mapping, config load and reload.

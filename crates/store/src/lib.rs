@@ -1,0 +1,1 @@
+//! Ledger storage (SQLite/PostgreSQL) and shared counters (Redis).
