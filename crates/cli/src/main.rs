@@ -1,1 +1,102 @@
-fn main() {}
+//! The `switchyard` binary: argument parsing, logging setup, and dispatch to the commands.
+//! The only place that reads argv or the environment, or decides the exit code.
+
+mod check;
+mod demo;
+mod prices;
+mod serve;
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+
+/// switchyard: a self-hosted LLM gateway that sends each request to the cheapest model that
+/// can handle it, survives provider failures, and accounts for every cent.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the gateway. Without a config it runs the embedded demo setup (simulator in-process).
+    Serve {
+        /// Config file (default: ./switchyard.toml if present, else the embedded demo setup).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override `[server] listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Serve simulated providers (OpenAI wire format) with scripted latency and faults.
+    Sim {
+        /// Simulator config (TOML); default: the demo models.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override the listen address.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run the embedded demo: simulator + gateway in-process and a mixed workload.
+    Demo {
+        /// Number of requests to send.
+        #[arg(long, default_value_t = 60)]
+        requests: usize,
+    },
+    /// Validate a config and print the resolved routing table.
+    CheckConfig {
+        /// The config file.
+        file: PathBuf,
+    },
+    /// Price catalog tools.
+    #[command(subcommand)]
+    Prices(prices::PricesCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own report; keep the per-request log lines out of it unless asked.
+    let default_level = if matches!(cli.cmd, Cmd::Demo { .. }) { "warn" } else { "info" };
+    init_tracing(cli.log_json, default_level);
+    let result = match cli.cmd {
+        Cmd::Serve { config, listen } => runtime().and_then(|rt| rt.block_on(serve::run(config, listen, secrets()))),
+        Cmd::Sim { config, listen } => runtime().and_then(|rt| rt.block_on(serve::run_sim(config, listen))),
+        Cmd::Demo { requests } => runtime().and_then(|rt| rt.block_on(demo::run(requests))),
+        Cmd::CheckConfig { file } => check::run(&file, secrets()),
+        Cmd::Prices(cmd) => prices::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Provider keys come from the environment, by the variable names the config gives.
+fn secrets() -> switchyard_server::SecretLookup {
+    Arc::new(|name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+fn init_tracing(json: bool, default_level: &str) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

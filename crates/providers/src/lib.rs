@@ -1,1 +1,138 @@
-//! Provider adapters: wire types, conversion, streaming, error classification.
+//! Provider adapters: how switchyard talks to each upstream API.
+//!
+//! Every adapter implements [`Provider`]: a non-streaming `chat` and a streaming `chat_stream`,
+//! both taking the canonical [`ChatRequest`] and the provider's own model id. The closed set of
+//! adapters is the enum [`AnyProvider`], so adding a provider makes the compiler list every
+//! place that needs a new arm. Adapters classify every failure into a [`ProviderError`] with a
+//! retryable bit; the attempt loop in `switchyard-core` decides what to do with it.
+//!
+//! Invariant: this is the only crate that names a provider URL or a provider JSON field.
+
+mod config;
+mod error;
+pub mod http;
+mod openai;
+mod ratelimit;
+
+use std::future::Future;
+
+use futures::stream::BoxStream;
+use switchyard_types::{ChatChunk, ChatRequest, ChatResponse, Usage};
+
+pub use config::{ProviderConfig, ProviderKind, Timeouts};
+pub use error::{ErrorClass, ErrorSource, ProviderError};
+pub use openai::OpenAiProvider;
+pub use ratelimit::RateLimitInfo;
+
+/// The contract every adapter fulfils.
+///
+/// `chat` resolves when the whole answer is in. `chat_stream` resolves when the upstream has
+/// accepted the request (its headers are in); the stream then yields chunks, ending either
+/// with [`StreamItem::Done`] (the upstream finished cleanly) or with an error (cut, malformed
+/// beyond repair, upstream error event). A stream that simply stops yielding without `Done`
+/// must be treated as cut by the caller.
+pub trait Provider {
+    /// One non-streaming completion.
+    fn chat(
+        &self,
+        req: &ChatRequest,
+        upstream_model: &str,
+    ) -> impl Future<Output = Result<Reply, ProviderError>> + Send;
+
+    /// One streaming completion.
+    fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        upstream_model: &str,
+    ) -> impl Future<Output = Result<StreamReply, ProviderError>> + Send;
+}
+
+/// A finished non-streaming answer.
+#[derive(Debug)]
+pub struct Reply {
+    /// The answer in canonical form (OpenAI-shaped).
+    pub response: ChatResponse,
+    /// Normalised usage (zero if the provider reported none).
+    pub usage: Usage,
+    /// Facts from the upstream's response headers.
+    pub meta: UpstreamMeta,
+}
+
+/// An accepted streaming answer.
+pub struct StreamReply {
+    /// The chunks.
+    pub stream: BoxStream<'static, Result<StreamItem, ProviderError>>,
+    /// Facts from the upstream's response headers.
+    pub meta: UpstreamMeta,
+}
+
+impl std::fmt::Debug for StreamReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamReply").field("meta", &self.meta).finish()
+    }
+}
+
+/// One item of a stream.
+#[derive(Debug, Clone)]
+pub enum StreamItem {
+    /// A chunk for the client, with the normalised usage if the chunk reports it.
+    Chunk(ChatChunk, Option<Usage>),
+    /// The upstream ended the stream cleanly.
+    Done,
+}
+
+/// What the upstream's response headers told us.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamMeta {
+    /// HTTP status.
+    pub status: u16,
+    /// Rate-limit headroom, where reported.
+    pub rate_limit: RateLimitInfo,
+}
+
+/// The closed set of adapters.
+#[derive(Debug)]
+pub enum AnyProvider {
+    /// OpenAI, OpenAI-compatible vendors, and the simulator.
+    OpenAi(OpenAiProvider),
+}
+
+impl AnyProvider {
+    /// Build the adapter for a provider's config.
+    pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
+        match cfg.kind {
+            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim => {
+                Ok(AnyProvider::OpenAi(OpenAiProvider::new(cfg)?))
+            }
+            other => Err(ProviderError::internal(format!(
+                "provider kind `{}` is not supported yet",
+                other.as_str()
+            ))),
+        }
+    }
+
+    /// The provider's configured name.
+    pub fn name(&self) -> &str {
+        match self {
+            AnyProvider::OpenAi(p) => p.name(),
+        }
+    }
+}
+
+impl Provider for AnyProvider {
+    async fn chat(&self, req: &ChatRequest, upstream_model: &str) -> Result<Reply, ProviderError> {
+        match self {
+            AnyProvider::OpenAi(p) => p.chat(req, upstream_model).await,
+        }
+    }
+
+    async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<StreamReply, ProviderError> {
+        match self {
+            AnyProvider::OpenAi(p) => p.chat_stream(req, upstream_model).await,
+        }
+    }
+}

@@ -1,1 +1,17 @@
-//! The HTTP gateway: axum app, ingress, error mapping, config load and reload.
+//! The switchyard HTTP gateway: ingress endpoints, the request path from parse to response,
+//! error → HTTP mapping, and the live configuration.
+//!
+//! [`config::load`] reads and validates a config file, [`Gateway::start`] builds the live
+//! state (provider clients, the embedded simulator when the config asks for it) and
+//! [`app::router`] the axum app. Only this crate knows axum and HTTP status codes.
+
+pub mod app;
+mod chat;
+pub mod config;
+mod error;
+mod headers;
+mod live;
+mod sse;
+
+pub use error::ApiError;
+pub use live::{Gateway, GatewayHandle, SecretLookup, check};

@@ -1,0 +1,58 @@
+//! Errors of the core: request-level failures and config problems.
+
+use switchyard_providers::ProviderError;
+
+/// Why a request could not be served.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CoreError {
+    /// The client asked for a model or route that does not exist.
+    #[error("the model `{0}` does not exist or you do not have access to it")]
+    UnknownModel(String),
+    /// The request is malformed or asks for something impossible.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No candidate could be tried.
+    #[error("no deployment can serve this request: {0}")]
+    NoCandidate(String),
+    /// Every attempt failed; the last (or most relevant) upstream error.
+    #[error("{0}")]
+    Upstream(ProviderError),
+    /// The request deadline passed.
+    #[error("request deadline of {0:?} exceeded")]
+    Deadline(std::time::Duration),
+}
+
+impl CoreError {
+    /// Stable label for metrics and the ledger.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CoreError::UnknownModel(_) => "unknown_model",
+            CoreError::BadRequest(_) => "bad_request",
+            CoreError::NoCandidate(_) => "no_candidate",
+            CoreError::Upstream(e) => e.class.as_str(),
+            CoreError::Deadline(_) => "deadline",
+        }
+    }
+}
+
+/// One problem in a config file, with the path of the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where, e.g. `routes[1].candidates[0]`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A problem at a path.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}

@@ -1,0 +1,82 @@
+//! Request features, computed once per request and read by routing.
+
+use http::HeaderMap;
+use switchyard_types::{ChatRequest, Content, ContentPart};
+
+/// What routing needs to know about a request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Features {
+    /// Estimated input tokens.
+    pub input_tokens: u64,
+    /// The client's output cap, if any.
+    pub max_output: Option<u64>,
+    /// Task label (`x-switchyard-task` or `metadata.task`).
+    pub task: Option<String>,
+    /// Region constraint (`x-switchyard-region` or `metadata.region`).
+    pub region: Option<String>,
+    /// Latency lane (`x-switchyard-lane` or `metadata.lane`).
+    pub lane: Option<String>,
+    /// Session id (`x-switchyard-session` or `metadata.session`).
+    pub session: Option<String>,
+    /// Tools are offered.
+    pub tools: bool,
+    /// An image is attached.
+    pub images: bool,
+    /// JSON output is requested.
+    pub json: bool,
+}
+
+impl Features {
+    /// Extract features from a request and its headers.
+    pub fn extract(req: &ChatRequest, headers: &HeaderMap) -> Self {
+        let hint = |name: &str, key: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.metadata_str(key).map(str::to_owned))
+        };
+        Features {
+            input_tokens: estimate_input_tokens(req),
+            max_output: req.max_output().map(u64::from),
+            task: hint("x-switchyard-task", "task"),
+            region: hint("x-switchyard-region", "region"),
+            lane: hint("x-switchyard-lane", "lane"),
+            session: hint("x-switchyard-session", "session"),
+            tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
+            images: req.has_images(),
+            json: req.wants_json(),
+        }
+    }
+}
+
+/// A fast, conservative estimate of input tokens: about four bytes of text per token, plus a
+/// small per-message overhead, as OpenAI's chat format adds.
+pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
+    let mut bytes = 0usize;
+    for m in &req.messages {
+        bytes += match &m.content {
+            None => 0,
+            Some(Content::Text(t)) => t.len(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .map(|p| match p {
+                    ContentPart::Text { text, .. } => text.len(),
+                    // A typical image costs hundreds of tokens; count it as ~765 (high detail 512px tile set).
+                    ContentPart::ImageUrl { .. } => 765 * 4,
+                    _ => 0,
+                })
+                .sum(),
+        };
+        if let Some(calls) = &m.tool_calls {
+            bytes += calls.iter().map(|c| c.function.name.len() + c.function.arguments.len()).sum::<usize>();
+        }
+    }
+    let tools: usize = req
+        .tools
+        .iter()
+        .flatten()
+        .map(|t| t.function.name.len() + t.function.parameters.as_ref().map_or(0, |p| p.to_string().len()))
+        .sum();
+    ((bytes + tools).div_ceil(4) + 4 * req.messages.len() + 3) as u64
+}

@@ -1,0 +1,182 @@
+//! Classification of upstream failures.
+
+use std::time::Duration;
+
+/// What kind of failure happened; drives retry, fallback and the client's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Could not connect or the connection broke before a response.
+    Connect,
+    /// No first token (or response) in time.
+    FirstTokenTimeout,
+    /// Gap between stream chunks too long.
+    IdleTimeout,
+    /// 429 rate limit.
+    RateLimited,
+    /// Quota or spend limit exhausted (not retryable on this key).
+    Quota,
+    /// 529 / overloaded.
+    Overloaded,
+    /// Other 5xx.
+    Server,
+    /// 408 from upstream.
+    UpstreamTimeout,
+    /// The prompt does not fit the model's context window.
+    ContextLength,
+    /// Rejected by the provider's content policy.
+    ContentPolicy,
+    /// 401/403 from upstream: our provider key is bad.
+    Auth,
+    /// 404 from upstream.
+    NotFound,
+    /// Other 4xx: the request itself is bad.
+    BadRequest,
+    /// A stream ended before it was complete.
+    StreamCut,
+    /// The upstream sent something we cannot decode.
+    Malformed,
+    /// A bug or misconfiguration on our side.
+    Internal,
+}
+
+impl ErrorClass {
+    /// Stable label for metrics, logs and the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Connect => "connect",
+            ErrorClass::FirstTokenTimeout => "first_token_timeout",
+            ErrorClass::IdleTimeout => "idle_timeout",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Quota => "quota",
+            ErrorClass::Overloaded => "overloaded",
+            ErrorClass::Server => "server_error",
+            ErrorClass::UpstreamTimeout => "upstream_timeout",
+            ErrorClass::ContextLength => "context_length_exceeded",
+            ErrorClass::ContentPolicy => "content_policy",
+            ErrorClass::Auth => "upstream_auth",
+            ErrorClass::NotFound => "upstream_not_found",
+            ErrorClass::BadRequest => "bad_request",
+            ErrorClass::StreamCut => "stream_cut",
+            ErrorClass::Malformed => "malformed",
+            ErrorClass::Internal => "internal",
+        }
+    }
+
+    /// Whether another attempt (same or next candidate) may succeed.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Connect
+                | ErrorClass::FirstTokenTimeout
+                | ErrorClass::IdleTimeout
+                | ErrorClass::RateLimited
+                | ErrorClass::Overloaded
+                | ErrorClass::Server
+                | ErrorClass::UpstreamTimeout
+                | ErrorClass::StreamCut
+                | ErrorClass::Malformed
+        )
+    }
+
+    /// Whether moving to another candidate may help even though retrying this one won't.
+    pub fn try_next_candidate(self) -> bool {
+        self.retryable()
+            || matches!(
+                self,
+                ErrorClass::ContextLength | ErrorClass::Quota | ErrorClass::Auth | ErrorClass::NotFound
+            )
+    }
+}
+
+/// Who is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The upstream provider.
+    Upstream,
+    /// The client's request.
+    Client,
+    /// switchyard itself.
+    Internal,
+}
+
+/// A failed upstream call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// What went wrong.
+    pub class: ErrorClass,
+    /// Upstream HTTP status, if one was received.
+    pub status: Option<u16>,
+    /// Human-readable message (the provider's own where it gave one). Never contains a key.
+    pub message: String,
+    /// The provider's error code (`context_length_exceeded`, …).
+    pub code: Option<String>,
+    /// How long the provider asked us to wait.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    /// A failure of a given class.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        ProviderError {
+            class,
+            status: None,
+            message: message.into(),
+            code: None,
+            retry_after: None,
+        }
+    }
+
+    /// A bug or misconfiguration on our side.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Internal, message)
+    }
+
+    /// Whether a retry or fallback may succeed.
+    pub fn retryable(&self) -> bool {
+        self.class.retryable()
+    }
+
+    /// Who is at fault.
+    pub fn source(&self) -> ErrorSource {
+        match self.class {
+            ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::BadRequest => {
+                ErrorSource::Client
+            }
+            ErrorClass::Internal => ErrorSource::Internal,
+            _ => ErrorSource::Upstream,
+        }
+    }
+
+    /// Classify a reqwest transport error.
+    pub fn from_transport(e: &reqwest::Error) -> Self {
+        let class = if e.is_timeout() {
+            ErrorClass::FirstTokenTimeout
+        } else if e.is_decode() {
+            ErrorClass::Malformed
+        } else if e.is_body() {
+            ErrorClass::StreamCut
+        } else {
+            ErrorClass::Connect
+        };
+        // reqwest's Display includes the URL but never headers, so no key can leak here.
+        ProviderError::new(class, format!("upstream transport error: {}", without_url(e)))
+    }
+}
+
+fn without_url(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = String::new();
+    let mut cur: Option<&dyn std::error::Error> = e.source();
+    while let Some(s) = cur {
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&s.to_string());
+        cur = s.source();
+    }
+    if msg.is_empty() {
+        msg = if e.is_timeout() { "timed out".into() } else { "connection failed".into() };
+    }
+    msg
+}

@@ -1,0 +1,130 @@
+//! OpenAI SSE → [`StreamItem`]s.
+//!
+//! Ends with [`StreamItem::Done`] on `data: [DONE]`, or as soon as the usage chunk that follows
+//! the finish reason has arrived (so a stream that never sends `[DONE]` is finalised promptly).
+//! A stream that ends before any finish reason is reported as [`ErrorClass::StreamCut`]; a
+//! chunk that is not valid JSON is skipped and logged.
+
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures::{Stream, StreamExt, stream::BoxStream};
+use switchyard_types::{ChatChunk, Usage};
+
+use crate::{ErrorClass, ProviderError, StreamItem};
+
+#[derive(Default)]
+struct State {
+    finished: bool,
+    ended: bool,
+}
+
+/// Decode a streaming response body.
+pub(super) fn decode(resp: reqwest::Response) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
+    decode_events(resp.bytes_stream().eventsource()).boxed()
+}
+
+fn decode_events<S, E>(events: S) -> impl Stream<Item = Result<StreamItem, ProviderError>>
+where
+    S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
+    E: std::fmt::Display,
+{
+    futures::stream::unfold((events, State::default()), |(mut events, mut st)| async move {
+        if st.ended {
+            return None;
+        }
+        loop {
+            let item = match events.next().await {
+                None if st.finished => Ok(StreamItem::Done),
+                None => Err(ProviderError::new(
+                    ErrorClass::StreamCut,
+                    "upstream stream ended before the answer was complete",
+                )),
+                Some(Err(e)) => Err(ProviderError::new(
+                    ErrorClass::StreamCut,
+                    format!("upstream stream broke: {e}"),
+                )),
+                Some(Ok(ev)) => match on_event(&ev, &mut st) {
+                    Some(item) => item,
+                    None => continue,
+                },
+            };
+            if matches!(item, Ok(StreamItem::Done) | Err(_)) {
+                st.ended = true;
+            }
+            return Some((item, (events, st)));
+        }
+    })
+}
+
+fn on_event(ev: &Event, st: &mut State) -> Option<Result<StreamItem, ProviderError>> {
+    let data = ev.data.trim();
+    if data.is_empty() {
+        return None;
+    }
+    if data == "[DONE]" {
+        return Some(Ok(StreamItem::Done));
+    }
+    match serde_json::from_str::<ChatChunk>(data) {
+        Ok(chunk) => {
+            if chunk.finish_reason().is_some() {
+                st.finished = true;
+            }
+            let usage = chunk.usage.as_ref().map(Usage::from_openai);
+            Some(Ok(StreamItem::Chunk(chunk, usage)))
+        }
+        Err(_) if data.contains("\"error\"") => {
+            let mut e = super::error::classify(500, data.as_bytes());
+            e.status = None;
+            Some(Err(e))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "skipping malformed upstream stream chunk");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    fn run(raw: &str) -> Vec<Result<StreamItem, ProviderError>> {
+        let bytes = futures::stream::iter(
+            raw.as_bytes()
+                .chunks(7)
+                .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+                .collect::<Vec<_>>(),
+        );
+        block_on(decode_events(bytes.eventsource()).collect())
+    }
+
+    const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
+    const FINAL: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+
+    #[test]
+    fn clean_stream_ends_with_done() {
+        let out = run(&format!("data: {CHUNK}\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"));
+        assert_eq!(out.len(), 3);
+        assert!(matches!(out[2], Ok(StreamItem::Done)));
+    }
+
+    #[test]
+    fn cut_stream_is_an_error() {
+        let out = run(&format!("data: {CHUNK}\n\n"));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].as_ref().unwrap_err().class, ErrorClass::StreamCut);
+    }
+
+    #[test]
+    fn missing_done_after_finish_is_complete() {
+        let out = run(&format!("data: {CHUNK}\n\ndata: {FINAL}\n\n"));
+        assert!(matches!(out.last(), Some(Ok(StreamItem::Done))));
+    }
+
+    #[test]
+    fn malformed_chunk_is_skipped() {
+        let out = run(&format!("data: {CHUNK}\n\ndata: {{nope\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"));
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|r| r.is_ok()));
+    }
+}

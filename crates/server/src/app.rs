@@ -1,0 +1,68 @@
+//! The axum app: routes and the tower layers around them, top to bottom.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::{catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer};
+
+use crate::{ApiError, GatewayHandle, chat};
+
+/// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction.
+pub fn router(gw: GatewayHandle) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error in the gateway").into_response()
+        }))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::HeaderName::from_static("x-api-key")]));
+    Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/models", get(models))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(layers)
+        .with_state(gw)
+}
+
+/// Serve the app on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gw: GatewayHandle,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "set TCP_NODELAY on an accepted connection");
+        }
+    });
+    axum::serve(listener, router(gw)).with_graceful_shutdown(shutdown).await
+}
+
+/// Bind the configured listen address.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+async fn models(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
+    let snap = gw.snapshot();
+    let mut data = Vec::new();
+    for name in &snap.route_order {
+        data.push(json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard-route"}));
+    }
+    for d in &snap.deployments {
+        data.push(json!({"id": d.name, "object": "model", "created": 0, "owned_by": d.provider_name}));
+    }
+    Json(json!({"object": "list", "data": data}))
+}
+
+async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", "unknown endpoint").code("unknown_url").into_response()
+}

@@ -1,0 +1,205 @@
+//! The root config file: `[server]`, `[[providers]]`, `[[models]]`, `[[routes]]`, `[routing]`.
+//!
+//! Loading is two-stage: the TOML is deserialised section by section (so every section's
+//! first error is reported, each with its path), then references between sections are
+//! resolved and validated by `switchyard-core` (every problem, each with its path).
+
+use std::{net::SocketAddr, path::Path};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use switchyard_core::{
+    ConfigError,
+    config::{ModelConfig, RouteConfig, RoutingConfig},
+};
+use switchyard_providers::{ProviderKind, Timeouts};
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[[providers]]`.
+    pub providers: Vec<ProviderSection>,
+    /// `[[models]]`.
+    pub models: Vec<ModelConfig>,
+    /// `[[routes]]`.
+    pub routes: Vec<RouteConfig>,
+    /// `[routing]`.
+    pub routing: RoutingConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// One `[[providers]]` entry: an upstream API account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    /// Name models refer to.
+    pub name: String,
+    /// Wire API.
+    pub kind: ProviderKind,
+    /// Base URL (default per kind; required for `openai-compatible`; for `sim`, omit it to use
+    /// the simulator embedded in the gateway).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Where it processes data.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Compliance facts (`zdr`, `hipaa`, …).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Timeouts for calls to this provider.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// The embedded default config (simulator in-process), as TOML text.
+pub const EMBEDDED: &str = include_str!("embedded.toml");
+
+/// The embedded default config.
+pub fn embedded() -> Config {
+    // The embedded file is covered by a test; a parse failure here is a build defect.
+    parse(EMBEDDED).unwrap_or_default()
+}
+
+/// Read and validate a config file. Errors are returned all at once.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))])?;
+    parse(&text)
+}
+
+/// Parse and validate config text.
+pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
+    let value: toml::Table = toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|s| line_of(text, s.start)).unwrap_or_default();
+        vec![ConfigError::new(format!("line {at}"), e.message().to_owned())]
+    })?;
+    let mut errors = Vec::new();
+    let mut cfg = Config::default();
+    for (key, v) in &value {
+        match key.as_str() {
+            "server" => section(v, "server", &mut errors, |s| cfg.server = s),
+            "routing" => section(v, "routing", &mut errors, |s| cfg.routing = s),
+            "providers" => cfg.providers = list(v, "providers", &mut errors),
+            "models" => cfg.models = list(v, "models", &mut errors),
+            "routes" => cfg.routes = list(v, "routes", &mut errors),
+            other => errors.push(ConfigError::new(other, "unknown section")),
+        }
+    }
+    validate_providers(&cfg, &mut errors);
+    if errors.is_empty() { Ok(cfg) } else { Err(errors) }
+}
+
+fn validate_providers(cfg: &Config, errors: &mut Vec<ConfigError>) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in cfg.providers.iter().enumerate() {
+        if !seen.insert(&p.name) {
+            errors.push(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider `{}`", p.name)));
+        }
+        let needs_url = p.kind.default_base_url().is_none() && p.kind != ProviderKind::Sim;
+        if needs_url && p.base_url.is_none() {
+            errors.push(ConfigError::new(
+                format!("providers[{i}].base_url"),
+                format!("required for kind `{}`", p.kind.as_str()),
+            ));
+        }
+        if let Some(url) = &p.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                errors.push(ConfigError::new(format!("providers[{i}].base_url"), "must start with http:// or https://"));
+            }
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn section<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<ConfigError>, set: impl FnOnce(T)) {
+    match from_value(v.clone()) {
+        Ok(s) => set(s),
+        Err((at, msg)) => errors.push(ConfigError::new(join(path, &at), msg)),
+    }
+}
+
+fn list<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<ConfigError>) -> Vec<T> {
+    let Some(items) = v.as_array() else {
+        errors.push(ConfigError::new(path, "expected an array of tables ([[...]])"));
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match from_value(item.clone()) {
+            Ok(t) => out.push(t),
+            Err((at, msg)) => errors.push(ConfigError::new(join(&format!("{path}[{i}]"), &at), msg)),
+        }
+    }
+    out
+}
+
+fn from_value<T: DeserializeOwned>(v: toml::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        (if path == "." { String::new() } else { path }, e.into_inner().message().to_owned())
+    })
+}
+
+fn join(base: &str, rest: &str) -> String {
+    if rest.is_empty() { base.to_owned() } else { format!("{base}.{rest}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_config_is_valid() {
+        parse(EMBEDDED).unwrap();
+    }
+
+    #[test]
+    fn reports_every_section_error_with_its_path() {
+        let errs = parse(
+            r#"
+            [server]
+            listen = "nope"
+            [[providers]]
+            name = "a"
+            kind = "martian"
+            [[models]]
+            name = "m"
+            provider = "a"
+            colour = "blue"
+            [[routes]]
+            name = "r"
+            candidates = ["m"]
+            "#,
+        )
+        .unwrap_err();
+        let paths: Vec<_> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"server.listen"), "{errs:?}");
+        assert!(paths.contains(&"providers[0].kind"), "{errs:?}");
+        assert!(paths.iter().any(|p| p.starts_with("models[0]")), "{errs:?}");
+    }
+}

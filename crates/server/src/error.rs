@@ -1,0 +1,109 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Mapping: bad input 400 · unknown model or route 404 · body too large 413 · upstream
+//! rate limit or quota 429 (with `Retry-After`) · other upstream 4xx passed through with the
+//! provider's message · upstream auth failure, 5xx, broken stream or all candidates failed 502 ·
+//! no candidate 503 · timeouts 504 · bugs 500. Bodies are OpenAI-shaped.
+
+use axum::{
+    http::{HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use switchyard_core::CoreError;
+use switchyard_providers::ErrorClass;
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// OpenAI `type`.
+    pub kind: &'static str,
+    /// OpenAI `code`.
+    pub code: Option<String>,
+    /// OpenAI `param`.
+    pub param: Option<&'static str>,
+    /// What went wrong, for a human.
+    pub message: String,
+    /// Seconds the client should wait (429).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+    }
+
+    /// An error with status, type and message.
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, kind, code: None, param: None, message: message.into(), retry_after: None }
+    }
+
+    /// Set the `code`.
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Set the `param`.
+    pub fn param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    /// The OpenAI-shaped body.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::UnknownModel(_) => ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", e.to_string())
+                .code("model_not_found")
+                .param("model"),
+            CoreError::BadRequest(m) => ApiError::bad_request(m),
+            CoreError::NoCandidate(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", e.to_string()).code("no_candidate")
+            }
+            CoreError::Deadline(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string()).code("deadline_exceeded"),
+            CoreError::Upstream(p) => {
+                let passthrough = |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let (status, kind) = match p.class {
+                    ErrorClass::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
+                    ErrorClass::Quota => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota"),
+                    ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::BadRequest => {
+                        (passthrough(p.status.unwrap_or(400)), "invalid_request_error")
+                    }
+                    ErrorClass::NotFound => (StatusCode::NOT_FOUND, "invalid_request_error"),
+                    ErrorClass::FirstTokenTimeout | ErrorClass::IdleTimeout | ErrorClass::UpstreamTimeout => {
+                        (StatusCode::GATEWAY_TIMEOUT, "timeout")
+                    }
+                    ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+                    _ => (StatusCode::BAD_GATEWAY, "upstream_error"),
+                };
+                let message = match p.class {
+                    ErrorClass::Auth => "the upstream provider rejected the gateway's credentials".to_owned(),
+                    _ => p.message.clone(),
+                };
+                let code = p.code.clone().unwrap_or_else(|| p.class.as_str().to_owned());
+                let mut err = ApiError::new(status, kind, message).code(code);
+                err.retry_after = p.retry_after.map(|d| d.as_secs().max(1));
+                err
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+        }
+        resp
+    }
+}
