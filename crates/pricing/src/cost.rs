@@ -1,0 +1,305 @@
+//! Usage × price → exact cost.
+//!
+//! Semantics of [`cost`]:
+//! * uncached input at the input rate; cache reads at `cache_read` (falls back to the input
+//!   rate); 5-minute cache writes at `cache_write_5m` (falls back to input); 1-hour writes at
+//!   `cache_write_1h` (falls back to the 5-minute rate, then input). Every fallback is recorded
+//!   in [`CostBreakdown::fallbacks`].
+//! * output at the output rate; the reasoning subset at `reasoning` when set, else output.
+//! * **volume tier**: when the month's tokens before this request reach a tier's threshold,
+//!   that tier's rates replace the base rates for the whole request (the crossing request is
+//!   priced at the rate in force when it starts). Long-context and batch rates do not stack on
+//!   a volume tier: negotiated rates are what the contract says.
+//! * **long context**: when total input tokens exceed the tier threshold, the tier's rates
+//!   apply to the whole request, as the providers bill it. Batch rates are not applied on top
+//!   (the catalogs do not state batch long-context rates consistently); this is recorded.
+//! * **batch**: batch rates where the catalog has them, else the standard rate (recorded) —
+//!   never a guessed discount. Cache rates stay standard.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign};
+
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+use switchyard_types::Usage;
+
+use crate::price::Price;
+
+/// A cost in USD, or the explicit absence of a price. `Unpriced` is contagious: adding
+/// anything to it stays `Unpriced`, so an unknown price can never pass for $0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// A known amount in USD.
+    Priced(Decimal),
+    /// No price was known for at least one part.
+    Unpriced,
+}
+
+/// Per-request facts that change which rates apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CostContext {
+    /// Sent through the provider's batch API.
+    pub batch: bool,
+    /// Tokens this deployment already used this month, before this request (volume tiers).
+    pub monthly_tokens_before: u64,
+}
+
+/// A cost split by usage bucket, in USD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CostBreakdown {
+    /// Sum of the buckets.
+    pub total: Decimal,
+    /// Uncached input.
+    pub input: Decimal,
+    /// Cache reads.
+    pub cache_read: Decimal,
+    /// Cache writes (5-minute and 1-hour).
+    pub cache_write: Decimal,
+    /// Output other than reasoning.
+    pub output: Decimal,
+    /// Reasoning tokens.
+    pub reasoning: Decimal,
+    /// "long_context" or "volume" when a tier's rates were used.
+    pub tier_applied: Option<&'static str>,
+    /// Batch rates were used for input and/or output.
+    pub batch_applied: bool,
+    /// Rates that were missing and what was used instead.
+    pub fallbacks: Vec<&'static str>,
+    /// Provenance of the price.
+    pub price_source: String,
+}
+
+/// The rates in force for one request.
+struct Rates {
+    input: Decimal,
+    output: Decimal,
+    cache_read: Option<Decimal>,
+    cache_write_5m: Option<Decimal>,
+    cache_write_1h: Option<Decimal>,
+    reasoning: Option<Decimal>,
+}
+
+const MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
+/// Price a request's usage. See the module docs for the rules.
+pub fn cost(price: &Price, usage: &Usage, ctx: &CostContext) -> CostBreakdown {
+    let mut b = CostBreakdown {
+        total: Decimal::ZERO,
+        input: Decimal::ZERO,
+        cache_read: Decimal::ZERO,
+        cache_write: Decimal::ZERO,
+        output: Decimal::ZERO,
+        reasoning: Decimal::ZERO,
+        tier_applied: None,
+        batch_applied: false,
+        fallbacks: Vec::new(),
+        price_source: price.source.clone(),
+    };
+    let r = rates(price, usage, ctx, &mut b);
+    let cache_read = r.cache_read.unwrap_or_else(|| {
+        note(
+            &mut b,
+            usage.cache_read,
+            "cache_read priced at the input rate",
+        );
+        r.input
+    });
+    let cw5 = r.cache_write_5m.unwrap_or_else(|| {
+        note(
+            &mut b,
+            usage.cache_write_5m,
+            "cache_write_5m priced at the input rate",
+        );
+        r.input
+    });
+    let cw1h = r.cache_write_1h.unwrap_or_else(|| {
+        let why = if r.cache_write_5m.is_some() {
+            "cache_write_1h priced at the 5-minute write rate"
+        } else {
+            "cache_write_1h priced at the input rate"
+        };
+        note(&mut b, usage.cache_write_1h, why);
+        cw5
+    });
+    let reasoning = usage.reasoning.min(usage.output);
+    b.input = amount(usage.input, r.input);
+    b.cache_read = amount(usage.cache_read, cache_read);
+    b.cache_write = add(
+        amount(usage.cache_write_5m, cw5),
+        amount(usage.cache_write_1h, cw1h),
+    );
+    b.output = amount(usage.output - reasoning, r.output);
+    b.reasoning = amount(reasoning, r.reasoning.unwrap_or(r.output));
+    b.total = [b.input, b.cache_read, b.cache_write, b.output, b.reasoning]
+        .into_iter()
+        .fold(Decimal::ZERO, add)
+        .normalize();
+    b
+}
+
+/// What the baseline model would have cost for the same usage (same buckets).
+pub fn baseline_cost(baseline: Option<&Price>, usage: &Usage, ctx: &CostContext) -> Cost {
+    Cost::of(baseline, usage, ctx)
+}
+
+/// Pre-flight estimate for routing: `cached_prefix_tokens` of the input are expected to be
+/// cache reads, the rest uncached input; `expected_output` output tokens.
+pub fn estimate(
+    price: &Price,
+    input_tokens: u64,
+    expected_output: u64,
+    cached_prefix_tokens: u64,
+) -> Decimal {
+    let cached = cached_prefix_tokens.min(input_tokens);
+    let usage = Usage {
+        input: input_tokens - cached,
+        cache_read: cached,
+        output: expected_output,
+        ..Usage::default()
+    };
+    cost(price, &usage, &CostContext::default()).total
+}
+
+fn rates(price: &Price, usage: &Usage, ctx: &CostContext, b: &mut CostBreakdown) -> Rates {
+    let volume = price
+        .volume_tiers
+        .iter()
+        .filter(|v| ctx.monthly_tokens_before >= v.above_tokens_per_month)
+        .max_by_key(|v| v.above_tokens_per_month);
+    if let Some(v) = volume {
+        b.tier_applied = Some("volume");
+        return Rates {
+            input: v.input,
+            output: v.output,
+            cache_read: v.cache_read,
+            cache_write_5m: price.cache_write_5m,
+            cache_write_1h: price.cache_write_1h,
+            reasoning: None,
+        };
+    }
+    if let Some(t) = price
+        .long_context
+        .as_ref()
+        .filter(|t| usage.total_input() > t.above_input_tokens)
+    {
+        b.tier_applied = Some("long_context");
+        if ctx.batch {
+            b.fallbacks
+                .push("batch rates not applied in the long-context tier");
+        }
+        return Rates {
+            input: t.input,
+            output: t.output,
+            cache_read: t.cache_read,
+            cache_write_5m: t.cache_write_5m,
+            cache_write_1h: t.cache_write_1h,
+            reasoning: None,
+        };
+    }
+    let mut r = Rates {
+        input: price.input,
+        output: price.output,
+        cache_read: price.cache_read,
+        cache_write_5m: price.cache_write_5m,
+        cache_write_1h: price.cache_write_1h,
+        reasoning: price.reasoning,
+    };
+    if ctx.batch {
+        match (price.batch_input, price.batch_output) {
+            (None, None) => b.fallbacks.push("no batch rates: standard rates used"),
+            (i, o) => {
+                b.batch_applied = true;
+                r.input = i.unwrap_or(r.input);
+                r.output = o.unwrap_or(r.output);
+            }
+        }
+    }
+    r
+}
+
+fn note(b: &mut CostBreakdown, tokens: u64, why: &'static str) {
+    if tokens > 0 {
+        b.fallbacks.push(why);
+    }
+}
+
+/// `tokens × rate / 1e6`, saturating at `Decimal::MAX` (unreachable with real volumes).
+fn amount(tokens: u64, rate_per_million: Decimal) -> Decimal {
+    Decimal::from(tokens)
+        .checked_mul(rate_per_million)
+        .and_then(|x| x.checked_div(MILLION))
+        .unwrap_or(Decimal::MAX)
+}
+
+fn add(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_add(b).unwrap_or(Decimal::MAX)
+}
+
+// === impl Cost ===
+
+impl Cost {
+    /// Zero dollars (a known price that came to nothing).
+    pub const ZERO: Cost = Cost::Priced(Decimal::ZERO);
+
+    /// Price usage with an optional price: `None` → `Unpriced`.
+    pub fn of(price: Option<&Price>, usage: &Usage, ctx: &CostContext) -> Cost {
+        price.map_or(Cost::Unpriced, |p| Cost::Priced(cost(p, usage, ctx).total))
+    }
+
+    /// The amount, if priced.
+    pub fn amount(&self) -> Option<Decimal> {
+        match self {
+            Cost::Priced(d) => Some(*d),
+            Cost::Unpriced => None,
+        }
+    }
+
+    /// Whether a price was known.
+    pub fn is_priced(&self) -> bool {
+        matches!(self, Cost::Priced(_))
+    }
+}
+
+impl Add for Cost {
+    type Output = Cost;
+
+    fn add(self, o: Cost) -> Cost {
+        match (self, o) {
+            (Cost::Priced(a), Cost::Priced(b)) => Cost::Priced(add(a, b)),
+            _ => Cost::Unpriced,
+        }
+    }
+}
+
+impl AddAssign for Cost {
+    fn add_assign(&mut self, o: Cost) {
+        *self = *self + o;
+    }
+}
+
+impl Sum for Cost {
+    fn sum<I: Iterator<Item = Cost>>(iter: I) -> Cost {
+        iter.fold(Cost::ZERO, Add::add)
+    }
+}
+
+/// `0.000123` (plain decimal, trailing zeros trimmed) or `unpriced`.
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cost::Priced(d) => write!(f, "{}", d.normalize()),
+            Cost::Unpriced => f.write_str("unpriced"),
+        }
+    }
+}
+
+/// A decimal string, or `null` when unpriced.
+impl Serialize for Cost {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cost::Priced(d) => s.serialize_str(&d.normalize().to_string()),
+            Cost::Unpriced => s.serialize_none(),
+        }
+    }
+}
