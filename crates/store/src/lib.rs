@@ -1,1 +1,26 @@
-//! Ledger storage (SQLite/PostgreSQL) and shared counters (Redis).
+//! Ledger storage for switchyard: one row per request, written off the request path.
+//!
+//! * [`LedgerRow`] is the row model: routing decision, attempts, normalised usage, exact costs
+//!   in integer nano-dollars (`None` + `unpriced` when the price is unknown, never 0).
+//! * [`Ledger`] is the writer: [`Ledger::record`] never blocks; a background task batches rows
+//!   into SQLite (WAL, `synchronous=NORMAL`) or PostgreSQL, retries failed batches, and spills
+//!   what it cannot write to a local JSONL file that is replayed later (see `writer.rs`).
+//! * [`LedgerReader`], [`query_rows`] and [`summary`] read it back for `switchyard report`.
+//!
+//! One logical schema, with embedded migrations per backend (`migrations/sqlite`,
+//! `migrations/postgres`); queries are built at runtime, so building needs no database.
+
+mod db;
+mod error;
+mod query;
+mod replay;
+mod row;
+mod spill;
+mod writer;
+
+pub use error::StoreError;
+pub use query::{query_rows, summary, GroupBy, LedgerReader, SummaryRow, NONE_KEY};
+pub use row::{
+    decimal_from_nanos, nanos_from_decimal, new_id, now_ms, AttemptRow, LedgerRow, NANOS_PER_DOLLAR,
+};
+pub use writer::{FlushReport, Ledger, LedgerConfig, LedgerStats};

@@ -1,0 +1,179 @@
+//! The two backends behind one enum: connect, migrate, batched insert, close.
+//!
+//! Both use runtime `sqlx::query`/`QueryBuilder` (no compile-time checked macros), so no
+//! `DATABASE_URL` or `.sqlx` offline data is needed to build. Column binding and decoding is
+//! written once in macros and expanded per backend, since the sqlx generic bounds for
+//! "works for both databases" are longer than the code they would save.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use sqlx::QueryBuilder;
+
+use crate::row::LedgerRow;
+use crate::StoreError;
+
+/// Columns in insert/select order.
+pub(crate) const COLUMNS: &str = "id, ts_ms, tenant, key_id, tags, task, ingress, route, rule, \
+    stream, decision, provider, model, attempt_count, attempts, input_tokens, cache_read_tokens, \
+    cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, \
+    baseline_cost_nanos, unpriced, catalog_version, overhead_us, latency_ms, status, http_status, \
+    error_class";
+
+/// Rows per INSERT statement: 30 columns × 1000 rows stays under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// A connected ledger database.
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// u64 → BIGINT, saturating (no real count reaches 2^63).
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+macro_rules! push_rows {
+    ($qb:expr, $rows:expr) => {
+        $qb.push_values($rows, |mut b, r: &LedgerRow| {
+            b.push_bind(r.id.as_str())
+                .push_bind(r.ts)
+                .push_bind(r.tenant.as_str())
+                .push_bind(r.key_id.as_deref())
+                .push_bind(Json(&r.tags))
+                .push_bind(r.task.as_deref())
+                .push_bind(r.ingress.as_str())
+                .push_bind(r.route.as_deref())
+                .push_bind(r.rule.as_deref())
+                .push_bind(r.stream)
+                .push_bind(Json(&r.decision))
+                .push_bind(r.provider.as_deref())
+                .push_bind(r.model.as_deref())
+                .push_bind(i32::try_from(r.attempts.len()).unwrap_or(i32::MAX))
+                .push_bind(Json(&r.attempts))
+                .push_bind(to_i64(r.usage.input))
+                .push_bind(to_i64(r.usage.cache_read))
+                .push_bind(to_i64(r.usage.cache_write_5m))
+                .push_bind(to_i64(r.usage.cache_write_1h))
+                .push_bind(to_i64(r.usage.output))
+                .push_bind(to_i64(r.usage.reasoning))
+                .push_bind(r.cost_nanos)
+                .push_bind(r.baseline_cost_nanos)
+                .push_bind(r.unpriced)
+                .push_bind(r.catalog_version.as_deref())
+                .push_bind(to_i64(r.overhead_us))
+                .push_bind(to_i64(r.latency_ms))
+                .push_bind(r.status.as_str())
+                .push_bind(i32::from(r.http_status))
+                .push_bind(r.error_class.as_deref());
+        })
+    };
+}
+
+macro_rules! insert_batch {
+    ($pool:expr, $rows:expr) => {{
+        let mut tx = $pool.begin().await?;
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new("INSERT INTO ledger (");
+            qb.push(COLUMNS).push(") ");
+            push_rows!(qb, chunk.iter());
+            // Replays are idempotent: a row already written (e.g. replay interrupted after
+            // commit, before the spill file was removed) is skipped, not duplicated.
+            qb.push(" ON CONFLICT (id) DO NOTHING");
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }};
+}
+
+impl Db {
+    /// Connect to `url` (creating a SQLite file if missing when `create`) and migrate.
+    pub(crate) async fn connect(url: &str, create: bool) -> Result<Db, StoreError> {
+        let db = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| db_err("SQLite", e))?
+                .create_if_missing(create)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .map_err(|e| db_err("SQLite", e))?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url).map_err(|e| db_err("PostgreSQL", e))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await
+                .map_err(|e| db_err("PostgreSQL", e))?;
+            Db::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// `"SQLite"` or `"PostgreSQL"`, for errors and logs.
+    pub(crate) fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SQLite",
+            Db::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let res = match self {
+            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        };
+        res.map_err(|source| StoreError::Migrate {
+            backend: self.backend(),
+            source,
+        })
+    }
+
+    /// Insert `rows` in one transaction (multi-row INSERTs of up to 1000 rows each).
+    pub(crate) async fn insert(&self, rows: &[LedgerRow]) -> Result<(), sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Db::Sqlite(p) => insert_batch!(p, rows),
+            Db::Postgres(p) => insert_batch!(p, rows),
+        }
+    }
+
+    /// Close every pooled connection.
+    pub(crate) async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Wrap a driver error with its backend name.
+pub(crate) fn db_err(backend: &'static str, source: sqlx::Error) -> StoreError {
+    StoreError::Database { backend, source }
+}
+
+/// The URL without any password, for error messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}

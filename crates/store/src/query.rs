@@ -1,0 +1,363 @@
+//! Reading the ledger back: rows for tests and export, grouped summaries for `switchyard report`.
+
+use std::collections::BTreeMap;
+
+use futures::TryStreamExt;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Row};
+use switchyard_types::Usage;
+
+use crate::db::{db_err, Db, COLUMNS};
+use crate::row::{decimal_from_nanos, AttemptRow, LedgerRow};
+use crate::StoreError;
+
+/// The dimension a summary is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// Route (policy) name.
+    Route,
+    /// Rule name.
+    Rule,
+    /// Answering provider.
+    Provider,
+    /// Answering model.
+    Model,
+    /// Task label.
+    Task,
+    /// Tenant.
+    Tenant,
+}
+
+impl GroupBy {
+    fn column(self) -> &'static str {
+        match self {
+            GroupBy::Route => "route",
+            GroupBy::Rule => "rule",
+            GroupBy::Provider => "provider",
+            GroupBy::Model => "model",
+            GroupBy::Task => "task",
+            GroupBy::Tenant => "tenant",
+        }
+    }
+}
+
+/// Key used in summaries for rows where the grouping column is empty (e.g. no rule matched).
+pub const NONE_KEY: &str = "(none)";
+
+/// Aggregates for one group. Money is exact integer nano-dollars (`*_nanos`); the methods
+/// give decimal dollars.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Group value ([`NONE_KEY`] when empty).
+    pub key: String,
+    /// Requests in the group.
+    pub requests: u64,
+    /// Requests with status `ok`.
+    pub ok: u64,
+    /// Requests with any status other than `ok` and `client_cancelled`.
+    pub errors: u64,
+    /// Requests cancelled by the client.
+    pub cancelled: u64,
+    /// Sum of priced costs.
+    pub cost_nanos: i64,
+    /// Sum of known baseline costs.
+    pub baseline_cost_nanos: i64,
+    /// Sum of (baseline − cost) over rows where both are known.
+    pub savings_nanos: i64,
+    /// Requests without a known cost (`unpriced` or NULL cost), excluded from the sums.
+    pub unpriced_requests: u64,
+    /// Median end-to-end latency (nearest rank).
+    pub p50_latency_ms: u64,
+    /// 95th percentile end-to-end latency (nearest rank).
+    pub p95_latency_ms: u64,
+    /// All input tokens (uncached + cache reads + cache writes).
+    pub input_tokens: u64,
+    /// The cache-read part of `input_tokens`.
+    pub cache_read_tokens: u64,
+    /// Output tokens (reasoning included).
+    pub output_tokens: u64,
+}
+
+impl SummaryRow {
+    /// Total cost in dollars.
+    pub fn cost(&self) -> Decimal {
+        decimal_from_nanos(self.cost_nanos)
+    }
+    /// Baseline cost in dollars.
+    pub fn baseline_cost(&self) -> Decimal {
+        decimal_from_nanos(self.baseline_cost_nanos)
+    }
+    /// Savings in dollars.
+    pub fn savings(&self) -> Decimal {
+        decimal_from_nanos(self.savings_nanos)
+    }
+}
+
+/// A read-side connection to a ledger database (runs migrations; never creates a SQLite file).
+#[derive(Clone)]
+pub struct LedgerReader {
+    db: Db,
+}
+
+impl std::fmt::Debug for LedgerReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerReader")
+            .field("backend", &self.db.backend())
+            .finish()
+    }
+}
+
+macro_rules! window {
+    ($qb:expr, $since:expr, $until:expr) => {
+        $qb.push(" FROM ledger WHERE 1=1");
+        if let Some(s) = $since {
+            $qb.push(" AND ts_ms >= ").push_bind(s);
+        }
+        if let Some(u) = $until {
+            $qb.push(" AND ts_ms < ").push_bind(u);
+        }
+    };
+}
+
+macro_rules! fetch_rows {
+    ($pool:expr, $since:expr, $until:expr) => {
+        async {
+            let mut qb = QueryBuilder::new("SELECT ");
+            qb.push(COLUMNS);
+            window!(qb, $since, $until);
+            qb.push(" ORDER BY ts_ms, id");
+            let rows = qb.build().fetch_all($pool).await?;
+            rows.iter()
+                .map(|r| decode_row!(r))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        }
+        .await
+    };
+}
+
+macro_rules! decode_row {
+    ($r:expr) => {{
+        let r = $r;
+        let u = |c: &str| -> Result<u64, sqlx::Error> {
+            Ok(u64::try_from(r.try_get::<i64, _>(c)?).unwrap_or(0))
+        };
+        Ok::<_, sqlx::Error>(LedgerRow {
+            id: r.try_get("id")?,
+            ts: r.try_get("ts_ms")?,
+            tenant: r.try_get("tenant")?,
+            key_id: r.try_get("key_id")?,
+            tags: r.try_get::<Json<Vec<String>>, _>("tags")?.0,
+            task: r.try_get("task")?,
+            ingress: r.try_get("ingress")?,
+            route: r.try_get("route")?,
+            rule: r.try_get("rule")?,
+            stream: r.try_get("stream")?,
+            decision: r.try_get::<Json<serde_json::Value>, _>("decision")?.0,
+            provider: r.try_get("provider")?,
+            model: r.try_get("model")?,
+            attempts: r.try_get::<Json<Vec<AttemptRow>>, _>("attempts")?.0,
+            usage: Usage {
+                input: u("input_tokens")?,
+                cache_read: u("cache_read_tokens")?,
+                cache_write_5m: u("cache_write_5m_tokens")?,
+                cache_write_1h: u("cache_write_1h_tokens")?,
+                output: u("output_tokens")?,
+                reasoning: u("reasoning_tokens")?,
+            },
+            cost_nanos: r.try_get("cost_nanos")?,
+            baseline_cost_nanos: r.try_get("baseline_cost_nanos")?,
+            unpriced: r.try_get("unpriced")?,
+            catalog_version: r.try_get("catalog_version")?,
+            overhead_us: u("overhead_us")?,
+            latency_ms: u("latency_ms")?,
+            status: r.try_get("status")?,
+            http_status: u16::try_from(r.try_get::<i32, _>("http_status")?).unwrap_or(0),
+            error_class: r.try_get("error_class")?,
+        })
+    }};
+}
+
+macro_rules! summarize {
+    ($pool:expr, $since:expr, $until:expr, $group:expr) => {
+        async {
+            let mut qb = QueryBuilder::new("SELECT ");
+            qb.push($group.column());
+            qb.push(
+                " AS k, status, cost_nanos, baseline_cost_nanos, unpriced, latency_ms, \
+             input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens \
+             AS all_input, cache_read_tokens, output_tokens",
+            );
+            window!(qb, $since, $until);
+            let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
+            let mut stream = qb.build().fetch($pool);
+            while let Some(r) = stream.try_next().await? {
+                let key: Option<String> = r.try_get("k")?;
+                let key = key
+                    .filter(|k| !k.is_empty())
+                    .unwrap_or_else(|| NONE_KEY.into());
+                acc.entry(key).or_default().add(
+                    r.try_get::<String, _>("status")?.as_str(),
+                    r.try_get("cost_nanos")?,
+                    r.try_get("baseline_cost_nanos")?,
+                    r.try_get("unpriced")?,
+                    r.try_get("latency_ms")?,
+                    r.try_get("all_input")?,
+                    r.try_get("cache_read_tokens")?,
+                    r.try_get("output_tokens")?,
+                );
+            }
+            Ok::<_, sqlx::Error>(acc)
+        }
+        .await
+    };
+}
+
+impl LedgerReader {
+    /// Connect to an existing ledger (a missing SQLite file is an error) and migrate it.
+    pub async fn connect(url: &str) -> Result<LedgerReader, StoreError> {
+        Ok(LedgerReader {
+            db: Db::connect(url, false).await?,
+        })
+    }
+
+    /// Rows with `since <= ts < until` (unix ms; `None` = unbounded), oldest first.
+    pub async fn rows(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        let res = match &self.db {
+            Db::Sqlite(p) => fetch_rows!(p, since, until),
+            Db::Postgres(p) => fetch_rows!(p, since, until),
+        };
+        res.map_err(|e| db_err(self.db.backend(), e))
+    }
+
+    /// Per-group aggregates over `since <= ts < until`, sorted by key.
+    ///
+    /// Rows are streamed and aggregated here (not in SQL) so both backends compute identical,
+    /// exact percentiles; memory is one `u64` latency per row in the window.
+    pub async fn summary(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        group_by: GroupBy,
+    ) -> Result<Vec<SummaryRow>, StoreError> {
+        let res = match &self.db {
+            Db::Sqlite(p) => summarize!(p, since, until, group_by),
+            Db::Postgres(p) => summarize!(p, since, until, group_by),
+        };
+        let acc = res.map_err(|e| db_err(self.db.backend(), e))?;
+        Ok(acc.into_iter().map(|(k, a)| a.finish(k)).collect())
+    }
+
+    /// Close the connections.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+/// Rows with `since <= ts < until` (unix ms) from the ledger at `url`, oldest first.
+pub async fn query_rows(
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<LedgerRow>, StoreError> {
+    let reader = LedgerReader::connect(url).await?;
+    let rows = reader.rows(since, until).await;
+    reader.close().await;
+    rows
+}
+
+/// Per-group aggregates over `since <= ts < until` (unix ms) from the ledger at `url`.
+pub async fn summary(
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    group_by: GroupBy,
+) -> Result<Vec<SummaryRow>, StoreError> {
+    let reader = LedgerReader::connect(url).await?;
+    let rows = reader.summary(since, until, group_by).await;
+    reader.close().await;
+    rows
+}
+
+#[derive(Default)]
+struct Acc {
+    row: SummaryRow,
+    latencies: Vec<u64>,
+}
+
+impl Acc {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        status: &str,
+        cost: Option<i64>,
+        baseline: Option<i64>,
+        unpriced: bool,
+        latency_ms: i64,
+        input: i64,
+        cache_read: i64,
+        output: i64,
+    ) {
+        let s = &mut self.row;
+        s.requests += 1;
+        match status {
+            "ok" => s.ok += 1,
+            "client_cancelled" => s.cancelled += 1,
+            _ => s.errors += 1,
+        }
+        match cost.filter(|_| !unpriced) {
+            Some(c) => {
+                s.cost_nanos = s.cost_nanos.saturating_add(c);
+                if let Some(b) = baseline {
+                    s.savings_nanos = s.savings_nanos.saturating_add(b - c);
+                }
+            }
+            None => s.unpriced_requests += 1,
+        }
+        if let Some(b) = baseline {
+            s.baseline_cost_nanos = s.baseline_cost_nanos.saturating_add(b);
+        }
+        s.input_tokens += u64::try_from(input).unwrap_or(0);
+        s.cache_read_tokens += u64::try_from(cache_read).unwrap_or(0);
+        s.output_tokens += u64::try_from(output).unwrap_or(0);
+        self.latencies.push(u64::try_from(latency_ms).unwrap_or(0));
+    }
+
+    fn finish(mut self, key: String) -> SummaryRow {
+        self.latencies.sort_unstable();
+        self.row.key = key;
+        self.row.p50_latency_ms = nearest_rank(&self.latencies, 50);
+        self.row.p95_latency_ms = nearest_rank(&self.latencies, 95);
+        self.row
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 when empty).
+fn nearest_rank(sorted: &[u64], pct: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (pct * sorted.len()).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_rank;
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 50), 50);
+        assert_eq!(nearest_rank(&v, 95), 95);
+        assert_eq!(nearest_rank(&[7], 95), 7);
+        assert_eq!(nearest_rank(&[1, 2], 50), 1);
+        assert_eq!(nearest_rank(&[], 50), 0);
+    }
+}

@@ -1,0 +1,428 @@
+//! The asynchronous, batched ledger writer.
+//!
+//! `Ledger::record` does a `try_send` into a bounded queue and returns. One writer task drains
+//! the queue in batches of up to `batch_size` rows, flushing when a batch is full or
+//! `flush_interval` after its first row. Nothing is dropped silently:
+//!
+//! * queue full (or already shut down): the row is appended to the spill file right away;
+//! * batch write failed: retried after 50 ms, 200 ms and 800 ms, then spilled. The database is
+//!   then considered down: later batches get a single attempt at most once per second (the
+//!   others are spilled at disk speed, so memory stays bounded) until one succeeds;
+//! * spilled rows are replayed on `open`, when the database comes back (at most every 10 s),
+//!   and on `shutdown` if the database is up. Replays are idempotent (`ON CONFLICT (id) DO
+//!   NOTHING`);
+//! * only if the spill file itself cannot be written is a row lost: it is counted in
+//!   `LedgerStats::lost` and logged at `error`.
+//!
+//! Every row that could not be written is counted in [`LedgerStats`], in the
+//! `switchyard_ledger_rows_spilled_total` metric, and in a `warn!` with counts (never contents).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::db::Db;
+use crate::row::LedgerRow;
+use crate::StoreError;
+
+/// Delays between attempts of one batch write while the database is considered up.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(200),
+    Duration::from_millis(800),
+];
+/// While the database is down, try a batch at most this often (others go to the spill file).
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Minimum time between spill replays while running.
+const REPLAY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Flush and fsync rows spilled by `record` at most this often.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where and how the ledger is written.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// `sqlite://path/to/ledger.db` (created if missing) or `postgres://user@host/db`.
+    pub url: String,
+    /// Rows per write (one transaction), e.g. 500.
+    pub batch_size: usize,
+    /// Longest a row waits in a partial batch, e.g. 200 ms.
+    pub flush_interval: Duration,
+    /// Bounded queue between `record` and the writer, e.g. 100,000 rows.
+    pub queue_capacity: usize,
+    /// Local JSONL file for rows that could not be queued or written.
+    pub spill_path: PathBuf,
+}
+
+impl LedgerConfig {
+    /// Defaults: batches of 500, 200 ms flush interval, a queue of 100,000 rows.
+    pub fn new(url: impl Into<String>, spill_path: impl Into<PathBuf>) -> Self {
+        LedgerConfig {
+            url: url.into(),
+            batch_size: 500,
+            flush_interval: Duration::from_millis(200),
+            queue_capacity: 100_000,
+            spill_path: spill_path.into(),
+        }
+    }
+}
+
+/// Counters since `open` (a snapshot; see [`Ledger::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerStats {
+    /// Rows committed to the database (replayed rows included).
+    pub written: u64,
+    /// Rows waiting in the queue right now (not counting the batch being written).
+    pub queued: u64,
+    /// Rows appended to the spill file (queue full, shut down, or write failed).
+    pub spilled: u64,
+    /// Batches that could not be written and were spilled.
+    pub failed_batches: u64,
+    /// Rows read back from the spill file and written (a subset of `written`).
+    pub replayed: u64,
+    /// Rows that could be neither written nor spilled (spill file unwritable). Should be 0.
+    pub lost: u64,
+}
+
+/// What `shutdown` did: the final counters and where leftover rows are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Final counters (`queued` is 0).
+    pub stats: LedgerStats,
+    /// The spill file; it holds rows still waiting when `stats.spilled > stats.replayed`.
+    pub spill_path: PathBuf,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) written: AtomicU64,
+    pub(crate) spilled: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) lost: AtomicU64,
+}
+
+struct Shared {
+    tx: mpsc::Sender<LedgerRow>,
+    spill: Arc<crate::spill::Spill>,
+    counters: Arc<Counters>,
+    shutdown: Arc<Notify>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Handle to the ledger writer. Cheap to clone; every clone feeds the same writer.
+#[derive(Clone)]
+pub struct Ledger {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Ledger {
+    /// Connect, run migrations, replay any existing spill file, and spawn the writer task.
+    /// Must be called inside a tokio runtime.
+    pub async fn open(cfg: LedgerConfig) -> Result<Ledger, StoreError> {
+        let db = Db::connect(&cfg.url, true).await?;
+        let spill = Arc::new(crate::spill::Spill::new(cfg.spill_path.clone()));
+        let counters = Arc::new(Counters::default());
+        let batch_size = cfg.batch_size.max(1);
+        crate::replay::replay(&db, &spill, &counters, batch_size).await?;
+        let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
+        let shutdown = Arc::new(Notify::new());
+        let writer = Writer {
+            db,
+            spill: spill.clone(),
+            counters: counters.clone(),
+            batch_size,
+            flush_interval: cfg.flush_interval,
+            down: false,
+            last_probe: Instant::now(),
+            last_replay: Instant::now(),
+            last_sync: Instant::now(),
+        };
+        let task = tokio::spawn(writer.run(rx, shutdown.clone()));
+        Ok(Ledger {
+            shared: Arc::new(Shared {
+                tx,
+                spill,
+                counters,
+                shutdown,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// Queue a row for writing. Never awaits and never blocks on the database: if the queue
+    /// is full the row goes to the spill file (a buffered append) and is counted.
+    pub fn record(&self, row: LedgerRow) {
+        match self.shared.tx.try_send(row) {
+            Ok(()) => {}
+            Err(TrySendError::Full(row)) => spill_rows(
+                &self.shared.spill,
+                &self.shared.counters,
+                &[row],
+                "queue full",
+            ),
+            Err(TrySendError::Closed(row)) => spill_rows(
+                &self.shared.spill,
+                &self.shared.counters,
+                &[row],
+                "shut down",
+            ),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> LedgerStats {
+        let tx = &self.shared.tx;
+        snapshot(
+            &self.shared.counters,
+            (tx.max_capacity() - tx.capacity()) as u64,
+        )
+    }
+
+    /// Close the queue, write every queued row (spilling what cannot be written), replay the
+    /// spill file if the database is up, fsync the spill file, and return the counters.
+    /// Rows recorded on other clones after this are spilled.
+    pub async fn shutdown(self) -> Result<FlushReport, StoreError> {
+        self.shared.shutdown.notify_one();
+        let task = self
+            .shared
+            .task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.await.map_err(|e| StoreError::Writer(e.to_string()))?;
+        }
+        self.shared
+            .spill
+            .sync()
+            .map_err(|source| StoreError::Spill {
+                path: self.shared.spill.path().to_path_buf(),
+                source,
+            })?;
+        let stats = self.stats();
+        if stats.spilled > stats.replayed || stats.lost > 0 {
+            tracing::warn!(
+                spilled = stats.spilled,
+                replayed = stats.replayed,
+                lost = stats.lost,
+                spill = %self.shared.spill.path().display(),
+                "ledger shut down with rows left in the spill file; they are replayed on next open"
+            );
+        }
+        Ok(FlushReport {
+            stats,
+            spill_path: self.shared.spill.path().to_path_buf(),
+        })
+    }
+}
+
+fn snapshot(c: &Counters, queued: u64) -> LedgerStats {
+    LedgerStats {
+        written: c.written.load(Ordering::Relaxed),
+        queued,
+        spilled: c.spilled.load(Ordering::Relaxed),
+        failed_batches: c.failed_batches.load(Ordering::Relaxed),
+        replayed: c.replayed.load(Ordering::Relaxed),
+        lost: c.lost.load(Ordering::Relaxed),
+    }
+}
+
+/// Append rows to the spill file, counting and logging (rate-limited: the first spill, then
+/// each time the total crosses a power of two, plus every failed batch).
+pub(crate) fn spill_rows(
+    spill: &crate::spill::Spill,
+    counters: &Counters,
+    rows: &[LedgerRow],
+    reason: &'static str,
+) {
+    let n = rows.len() as u64;
+    if n == 0 {
+        return;
+    }
+    match spill.append(rows) {
+        Ok(()) => {
+            metrics::counter!("switchyard_ledger_rows_spilled_total").increment(n);
+            let before = counters.spilled.fetch_add(n, Ordering::Relaxed);
+            let after = before + n;
+            if n > 1 || before == 0 || after.is_power_of_two() {
+                tracing::warn!(
+                    rows = n,
+                    spilled_total = after,
+                    reason,
+                    spill = %spill.path().display(),
+                    "ledger rows spilled to file"
+                );
+            }
+        }
+        Err(e) => {
+            let lost = counters.lost.fetch_add(n, Ordering::Relaxed) + n;
+            metrics::counter!("switchyard_ledger_rows_lost_total").increment(n);
+            tracing::error!(
+                rows = n,
+                lost_total = lost,
+                reason,
+                error = %e,
+                spill = %spill.path().display(),
+                "ledger rows LOST: spill file not writable"
+            );
+        }
+    }
+}
+
+struct Writer {
+    db: Db,
+    spill: Arc<crate::spill::Spill>,
+    counters: Arc<Counters>,
+    batch_size: usize,
+    flush_interval: Duration,
+    /// The last batch failed all its attempts; probe at most once per `PROBE_INTERVAL`.
+    down: bool,
+    last_probe: Instant,
+    last_replay: Instant,
+    last_sync: Instant,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<LedgerRow>, shutdown: Arc<Notify>) {
+        let mut buf: Vec<LedgerRow> = Vec::with_capacity(self.batch_size);
+        let mut closing = false;
+        let mut deadline = Instant::now();
+        loop {
+            let room = self.batch_size - buf.len();
+            let got = tokio::select! {
+                biased;
+                _ = shutdown.notified(), if !closing => {
+                    // Stop accepting rows; what is already queued is still drained below.
+                    rx.close();
+                    closing = true;
+                    continue;
+                }
+                n = rx.recv_many(&mut buf, room) => n,
+                _ = tokio::time::sleep_until(deadline), if !buf.is_empty() => {
+                    self.flush(&mut buf).await;
+                    continue;
+                }
+            };
+            if got == 0 {
+                break; // closed and drained
+            }
+            if buf.len() == got {
+                deadline = Instant::now() + self.flush_interval;
+            }
+            if buf.len() >= self.batch_size {
+                self.flush(&mut buf).await;
+            }
+        }
+        self.flush(&mut buf).await;
+        if !self.down && self.spill.is_dirty() {
+            if let Err(e) =
+                crate::replay::replay(&self.db, &self.spill, &self.counters, self.batch_size).await
+            {
+                tracing::warn!(error = %e, "ledger spill replay at shutdown failed");
+            }
+        }
+        self.db.close().await;
+    }
+
+    /// Write `buf` (retrying), or spill it; `buf` is empty afterwards.
+    async fn flush(&mut self, buf: &mut Vec<LedgerRow>) {
+        if buf.is_empty() {
+            return;
+        }
+        if self.down && self.last_probe.elapsed() < PROBE_INTERVAL {
+            self.fail(buf, "database down");
+            return;
+        }
+        let attempts = if self.down { 1 } else { RETRY_DELAYS.len() + 1 };
+        for attempt in 0..attempts {
+            match self.db.insert(buf).await {
+                Ok(()) => {
+                    let n = buf.len() as u64;
+                    self.counters.written.fetch_add(n, Ordering::Relaxed);
+                    metrics::counter!("switchyard_ledger_rows_written_total").increment(n);
+                    buf.clear();
+                    self.recovered().await;
+                    return;
+                }
+                Err(e) => {
+                    metrics::counter!("switchyard_ledger_write_errors_total").increment(1);
+                    tracing::warn!(
+                        backend = self.db.backend(),
+                        attempt = attempt + 1,
+                        of = attempts,
+                        rows = buf.len(),
+                        error = %e,
+                        "ledger batch write failed"
+                    );
+                    if let Some(delay) =
+                        RETRY_DELAYS.get(attempt).filter(|_| attempt + 1 < attempts)
+                    {
+                        tokio::time::sleep(*delay).await;
+                    }
+                }
+            }
+        }
+        if !self.down {
+            tracing::warn!(
+                backend = self.db.backend(),
+                "ledger database considered down; spilling rows until a write succeeds"
+            );
+        }
+        self.down = true;
+        self.last_probe = Instant::now();
+        self.fail(buf, "write failed");
+    }
+
+    fn fail(&mut self, buf: &mut Vec<LedgerRow>, reason: &'static str) {
+        self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+        spill_rows(&self.spill, &self.counters, buf, reason);
+        buf.clear();
+        self.sync_spill();
+    }
+
+    /// Make spilled rows durable (they were only buffered by `append`).
+    fn sync_spill(&mut self) {
+        self.last_sync = Instant::now();
+        if let Err(e) = self.spill.sync() {
+            tracing::error!(error = %e, spill = %self.spill.path().display(), "ledger spill fsync failed");
+        }
+    }
+
+    /// After a successful write: leave down mode, and replay spilled rows now and then.
+    async fn recovered(&mut self) {
+        let was_down = self.down;
+        if was_down {
+            self.down = false;
+            tracing::info!(backend = self.db.backend(), "ledger database is back");
+        }
+        if !self.spill.is_dirty() {
+            return;
+        }
+        if self.last_sync.elapsed() >= SYNC_INTERVAL {
+            self.sync_spill();
+        }
+        if was_down || self.last_replay.elapsed() >= REPLAY_INTERVAL {
+            self.last_replay = Instant::now();
+            if let Err(e) =
+                crate::replay::replay(&self.db, &self.spill, &self.counters, self.batch_size).await
+            {
+                tracing::warn!(error = %e, "ledger spill replay failed");
+            }
+        }
+    }
+}

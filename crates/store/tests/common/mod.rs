@@ -1,0 +1,329 @@
+//! Scenarios shared by the SQLite and PostgreSQL tests: each takes a ledger URL and a temp dir.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde_json::json;
+use switchyard_store::*;
+use switchyard_types::Usage;
+
+pub fn cfg(url: &str, dir: &Path, batch_size: usize, queue_capacity: usize) -> LedgerConfig {
+    LedgerConfig {
+        url: url.to_string(),
+        batch_size,
+        flush_interval: Duration::from_millis(20),
+        queue_capacity,
+        spill_path: dir.join("ledger-spill.jsonl"),
+    }
+}
+
+/// A varied row at `ts`: every 5th is unpriced, every 7th failed over once, every 11th errored.
+pub fn row(ts: i64, i: usize) -> LedgerRow {
+    let mut r = LedgerRow::new();
+    r.ts = ts;
+    r.tenant = format!("tenant-{}", i % 3);
+    r.key_id = (!i.is_multiple_of(4)).then(|| format!("sk-sy-{:04x}", i % 4));
+    r.tags = vec!["team:search".into(), format!("n{}", i % 2)];
+    r.task = (!i.is_multiple_of(6)).then(|| ["classification", "reasoning"][i % 2].to_string());
+    r.ingress = ["openai", "anthropic"][i % 2].into();
+    r.route = Some("auto".into());
+    r.rule = (i.is_multiple_of(3)).then(|| "short-classification".to_string());
+    r.stream = i % 2 == 1;
+    r.decision = json!({
+        "features": {"input_tokens_est": 120 + i, "task": "classification", "tools": false},
+        "candidates": [
+            {"model": "gpt-4o-mini", "kept": true, "reason": "cheapest", "est_cost": "0.000021"},
+            {"model": "gpt-4o", "kept": false, "reason": "excluded: rule"}
+        ]
+    });
+    let unpriced = i.is_multiple_of(5);
+    let usage = Usage {
+        input: 100 + i as u64,
+        cache_read: (i % 3) as u64 * 10,
+        cache_write_5m: (i % 2) as u64,
+        cache_write_1h: 0,
+        output: 20 + (i % 50) as u64,
+        reasoning: (i % 4) as u64,
+    };
+    let cost = (!unpriced).then_some(1_000 + i as i64 * 7);
+    if i.is_multiple_of(7) {
+        r.attempts.push(AttemptRow {
+            provider: "cheapco".into(),
+            model: "llama-3-8b".into(),
+            status: 0,
+            error_class: Some("connect".into()),
+            latency_ms: 3,
+            ttft_ms: None,
+            usage: Usage::default(),
+            cost_nanos: None,
+            billed: false,
+        });
+    }
+    r.attempts.push(AttemptRow {
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        status: 200,
+        error_class: None,
+        latency_ms: 40 + (i % 100) as u64,
+        ttft_ms: r.stream.then_some(12),
+        usage,
+        cost_nanos: cost,
+        billed: true,
+    });
+    r.provider = Some("openai".into());
+    r.model = Some("gpt-4o-mini".into());
+    r.usage = usage;
+    r.cost_nanos = cost;
+    r.baseline_cost_nanos = Some(nanos_from_decimal(Decimal::from_str("0.0000325").unwrap()));
+    r.unpriced = unpriced;
+    r.catalog_version = Some("2025-06-01".into());
+    r.overhead_us = 150 + i as u64;
+    r.latency_ms = 45 + (i % 100) as u64;
+    if i.is_multiple_of(11) {
+        r.status = "error".into();
+        r.http_status = 502;
+        r.error_class = Some("upstream_5xx".into());
+    } else {
+        r.status = "ok".into();
+        r.http_status = 200;
+    }
+    r
+}
+
+fn sorted(mut rows: Vec<LedgerRow>) -> Vec<LedgerRow> {
+    rows.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+    rows
+}
+
+/// Write `n` rows at `base..base+n`, shut down, read back exactly those rows.
+pub async fn roundtrip(url: &str, dir: &Path, base: i64, n: usize, batch: usize) {
+    let ledger = Ledger::open(cfg(url, dir, batch, 100_000)).await.unwrap();
+    let rows: Vec<LedgerRow> = (0..n).map(|i| row(base + i as i64, i)).collect();
+    for r in &rows {
+        ledger.record(r.clone());
+    }
+    let report = ledger.shutdown().await.unwrap();
+    assert_eq!(report.stats.written, n as u64, "{report:?}");
+    assert_eq!(report.stats.spilled, 0);
+    assert_eq!(report.stats.lost, 0);
+    let got = query_rows(url, Some(base), Some(base + n as i64))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), n);
+    assert_eq!(got, sorted(rows));
+}
+
+/// An unpriced row keeps NULL cost and its flag; a zero cost stays a priced zero.
+pub async fn unpriced_stays_unpriced(url: &str, dir: &Path, base: i64) {
+    let ledger = Ledger::open(cfg(url, dir, 10, 100)).await.unwrap();
+    let mut unpriced = row(base, 5);
+    unpriced.cost_nanos = None;
+    unpriced.unpriced = true;
+    let mut free = row(base + 1, 1);
+    free.cost_nanos = Some(0);
+    free.unpriced = false;
+    ledger.record(unpriced);
+    ledger.record(free);
+    ledger.shutdown().await.unwrap();
+    let got = query_rows(url, Some(base), Some(base + 2)).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].cost_nanos, got[0].unpriced), (None, true));
+    assert_eq!((got[1].cost_nanos, got[1].unpriced), (Some(0), false));
+}
+
+/// Row counts around the batch size all arrive intact.
+pub async fn batch_boundaries(url: &str, dir: &Path, base: i64) {
+    let batch = 7;
+    for (k, n) in [0usize, 1, 6, 7, 8, 14, 22].into_iter().enumerate() {
+        roundtrip(url, dir, base + k as i64 * 1_000, n, batch).await;
+    }
+    // A batch larger than one INSERT statement (1000 rows) is split inside one transaction.
+    roundtrip(url, dir, base + 100_000, 2_345, 2_500).await;
+}
+
+/// 20k rows recorded as fast as possible are all written by `shutdown`.
+pub async fn shutdown_flushes_everything(url: &str, dir: &Path, base: i64) {
+    let n = 20_000;
+    let mut c = cfg(url, dir, 500, 100_000);
+    c.flush_interval = Duration::from_secs(60); // only full batches and shutdown flush
+    let ledger = Ledger::open(c).await.unwrap();
+    for i in 0..n {
+        ledger.record(row(base + i as i64, i));
+    }
+    let report = ledger.shutdown().await.unwrap();
+    assert_eq!(report.stats.written, n as u64);
+    assert_eq!(report.stats.queued, 0);
+    let got = query_rows(url, Some(base), Some(base + n as i64))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), n);
+}
+
+/// A tiny queue overflows into the spill file; with the database up, shutdown replays it.
+pub async fn queue_overflow_spills_then_replays(url: &str, dir: &Path, base: i64) {
+    let n = 5_000;
+    let ledger = Ledger::open(cfg(url, dir, 100, 10)).await.unwrap();
+    for i in 0..n {
+        ledger.record(row(base + i as i64, i));
+    }
+    let report = ledger.shutdown().await.unwrap();
+    assert!(report.stats.spilled > 0, "{report:?}");
+    assert_eq!(report.stats.replayed, report.stats.spilled);
+    assert_eq!(report.stats.written, n as u64);
+    let got = query_rows(url, Some(base), Some(base + n as i64))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), n);
+}
+
+/// Run SQL on the ledger database outside the writer.
+pub async fn exec(url: &str, sql: &str) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// With the table gone (database "down"), `record` stays instant and every row is spilled;
+/// the next `open` against a working database replays them all.
+pub async fn down_database_spills_and_replays(url: &str, dir: &Path, base: i64) {
+    let n = 10_000usize;
+    let spill_dir = dir.join("down");
+    // The writer fails, retries with backoff, goes to down mode and spills.
+    let ledger = Ledger::open(cfg(url, &spill_dir, 500, 100_000))
+        .await
+        .unwrap();
+    exec(url, "ALTER TABLE ledger RENAME TO ledger_offline").await;
+    let rows: Vec<LedgerRow> = (0..n).map(|i| row(base + i as i64, i)).collect();
+    let to_send = rows.clone();
+    let t = Instant::now();
+    for r in to_send {
+        ledger.record(r);
+    }
+    let took = t.elapsed();
+    eprintln!("10k record() calls with the database down: {took:?}");
+    assert!(
+        took < Duration::from_millis(50),
+        "10k record() calls took {took:?}"
+    );
+    let report = ledger.shutdown().await.unwrap();
+    assert_eq!(report.stats.written, 0, "{report:?}");
+    assert_eq!(report.stats.spilled, n as u64);
+    assert!(report.stats.failed_batches >= 1);
+    assert!(report.spill_path.exists());
+    exec(url, "ALTER TABLE ledger_offline RENAME TO ledger").await;
+    // Reopen with the database back: the spill file is replayed by `open`.
+    let ledger = Ledger::open(cfg(url, &spill_dir, 500, 100_000))
+        .await
+        .unwrap();
+    assert_eq!(ledger.stats().replayed, n as u64);
+    let report = ledger.shutdown().await.unwrap();
+    assert_eq!(report.stats.written, n as u64);
+    assert!(!report.spill_path.exists());
+    let got = query_rows(url, Some(base), Some(base + n as i64))
+        .await
+        .unwrap();
+    assert_eq!(got, sorted(rows));
+}
+
+/// Summary grouping on a small hand-checked fixture.
+pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
+    let ledger = Ledger::open(cfg(url, dir, 10, 100)).await.unwrap();
+    let mk = |i: i64, route: &str, provider: &str, status: &str, cost: Option<i64>, lat: u64| {
+        let mut r = LedgerRow::new();
+        r.ts = base + i;
+        r.tenant = "t".into();
+        r.ingress = "openai".into();
+        r.route = Some(route.into());
+        r.rule = (route == "auto").then(|| "cheap".to_string());
+        r.provider = Some(provider.into());
+        r.model = Some(format!("{provider}-m"));
+        r.status = status.into();
+        r.http_status = if status == "ok" { 200 } else { 502 };
+        r.cost_nanos = cost;
+        r.unpriced = cost.is_none();
+        r.baseline_cost_nanos = Some(1_000);
+        r.latency_ms = lat;
+        r.usage = Usage {
+            input: 10,
+            cache_read: 5,
+            output: 3,
+            ..Usage::default()
+        };
+        r
+    };
+    let rows = vec![
+        mk(0, "auto", "openai", "ok", Some(100), 10),
+        mk(1, "auto", "openai", "ok", Some(200), 20),
+        mk(2, "auto", "anthropic", "error", None, 30),
+        mk(3, "premium", "anthropic", "ok", Some(900), 40),
+        mk(4, "premium", "anthropic", "client_cancelled", Some(50), 50),
+    ];
+    for r in rows {
+        ledger.record(r);
+    }
+    ledger.shutdown().await.unwrap();
+
+    let by_route = summary(url, Some(base), Some(base + 5), GroupBy::Route)
+        .await
+        .unwrap();
+    assert_eq!(by_route.len(), 2);
+    let auto = &by_route[0];
+    assert_eq!(auto.key, "auto");
+    assert_eq!(
+        (auto.requests, auto.ok, auto.errors, auto.cancelled),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(auto.cost_nanos, 300);
+    assert_eq!(auto.baseline_cost_nanos, 3_000);
+    assert_eq!(auto.savings_nanos, 2_000 - 300);
+    assert_eq!(auto.unpriced_requests, 1);
+    assert_eq!((auto.p50_latency_ms, auto.p95_latency_ms), (20, 30));
+    assert_eq!(
+        (
+            auto.input_tokens,
+            auto.cache_read_tokens,
+            auto.output_tokens
+        ),
+        (45, 15, 9)
+    );
+    assert_eq!(auto.cost(), Decimal::from_str("0.0000003").unwrap());
+    let premium = &by_route[1];
+    assert_eq!(premium.key, "premium");
+    assert_eq!((premium.requests, premium.ok, premium.cancelled), (2, 1, 1));
+    assert_eq!(premium.cost_nanos, 950);
+    assert_eq!(premium.savings_nanos, 2_000 - 950);
+
+    let by_provider = summary(url, Some(base), Some(base + 5), GroupBy::Provider)
+        .await
+        .unwrap();
+    let keys: Vec<_> = by_provider
+        .iter()
+        .map(|s| (s.key.as_str(), s.requests))
+        .collect();
+    assert_eq!(keys, vec![("anthropic", 3), ("openai", 2)]);
+
+    let by_rule = summary(url, Some(base), Some(base + 5), GroupBy::Rule)
+        .await
+        .unwrap();
+    let keys: Vec<_> = by_rule
+        .iter()
+        .map(|s| (s.key.as_str(), s.requests))
+        .collect();
+    assert_eq!(keys, vec![(NONE_KEY, 2), ("cheap", 3)]);
+
+    // The window is half-open: `until` excludes its own millisecond.
+    let early = summary(url, Some(base), Some(base + 2), GroupBy::Tenant)
+        .await
+        .unwrap();
+    assert_eq!(early.len(), 1);
+    assert_eq!(early[0].requests, 2);
+}
