@@ -1,1 +1,56 @@
-//! The provider simulator: OpenAI/Anthropic/Gemini wire formats with scripted latency and faults.
+//! The provider simulator: OpenAI-compatible endpoints with scripted latency, errors, rate
+//! limits, outages and stream faults, deterministic answers and recorded requests.
+//!
+//! Used by `switchyard sim`, by the gateway's embedded demo, by integration tests, and as the
+//! upstream of load tests.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! let sim = switchyard_sim::Sim::start(switchyard_sim::SimConfig::instant()).await?;
+//! let base = sim.base_url(); // http://127.0.0.1:PORT/v1
+//! // POST {base}/chat/completions with model "sim-cheap", "sim-500-once", "sim-cut-5", ...
+//! # drop(base); sim.shutdown().await; Ok(()) }
+//! ```
+//!
+//! Layout: [`config`] (TOML) → `model` (profiles, counters) → `engine` (format-neutral
+//! deterministic answers) → `openai` (wire decode/encode, handlers). A new wire format
+//! (Anthropic Messages, Gemini) is a sibling of `openai` that reuses `model` and `engine`.
+//! The fault grammar is documented in [`faults`].
+
+pub mod config;
+pub mod engine;
+pub mod faults;
+mod model;
+mod openai;
+mod ratelimit;
+mod server;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use config::{ModelConfig, OutageConfig, SimConfig, SimError};
+pub use faults::{Fault, FaultSpec};
+pub use server::{RecordedRequest, Sim, SimState};
+
+/// The simulator's routes over shared state (for embedding in another axum app). Served this
+/// way rather than by [`Sim`], the `reset` fault degrades to a dropped body after the headers.
+pub fn router(state: Arc<SimState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::list_models))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(openai::not_found)
+        .with_state(state)
+}
+
+/// Serve until ctrl-c (the `switchyard sim` command).
+pub async fn run(cfg: SimConfig) -> std::io::Result<()> {
+    let sim = Sim::start(cfg).await?;
+    tracing::info!(base_url = %sim.base_url(), "simulator ready; ctrl-c to stop");
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}
