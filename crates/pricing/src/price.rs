@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Rates for one model at one provider, in USD per **million** tokens.
 ///
-/// Optional rates fall back as documented in [`crate::cost`]; a missing rate is never read as 0.
+/// Optional rates fall back as documented in [`crate::cost`](mod@crate::cost); a missing rate is never read as 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Price {

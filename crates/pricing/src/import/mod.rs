@@ -1,4 +1,4 @@
-//! Importers for the LiteLLM and genai-prices catalogs, and the merge into one [`Catalog`].
+//! Importers for the LiteLLM and genai-prices catalogs, and the merge into one [`Catalog`](crate::Catalog).
 //!
 //! **Precedence** when both sources price a model: genai-prices supplies the rates (exact
 //! decimal strings, dated history, explicit tiers); LiteLLM supplies capabilities, deprecation

@@ -1,0 +1,239 @@
+//! Golden cost cases, one per provider usage shape.
+
+use rust_decimal_macros::dec;
+use switchyard_pricing::{
+    cost, estimate, resolve, Catalog, Cost, CostContext, LongContextTier, Price, PriceOverride,
+};
+use switchyard_types::{PromptTokensDetails, Usage, WireUsage};
+
+fn mini() -> Price {
+    let mut p = Price::new(dec!(0.15), dec!(0.60), "test");
+    p.cache_read = Some(dec!(0.075));
+    p.batch_input = Some(dec!(0.075));
+    p.batch_output = Some(dec!(0.30));
+    p
+}
+
+const STD: CostContext = CostContext {
+    batch: false,
+    monthly_tokens_before: 0,
+};
+
+#[test]
+fn openai_cached_prompt() {
+    // prompt_tokens 1000 includes 800 cached.
+    let wire = WireUsage {
+        prompt_tokens: 1000,
+        completion_tokens: 50,
+        total_tokens: 1050,
+        prompt_tokens_details: Some(PromptTokensDetails {
+            cached_tokens: Some(800),
+            extra: Default::default(),
+        }),
+        ..Default::default()
+    };
+    let b = cost(&mini(), &Usage::from_openai(&wire), &STD);
+    assert_eq!(b.input, dec!(0.00003));
+    assert_eq!(b.cache_read, dec!(0.00006));
+    assert_eq!(b.output, dec!(0.00003));
+    assert_eq!(b.total, dec!(0.00012));
+    assert_eq!(Cost::Priced(b.total).to_string(), "0.00012");
+    assert!(b.fallbacks.is_empty());
+}
+
+#[test]
+fn anthropic_cache_write_and_read() {
+    let mut p = Price::new(dec!(0.8), dec!(4), "test");
+    p.cache_read = Some(dec!(0.08));
+    p.cache_write_5m = Some(dec!(1));
+    p.cache_write_1h = Some(dec!(1.6));
+    // Anthropic's input_tokens exclude cache reads and writes.
+    let u = Usage {
+        input: 100,
+        cache_read: 2000,
+        cache_write_5m: 1000,
+        cache_write_1h: 500,
+        output: 200,
+        reasoning: 0,
+    };
+    let b = cost(&p, &u, &STD);
+    assert_eq!(b.input, dec!(0.00008));
+    assert_eq!(b.cache_read, dec!(0.00016));
+    assert_eq!(b.cache_write, dec!(0.0018));
+    assert_eq!(b.output, dec!(0.0008));
+    assert_eq!(b.total, dec!(0.00284));
+}
+
+#[test]
+fn cache_write_1h_falls_back_to_5m_then_input() {
+    let mut p = Price::new(dec!(1), dec!(5), "test");
+    p.cache_write_5m = Some(dec!(1.25));
+    let u = Usage {
+        cache_write_1h: 1_000_000,
+        ..Usage::default()
+    };
+    let b = cost(&p, &u, &STD);
+    assert_eq!(b.total, dec!(1.25));
+    assert_eq!(
+        b.fallbacks,
+        vec!["cache_write_1h priced at the 5-minute write rate"]
+    );
+    let b = cost(&Price::new(dec!(1), dec!(5), "t"), &u, &STD);
+    assert_eq!(b.total, dec!(1));
+    assert_eq!(b.fallbacks, vec!["cache_write_1h priced at the input rate"]);
+}
+
+#[test]
+fn gemini_cached_content() {
+    // promptTokenCount 1000 includes cachedContentTokenCount 600.
+    let mut p = Price::new(dec!(0.1), dec!(0.4), "test");
+    p.cache_read = Some(dec!(0.025));
+    let u = Usage {
+        input: 400,
+        cache_read: 600,
+        output: 100,
+        ..Usage::default()
+    };
+    assert_eq!(cost(&p, &u, &STD).total, dec!(0.000095));
+}
+
+#[test]
+fn cache_read_without_rate_is_priced_at_input_and_recorded() {
+    let u = Usage {
+        cache_read: 1000,
+        ..Usage::default()
+    };
+    let b = cost(&Price::new(dec!(2), dec!(8), "t"), &u, &STD);
+    assert_eq!(b.total, dec!(0.002));
+    assert_eq!(b.fallbacks, vec!["cache_read priced at the input rate"]);
+}
+
+#[test]
+fn batch_rates() {
+    let u = Usage {
+        input: 1000,
+        output: 1000,
+        ..Usage::default()
+    };
+    let batch = CostContext { batch: true, ..STD };
+    let b = cost(&mini(), &u, &batch);
+    assert!(b.batch_applied);
+    assert_eq!(b.total, dec!(0.000375));
+    // No batch rates in the catalog: standard rates, and we say so.
+    let b = cost(&Price::new(dec!(0.15), dec!(0.6), "t"), &u, &batch);
+    assert!(!b.batch_applied);
+    assert_eq!(b.total, dec!(0.00075));
+    assert_eq!(b.fallbacks, vec!["no batch rates: standard rates used"]);
+}
+
+#[test]
+fn long_context_tier_applies_to_whole_request() {
+    let mut p = Price::new(dec!(1.25), dec!(10), "test");
+    p.long_context = Some(LongContextTier {
+        above_input_tokens: 200_000,
+        input: dec!(2.5),
+        output: dec!(15),
+        cache_read: Some(dec!(0.25)),
+        cache_write_5m: None,
+        cache_write_1h: None,
+    });
+    let at = Usage {
+        input: 200_000,
+        output: 1000,
+        ..Usage::default()
+    };
+    let b = cost(&p, &at, &STD);
+    assert_eq!((b.total, b.tier_applied), (dec!(0.26), None));
+    let above = Usage {
+        input: 150_000,
+        cache_read: 100_000,
+        output: 1000,
+        ..Usage::default()
+    };
+    let b = cost(&p, &above, &STD);
+    assert_eq!(b.tier_applied, Some("long_context"));
+    // 150k × 2.5 + 100k × 0.25 + 1k × 15, per million.
+    assert_eq!(b.total, dec!(0.375) + dec!(0.025) + dec!(0.015));
+}
+
+#[test]
+fn reasoning_rate() {
+    let mut p = Price::new(dec!(1), dec!(10), "test");
+    let u = Usage {
+        output: 1000,
+        reasoning: 600,
+        ..Usage::default()
+    };
+    assert_eq!(cost(&p, &u, &STD).total, dec!(0.01));
+    p.reasoning = Some(dec!(20));
+    let b = cost(&p, &u, &STD);
+    assert_eq!((b.output, b.reasoning), (dec!(0.004), dec!(0.012)));
+    assert_eq!(b.total, dec!(0.016));
+}
+
+#[test]
+fn volume_tier_after_monthly_threshold() {
+    let o: PriceOverride = toml::from_str(
+        r#"input = 0.15
+           output = 0.60
+           volume_tiers = [{ above_tokens_per_month = 1_000_000_000, input = 0.10, output = 0.40 }]"#,
+    )
+    .unwrap();
+    let p = o.to_price();
+    let u = Usage {
+        input: 1_000_000,
+        output: 1_000_000,
+        ..Usage::default()
+    };
+    let before = CostContext {
+        monthly_tokens_before: 999_999_999,
+        ..STD
+    };
+    let after = CostContext {
+        monthly_tokens_before: 1_000_000_000,
+        ..STD
+    };
+    assert_eq!(cost(&p, &u, &before).total, dec!(0.75));
+    let b = cost(&p, &u, &after);
+    assert_eq!((b.total, b.tier_applied), (dec!(0.5), Some("volume")));
+}
+
+#[test]
+fn uplift_scales_every_rate() {
+    let catalog = Catalog::embedded().unwrap();
+    let r = resolve(&catalog, "openai", "gpt-4o-mini", None, Some(dec!(10))).unwrap();
+    assert!(r.from_catalog);
+    assert_eq!((r.price.input, r.price.output), (dec!(0.165), dec!(0.66)));
+    assert_eq!(r.price.cache_read, Some(dec!(0.0825)));
+    assert!(
+        r.price.source.ends_with("(+10% uplift)"),
+        "{}",
+        r.price.source
+    );
+}
+
+#[test]
+fn estimate_for_routing() {
+    assert_eq!(estimate(&mini(), 1000, 300, 0), dec!(0.00033));
+    assert_eq!(
+        estimate(&mini(), 1000, 300, 800),
+        dec!(0.00003) + dec!(0.00006) + dec!(0.00018)
+    );
+    assert_eq!(estimate(&mini(), 100, 0, 800), dec!(0.0000075));
+}
+
+#[test]
+fn unpriced_is_contagious_and_not_zero() {
+    assert_eq!(Cost::Unpriced + Cost::ZERO, Cost::Unpriced);
+    assert_ne!(Cost::Unpriced, Cost::ZERO);
+    assert_eq!(Cost::Unpriced.to_string(), "unpriced");
+    let sum: Cost = [Cost::Priced(dec!(0.1)), Cost::Priced(dec!(0.2))]
+        .into_iter()
+        .sum();
+    assert_eq!(sum.to_string(), "0.3");
+    assert_eq!(serde_json::to_string(&Cost::Unpriced).unwrap(), "null");
+    assert_eq!(
+        serde_json::to_string(&Cost::Priced(dec!(0.000123000))).unwrap(),
+        "\"0.000123\""
+    );
+}
