@@ -117,9 +117,16 @@ impl Catalog {
         c
     }
 
-    /// The catalog shipped inside the binary.
+    /// The catalog shipped inside the binary (parsed on every call; see [`Catalog::shared`]).
     pub fn embedded() -> Result<Self, CatalogError> {
         Self::from_json(EMBEDDED)
+    }
+
+    /// The embedded catalog, parsed once per process (~700 kB of JSON, a few ms).
+    /// `None` only if the embedded file is corrupt, which the test suite rules out.
+    pub fn shared() -> Option<&'static Catalog> {
+        static SHARED: std::sync::OnceLock<Option<Catalog>> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| Self::embedded().ok()).as_ref()
     }
 
     /// Load a catalog file written by `switchyard prices import`.

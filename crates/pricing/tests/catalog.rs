@@ -24,6 +24,7 @@ fn entry(provider: &str, model: &str, input: rust_decimal::Decimal) -> CatalogEn
 #[test]
 fn embedded_catalog_prices_the_usual_models() {
     let c = Catalog::embedded().unwrap();
+    assert_eq!(Catalog::shared().unwrap().version, c.version);
     assert!(c.entries.len() > 1000);
     assert!(c.version.starts_with("sha256:"));
     assert!(c.sources.iter().any(|s| s.name == "litellm"));
