@@ -1,5 +1,6 @@
 //! `switchyard demo`: the embedded setup (simulator + gateway in-process) under a realistic
-//! mixed workload, sent over real HTTP, then a summary of what happened.
+//! mixed workload, sent over real HTTP, with a provider outage injected halfway; then what
+//! happened: who answered what, the failover, latency, and the savings against the baseline.
 
 use std::{collections::BTreeMap, io::Write, sync::Arc, time::Duration};
 
@@ -7,39 +8,54 @@ use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use switchyard_server::{Gateway, app, config};
+use switchyard_sim::{ModelConfig, OutageConfig, Sim, SimConfig, config::WindowBound};
+use switchyard_types::JsonMap;
 use tokio::time::Instant;
 
 /// One kind of request in the workload.
 struct Kind {
     task: &'static str,
     prompt: &'static str,
-    repeat: usize,
+    weight: usize,
     stream: bool,
 }
 
 const WORKLOAD: &[Kind] = &[
-    Kind { task: "classification", prompt: "Classify the sentiment of this review as positive, negative or neutral: 'The delivery was late but the product is great.'", repeat: 1, stream: false },
-    Kind { task: "extraction", prompt: "Extract the invoice number, date and total from: 'Invoice INV-2291 dated 2026-03-04, total due EUR 1,240.50.'", repeat: 1, stream: false },
-    Kind { task: "faq", prompt: "How do I reset my password?", repeat: 1, stream: true },
-    Kind { task: "spam", prompt: "Is this message spam? 'You won a free cruise, click here to claim.'", repeat: 1, stream: false },
-    Kind { task: "reasoning", prompt: "A customer was charged twice for an annual plan, then downgraded mid-cycle and asked for a partial refund in a different currency. Walk through the refund calculation step by step, state your assumptions, and draft a reply that explains it clearly.", repeat: 4, stream: true },
-    Kind { task: "code", prompt: "Write a Rust function that merges overlapping intervals and explain its complexity.", repeat: 3, stream: false },
+    Kind { task: "classification", prompt: "Classify the sentiment of this review as positive, negative or neutral: 'The delivery was late but the product is great.'", weight: 4, stream: false },
+    Kind { task: "extraction", prompt: "Extract the invoice number, date and total from: 'Invoice INV-2291 dated 2026-03-04, total due EUR 1,240.50.'", weight: 3, stream: false },
+    Kind { task: "faq", prompt: "How do I reset my password?", weight: 3, stream: true },
+    Kind { task: "spam", prompt: "Is this message spam? 'You won a free cruise, click here to claim.'", weight: 2, stream: false },
+    Kind { task: "reasoning", prompt: "A customer was charged twice for an annual plan, then downgraded mid-cycle and asked for a partial refund in a different currency. Walk through the refund calculation step by step, state your assumptions, and draft a reply that explains it clearly.", weight: 2, stream: true },
+    Kind { task: "code", prompt: "Write a Rust function that merges overlapping intervals and explain its complexity.", weight: 1, stream: false },
 ];
+
+/// When the cheap provider is down, relative to the start of the workload.
+const OUTAGE: (Duration, Duration) = (Duration::from_millis(1000), Duration::from_millis(2000));
 
 struct Outcome {
     task: &'static str,
     status: u16,
     model: String,
+    rule: String,
+    attempts: u32,
     latency: Duration,
     overhead_us: u64,
     input: u64,
     output: u64,
-    stream: bool,
+    cost: Option<f64>,
+    baseline: Option<f64>,
+    unpriced: bool,
 }
 
 /// Run the demo.
 pub async fn run(requests: usize) -> anyhow::Result<()> {
-    let gw = Gateway::start(config::embedded(), None, Arc::new(|_: &str| None))
+    let sim = Sim::start(demo_sim()).await.context("start the simulator")?;
+    let mut cfg = config::embedded();
+    for p in &mut cfg.providers {
+        p.base_url = Some(sim.base_url());
+    }
+    cfg.ledger.url = None;
+    let gw = Gateway::start(cfg, None, Arc::new(|_: &str| None))
         .await
         .map_err(|e| anyhow::anyhow!("start the embedded gateway: {e:?}"))?;
     let listener = app::bind(([127, 0, 0, 1], 0).into()).await.context("bind the demo gateway")?;
@@ -48,53 +64,92 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     let server = tokio::spawn(app::serve(listener, gw.clone(), async {
         let _ = stop_rx.await;
     }));
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "switchyard demo: embedded simulator + gateway at {base} (no keys, no network)")?;
-    writeln!(out, "sending {requests} requests (mixed tasks, some streaming) to model \"auto\"...\n")?;
-    drop(out);
-
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "switchyard demo — simulator + gateway in-process at {base}; no keys, no network")?;
+        writeln!(out, "route \"auto\": cheapest of sim-cheap / sim-cheap-b (backup vendor) / sim-premium;")?;
+        writeln!(out, "  rule hard-tasks: reasoning and code go to sim-premium. Baseline: everything on sim-premium.")?;
+        writeln!(
+            out,
+            "sending {requests} requests over ~3 s; provider `sim` (sim-cheap) is DOWN from {:.1}s to {:.1}s\n",
+            OUTAGE.0.as_secs_f64(),
+            OUTAGE.1.as_secs_f64()
+        )?;
+    }
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let plan: Vec<&Kind> = WORKLOAD.iter().flat_map(|k| std::iter::repeat_n(k, k.repeat)).cycle().take(requests).collect();
-    let outcomes: Vec<Outcome> = futures::stream::iter(plan.into_iter().enumerate())
-        .map(|(i, k)| send(&client, &base, k, i))
-        .buffer_unordered(8)
+    let mix: Vec<&Kind> = WORKLOAD.iter().flat_map(|k| std::iter::repeat_n(k, k.weight)).collect();
+    let start = Instant::now();
+    let gap = Duration::from_secs(3) / requests.max(1) as u32;
+    let outcomes: Vec<Outcome> = futures::stream::iter(0..requests)
+        .map(|i| {
+            let (client, base, k) = (&client, &base, mix[i % mix.len()]);
+            async move {
+                tokio::time::sleep_until(start + gap * i as u32).await;
+                send(client, base, k, i).await
+            }
+        })
+        .buffer_unordered(64)
         .filter_map(|r| async move { r.ok() })
         .collect()
         .await;
-
     let _ = stop_tx.send(());
     let _ = server.await;
     gw.shutdown().await;
+    sim.shutdown().await;
     print_summary(&outcomes)
 }
 
+/// The demo's simulator: the embedded models, with sim-cheap down during [`OUTAGE`].
+fn demo_sim() -> SimConfig {
+    let mut cfg = SimConfig::demo();
+    cfg.record = false;
+    for m in &mut cfg.models {
+        if m.name == "sim-cheap" {
+            m.outage = Some(OutageConfig { windows: Some(vec![[WindowBound(OUTAGE.0), WindowBound(OUTAGE.1)]]), ..OutageConfig::default() });
+        }
+    }
+    cfg.models.push(ModelConfig {
+        name: "sim-cheap-b".into(),
+        ttft: Some(Duration::from_millis(30)),
+        tokens_per_sec: Some(350.0),
+        answer_tokens: Some(26),
+        ..ModelConfig::default()
+    });
+    cfg
+}
+
 async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyhow::Result<Outcome> {
-    let body = json!({
+    let mut body = json!({
         "model": "auto",
         "messages": [
             {"role": "system", "content": "You are a helpful support assistant."},
             {"role": "user", "content": format!("{} (ticket #{i})", k.prompt)}
         ],
         "stream": k.stream,
-        "stream_options": if k.stream { json!({"include_usage": true}) } else { Value::Null },
     });
+    if k.stream {
+        body["stream_options"] = json!({"include_usage": true});
+    }
     let started = Instant::now();
-    let resp = client
-        .post(format!("{base}/v1/chat/completions"))
-        .header("x-switchyard-task", k.task)
-        .json(&body)
-        .send()
-        .await?;
+    let resp = client.post(format!("{base}/v1/chat/completions")).header("x-switchyard-task", k.task).json(&body).send().await?;
     let status = resp.status().as_u16();
     let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-    let model = header("x-switchyard-model");
+    let (model, rule) = (header("x-switchyard-model"), header("x-switchyard-rule"));
+    let attempts = header("x-switchyard-attempts").parse().unwrap_or(0);
     let overhead_us = header("x-switchyard-overhead-us").parse().unwrap_or(0);
+    let (mut cost, mut baseline) = (header("x-switchyard-cost-usd"), header("x-switchyard-baseline-cost-usd"));
     let text = resp.text().await?;
-    let usage = if k.stream {
-        text.lines()
+    let usage: Option<Value> = if k.stream {
+        let last = text
+            .lines()
             .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .find_map(|v| v.get("usage").filter(|u| !u.is_null()).cloned())
+            .filter_map(|d| serde_json::from_str::<JsonMap>(d).ok())
+            .find(|v| v.get("usage").is_some_and(|u| !u.is_null()));
+        if let Some(sy) = last.as_ref().and_then(|v| v.get("switchyard")) {
+            cost = sy["cost_usd"].as_str().unwrap_or("unpriced").to_owned();
+            baseline = sy["baseline_cost_usd"].as_str().unwrap_or("unpriced").to_owned();
+        }
+        last.and_then(|v| v.get("usage").cloned())
     } else {
         serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("usage").cloned())
     };
@@ -103,66 +158,75 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
         task: k.task,
         status,
         model,
+        rule,
+        attempts,
         latency: started.elapsed(),
         overhead_us,
         input: tok("prompt_tokens"),
         output: tok("completion_tokens"),
-        stream: k.stream,
+        unpriced: cost == "unpriced",
+        cost: cost.parse().ok(),
+        baseline: baseline.parse().ok(),
     })
 }
 
-fn print_summary(outcomes: &[Outcome]) -> anyhow::Result<()> {
+fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let ok = outcomes.iter().filter(|o| o.status == 200).count();
-    writeln!(out, "{:<16} {:>5} {:>7} {:<14} {:>9} {:>9} {:>9}", "task", "reqs", "stream", "answered by", "p50 ms", "in tok", "out tok")?;
+    let ok = os.iter().filter(|o| o.status == 200).count();
+    writeln!(out, "{:<15} {:>5} {:<13} {:<30} {:>8} {:>11} {:>11}", "task", "reqs", "rule", "answered by", "p50 ms", "cost $", "baseline $")?;
     let mut by_task: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
-    for o in outcomes {
+    for o in os {
         by_task.entry(o.task).or_default().push(o);
     }
-    for (task, os) in &by_task {
-        let mut models: BTreeMap<&str, usize> = BTreeMap::new();
-        for o in os {
-            *models.entry(o.model.as_str()).or_default() += 1;
-        }
-        let model = models.iter().map(|(m, n)| format!("{m}×{n}")).collect::<Vec<_>>().join(",");
-        let streamed = os.iter().filter(|o| o.stream).count();
+    for (task, group) in &by_task {
         writeln!(
             out,
-            "{:<16} {:>5} {:>7} {:<14} {:>9.1} {:>9} {:>9}",
+            "{:<15} {:>5} {:<13} {:<30} {:>8.1} {:>11.6} {:>11.6}",
             task,
-            os.len(),
-            streamed,
-            model,
-            percentile(os.iter().map(|o| o.latency), 50).as_secs_f64() * 1e3,
-            os.iter().map(|o| o.input).sum::<u64>(),
-            os.iter().map(|o| o.output).sum::<u64>(),
+            group.len(),
+            group[0].rule,
+            counts(group.iter().map(|o| o.model.as_str())),
+            percentile(group.iter().map(|o| o.latency), 50).as_secs_f64() * 1e3,
+            group.iter().filter_map(|o| o.cost).sum::<f64>(),
+            group.iter().filter_map(|o| o.baseline).sum::<f64>(),
         )?;
     }
-    let mut models: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in outcomes {
-        *models.entry(o.model.as_str()).or_default() += 1;
-    }
-    writeln!(out, "\nrequests: {} sent, {} ok, {} failed", outcomes.len(), ok, outcomes.len() - ok)?;
-    for (m, n) in &models {
-        writeln!(out, "  answered by {m}: {n}")?;
-    }
+    let failovers = os.iter().filter(|o| o.attempts > 1).count();
+    let cost: f64 = os.iter().filter_map(|o| o.cost).sum();
+    let baseline: f64 = os.iter().filter_map(|o| o.baseline).sum();
+    writeln!(out, "\nrequests: {} sent, {} answered, {} failed", os.len(), ok, os.len() - ok)?;
+    writeln!(out, "answered by: {}", counts(os.iter().map(|o| o.model.as_str())))?;
+    writeln!(out, "outage: {failovers} request(s) failed over to another deployment (x-switchyard-attempts > 1); none lost")?;
     writeln!(
         out,
-        "latency: p50 {:.1} ms, p95 {:.1} ms; gateway overhead: p50 {} µs",
-        percentile(outcomes.iter().map(|o| o.latency), 50).as_secs_f64() * 1e3,
-        percentile(outcomes.iter().map(|o| o.latency), 95).as_secs_f64() * 1e3,
-        percentile(outcomes.iter().map(|o| Duration::from_micros(o.overhead_us)), 50).as_micros(),
+        "latency: p50 {:.1} ms, p95 {:.1} ms; gateway overhead p50 {} µs, p99 {} µs",
+        percentile(os.iter().map(|o| o.latency), 50).as_secs_f64() * 1e3,
+        percentile(os.iter().map(|o| o.latency), 95).as_secs_f64() * 1e3,
+        percentile(os.iter().map(|o| Duration::from_micros(o.overhead_us)), 50).as_micros(),
+        percentile(os.iter().map(|o| Duration::from_micros(o.overhead_us)), 99).as_micros(),
     )?;
+    writeln!(out, "tokens: {} in, {} out", os.iter().map(|o| o.input).sum::<u64>(), os.iter().map(|o| o.output).sum::<u64>())?;
+    let unpriced = os.iter().filter(|o| o.unpriced).count();
     writeln!(
         out,
-        "tokens: {} in, {} out",
-        outcomes.iter().map(|o| o.input).sum::<u64>(),
-        outcomes.iter().map(|o| o.output).sum::<u64>()
+        "spend: ${cost:.6} vs baseline ${baseline:.6} (all on sim-premium) → saved ${:.6} ({:.1}%){}",
+        baseline - cost,
+        if baseline > 0.0 { 100.0 * (baseline - cost) / baseline } else { 0.0 },
+        if unpriced > 0 { format!("; {unpriced} request(s) UNPRICED, not counted") } else { String::new() }
     )?;
-    if ok != outcomes.len() {
-        anyhow::bail!("{} demo request(s) failed", outcomes.len() - ok);
+    writeln!(out, "(display sums are rounded; exact per-request decimals are in the headers and the ledger)")?;
+    if ok != os.len() {
+        anyhow::bail!("{} demo request(s) failed", os.len() - ok);
     }
     Ok(())
+}
+
+fn counts<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let mut m: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in it {
+        *m.entry(s).or_default() += 1;
+    }
+    m.iter().map(|(k, n)| format!("{k}×{n}")).collect::<Vec<_>>().join(" ")
 }
 
 fn percentile(it: impl Iterator<Item = Duration>, p: usize) -> Duration {

@@ -45,7 +45,7 @@ enum Cmd {
     /// Run the embedded demo: simulator + gateway in-process and a mixed workload.
     Demo {
         /// Number of requests to send.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 150)]
         requests: usize,
     },
     /// Validate a config and print the resolved routing table.

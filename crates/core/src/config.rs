@@ -1,6 +1,9 @@
 //! The `[[models]]`, `[[routes]]` and `[routing]` config sections, as written in TOML.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use switchyard_pricing::PriceOverride;
 use switchyard_providers::Timeouts;
 
 /// A deployment: one model at one provider.
@@ -23,15 +26,49 @@ pub struct ModelConfig {
     /// Context window in tokens (overrides the catalog).
     #[serde(default)]
     pub context_window: Option<u64>,
+    /// Largest output in tokens (overrides the catalog).
+    #[serde(default)]
+    pub max_output: Option<u64>,
+    /// Capability overrides (default: the catalog's facts; unknown counts as supported).
+    #[serde(default)]
+    pub capabilities: CapabilityOverrides,
+    /// Negotiated price (overrides the catalog).
+    #[serde(default)]
+    pub price: Option<PriceOverride>,
+}
+
+/// Capability facts set in config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilityOverrides {
+    /// Function/tool calling.
+    #[serde(default)]
+    pub tools: Option<bool>,
+    /// Image input.
+    #[serde(default)]
+    pub vision: Option<bool>,
+    /// JSON mode / JSON schema output.
+    #[serde(default)]
+    pub json: Option<bool>,
 }
 
 /// How a route orders its candidates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
-    /// In the order written; the next one only on a retryable failure.
+    /// In the order written.
     #[default]
     Priority,
+    /// Random order, weighted by `weights`.
+    Weighted,
+    /// Lowest estimated cost first.
+    Cheapest,
+    /// Lowest observed time to first token (EWMA) first.
+    LeastLatency,
+    /// Fewest in-flight requests, chosen by power of two choices.
+    LeastOutstanding,
+    /// Requests sharing a session id or a long prompt prefix stay on one deployment.
+    CacheAffinity,
 }
 
 impl Strategy {
@@ -39,8 +76,89 @@ impl Strategy {
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Priority => "priority",
+            Strategy::Weighted => "weighted",
+            Strategy::Cheapest => "cheapest",
+            Strategy::LeastLatency => "least-latency",
+            Strategy::LeastOutstanding => "least-outstanding",
+            Strategy::CacheAffinity => "cache-affinity",
         }
     }
+}
+
+/// One string or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Any of several values.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// Whether `v` is the value or one of the values.
+    pub fn contains(&self, v: &str) -> bool {
+        match self {
+            OneOrMany::One(s) => s == v,
+            OneOrMany::Many(list) => list.iter().any(|s| s == v),
+        }
+    }
+}
+
+/// The conditions of a rule; all that are given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWhen {
+    /// Task label(s).
+    #[serde(default)]
+    pub task: Option<OneOrMany>,
+    /// At least this many estimated input tokens.
+    #[serde(default)]
+    pub min_input_tokens: Option<u64>,
+    /// At most this many estimated input tokens.
+    #[serde(default)]
+    pub max_input_tokens: Option<u64>,
+    /// Tools offered (or not).
+    #[serde(default)]
+    pub tools: Option<bool>,
+    /// Images attached (or not).
+    #[serde(default)]
+    pub images: Option<bool>,
+    /// JSON output requested (or not).
+    #[serde(default)]
+    pub json: Option<bool>,
+    /// Tenant(s).
+    #[serde(default)]
+    pub tenant: Option<OneOrMany>,
+    /// The request carries at least one of these tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Latency lane(s): `realtime`, `flex`, `batch`.
+    #[serde(default)]
+    pub lane: Option<OneOrMany>,
+    /// `metadata` keys that must have these string values.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// A regex the last user message must match (compiled once at load).
+    #[serde(default)]
+    pub prompt_regex: Option<String>,
+}
+
+/// A routing rule: first match wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Reported in `x-switchyard-rule` and the ledger.
+    pub name: String,
+    /// Conditions.
+    #[serde(default)]
+    pub when: RuleWhen,
+    /// Narrow the candidates to these models (in this order).
+    #[serde(default, rename = "use")]
+    pub use_models: Option<Vec<String>>,
+    /// Or hand the request to another route.
+    #[serde(default)]
+    pub route: Option<String>,
 }
 
 /// A named routing policy; clients use its name as the `model`.
@@ -54,6 +172,15 @@ pub struct RouteConfig {
     pub strategy: Strategy,
     /// Model names, in preference order.
     pub candidates: Vec<String>,
+    /// Rules, first match wins.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// Weights for the `weighted` strategy (default 1).
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
+    /// Compliance tags every candidate's provider must carry (hard constraint).
+    #[serde(default)]
+    pub require_tags: Vec<String>,
     /// Timeouts for requests on this route (default: each provider's).
     #[serde(default)]
     pub timeouts: Option<Timeouts>,
@@ -66,8 +193,19 @@ fn default_max_attempts() -> u32 {
     4
 }
 
+/// What to do with a candidate whose price is unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnpriced {
+    /// Keep it (ranked last by `cheapest`); its cost is reported as unpriced.
+    #[default]
+    Allow,
+    /// Leave it out of every plan.
+    Exclude,
+}
+
 /// The `[routing]` section.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
     /// The route used for `model = "auto"`.
@@ -76,4 +214,25 @@ pub struct RoutingConfig {
     /// The counterfactual model for savings.
     #[serde(default)]
     pub baseline: Option<String>,
+    /// Unpriced candidates: `allow` or `exclude`.
+    #[serde(default)]
+    pub on_unpriced: OnUnpriced,
+    /// Expected output tokens when neither the client nor history says (for cost estimates).
+    #[serde(default = "default_expected_output")]
+    pub expected_output_tokens: u64,
+}
+
+fn default_expected_output() -> u64 {
+    256
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            default: None,
+            baseline: None,
+            on_unpriced: OnUnpriced::default(),
+            expected_output_tokens: default_expected_output(),
+        }
+    }
 }

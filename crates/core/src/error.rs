@@ -11,6 +11,9 @@ pub enum CoreError {
     /// The request is malformed or asks for something impossible.
     #[error("{0}")]
     BadRequest(String),
+    /// No candidate satisfies the request's constraints (region, compliance, context, capabilities).
+    #[error("{0}")]
+    Unsatisfiable(String),
     /// No candidate could be tried.
     #[error("no deployment can serve this request: {0}")]
     NoCandidate(String),
@@ -29,6 +32,7 @@ impl CoreError {
             CoreError::UnknownModel(_) => "unknown_model",
             CoreError::BadRequest(_) => "bad_request",
             CoreError::NoCandidate(_) => "no_candidate",
+            CoreError::Unsatisfiable(_) => "unsatisfiable",
             CoreError::Upstream(e) => e.class.as_str(),
             CoreError::Deadline(_) => "deadline",
         }

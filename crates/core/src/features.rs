@@ -1,7 +1,9 @@
 //! Request features, computed once per request and read by routing.
 
 use http::HeaderMap;
-use switchyard_types::{ChatRequest, Content, ContentPart};
+use std::sync::OnceLock;
+
+use switchyard_types::{ChatRequest, Content, ContentPart, Role};
 
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,6 +20,12 @@ pub struct Features {
     pub lane: Option<String>,
     /// Session id (`x-switchyard-session` or `metadata.session`).
     pub session: Option<String>,
+    /// Tenant (`x-switchyard-tenant` or `metadata.tenant`; a gateway key's tenant once keys exist).
+    pub tenant: Option<String>,
+    /// Tags (`x-switchyard-tags`, comma-separated, or `metadata.tags`).
+    pub tags: Vec<String>,
+    /// Estimated tokens of the leading system/developer messages: the prefix a provider can cache.
+    pub prefix_tokens: u64,
     /// Tools are offered.
     pub tools: bool,
     /// An image is attached.
@@ -43,11 +51,60 @@ impl Features {
             region: hint("x-switchyard-region", "region"),
             lane: hint("x-switchyard-lane", "lane"),
             session: hint("x-switchyard-session", "session"),
+            tenant: hint("x-switchyard-tenant", "tenant"),
+            tags: hint("x-switchyard-tags", "tags")
+                .map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default(),
+            prefix_tokens: prefix_tokens(req),
             tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
             images: req.has_images(),
             json: req.wants_json(),
         }
     }
+}
+
+/// Estimated tokens of the leading system/developer messages.
+fn prefix_tokens(req: &ChatRequest) -> u64 {
+    let bytes: usize = req
+        .messages
+        .iter()
+        .take_while(|m| matches!(m.role, Role::System | Role::Developer))
+        .map(|m| match &m.content {
+            Some(Content::Text(t)) => t.len(),
+            Some(Content::Parts(p)) => p.iter().map(|p| if let ContentPart::Text { text, .. } = p { text.len() } else { 0 }).sum(),
+            None => 0,
+        })
+        .sum();
+    bytes.div_ceil(4) as u64
+}
+
+/// The exact input token count under OpenAI's `o200k_base` encoding (text only, plus the chat
+/// format's per-message overhead). Costs microseconds per kilobyte, so routing uses it only
+/// when the fast estimate is close to a context window.
+pub fn exact_input_tokens(req: &ChatRequest) -> Option<u64> {
+    static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
+    let bpe = BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()?;
+    let mut n = 3u64;
+    for m in &req.messages {
+        n += 4;
+        match &m.content {
+            Some(Content::Text(t)) => n += bpe.encode_ordinary(t).len() as u64,
+            Some(Content::Parts(parts)) => {
+                for p in parts {
+                    n += match p {
+                        ContentPart::Text { text, .. } => bpe.encode_ordinary(text).len() as u64,
+                        ContentPart::ImageUrl { .. } => 765,
+                        _ => 0,
+                    };
+                }
+            }
+            None => {}
+        }
+        for c in m.tool_calls.iter().flatten() {
+            n += bpe.encode_ordinary(&c.function.arguments).len() as u64 + 3;
+        }
+    }
+    Some(n)
 }
 
 /// A fast, conservative estimate of input tokens: about four bytes of text per token, plus a

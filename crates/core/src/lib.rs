@@ -11,8 +11,13 @@ mod error;
 pub mod features;
 pub mod plan;
 mod retry;
+pub mod rules;
 mod snapshot;
+pub mod stats;
+mod strategy;
 
 pub use error::{ConfigError, CoreError};
 pub use features::Features;
-pub use snapshot::{Deployment, DeploymentId, ProviderEntry, Route, Snapshot, snapshot_provider};
+pub use snapshot::{
+    Caps, Deployment, DeploymentId, EstRates, ProviderEntry, Route, Snapshot, SnapshotInputs, snapshot_provider,
+};

@@ -1,10 +1,55 @@
-//! Phase 4, plan: from the requested model name and the request's features to an ordered list
-//! of deployments to try.
+//! Phase 4, plan: from the requested model name and the request's features to an ordered
+//! list of deployments to try, with the reason for every exclusion.
+//!
+//! Steps: resolve the name (`auto`, a route, or a model with its fallbacks) → first matching
+//! rule (narrow the candidates or hand over to another route) → filters (region and compliance
+//! are hard constraints; then context window, capabilities, price) → the route's strategy
+//! orders what is left.
 
 use switchyard_providers::Timeouts;
 use switchyard_types::ChatRequest;
 
-use crate::{CoreError, DeploymentId, Features, Snapshot};
+use crate::{
+    CoreError, DeploymentId, Features, Snapshot,
+    config::{OnUnpriced, Strategy},
+    features::exact_input_tokens,
+    snapshot::{Deployment, Route},
+    strategy,
+};
+
+/// Why a deployment was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exclusion {
+    /// The provider does not process data in the required region.
+    Region,
+    /// The provider lacks a required compliance tag.
+    Compliance,
+    /// Input plus output does not fit the context window.
+    ContextWindow,
+    /// The model cannot call tools.
+    NoTools,
+    /// The model cannot read images.
+    NoVision,
+    /// The model cannot produce JSON output.
+    NoJson,
+    /// The model has no known price and unpriced models are excluded.
+    Unpriced,
+}
+
+impl Exclusion {
+    /// Stable label for headers, logs and the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exclusion::Region => "region",
+            Exclusion::Compliance => "compliance",
+            Exclusion::ContextWindow => "context_window",
+            Exclusion::NoTools => "no_tools",
+            Exclusion::NoVision => "no_vision",
+            Exclusion::NoJson => "no_json",
+            Exclusion::Unpriced => "unpriced",
+        }
+    }
+}
 
 /// The ordered candidates for one request, and why.
 #[derive(Debug, Clone)]
@@ -13,44 +58,172 @@ pub struct Plan {
     pub route: String,
     /// The rule that matched, if any.
     pub rule: Option<String>,
+    /// The strategy that ordered the targets.
+    pub strategy: Strategy,
     /// Deployments to try, in order.
     pub targets: Vec<DeploymentId>,
+    /// Estimated cost per target (femto-USD), aligned with `targets`; `None` = unpriced.
+    pub estimates: Vec<Option<u128>>,
     /// Deployments left out, with the reason.
-    pub excluded: Vec<(DeploymentId, &'static str)>,
+    pub excluded: Vec<(DeploymentId, Exclusion)>,
     /// Timeouts overriding each provider's.
     pub timeouts: Option<Timeouts>,
     /// Most upstream attempts.
     pub max_attempts: u32,
 }
 
+/// Longest chain of rule hand-overs between routes.
+const MAX_HANDOVERS: usize = 4;
+
 /// Resolve `req.model` (`auto`, a route, or a model) into a plan.
-pub fn plan(snap: &Snapshot, req: &ChatRequest, features: &Features) -> Result<Plan, CoreError> {
-    let _ = features;
+pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, CoreError> {
     let name = req.model.as_str();
     let route_name = if name == "auto" { snap.default_route.as_deref().unwrap_or(name) } else { name };
-    if let Some(route) = snap.routes.get(route_name) {
-        return Ok(Plan {
-            route: route.name.clone(),
-            rule: None,
-            targets: route.candidates.clone(),
-            excluded: Vec::new(),
-            timeouts: route.timeouts,
-            max_attempts: route.max_attempts,
-        });
+    let (route, rule, candidates) = if let Some(route) = snap.routes.get(route_name) {
+        apply_rules(snap, route, f, req)
+    } else if let Some(&id) = snap.models.get(name) {
+        return Ok(direct(snap, id, req, f));
+    } else {
+        return Err(CoreError::UnknownModel(req.model.clone()));
+    };
+    let mut p = Plan {
+        route: route.name.clone(),
+        rule,
+        strategy: route.strategy,
+        targets: Vec::with_capacity(candidates.len()),
+        estimates: Vec::new(),
+        excluded: Vec::new(),
+        timeouts: route.timeouts,
+        max_attempts: route.max_attempts,
+    };
+    filter(snap, &route.require_tags, candidates, req, f, &mut p);
+    if p.targets.is_empty() {
+        return Err(unsatisfiable(snap, &p, f));
     }
-    if let Some(&id) = snap.models.get(name) {
+    p.estimates = p.targets.iter().map(|&id| estimate(snap, snap.deployment(id), f)).collect();
+    strategy::order(snap, route, f, req, &mut p);
+    Ok(p)
+}
+
+/// First matching rule, following hand-overs to other routes.
+fn apply_rules<'s>(snap: &'s Snapshot, mut route: &'s Route, f: &Features, req: &ChatRequest) -> (&'s Route, Option<String>, &'s [DeploymentId]) {
+    let mut rule_name = None;
+    'hops: for _ in 0..MAX_HANDOVERS {
+        for rule in &route.rules {
+            if !rule.matches(f, req) {
+                continue;
+            }
+            rule_name = Some(rule.name.clone());
+            match &rule.action {
+                crate::rules::RuleAction::Use(ids) => return (route, rule_name, ids),
+                crate::rules::RuleAction::Route(next) => match snap.routes.get(next) {
+                    Some(r) => {
+                        route = r;
+                        continue 'hops;
+                    }
+                    None => break 'hops,
+                },
+            }
+        }
+        break;
+    }
+    (route, rule_name, &route.candidates)
+}
+
+/// The client named a model: that model, then its fallbacks; constraints still apply.
+fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) -> Plan {
+    let d = snap.deployment(id);
+    let mut candidates = Vec::with_capacity(1 + d.fallbacks.len());
+    candidates.push(id);
+    candidates.extend(d.fallbacks.iter().copied().filter(|x| *x != id));
+    let mut p = Plan {
+        route: d.name.clone(),
+        rule: None,
+        strategy: Strategy::Priority,
+        targets: Vec::with_capacity(candidates.len()),
+        estimates: Vec::new(),
+        excluded: Vec::new(),
+        timeouts: None,
+        max_attempts: (candidates.len() as u32 + 1).max(2),
+    };
+    filter(snap, &[], &candidates, req, f, &mut p);
+    if p.targets.is_empty() {
+        // The client asked for this model explicitly: let the provider give its own answer
+        // unless a hard constraint forbids it.
+        if p.excluded.iter().all(|(_, e)| !matches!(e, Exclusion::Region | Exclusion::Compliance)) {
+            p.targets.push(id);
+            p.excluded.retain(|(x, _)| *x != id);
+        }
+    }
+    p.estimates = p.targets.iter().map(|&t| estimate(snap, snap.deployment(t), f)).collect();
+    p
+}
+
+fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId], req: &ChatRequest, f: &Features, p: &mut Plan) {
+    let mut exact: Option<Option<u64>> = None;
+    for &id in candidates {
         let d = snap.deployment(id);
-        let mut targets = Vec::with_capacity(1 + d.fallbacks.len());
-        targets.push(id);
-        targets.extend(d.fallbacks.iter().copied().filter(|f| *f != id));
-        return Ok(Plan {
-            route: d.name.clone(),
-            rule: None,
-            max_attempts: (targets.len() as u32 + 1).max(2),
-            targets,
-            excluded: Vec::new(),
-            timeouts: None,
-        });
+        let reason = if f.region.as_ref().is_some_and(|r| !d.regions.iter().any(|x| x == r)) {
+            Some(Exclusion::Region)
+        } else if !require_tags.iter().all(|t| d.tags.contains(t)) {
+            Some(Exclusion::Compliance)
+        } else if !fits(d, f, req, &mut exact) {
+            Some(Exclusion::ContextWindow)
+        } else if f.tools && d.caps.tools == Some(false) {
+            Some(Exclusion::NoTools)
+        } else if f.images && d.caps.vision == Some(false) {
+            Some(Exclusion::NoVision)
+        } else if f.json && d.caps.json == Some(false) {
+            Some(Exclusion::NoJson)
+        } else if d.price.is_none() && snap.on_unpriced == OnUnpriced::Exclude {
+            Some(Exclusion::Unpriced)
+        } else {
+            None
+        };
+        match reason {
+            Some(r) => p.excluded.push((id, r)),
+            None => p.targets.push(id),
+        }
     }
-    Err(CoreError::UnknownModel(req.model.clone()))
+}
+
+/// Whether input plus requested output fits the context window. The fast estimate decides
+/// unless it is within 20% of the window; then the exact count does.
+fn fits(d: &Deployment, f: &Features, req: &ChatRequest, exact: &mut Option<Option<u64>>) -> bool {
+    let Some(window) = d.caps.context_window else { return true };
+    let out = f.max_output.unwrap_or(1);
+    let est = f.input_tokens + out;
+    if est * 10 < window * 8 {
+        return true;
+    }
+    if est * 10 > window * 12 {
+        return false;
+    }
+    match *exact.get_or_insert_with(|| exact_input_tokens(req)) {
+        Some(n) => n + out <= window,
+        None => est <= window,
+    }
+}
+
+/// Estimated cost of the request on a deployment (femto-USD), `None` if unpriced.
+pub(crate) fn estimate(snap: &Snapshot, d: &Deployment, f: &Features) -> Option<u128> {
+    let rates = d.rates?;
+    let history = d.stats.expected_output().unwrap_or(snap.expected_output);
+    let output = f.max_output.map_or(history, |m| m.min(history));
+    let cached = if f.prefix_tokens >= 1024 { f.prefix_tokens } else { 0 };
+    Some(rates.estimate(f.input_tokens, cached, output))
+}
+
+fn unsatisfiable(snap: &Snapshot, p: &Plan, f: &Features) -> CoreError {
+    let mut parts: Vec<String> = Vec::new();
+    for (id, why) in &p.excluded {
+        let d = snap.deployment(*id);
+        let detail = match why {
+            Exclusion::Region => format!("region `{}` required, provider `{}` serves [{}]", f.region.as_deref().unwrap_or(""), d.provider_name, d.regions.join(", ")),
+            Exclusion::ContextWindow => format!("~{} input tokens do not fit its context window of {}", f.input_tokens, d.caps.context_window.unwrap_or(0)),
+            other => other.as_str().to_owned(),
+        };
+        parts.push(format!("{}: {detail}", d.name));
+    }
+    CoreError::Unsatisfiable(format!("no candidate of route `{}` satisfies this request ({})", p.route, parts.join("; ")))
 }

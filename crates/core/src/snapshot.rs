@@ -1,16 +1,65 @@
 //! The immutable, validated configuration a request runs against.
+//!
+//! Everything a decision needs is resolved here, once per load: model references, compiled
+//! rules, prices (catalog or override) and capabilities, so that planning a request only
+//! reads plain data.
 
 use std::{collections::HashMap, sync::Arc};
 
+use switchyard_pricing::{Catalog, Price};
 use switchyard_providers::{AnyProvider, ProviderKind, Timeouts};
 
 use crate::{
     ConfigError,
-    config::{ModelConfig, RouteConfig, RoutingConfig, Strategy},
+    config::{ModelConfig, OnUnpriced, RouteConfig, RoutingConfig, Strategy},
+    rules::{Rule, RuleAction},
+    stats::{DeploymentStats, StatsRegistry},
 };
 
 /// Index of a deployment in [`Snapshot::deployments`].
 pub type DeploymentId = usize;
+
+/// What a deployment can do. `None` means unknown, which routing treats as supported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// Context window (input + output) in tokens.
+    pub context_window: Option<u64>,
+    /// Largest output in tokens.
+    pub max_output: Option<u64>,
+    /// Tool calling.
+    pub tools: Option<bool>,
+    /// Image input.
+    pub vision: Option<bool>,
+    /// JSON output.
+    pub json: Option<bool>,
+}
+
+/// Integer rates for cost *estimates*: nano-USD per million tokens. Exact for prices with up
+/// to nine decimals per million tokens; used only to rank candidates, never to bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EstRates {
+    /// Uncached input.
+    pub input: u128,
+    /// Output.
+    pub output: u128,
+    /// Cache read (the input rate if the price has none).
+    pub cache_read: u128,
+}
+
+impl EstRates {
+    fn of(p: &Price) -> EstRates {
+        let nanos = |d: switchyard_pricing::Decimal| {
+            (d * switchyard_pricing::Decimal::from(1_000_000_000u64)).round().try_into().unwrap_or(u128::MAX)
+        };
+        EstRates { input: nanos(p.input), output: nanos(p.output), cache_read: nanos(p.cache_read.unwrap_or(p.input)) }
+    }
+
+    /// Estimated cost in nano-USD × 10⁻⁶ (i.e. femto-USD).
+    pub fn estimate(&self, input: u64, cached: u64, output: u64) -> u128 {
+        let cached = cached.min(input);
+        (input - cached) as u128 * self.input + cached as u128 * self.cache_read + output as u128 * self.output
+    }
+}
 
 /// One model at one provider, ready to call.
 #[derive(Debug)]
@@ -31,8 +80,18 @@ pub struct Deployment {
     pub fallbacks: Vec<DeploymentId>,
     /// The provider's timeouts.
     pub timeouts: Timeouts,
-    /// Context window, if known.
-    pub context_window: Option<u64>,
+    /// Where the provider processes data.
+    pub regions: Vec<String>,
+    /// The provider's compliance tags.
+    pub tags: Vec<String>,
+    /// Capabilities (config over catalog).
+    pub caps: Caps,
+    /// The price in force (override, else catalog); `None` = unpriced.
+    pub price: Option<Price>,
+    /// Integer rates for estimates.
+    pub rates: Option<EstRates>,
+    /// Live statistics.
+    pub stats: Arc<DeploymentStats>,
 }
 
 /// A resolved route.
@@ -44,6 +103,12 @@ pub struct Route {
     pub strategy: Strategy,
     /// Candidates in configured order.
     pub candidates: Vec<DeploymentId>,
+    /// Compiled rules, first match wins.
+    pub rules: Vec<Rule>,
+    /// Weight per deployment for `weighted` (default 1).
+    pub weights: HashMap<DeploymentId, u32>,
+    /// Compliance tags every candidate's provider must carry.
+    pub require_tags: Vec<String>,
     /// Timeouts overriding the providers'.
     pub timeouts: Option<Timeouts>,
     /// Most attempts per request.
@@ -59,11 +124,17 @@ pub struct ProviderEntry {
     pub kind: ProviderKind,
     /// Its timeouts.
     pub timeouts: Timeouts,
+    /// Where it processes data.
+    pub regions: Vec<String>,
+    /// Compliance tags.
+    pub tags: Vec<String>,
+    /// Percentage added to every price (residency uplift).
+    pub uplift_percent: Option<switchyard_pricing::Decimal>,
 }
 
 /// Describe a provider for [`Snapshot::build`].
 pub fn snapshot_provider(adapter: Arc<AnyProvider>, kind: ProviderKind, timeouts: Timeouts) -> ProviderEntry {
-    ProviderEntry { adapter, kind, timeouts }
+    ProviderEntry { adapter, kind, timeouts, regions: Vec::new(), tags: Vec::new(), uplift_percent: None }
 }
 
 /// Everything a request needs, resolved and validated; swapped atomically on reload.
@@ -81,83 +152,73 @@ pub struct Snapshot {
     pub default_route: Option<String>,
     /// The baseline deployment for savings.
     pub baseline: Option<DeploymentId>,
+    /// Unpriced candidates allowed?
+    pub on_unpriced: OnUnpriced,
+    /// Default expected output tokens for estimates.
+    pub expected_output: u64,
+    /// Version of the price catalog in use.
+    pub catalog_version: String,
+}
+
+/// The inputs of [`Snapshot::build`].
+#[derive(Debug)]
+pub struct SnapshotInputs<'a> {
+    /// `[[models]]`.
+    pub models: &'a [ModelConfig],
+    /// `[[routes]]`.
+    pub routes: &'a [RouteConfig],
+    /// `[routing]`.
+    pub routing: &'a RoutingConfig,
+    /// Providers by name.
+    pub providers: &'a HashMap<String, ProviderEntry>,
+    /// Price and capability catalog.
+    pub catalog: &'a Catalog,
+    /// Live statistics, kept across reloads.
+    pub stats: &'a StatsRegistry,
 }
 
 impl Snapshot {
     /// Resolve and validate the model and route sections; every problem is reported.
-    pub fn build(
-        models: &[ModelConfig],
-        routes: &[RouteConfig],
-        routing: &RoutingConfig,
-        providers: &HashMap<String, ProviderEntry>,
-    ) -> Result<Snapshot, Vec<ConfigError>> {
+    pub fn build(inp: SnapshotInputs<'_>) -> Result<Snapshot, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let mut snap = Snapshot::default();
-        for (i, m) in models.iter().enumerate() {
+        let mut snap = Snapshot {
+            on_unpriced: inp.routing.on_unpriced,
+            expected_output: inp.routing.expected_output_tokens,
+            catalog_version: inp.catalog.version.clone(),
+            ..Snapshot::default()
+        };
+        for (i, m) in inp.models.iter().enumerate() {
             if snap.models.contains_key(&m.name) {
                 errors.push(ConfigError::new(format!("models[{i}].name"), format!("duplicate model `{}`", m.name)));
                 continue;
             }
-            let Some(p) = providers.get(&m.provider) else {
-                errors.push(ConfigError::new(
-                    format!("models[{i}].provider"),
-                    format!("unknown provider `{}`", m.provider),
-                ));
+            let Some(p) = inp.providers.get(&m.provider) else {
+                errors.push(ConfigError::new(format!("models[{i}].provider"), format!("unknown provider `{}`", m.provider)));
                 continue;
             };
             snap.models.insert(m.name.clone(), snap.deployments.len());
-            snap.deployments.push(Deployment {
-                name: m.name.clone(),
-                provider_name: m.provider.clone(),
-                provider_kind: p.kind,
-                provider: p.adapter.clone(),
-                upstream: m.upstream.clone().unwrap_or_else(|| m.name.clone()),
-                tier: m.tier.clone(),
-                fallbacks: Vec::new(),
-                timeouts: p.timeouts,
-                context_window: m.context_window,
-            });
+            snap.deployments.push(deployment(m, p, inp.catalog, inp.stats));
         }
-        for (i, m) in models.iter().enumerate() {
+        for (i, m) in inp.models.iter().enumerate() {
             let ids = resolve(&snap.models, &m.fallbacks, &format!("models[{i}].fallbacks"), &mut errors);
             if let Some(&id) = snap.models.get(&m.name) {
                 snap.deployments[id].fallbacks = ids;
             }
         }
-        for (i, r) in routes.iter().enumerate() {
-            let path = format!("routes[{i}]");
-            if snap.models.contains_key(&r.name) {
-                errors.push(ConfigError::new(format!("{path}.name"), format!("route `{}` has the name of a model", r.name)));
+        for (i, r) in inp.routes.iter().enumerate() {
+            if let Some(route) = build_route(&snap, r, &format!("routes[{i}]"), &mut errors) {
+                snap.route_order.push(r.name.clone());
+                snap.routes.insert(r.name.clone(), route);
             }
-            if snap.routes.contains_key(&r.name) {
-                errors.push(ConfigError::new(format!("{path}.name"), format!("duplicate route `{}`", r.name)));
-            }
-            if r.candidates.is_empty() {
-                errors.push(ConfigError::new(format!("{path}.candidates"), "a route needs at least one candidate"));
-            }
-            if r.max_attempts == 0 {
-                errors.push(ConfigError::new(format!("{path}.max_attempts"), "must be at least 1"));
-            }
-            let candidates = resolve(&snap.models, &r.candidates, &format!("{path}.candidates"), &mut errors);
-            snap.route_order.push(r.name.clone());
-            snap.routes.insert(
-                r.name.clone(),
-                Route {
-                    name: r.name.clone(),
-                    strategy: r.strategy,
-                    candidates,
-                    timeouts: r.timeouts,
-                    max_attempts: r.max_attempts,
-                },
-            );
         }
-        if let Some(d) = &routing.default {
+        check_route_refs(&snap, inp.routes, &mut errors);
+        if let Some(d) = &inp.routing.default {
             if !snap.routes.contains_key(d) {
                 errors.push(ConfigError::new("routing.default", format!("unknown route `{d}`")));
             }
             snap.default_route = Some(d.clone());
         }
-        if let Some(b) = &routing.baseline {
+        if let Some(b) = &inp.routing.baseline {
             match snap.models.get(b) {
                 Some(&id) => snap.baseline = Some(id),
                 None => errors.push(ConfigError::new("routing.baseline", format!("unknown model `{b}`"))),
@@ -169,6 +230,109 @@ impl Snapshot {
     /// A deployment by id.
     pub fn deployment(&self, id: DeploymentId) -> &Deployment {
         &self.deployments[id]
+    }
+}
+
+fn deployment(m: &ModelConfig, p: &ProviderEntry, catalog: &Catalog, stats: &StatsRegistry) -> Deployment {
+    let upstream = m.upstream.clone().unwrap_or_else(|| m.name.clone());
+    let entry = catalog.lookup(p.kind.as_str(), &upstream);
+    let price = switchyard_pricing::resolve(catalog, p.kind.as_str(), &upstream, m.price.as_ref(), p.uplift_percent)
+        .ok()
+        .map(|r| r.price);
+    let cat = entry.map(|e| &e.caps);
+    let caps = Caps {
+        context_window: m.context_window.or(cat.and_then(|c| c.max_input_tokens)),
+        max_output: m.max_output.or(cat.and_then(|c| c.max_output_tokens)),
+        tools: m.capabilities.tools.or(cat.and_then(|c| c.supports_tools)),
+        vision: m.capabilities.vision.or(cat.and_then(|c| c.supports_vision)),
+        json: m.capabilities.json.or(cat.and_then(|c| c.supports_json_schema)),
+    };
+    Deployment {
+        name: m.name.clone(),
+        provider_name: m.provider.clone(),
+        provider_kind: p.kind,
+        provider: p.adapter.clone(),
+        upstream,
+        tier: m.tier.clone(),
+        fallbacks: Vec::new(),
+        timeouts: p.timeouts,
+        regions: p.regions.clone(),
+        tags: p.tags.clone(),
+        caps,
+        rates: price.as_ref().map(EstRates::of),
+        price,
+        stats: stats.get(&m.name),
+    }
+}
+
+fn build_route(snap: &Snapshot, r: &RouteConfig, path: &str, errors: &mut Vec<ConfigError>) -> Option<Route> {
+    if snap.models.contains_key(&r.name) {
+        errors.push(ConfigError::new(format!("{path}.name"), format!("route `{}` has the name of a model", r.name)));
+    }
+    if snap.routes.contains_key(&r.name) {
+        errors.push(ConfigError::new(format!("{path}.name"), format!("duplicate route `{}`", r.name)));
+        return None;
+    }
+    if r.candidates.is_empty() {
+        errors.push(ConfigError::new(format!("{path}.candidates"), "a route needs at least one candidate"));
+    }
+    if r.max_attempts == 0 {
+        errors.push(ConfigError::new(format!("{path}.max_attempts"), "must be at least 1"));
+    }
+    let candidates = resolve(&snap.models, &r.candidates, &format!("{path}.candidates"), errors);
+    let mut rules = Vec::with_capacity(r.rules.len());
+    for (j, rc) in r.rules.iter().enumerate() {
+        let rp = format!("{path}.rules[{j}]");
+        let action = match (&rc.use_models, &rc.route) {
+            (Some(models), None) => {
+                if models.is_empty() {
+                    errors.push(ConfigError::new(format!("{rp}.use"), "must name at least one model"));
+                }
+                RuleAction::Use(resolve(&snap.models, models, &format!("{rp}.use"), errors))
+            }
+            (None, Some(route)) => RuleAction::Route(route.clone()),
+            _ => {
+                errors.push(ConfigError::new(rp.clone(), "a rule needs exactly one of `use` or `route`"));
+                continue;
+            }
+        };
+        match Rule::new(rc.name.clone(), rc.when.clone(), action) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => errors.push(ConfigError::new(format!("{rp}.when.prompt_regex"), e)),
+        }
+    }
+    let mut weights = HashMap::new();
+    for (name, w) in &r.weights {
+        match snap.models.get(name) {
+            Some(&id) => {
+                weights.insert(id, *w);
+            }
+            None => errors.push(ConfigError::new(format!("{path}.weights.{name}"), format!("unknown model `{name}`"))),
+        }
+    }
+    Some(Route {
+        name: r.name.clone(),
+        strategy: r.strategy,
+        candidates,
+        rules,
+        weights,
+        require_tags: r.require_tags.clone(),
+        timeouts: r.timeouts,
+        max_attempts: r.max_attempts,
+    })
+}
+
+fn check_route_refs(snap: &Snapshot, routes: &[RouteConfig], errors: &mut Vec<ConfigError>) {
+    for (i, r) in routes.iter().enumerate() {
+        for (j, rule) in r.rules.iter().enumerate() {
+            if let Some(target) = &rule.route {
+                if !snap.routes.contains_key(target) {
+                    errors.push(ConfigError::new(format!("routes[{i}].rules[{j}].route"), format!("unknown route `{target}`")));
+                } else if target == &r.name {
+                    errors.push(ConfigError::new(format!("routes[{i}].rules[{j}].route"), "a rule cannot hand over to its own route"));
+                }
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{ApiError, GatewayHandle, chat};
 
 /// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction.
 pub fn router(gw: GatewayHandle) -> Router {
+    let _ = crate::metrics::handle();
     let layers = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error in the gateway").into_response()
@@ -26,6 +27,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(prometheus))
         .fallback(not_found)
         .layer(layers)
         .with_state(gw)
@@ -61,6 +63,13 @@ async fn models(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
         data.push(json!({"id": d.name, "object": "model", "created": 0, "owned_by": d.provider_name}));
     }
     Json(json!({"object": "list", "data": data}))
+}
+
+async fn prometheus() -> Response {
+    match crate::metrics::handle() {
+        Some(h) => h.render().into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+    }
 }
 
 async fn not_found() -> Response {

@@ -1,19 +1,25 @@
-//! `POST /v1/chat/completions`: the request path from parse to response.
+//! `POST /v1/chat/completions`: the request path, phase by phase.
+//!
+//! parse → features → plan → attempt → respond → settle (cost, ledger, stats, log). For
+//! streams, settle runs when the stream ends, whether completed, failed or abandoned.
+
+use std::sync::Arc;
 
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use switchyard_core::{Features, Snapshot, attempt, plan};
-use switchyard_types::ChatRequest;
+use switchyard_core::{Features, Snapshot, attempt, attempt::Attempts, plan, plan::Plan};
+use switchyard_types::{ChatRequest, Usage};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::{
-    ApiError, GatewayHandle,
+    ApiError, Gateway, GatewayHandle,
     headers::{RoutingFacts, apply},
+    settle::{Bill, Record, bill, row},
     sse::{StreamEnd, relay},
 };
 
@@ -21,89 +27,189 @@ use crate::{
 pub(crate) async fn completions(State(gw): State<GatewayHandle>, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let snap = gw.snapshot();
-    let facts = RoutingFacts { request_id: Uuid::now_v7().to_string(), ..Default::default() };
+    let mut cx = Cx { gw: &gw, snap: &snap, request_id: Uuid::now_v7().to_string(), started, features: None, stream: false };
     let req = match parse(body, gw.config().server.max_body_bytes).await {
         Ok(r) => r,
-        Err(e) => return respond_error(e, &snap, &facts),
+        Err(e) => return cx.fail(e, None, &Attempts::default()),
     };
-    let features = Features::extract(&req, &headers);
-    let plan = match plan::plan(&snap, &req, &features) {
+    cx.stream = req.stream;
+    cx.features = Some(Features::extract(&req, &headers));
+    let plan = match plan::plan(&snap, &req, cx.features.as_ref().expect("features were just set")) {
         Ok(p) => p,
-        Err(e) => return respond_error(e.into(), &snap, &facts),
+        Err(e) => return cx.fail(e.into(), None, &Attempts::default()),
     };
-    let facts = RoutingFacts { plan: Some(&plan), ..facts };
-    if req.stream {
-        stream(&snap, &req, facts, started).await
-    } else {
-        once(&snap, &req, facts, started).await
-    }
+    if req.stream { cx.stream(&req, plan).await } else { cx.once(&req, &plan).await }
 }
 
-async fn once(snap: &Snapshot, req: &ChatRequest, facts: RoutingFacts<'_>, started: Instant) -> Response {
-    let (result, attempts) = attempt::chat(snap, facts.plan.expect("plan is set"), req).await;
-    let overhead = started.elapsed().saturating_sub(attempts.upstream_time);
-    let mut facts = RoutingFacts { attempts: Some(&attempts), overhead_us: Some(overhead.as_micros()), ..facts };
-    match result {
-        Ok((id, reply)) => {
-            facts.answered_by = Some(id);
-            log(snap, &facts, "ok", started);
-            let body = match serde_json::to_vec(&reply.response) {
-                Ok(b) => b,
-                Err(e) => return respond_error(ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "server_error", format!("encode response: {e}")), snap, &facts),
-            };
-            let mut resp = Response::new(Body::from(body));
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            apply(resp.headers_mut(), snap, &facts);
-            resp
-        }
-        Err(e) => {
-            log(snap, &facts, e.kind(), started);
-            respond_error(e.into(), snap, &facts)
-        }
-    }
+/// Per-request context.
+struct Cx<'a> {
+    gw: &'a Gateway,
+    snap: &'a Arc<Snapshot>,
+    request_id: String,
+    started: Instant,
+    features: Option<Features>,
+    stream: bool,
 }
 
-async fn stream(snap: &Snapshot, req: &ChatRequest, facts: RoutingFacts<'_>, started: Instant) -> Response {
-    let plan = facts.plan.expect("plan is set");
-    let (result, attempts) = attempt::chat_stream(snap, plan, req).await;
-    let overhead = started.elapsed().saturating_sub(attempts.upstream_time);
-    let mut facts = RoutingFacts { attempts: Some(&attempts), overhead_us: Some(overhead.as_micros()), ..facts };
-    let (id, start) = match result {
-        Ok(ok) => ok,
-        Err(e) => {
-            log(snap, &facts, e.kind(), started);
-            return respond_error(e.into(), snap, &facts);
-        }
-    };
-    facts.answered_by = Some(id);
-    let request_id = facts.request_id.clone();
-    let model = snap.deployment(id).name.clone();
-    let route = plan.route.clone();
-    let body = relay(start, req.wants_stream_usage(), move |outcome| {
-        let status = match &outcome.end {
-            StreamEnd::Completed => "ok",
-            StreamEnd::Failed(e) => e.class.as_str(),
-            StreamEnd::Cancelled => "client_cancelled",
+impl Cx<'_> {
+    async fn once(&self, req: &ChatRequest, plan: &Plan) -> Response {
+        let (result, attempts) = attempt::chat(self.snap, plan, req).await;
+        let (id, reply) = match result {
+            Ok(ok) => ok,
+            Err(e) => return self.fail(e.into(), Some(plan), &attempts),
         };
-        tracing::info!(
-            request_id = %request_id, route = %route, model = %model, status,
-            input_tokens = outcome.usage.total_input(), output_tokens = outcome.usage.output,
-            duration_ms = (started.elapsed().as_millis()), "stream finished"
-        );
-    });
-    let mut resp = Response::new(Body::from_stream(body));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    apply(h, snap, &facts);
-    resp
+        let usage = reply.usage;
+        self.snap.deployment(id).stats.observe_output(usage.output);
+        let bill = bill(self.snap, &attempts.records, &usage);
+        let body = match serde_json::to_vec(&reply.response) {
+            Ok(b) => b,
+            Err(e) => {
+                let err = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", format!("encode response: {e}"));
+                return self.fail(err, Some(plan), &attempts);
+            }
+        };
+        let overhead = self.overhead(&attempts);
+        let mut resp = Response::new(Body::from(body));
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        self.headers(&mut resp, Some(plan), Some(id), &attempts, overhead, Some(&bill));
+        self.settle(Some(plan), &attempts, Some(id), usage, &bill, "ok", 200, None, overhead);
+        resp
+    }
+
+    async fn stream(&self, req: &ChatRequest, plan: Plan) -> Response {
+        let (result, attempts) = attempt::chat_stream(self.snap, &plan, req).await;
+        let (id, start) = match result {
+            Ok(ok) => ok,
+            Err(e) => return self.fail(e.into(), Some(&plan), &attempts),
+        };
+        let overhead = self.overhead(&attempts);
+        let mut resp = Response::new(Body::empty());
+        self.headers(&mut resp, Some(&plan), Some(id), &attempts, overhead, None);
+        let snap = self.snap.clone();
+        let annotate_snap = self.snap.clone();
+        let ledger = self.gw.ledger().cloned();
+        let features = self.features.clone();
+        let request_id = self.request_id.clone();
+        let started = self.started;
+        let mut attempts = attempts;
+        let annotate = move |usage: &Usage| {
+            let b = bill(&annotate_snap, &[], usage);
+            let answered = switchyard_pricing::Cost::of(annotate_snap.deployment(id).price.as_ref(), usage, &Default::default());
+            serde_json::json!({"cost_usd": answered, "baseline_cost_usd": b.baseline, "unpriced": !answered.is_priced()})
+        };
+        let body = relay(start, req.wants_stream_usage(), Box::new(annotate), move |outcome| {
+            if let Some(last) = attempts.records.last_mut() {
+                last.usage = outcome.usage;
+                last.latency = started.elapsed();
+            }
+            snap.deployment(id).stats.observe_output(outcome.usage.output);
+            let (status, class) = match &outcome.end {
+                StreamEnd::Completed => ("ok", None),
+                StreamEnd::Failed(e) => ("error", Some(e.class.as_str())),
+                StreamEnd::Cancelled => ("client_cancelled", None),
+            };
+            let bill = bill(&snap, &attempts.records, &outcome.usage);
+            let rec = Record {
+                snap: &snap,
+                request_id: &request_id,
+                ingress: "openai",
+                stream: true,
+                plan: Some(&plan),
+                features: features.as_ref(),
+                attempts: &attempts.records,
+                answered: Some(id),
+                usage: outcome.usage,
+                bill: &bill,
+                status,
+                http_status: 200,
+                error_class: class,
+                overhead_us: overhead,
+                latency_ms: started.elapsed().as_millis() as u64,
+            };
+            finish(ledger.as_ref(), row(rec), &bill);
+        });
+        *resp.body_mut() = Body::from_stream(body);
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        resp
+    }
+
+    /// An error response, settled and recorded.
+    fn fail(&self, e: ApiError, plan: Option<&Plan>, attempts: &Attempts) -> Response {
+        let overhead = self.overhead(attempts);
+        let bill = bill(self.snap, &attempts.records, &Usage::default());
+        let mut resp = e.clone().into_response();
+        self.headers(&mut resp, plan, None, attempts, overhead, Some(&bill));
+        let class = e.code.as_deref().unwrap_or(e.kind);
+        self.settle(plan, attempts, None, Usage::default(), &bill, "error", e.status.as_u16(), Some(class), overhead);
+        resp
+    }
+
+    fn overhead(&self, attempts: &Attempts) -> u64 {
+        self.started.elapsed().saturating_sub(attempts.upstream_time).as_micros() as u64
+    }
+
+    fn headers(&self, resp: &mut Response, plan: Option<&Plan>, answered: Option<usize>, attempts: &Attempts, overhead: u64, bill: Option<&Bill>) {
+        let facts = RoutingFacts {
+            request_id: &self.request_id,
+            plan,
+            answered_by: answered,
+            attempts: Some(attempts),
+            overhead_us: Some(overhead),
+            bill,
+        };
+        apply(resp.headers_mut(), self.snap, &facts);
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site per outcome; a struct would only rename them")]
+    fn settle(&self, plan: Option<&Plan>, attempts: &Attempts, answered: Option<usize>, usage: Usage, bill: &Bill, status: &str, http: u16, class: Option<&str>, overhead: u64) {
+        let rec = Record {
+            snap: self.snap,
+            request_id: &self.request_id,
+            ingress: "openai",
+            stream: self.stream,
+            plan,
+            features: self.features.as_ref(),
+            attempts: &attempts.records,
+            answered,
+            usage,
+            bill,
+            status,
+            http_status: http,
+            error_class: class,
+            overhead_us: overhead,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+        };
+        finish(self.gw.ledger(), row(rec), bill);
+    }
+}
+
+/// Log, count and record one finished request.
+fn finish(ledger: Option<&switchyard_store::Ledger>, row: switchyard_store::LedgerRow, bill: &Bill) {
+    tracing::info!(
+        request_id = %row.id,
+        route = row.route.as_deref().unwrap_or("-"),
+        model = row.model.as_deref().unwrap_or("-"),
+        attempts = row.attempts.len(),
+        status = %row.status,
+        http_status = row.http_status,
+        cost_usd = %bill.cost,
+        overhead_us = row.overhead_us,
+        latency_ms = row.latency_ms,
+        "request"
+    );
+    crate::metrics::request(&row, bill);
+    if let Some(l) = ledger {
+        l.record(row);
+    }
 }
 
 /// Read and parse the body, with errors that name the problem.
 async fn parse(body: Body, limit: usize) -> Result<ChatRequest, ApiError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             format!("request body is larger than the gateway's limit of {limit} bytes"),
         )
@@ -120,23 +226,4 @@ async fn parse(body: Body, limit: usize) -> Result<ChatRequest, ApiError> {
         return Err(ApiError::bad_request("`model` must not be empty").param("model"));
     }
     Ok(req)
-}
-
-fn respond_error(e: ApiError, snap: &Snapshot, facts: &RoutingFacts<'_>) -> Response {
-    let mut resp = e.into_response();
-    apply(resp.headers_mut(), snap, facts);
-    resp
-}
-
-fn log(snap: &Snapshot, facts: &RoutingFacts<'_>, status: &str, started: Instant) {
-    tracing::info!(
-        request_id = %facts.request_id,
-        route = facts.plan.map(|p| p.route.as_str()).unwrap_or("-"),
-        model = facts.answered_by.map(|id| snap.deployment(id).name.as_str()).unwrap_or("-"),
-        attempts = facts.attempts.map(|a| a.records.len()).unwrap_or(0),
-        overhead_us = facts.overhead_us.unwrap_or(0) as u64,
-        latency_ms = started.elapsed().as_millis() as u64,
-        status,
-        "request"
-    );
 }

@@ -26,6 +26,52 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// `[routing]`.
     pub routing: RoutingConfig,
+    /// `[prices]`.
+    pub prices: PricesConfig,
+    /// `[ledger]`.
+    pub ledger: LedgerSection,
+}
+
+/// `[ledger]`: where one row per request is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerSection {
+    /// Write the ledger at all.
+    pub enabled: bool,
+    /// `sqlite://PATH` or `postgres://…`; default: `switchyard-ledger.db` next to the config
+    /// file (or `.switchyard/ledger.db` on the embedded setup).
+    pub url: Option<String>,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Longest a row waits for its batch.
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: std::time::Duration,
+    /// Rows buffered in memory before spilling to the local file.
+    pub queue_capacity: usize,
+    /// Spill file for rows that could not be written (default: next to the ledger).
+    pub spill_path: Option<std::path::PathBuf>,
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        LedgerSection {
+            enabled: true,
+            url: None,
+            batch_size: 500,
+            flush_interval: std::time::Duration::from_millis(200),
+            queue_capacity: 100_000,
+            spill_path: None,
+        }
+    }
+}
+
+/// `[prices]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricesConfig {
+    /// A catalog file (as written by `switchyard prices import`); default: the embedded one.
+    #[serde(default)]
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 /// `[server]`.
@@ -71,6 +117,9 @@ pub struct ProviderSection {
     /// Timeouts for calls to this provider.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Percentage added to every price of this provider (e.g. a residency uplift of 10).
+    #[serde(default, deserialize_with = "switchyard_pricing::exact::deserialize_opt")]
+    pub uplift_percent: Option<rust_decimal::Decimal>,
 }
 
 /// The embedded default config (simulator in-process), as TOML text.
@@ -101,6 +150,8 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
         match key.as_str() {
             "server" => section(v, "server", &mut errors, |s| cfg.server = s),
             "routing" => section(v, "routing", &mut errors, |s| cfg.routing = s),
+            "prices" => section(v, "prices", &mut errors, |s| cfg.prices = s),
+            "ledger" => section(v, "ledger", &mut errors, |s| cfg.ledger = s),
             "providers" => cfg.providers = list(v, "providers", &mut errors),
             "models" => cfg.models = list(v, "models", &mut errors),
             "routes" => cfg.routes = list(v, "routes", &mut errors),

@@ -66,6 +66,7 @@ impl From<CoreError> for ApiError {
                 .code("model_not_found")
                 .param("model"),
             CoreError::BadRequest(m) => ApiError::bad_request(m),
+            CoreError::Unsatisfiable(_) => ApiError::bad_request(e.to_string()).code("no_eligible_candidate").param("model"),
             CoreError::NoCandidate(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", e.to_string()).code("no_candidate")
             }

@@ -11,6 +11,8 @@ pub mod config;
 mod error;
 mod headers;
 mod live;
+pub mod metrics;
+mod settle;
 mod sse;
 
 pub use error::ApiError;

@@ -5,9 +5,11 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use arc_swap::ArcSwap;
 use secrecy::SecretString;
-use switchyard_core::{ConfigError, Snapshot, snapshot_provider};
+use switchyard_core::{ConfigError, Snapshot, SnapshotInputs, snapshot_provider, stats::StatsRegistry};
+use switchyard_pricing::Catalog;
 use switchyard_providers::{AnyProvider, ProviderConfig, ProviderKind};
 use switchyard_sim::{Sim, SimConfig};
+use switchyard_store::{Ledger, LedgerConfig};
 use tokio::sync::Mutex;
 
 use crate::config::{self, Config};
@@ -25,6 +27,8 @@ pub struct Gateway {
     path: Option<PathBuf>,
     secrets: SecretLookup,
     sim: Mutex<Option<Sim>>,
+    stats: StatsRegistry,
+    ledger: Option<Ledger>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -41,14 +45,18 @@ impl Gateway {
         secrets: SecretLookup,
     ) -> Result<GatewayHandle, Vec<ConfigError>> {
         let sim = Mutex::new(None);
+        let stats = StatsRegistry::default();
         let sim_url = embedded_sim_url(&cfg, &sim).await?;
-        let snap = build_snapshot(&cfg, &secrets, sim_url.as_deref())?;
+        let snap = build_snapshot(&cfg, &secrets, sim_url.as_deref(), &stats)?;
+        let ledger = open_ledger(&cfg, path.as_deref()).await?;
         Ok(Arc::new(Gateway {
+            ledger,
             snapshot: ArcSwap::from_pointee(snap),
             config: ArcSwap::from_pointee(cfg),
             path,
             secrets,
             sim,
+            stats,
         }))
     }
 
@@ -74,14 +82,25 @@ impl Gateway {
         };
         let cfg = config::load(path)?;
         let sim_url = embedded_sim_url(&cfg, &self.sim).await?;
-        let snap = build_snapshot(&cfg, &self.secrets, sim_url.as_deref())?;
+        let snap = build_snapshot(&cfg, &self.secrets, sim_url.as_deref(), &self.stats)?;
         self.snapshot.store(Arc::new(snap));
         self.config.store(Arc::new(cfg));
         Ok(())
     }
 
-    /// Stop the embedded simulator, if any.
+    /// The ledger writer, if enabled.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.ledger.as_ref()
+    }
+
+    /// Flush the ledger (every queued row) and stop the embedded simulator.
     pub async fn shutdown(&self) {
+        if let Some(ledger) = self.ledger.clone() {
+            match ledger.shutdown().await {
+                Ok(report) => tracing::info!(?report, "ledger flushed"),
+                Err(e) => tracing::error!(error = %e, "ledger flush failed; unwritten rows are in the spill file"),
+            }
+        }
         if let Some(sim) = self.sim.lock().await.take() {
             sim.shutdown().await;
         }
@@ -106,7 +125,7 @@ async fn embedded_sim_url(cfg: &Config, sim: &Mutex<Option<Sim>>) -> Result<Opti
 
 /// Validate a config as `serve` would, without starting anything.
 pub fn check(cfg: &Config, secrets: &SecretLookup) -> Result<Snapshot, Vec<ConfigError>> {
-    build_snapshot(cfg, secrets, Some("http://127.0.0.1:0/v1"))
+    build_snapshot(cfg, secrets, Some("http://127.0.0.1:0/v1"), &StatsRegistry::default())
 }
 
 /// Resolve providers (keys, URLs, clients) and let the core validate the rest.
@@ -114,8 +133,13 @@ pub(crate) fn build_snapshot(
     cfg: &Config,
     secrets: &SecretLookup,
     sim_url: Option<&str>,
+    stats: &StatsRegistry,
 ) -> Result<Snapshot, Vec<ConfigError>> {
     let mut errors = Vec::new();
+    let catalog = match load_catalog(cfg) {
+        Ok(c) => c,
+        Err(e) => return Err(vec![e]),
+    };
     let mut providers = HashMap::new();
     for (i, p) in cfg.providers.iter().enumerate() {
         let base_url = match (&p.base_url, p.kind) {
@@ -139,17 +163,85 @@ pub(crate) fn build_snapshot(
         let pc = ProviderConfig { name: p.name.clone(), kind: p.kind, base_url, api_key, timeouts: p.timeouts };
         match AnyProvider::new(pc) {
             Ok(adapter) => {
-                providers.insert(p.name.clone(), snapshot_provider(Arc::new(adapter), p.kind, p.timeouts));
+                let mut entry = snapshot_provider(Arc::new(adapter), p.kind, p.timeouts);
+                entry.regions = p.regions.clone();
+                entry.tags = p.tags.clone();
+                entry.uplift_percent = p.uplift_percent;
+                providers.insert(p.name.clone(), entry);
             }
             Err(e) => errors.push(ConfigError::new(format!("providers[{i}].kind"), e.message)),
         }
     }
-    match Snapshot::build(&cfg.models, &cfg.routes, &cfg.routing, &providers) {
+    let inputs = SnapshotInputs {
+        models: &cfg.models,
+        routes: &cfg.routes,
+        routing: &cfg.routing,
+        providers: &providers,
+        catalog: &catalog,
+        stats,
+    };
+    match Snapshot::build(inputs) {
         Ok(s) if errors.is_empty() => Ok(s),
         Ok(_) => Err(errors),
         Err(mut more) => {
             errors.append(&mut more);
             Err(errors)
         }
+    }
+}
+
+/// The price catalog: `[prices] catalog = "FILE"`, else the one embedded in the binary.
+fn load_catalog(cfg: &Config) -> Result<Arc<Catalog>, ConfigError> {
+    static EMBEDDED: std::sync::OnceLock<Result<Arc<Catalog>, String>> = std::sync::OnceLock::new();
+    match &cfg.prices.catalog {
+        Some(path) => Catalog::load(path)
+            .map(Arc::new)
+            .map_err(|e| ConfigError::new("prices.catalog", format!("cannot load {}: {e}", path.display()))),
+        None => EMBEDDED
+            .get_or_init(|| Catalog::embedded().map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| ConfigError::new("prices", format!("the embedded catalog is unreadable: {e}"))),
+    }
+}
+
+/// Open the ledger writer as `[ledger]` says.
+async fn open_ledger(cfg: &Config, config_path: Option<&std::path::Path>) -> Result<Option<Ledger>, Vec<ConfigError>> {
+    let l = &cfg.ledger;
+    if !l.enabled {
+        return Ok(None);
+    }
+    let url = match &l.url {
+        Some(u) => u.clone(),
+        None => {
+            let dir = match config_path.and_then(|p| p.parent()) {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                Some(_) => PathBuf::from("."),
+                None => PathBuf::from(".switchyard"),
+            };
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| vec![ConfigError::new("ledger.url", format!("create {}: {e}", dir.display()))])?;
+            let file = if config_path.is_some() { "switchyard-ledger.db" } else { "ledger.db" };
+            format!("sqlite://{}", dir.join(file).display())
+        }
+    };
+    let spill = l.spill_path.clone().unwrap_or_else(|| {
+        url.strip_prefix("sqlite://")
+            .map(|p| PathBuf::from(format!("{p}.spill.jsonl")))
+            .unwrap_or_else(|| PathBuf::from("switchyard-ledger.spill.jsonl"))
+    });
+    let mut lc = LedgerConfig::new(url.clone(), spill);
+    lc.batch_size = l.batch_size;
+    lc.flush_interval = l.flush_interval;
+    lc.queue_capacity = l.queue_capacity;
+    let ledger = Ledger::open(lc).await.map_err(|e| vec![ConfigError::new("ledger.url", format!("open the ledger: {e}"))])?;
+    tracing::info!(url = %redact_url(&url), "ledger open");
+    Ok(Some(ledger))
+}
+
+/// Drop any password from a database URL before logging it.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
     }
 }

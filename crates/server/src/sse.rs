@@ -35,6 +35,9 @@ pub(crate) struct StreamOutcome {
 
 type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
 
+/// Builds the `switchyard` extension (cost figures) added to the usage chunk.
+pub(crate) type Annotate = Box<dyn Fn(&Usage) -> serde_json::Value + Send>;
+
 struct Guard {
     on_end: Option<OnEnd>,
     usage: Usage,
@@ -60,6 +63,7 @@ struct State {
     idle: Duration,
     deadline: Instant,
     include_usage: bool,
+    annotate: Annotate,
     over: bool,
     guard: Guard,
 }
@@ -69,6 +73,7 @@ struct State {
 pub(crate) fn relay(
     start: StreamStart,
     include_usage: bool,
+    annotate: Annotate,
     on_end: impl FnOnce(StreamOutcome) + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     let state = State {
@@ -77,6 +82,7 @@ pub(crate) fn relay(
         idle: start.idle,
         deadline: start.deadline,
         include_usage,
+        annotate,
         over: false,
         guard: Guard { on_end: Some(Box::new(on_end)), usage: Usage::default() },
     };
@@ -90,9 +96,12 @@ pub(crate) fn relay(
                 None => next(&mut st).await,
             };
             let out = match item {
-                Ok(StreamItem::Chunk(chunk, usage)) => {
+                Ok(StreamItem::Chunk(mut chunk, usage)) => {
                     if let Some(u) = usage {
                         st.guard.usage = u;
+                        if st.include_usage {
+                            chunk.extra.insert("switchyard".to_owned(), (st.annotate)(&u));
+                        }
                     }
                     match encode_chunk(chunk, st.include_usage) {
                         Some(bytes) => bytes,

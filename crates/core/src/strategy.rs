@@ -1,0 +1,94 @@
+//! Strategies: each orders a plan's targets (and their estimates) in place.
+
+use std::hash::{BuildHasher, Hasher};
+
+use rand::Rng;
+use switchyard_types::{ChatRequest, Content};
+
+use crate::{Features, Snapshot, config::Strategy, plan::Plan, snapshot::Route};
+
+/// Order `p.targets` by the route's strategy.
+pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequest, p: &mut Plan) {
+    let n = p.targets.len();
+    if n < 2 {
+        return;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    match route.strategy {
+        Strategy::Priority => return,
+        Strategy::Cheapest => idx.sort_by_key(|&i| p.estimates[i].unwrap_or(u128::MAX)),
+        Strategy::LeastLatency => {
+            idx.sort_by_key(|&i| snap.deployment(p.targets[i]).stats.ttft().unwrap_or_default());
+        }
+        Strategy::LeastOutstanding => {
+            let load = |i: usize| snap.deployment(p.targets[i]).stats.inflight();
+            idx.sort_by_key(|&i| load(i));
+            // Power of two choices for the head: avoids herding onto one momentarily idle target.
+            let mut rng = rand::thread_rng();
+            let a = rng.gen_range(0..n);
+            let b = (a + 1 + rng.gen_range(0..n - 1)) % n;
+            let pick = if load(a) <= load(b) { a } else { b };
+            idx.retain(|&i| i != pick);
+            idx.insert(0, pick);
+        }
+        Strategy::Weighted => {
+            // Efraimidis–Spirakis: key = u^(1/w), highest first; a weighted random order.
+            let mut rng = rand::thread_rng();
+            let keys: Vec<f64> = (0..n)
+                .map(|i| {
+                    let w = f64::from(*route.weights.get(&p.targets[i]).unwrap_or(&1)).max(1e-9);
+                    rng.r#gen::<f64>().powf(1.0 / w)
+                })
+                .collect();
+            idx.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]));
+        }
+        Strategy::CacheAffinity => {
+            let Some(key) = affinity_key(f, req) else { return };
+            // Rendezvous hashing: stable per key, and only 1/n of keys move when a target leaves.
+            let score = |i: usize| {
+                let mut h = FIXED.build_hasher();
+                h.write_u64(key);
+                h.write(snap.deployment(p.targets[i]).name.as_bytes());
+                h.finish()
+            };
+            idx.sort_by_key(|&i| std::cmp::Reverse(score(i)));
+        }
+    }
+    p.targets = idx.iter().map(|&i| p.targets[i]).collect();
+    p.estimates = idx.iter().map(|&i| p.estimates[i]).collect();
+}
+
+/// A fixed-seed hasher, so affinity survives restarts and is the same on every replica.
+const FIXED: std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> =
+    std::hash::BuildHasherDefault::new();
+
+/// The session id, else the first 2 KiB of a long prompt's leading messages.
+fn affinity_key(f: &Features, req: &ChatRequest) -> Option<u64> {
+    let mut h = FIXED.build_hasher();
+    if let Some(s) = &f.session {
+        h.write(s.as_bytes());
+        return Some(h.finish());
+    }
+    if f.input_tokens < 1024 {
+        return None;
+    }
+    let mut budget = 2048usize;
+    for m in &req.messages {
+        if let Some(Content::Text(t)) = &m.content {
+            let end = floor_char_boundary(t, budget.min(t.len()));
+            h.write(t[..end].as_bytes());
+            budget -= end;
+        }
+        if budget == 0 {
+            break;
+        }
+    }
+    Some(h.finish())
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
