@@ -2,19 +2,24 @@
 //!
 //! Non-streaming requests return when an answer is in. Streaming requests return once the
 //! first token has arrived (the *head* of the stream), so a failure before it falls over to
-//! the next candidate invisibly; the caller pumps the rest.
+//! the next candidate invisibly; the caller pumps the rest, and may ask [`resume_stream`] to
+//! complete a stream cut after the first token from a deployment that supports prefill.
+//!
+//! Every attempt passes the deployment's circuit breaker, earns or spends retry budget, and
+//! reports its outcome back to the deployment's health.
 
 use std::time::Duration;
 
 use futures::{StreamExt, stream::BoxStream};
 use switchyard_providers::{
-    ErrorClass, Provider, ProviderError, Reply, StreamItem, Timeouts, UpstreamMeta,
+    ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
 };
-use switchyard_types::{ChatRequest, Usage};
+use switchyard_types::{ChatRequest, Message, Role, Usage};
 use tokio::time::Instant;
 
 use crate::{
     CoreError, DeploymentId, Snapshot,
+    health::Admit,
     plan::Plan,
     retry::{Decision, decide},
 };
@@ -67,19 +72,34 @@ impl std::fmt::Debug for StreamStart {
     }
 }
 
+/// A successful attempt.
+struct Done<T> {
+    status: u16,
+    usage: Usage,
+    ttft: Option<Duration>,
+    rate_limit: RateLimitInfo,
+    value: T,
+}
+
 /// Serve a non-streaming request along the plan.
 pub async fn chat(
     snap: &Snapshot,
     plan: &Plan,
     req: &ChatRequest,
-) -> (Result<(DeploymentId, Reply), CoreError>, Attempts) {
+) -> (Result<(DeploymentId, switchyard_providers::Reply), CoreError>, Attempts) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
-        let _ = t;
-        match tokio::time::timeout(remaining, d.provider.chat(req, &d.upstream)).await {
-            Ok(Ok(reply)) => Ok((reply.meta.status, reply.usage, None, reply)),
+        let limit = t.response.min(remaining);
+        match tokio::time::timeout(limit, d.provider.chat(req, &d.upstream)).await {
+            Ok(Ok(reply)) => Ok(Done {
+                status: reply.meta.status,
+                usage: reply.usage,
+                ttft: None,
+                rate_limit: reply.meta.rate_limit,
+                value: reply,
+            }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ProviderError::new(ErrorClass::FirstTokenTimeout, "upstream did not answer before the request deadline")),
+            Err(_) => Err(ProviderError::new(ErrorClass::FirstTokenTimeout, format!("no answer within {limit:?}"))),
         }
     })
     .await
@@ -92,53 +112,104 @@ pub async fn chat_stream(
     plan: &Plan,
     req: &ChatRequest,
 ) -> (Result<(DeploymentId, StreamStart), CoreError>, Attempts) {
-    let deadline = Instant::now() + total(snap, plan);
-    run(snap, plan, |id, t, remaining| async move {
-        let d = snap.deployment(id);
-        let started = Instant::now();
-        let limit = t.first_token.min(remaining);
-        let head = tokio::time::timeout(limit, async {
-            let reply = d.provider.chat_stream(req, &d.upstream).await?;
-            let mut stream = reply.stream;
-            let mut head = Vec::new();
-            loop {
-                match stream.next().await {
-                    Some(Ok(StreamItem::Chunk(c, u))) => {
-                        let first = c.has_output();
-                        head.push(StreamItem::Chunk(c, u));
-                        if first {
-                            return Ok((head, stream, reply.meta));
-                        }
-                    }
-                    Some(Ok(StreamItem::Done)) => {
-                        head.push(StreamItem::Done);
+    run(snap, plan, |id, t, remaining| async move { start_stream(snap, id, t, remaining, req).await }).await
+}
+
+/// Open a stream on one deployment and wait (bounded by the first-token timeout) for its
+/// first token.
+async fn start_stream(
+    snap: &Snapshot,
+    id: DeploymentId,
+    t: Timeouts,
+    remaining: Duration,
+    req: &ChatRequest,
+) -> Result<Done<StreamStart>, ProviderError> {
+    let d = snap.deployment(id);
+    let started = Instant::now();
+    let deadline = started + remaining;
+    let limit = t.first_token.min(remaining);
+    let head = tokio::time::timeout(limit, async {
+        let reply = d.provider.chat_stream(req, &d.upstream).await?;
+        let mut stream = reply.stream;
+        let mut head = Vec::new();
+        loop {
+            match stream.next().await {
+                Some(Ok(StreamItem::Chunk(c, u))) => {
+                    let first = c.has_output();
+                    head.push(StreamItem::Chunk(c, u));
+                    if first {
                         return Ok((head, stream, reply.meta));
                     }
-                    Some(Err(e)) => return Err(e),
-                    None => {
-                        return Err(ProviderError::new(
-                            ErrorClass::StreamCut,
-                            "upstream stream ended before the first token",
-                        ));
-                    }
+                }
+                Some(Ok(StreamItem::Done)) => {
+                    head.push(StreamItem::Done);
+                    return Ok((head, stream, reply.meta));
+                }
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(ProviderError::new(ErrorClass::StreamCut, "upstream stream ended before the first token"));
                 }
             }
-        })
-        .await;
-        match head {
-            Ok(Ok((head, rest, meta))) => {
-                let ttft = started.elapsed();
-                let start = StreamStart { deployment: id, head, rest, meta: meta.clone(), idle: t.idle, deadline };
-                Ok((meta.status, Usage::default(), Some(ttft), start))
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ProviderError::new(
-                ErrorClass::FirstTokenTimeout,
-                format!("no first token within {limit:?}"),
-            )),
         }
     })
-    .await
+    .await;
+    match head {
+        Ok(Ok((head, rest, meta))) => {
+            let ttft = started.elapsed();
+            d.stats.observe_ttft(ttft);
+            Ok(Done {
+                status: meta.status,
+                usage: Usage::default(),
+                ttft: Some(ttft),
+                rate_limit: meta.rate_limit,
+                value: StreamStart { deployment: id, head, rest, meta, idle: t.idle, deadline },
+            })
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ProviderError::new(ErrorClass::FirstTokenTimeout, format!("no first token within {limit:?}"))),
+    }
+}
+
+/// Complete a stream that broke after `text` was sent, from the next deployment in the plan
+/// that can continue a trailing assistant message (prefill). Returns the continuation, if
+/// any deployment could start one, and the attempts made.
+pub async fn resume_stream(
+    snap: &Snapshot,
+    plan: &Plan,
+    req: &ChatRequest,
+    failed: DeploymentId,
+    text: &str,
+    deadline: Instant,
+) -> (Option<StreamStart>, Vec<AttemptRecord>) {
+    let mut records = Vec::new();
+    let pos = plan.targets.iter().position(|&t| t == failed).map_or(0, |p| p + 1);
+    let mut cont = req.clone();
+    cont.messages.push(Message::text(Role::Assistant, text));
+    for &id in &plan.targets[pos..] {
+        let d = snap.deployment(id);
+        if !d.caps.prefill || d.stats.health.admit() == Admit::No {
+            continue;
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        let started = Instant::now();
+        let result = start_stream(snap, id, plan.timeouts.unwrap_or(d.timeouts), remaining, &cont).await;
+        let latency = started.elapsed();
+        match result {
+            Ok(done) => {
+                d.stats.health.on_success();
+                records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: Usage::default() });
+                return (Some(done.value), records);
+            }
+            Err(e) => {
+                d.stats.health.on_failure(e.class);
+                records.push(AttemptRecord { deployment: id, status: e.status.unwrap_or(0), error: Some(e), latency, ttft: None, usage: Usage::default() });
+            }
+        }
+    }
+    (None, records)
 }
 
 fn timeouts(snap: &Snapshot, plan: &Plan, id: DeploymentId) -> Timeouts {
@@ -154,14 +225,10 @@ fn total(snap: &Snapshot, plan: &Plan) -> Duration {
 
 /// The loop shared by both modes: one attempt at a time, the retry decision from
 /// [`decide`], everything bounded by the request deadline and `max_attempts`.
-async fn run<T, F, Fut>(
-    snap: &Snapshot,
-    plan: &Plan,
-    mut call: F,
-) -> (Result<(DeploymentId, T), CoreError>, Attempts)
+async fn run<T, F, Fut>(snap: &Snapshot, plan: &Plan, mut call: F) -> (Result<(DeploymentId, T), CoreError>, Attempts)
 where
     F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
-    Fut: std::future::Future<Output = Result<(u16, Usage, Option<Duration>, T), ProviderError>>,
+    Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
 {
     let total = total(snap, plan);
     let deadline = Instant::now() + total;
@@ -171,21 +238,42 @@ where
     let mut tries_here = 0u32;
     while idx < plan.targets.len() && (attempts.records.len() as u32) < plan.max_attempts {
         let id = plan.targets[idx];
+        let d = snap.deployment(id);
+        let health = &d.stats.health;
+        if tries_here == 0 {
+            if health.admit() == Admit::No {
+                idx += 1;
+                continue;
+            }
+            health.earn_retry();
+        }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return (Err(CoreError::Deadline(total)), attempts);
         }
         let started = Instant::now();
-        let result = call(id, timeouts(snap, plan, id), remaining).await;
+        let result = {
+            let _inflight = d.stats.begin();
+            call(id, timeouts(snap, plan, id), remaining).await
+        };
         let latency = started.elapsed();
         attempts.upstream_time += latency;
         match result {
-            Ok((status, usage, ttft, value)) => {
-                attempts.records.push(AttemptRecord { deployment: id, status, error: None, latency, ttft, usage });
-                return (Ok((id, value)), attempts);
+            Ok(done) => {
+                health.on_success();
+                health.observe_rate_limit(&done.rate_limit);
+                if done.ttft.is_none() {
+                    d.stats.observe_ttft(latency);
+                }
+                attempts.records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: done.usage });
+                return (Ok((id, done.value)), attempts);
             }
             Err(e) => {
-                tracing::debug!(model = %snap.deployment(id).name, class = e.class.as_str(), "attempt failed");
+                tracing::debug!(model = %d.name, class = e.class.as_str(), "attempt failed");
+                health.on_failure(e.class);
+                if e.class == ErrorClass::Quota {
+                    exhaust_provider(snap, &d.provider_name);
+                }
                 attempts.records.push(AttemptRecord {
                     deployment: id,
                     status: e.status.unwrap_or(0),
@@ -196,13 +284,13 @@ where
                 });
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 match decide(&e, tries_here, remaining) {
-                    Decision::RetrySame(wait) => {
+                    Decision::RetrySame(wait) if health.spend_retry() => {
                         tokio::time::sleep(wait).await;
                         attempts.upstream_time += wait;
                         tries_here += 1;
                     }
-                    Decision::Next => {
-                        idx += 1;
+                    Decision::RetrySame(_) | Decision::Next => {
+                        idx = next_target(snap, plan, idx, &e);
                         tries_here = 0;
                     }
                     Decision::Stop => return (Err(CoreError::Upstream(e)), attempts),
@@ -213,7 +301,35 @@ where
     }
     let err = match last {
         Some(e) => CoreError::Upstream(e),
-        None => CoreError::NoCandidate(format!("route `{}` has no candidate left to try", plan.route)),
+        None => CoreError::NoCandidate(format!(
+            "route `{}`: every candidate's circuit is open or its quota exhausted; try again shortly",
+            plan.route
+        )),
     };
     (Err(err), attempts)
+}
+
+/// The index of the next target to try after a failure at `idx`: after a context-length
+/// error, the next target with a larger (or unknown) context window.
+fn next_target(snap: &Snapshot, plan: &Plan, idx: usize, e: &ProviderError) -> usize {
+    if e.class != ErrorClass::ContextLength {
+        return idx + 1;
+    }
+    let window = snap.deployment(plan.targets[idx]).caps.context_window;
+    plan.targets[idx + 1..]
+        .iter()
+        .position(|&t| match (window, snap.deployment(t).caps.context_window) {
+            (Some(w), Some(tw)) => tw > w,
+            _ => true,
+        })
+        .map_or(plan.targets.len(), |p| idx + 1 + p)
+}
+
+/// A quota or spend-limit error takes the provider key out of rotation: every deployment of
+/// that provider.
+fn exhaust_provider(snap: &Snapshot, provider: &str) {
+    tracing::warn!(provider, "provider key out of quota; taken out of rotation");
+    for d in snap.deployments.iter().filter(|d| d.provider_name == provider) {
+        d.stats.health.exhaust_quota();
+    }
 }

@@ -50,6 +50,9 @@ pub struct CapabilityOverrides {
     /// JSON mode / JSON schema output.
     #[serde(default)]
     pub json: Option<bool>,
+    /// Continues a trailing assistant message (prefill); lets a cut stream be completed here.
+    #[serde(default)]
+    pub prefill: Option<bool>,
 }
 
 /// How a route orders its candidates.

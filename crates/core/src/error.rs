@@ -15,7 +15,7 @@ pub enum CoreError {
     #[error("{0}")]
     Unsatisfiable(String),
     /// No candidate could be tried.
-    #[error("no deployment can serve this request: {0}")]
+    #[error("{0}")]
     NoCandidate(String),
     /// Every attempt failed; the last (or most relevant) upstream error.
     #[error("{0}")]

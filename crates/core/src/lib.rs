@@ -9,6 +9,7 @@ pub mod attempt;
 pub mod config;
 mod error;
 pub mod features;
+pub mod health;
 pub mod plan;
 mod retry;
 pub mod rules;

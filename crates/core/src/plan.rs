@@ -34,6 +34,10 @@ pub enum Exclusion {
     NoJson,
     /// The model has no known price and unpriced models are excluded.
     Unpriced,
+    /// The deployment's circuit is open.
+    CircuitOpen,
+    /// The provider key is out of quota or past its spend limit.
+    QuotaExhausted,
 }
 
 impl Exclusion {
@@ -47,7 +51,14 @@ impl Exclusion {
             Exclusion::NoVision => "no_vision",
             Exclusion::NoJson => "no_json",
             Exclusion::Unpriced => "unpriced",
+            Exclusion::CircuitOpen => "circuit_open",
+            Exclusion::QuotaExhausted => "quota_exhausted",
         }
+    }
+
+    /// Whether the exclusion is about the deployment's health rather than the request.
+    pub fn is_health(self) -> bool {
+        matches!(self, Exclusion::CircuitOpen | Exclusion::QuotaExhausted)
     }
 }
 
@@ -102,6 +113,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
     }
     p.estimates = p.targets.iter().map(|&id| estimate(snap, snap.deployment(id), f)).collect();
     strategy::order(snap, route, f, req, &mut p);
+    spill_low_headroom(snap, f, &mut p);
     Ok(p)
 }
 
@@ -177,6 +189,10 @@ fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId],
             Some(Exclusion::NoJson)
         } else if d.price.is_none() && snap.on_unpriced == OnUnpriced::Exclude {
             Some(Exclusion::Unpriced)
+        } else if d.stats.health.quota_exhausted() {
+            Some(Exclusion::QuotaExhausted)
+        } else if !d.stats.health.available() {
+            Some(Exclusion::CircuitOpen)
         } else {
             None
         };
@@ -185,6 +201,20 @@ fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId],
             None => p.targets.push(id),
         }
     }
+}
+
+/// Move deployments whose provider reported no rate-limit headroom to the end of the plan,
+/// so traffic spills to the next candidate before a 429 happens.
+fn spill_low_headroom(snap: &Snapshot, f: &Features, p: &mut Plan) {
+    let need = f.input_tokens + f.max_output.unwrap_or(snap.expected_output);
+    let low = |id: DeploymentId| snap.deployment(id).stats.health.low_headroom(need);
+    if !p.targets.iter().any(|&id| low(id)) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..p.targets.len()).collect();
+    order.sort_by_key(|&i| low(p.targets[i]));
+    p.targets = order.iter().map(|&i| p.targets[i]).collect();
+    p.estimates = order.iter().map(|&i| p.estimates[i]).collect();
 }
 
 /// Whether input plus requested output fits the context window. The fast estimate decides
@@ -225,5 +255,6 @@ fn unsatisfiable(snap: &Snapshot, p: &Plan, f: &Features) -> CoreError {
         };
         parts.push(format!("{}: {detail}", d.name));
     }
-    CoreError::Unsatisfiable(format!("no candidate of route `{}` satisfies this request ({})", p.route, parts.join("; ")))
+    let msg = format!("no candidate of route `{}` can serve this request ({})", p.route, parts.join("; "));
+    if p.excluded.iter().any(|(_, e)| e.is_health()) { CoreError::NoCandidate(msg) } else { CoreError::Unsatisfiable(msg) }
 }

@@ -32,6 +32,8 @@ pub struct Caps {
     pub vision: Option<bool>,
     /// JSON output.
     pub json: Option<bool>,
+    /// Continues a trailing assistant message.
+    pub prefill: bool,
 }
 
 /// Integer rates for cost *estimates*: nano-USD per million tokens. Exact for prices with up
@@ -246,6 +248,7 @@ fn deployment(m: &ModelConfig, p: &ProviderEntry, catalog: &Catalog, stats: &Sta
         tools: m.capabilities.tools.or(cat.and_then(|c| c.supports_tools)),
         vision: m.capabilities.vision.or(cat.and_then(|c| c.supports_vision)),
         json: m.capabilities.json.or(cat.and_then(|c| c.supports_json_schema)),
+        prefill: m.capabilities.prefill.unwrap_or(p.kind == ProviderKind::Anthropic),
     };
     Deployment {
         name: m.name.clone(),

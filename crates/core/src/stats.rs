@@ -14,6 +14,8 @@ use std::{
 /// Statistics of one deployment. All updates are lock-free.
 #[derive(Debug, Default)]
 pub struct DeploymentStats {
+    /// Circuit breaker, retry budget, quota and rate-limit headroom.
+    pub health: crate::health::Health,
     inflight: AtomicU32,
     /// EWMA of time to first token in µs; 0 = no observation yet.
     ttft_us: AtomicU64,

@@ -66,6 +66,9 @@ pub struct Timeouts {
     /// Longest gap between two stream chunks.
     #[serde(with = "humantime_serde")]
     pub idle: Duration,
+    /// Non-streaming requests: longest wait for one attempt's complete answer.
+    #[serde(with = "humantime_serde")]
+    pub response: Duration,
     /// Deadline for the whole request, all attempts included.
     #[serde(with = "humantime_serde")]
     pub total: Duration,
@@ -77,6 +80,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(5),
             first_token: Duration::from_secs(30),
             idle: Duration::from_secs(30),
+            response: Duration::from_secs(60),
             total: Duration::from_secs(120),
         }
     }

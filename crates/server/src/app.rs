@@ -28,6 +28,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus))
+        .route("/admin/health", get(health))
         .fallback(not_found)
         .layer(layers)
         .with_state(gw)
@@ -63,6 +64,34 @@ async fn models(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
         data.push(json!({"id": d.name, "object": "model", "created": 0, "owned_by": d.provider_name}));
     }
     Json(json!({"object": "list", "data": data}))
+}
+
+/// Circuit state, load and latency of every deployment.
+async fn health(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
+    let snap = gw.snapshot();
+    let deployments: Vec<_> = snap
+        .deployments
+        .iter()
+        .map(|d| {
+            let h = &d.stats.health;
+            json!({
+                "model": d.name, "provider": d.provider_name,
+                "circuit": h.state().as_str(),
+                "quota_exhausted": h.quota_exhausted(),
+                "inflight": d.stats.inflight(),
+                "ttft_ms": d.stats.ttft().map(|t| t.as_secs_f64() * 1e3),
+            })
+        })
+        .collect();
+    for d in &snap.deployments {
+        let state = match d.stats.health.state() {
+            switchyard_core::health::CircuitState::Closed => 0.0,
+            switchyard_core::health::CircuitState::HalfOpen => 1.0,
+            switchyard_core::health::CircuitState::Open => 2.0,
+        };
+        metrics::gauge!(crate::metrics::CIRCUIT, "model" => d.name.clone()).set(state);
+    }
+    Json(json!({"deployments": deployments}))
 }
 
 async fn prometheus() -> Response {

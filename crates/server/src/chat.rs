@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use switchyard_core::{Features, Snapshot, attempt, attempt::Attempts, plan, plan::Plan};
+use switchyard_pricing::Cost;
 use switchyard_types::{ChatRequest, Usage};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -20,7 +21,7 @@ use crate::{
     ApiError, Gateway, GatewayHandle,
     headers::{RoutingFacts, apply},
     settle::{Bill, Record, bill, row},
-    sse::{StreamEnd, relay},
+    sse::{Resume, StreamEnd, relay},
 };
 
 /// The handler.
@@ -92,17 +93,28 @@ impl Cx<'_> {
         let request_id = self.request_id.clone();
         let started = self.started;
         let mut attempts = attempts;
-        let annotate = move |usage: &Usage| {
+        let annotate = move |answered: usize, usage: &Usage| {
             let b = bill(&annotate_snap, &[], usage);
-            let answered = switchyard_pricing::Cost::of(annotate_snap.deployment(id).price.as_ref(), usage, &Default::default());
-            serde_json::json!({"cost_usd": answered, "baseline_cost_usd": b.baseline, "unpriced": !answered.is_priced()})
+            let cost = Cost::of(annotate_snap.deployment(answered).price.as_ref(), usage, &Default::default());
+            serde_json::json!({"cost_usd": cost, "baseline_cost_usd": b.baseline, "unpriced": !cost.is_priced()})
         };
-        let body = relay(start, req.wants_stream_usage(), Box::new(annotate), move |outcome| {
-            if let Some(last) = attempts.records.last_mut() {
-                last.usage = outcome.usage;
-                last.latency = started.elapsed();
+        let plan = Arc::new(plan);
+        let resume = resumer(self.snap, &plan, id, req);
+        let body = relay(start, req.wants_stream_usage(), Box::new(annotate), resume, move |outcome| {
+            if let Some(first) = attempts.records.last_mut() {
+                first.latency = started.elapsed();
+                match &outcome.broke {
+                    Some(e) => first.error = Some(e.clone()),
+                    None => first.usage = outcome.usage,
+                }
             }
-            snap.deployment(id).stats.observe_output(outcome.usage.output);
+            attempts.records.extend(outcome.resumed.iter().cloned());
+            if outcome.broke.is_some() {
+                if let Some(last) = attempts.records.iter_mut().rev().find(|a| a.deployment == outcome.answered && a.error.is_none()) {
+                    last.usage = outcome.usage;
+                }
+            }
+            snap.deployment(outcome.answered).stats.observe_output(outcome.usage.output);
             let (status, class) = match &outcome.end {
                 StreamEnd::Completed => ("ok", None),
                 StreamEnd::Failed(e) => ("error", Some(e.class.as_str())),
@@ -117,7 +129,7 @@ impl Cx<'_> {
                 plan: Some(&plan),
                 features: features.as_ref(),
                 attempts: &attempts.records,
-                answered: Some(id),
+                answered: Some(outcome.answered),
                 usage: outcome.usage,
                 bill: &bill,
                 status,
@@ -183,6 +195,20 @@ impl Cx<'_> {
         };
         finish(self.gw.ledger(), row(rec), bill);
     }
+}
+
+/// A continuation starter, when the plan has a deployment after `answering` that can
+/// continue a cut answer (prefill). Only then is the request kept for the stream's lifetime.
+fn resumer(snap: &Arc<Snapshot>, plan: &Arc<Plan>, answering: usize, req: &ChatRequest) -> Option<Resume> {
+    let pos = plan.targets.iter().position(|&t| t == answering)?;
+    if !plan.targets[pos + 1..].iter().any(|&t| snap.deployment(t).caps.prefill) {
+        return None;
+    }
+    let (snap, plan, req) = (snap.clone(), plan.clone(), Arc::new(req.clone()));
+    Some(Box::new(move |failed, text, deadline| {
+        let (snap, plan, req) = (snap.clone(), plan.clone(), req.clone());
+        Box::pin(async move { attempt::resume_stream(&snap, &plan, &req, failed, &text, deadline).await })
+    }))
 }
 
 /// Log, count and record one finished request.

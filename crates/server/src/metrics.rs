@@ -15,6 +15,8 @@ pub const ATTEMPTS: &str = "switchyard_upstream_attempts_total";
 pub const COST: &str = "switchyard_cost_nanousd_total";
 /// Requests whose cost is unknown, by model.
 pub const UNPRICED: &str = "switchyard_unpriced_requests_total";
+/// Circuit state per deployment: 0 closed, 1 half-open, 2 open.
+pub const CIRCUIT: &str = "switchyard_circuit_state";
 /// Gateway overhead per request, in microseconds.
 pub const OVERHEAD: &str = "switchyard_overhead_us";
 

@@ -1,16 +1,21 @@
 //! Relaying an upstream stream to the client as OpenAI server-sent events.
 //!
 //! Chunks are forwarded one by one as they arrive, never buffered whole. The stream ends with
-//! `data: [DONE]` only when the upstream completed; a cut, a stall past the idle timeout, the
-//! request deadline or an upstream error event ends it with an explicit `error` event and no
-//! `[DONE]`, so a truncated answer never looks complete.
+//! `data: [DONE]` only when the upstream completed. A cut, a stall past the idle timeout or a
+//! malformed stream after the first byte is completed from a fallback that can continue the
+//! text already sent (prefill), when the plan has one; otherwise the stream ends with an
+//! explicit `error` event carrying the real failure and no `[DONE]`, so a truncated answer
+//! never looks complete.
 
 use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt, stream::BoxStream};
+use futures::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 use serde_json::json;
-use switchyard_core::attempt::StreamStart;
+use switchyard_core::{
+    DeploymentId,
+    attempt::{AttemptRecord, StreamStart},
+};
 use switchyard_providers::{ErrorClass, ProviderError, StreamItem};
 use switchyard_types::{ChatChunk, Usage};
 use tokio::time::Instant;
@@ -30,23 +35,36 @@ pub(crate) enum StreamEnd {
 #[derive(Debug, Clone)]
 pub(crate) struct StreamOutcome {
     pub end: StreamEnd,
+    /// Usage of the deployment that finished the answer.
     pub usage: Usage,
+    /// The deployment that finished the answer.
+    pub answered: DeploymentId,
+    /// The failure of the first deployment, when a fallback completed its answer.
+    pub broke: Option<ProviderError>,
+    /// Attempts made to complete the answer.
+    pub resumed: Vec<AttemptRecord>,
 }
 
 type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
 
 /// Builds the `switchyard` extension (cost figures) added to the usage chunk.
-pub(crate) type Annotate = Box<dyn Fn(&Usage) -> serde_json::Value + Send>;
+pub(crate) type Annotate = Box<dyn Fn(DeploymentId, &Usage) -> serde_json::Value + Send>;
+
+/// Starts a continuation of the text sent so far from another deployment.
+pub(crate) type Resume =
+    Box<dyn FnMut(DeploymentId, String, Instant) -> BoxFuture<'static, (Option<StreamStart>, Vec<AttemptRecord>)> + Send>;
 
 struct Guard {
     on_end: Option<OnEnd>,
-    usage: Usage,
+    outcome: StreamOutcome,
 }
 
 impl Guard {
     fn finish(&mut self, end: StreamEnd) {
         if let Some(f) = self.on_end.take() {
-            f(StreamOutcome { end, usage: self.usage });
+            let mut outcome = self.outcome.clone();
+            outcome.end = end;
+            f(outcome);
         }
     }
 }
@@ -64,6 +82,11 @@ struct State {
     deadline: Instant,
     include_usage: bool,
     annotate: Annotate,
+    resume: Option<Resume>,
+    /// Text sent so far (for a continuation); `None` once a tool call was sent.
+    text: Option<String>,
+    first_id: Option<String>,
+    resuming: bool,
     over: bool,
     guard: Guard,
 }
@@ -74,8 +97,16 @@ pub(crate) fn relay(
     start: StreamStart,
     include_usage: bool,
     annotate: Annotate,
+    resume: Option<Resume>,
     on_end: impl FnOnce(StreamOutcome) + Send + 'static,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    let outcome = StreamOutcome {
+        end: StreamEnd::Cancelled,
+        usage: Usage::default(),
+        answered: start.deployment,
+        broke: None,
+        resumed: Vec::new(),
+    };
     let state = State {
         head: start.head.into(),
         rest: start.rest,
@@ -83,8 +114,12 @@ pub(crate) fn relay(
         deadline: start.deadline,
         include_usage,
         annotate,
+        text: resume.as_ref().map(|_| String::new()),
+        resume,
+        first_id: None,
+        resuming: false,
         over: false,
-        guard: Guard { on_end: Some(Box::new(on_end)), usage: Usage::default() },
+        guard: Guard { on_end: Some(Box::new(on_end)), outcome },
     };
     futures::stream::unfold(state, |mut st| async move {
         if st.over {
@@ -96,24 +131,19 @@ pub(crate) fn relay(
                 None => next(&mut st).await,
             };
             let out = match item {
-                Ok(StreamItem::Chunk(mut chunk, usage)) => {
-                    if let Some(u) = usage {
-                        st.guard.usage = u;
-                        if st.include_usage {
-                            chunk.extra.insert("switchyard".to_owned(), (st.annotate)(&u));
-                        }
-                    }
-                    match encode_chunk(chunk, st.include_usage) {
-                        Some(bytes) => bytes,
-                        None => continue,
-                    }
-                }
+                Ok(StreamItem::Chunk(chunk, usage)) => match on_chunk(&mut st, chunk, usage) {
+                    Some(bytes) => bytes,
+                    None => continue,
+                },
                 Ok(StreamItem::Done) => {
                     st.over = true;
                     st.guard.finish(StreamEnd::Completed);
                     Bytes::from_static(b"data: [DONE]\n\n")
                 }
                 Err(e) => {
+                    if try_resume(&mut st, &e).await {
+                        continue;
+                    }
                     st.over = true;
                     let bytes = error_event(&e);
                     st.guard.finish(StreamEnd::Failed(e));
@@ -123,6 +153,64 @@ pub(crate) fn relay(
             return Some((Ok(out), st));
         }
     })
+}
+
+fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Option<Bytes> {
+    // A continuation presents itself as the same message: same id, no second role chunk.
+    match &st.first_id {
+        None => st.first_id = Some(chunk.id.clone()),
+        Some(id) if st.resuming => {
+            chunk.id.clone_from(id);
+            if !chunk.has_output() && chunk.usage.is_none() {
+                return None;
+            }
+            for c in &mut chunk.choices {
+                c.delta.role = None;
+            }
+        }
+        Some(_) => {}
+    }
+    if let Some(text) = &mut st.text {
+        for c in &chunk.choices {
+            if c.delta.tool_calls.is_some() {
+                st.text = None;
+                break;
+            }
+            if let Some(t) = &c.delta.content {
+                text.push_str(t);
+            }
+        }
+    }
+    if let Some(u) = usage {
+        st.guard.outcome.usage = u;
+        if st.include_usage {
+            let ext = (st.annotate)(st.guard.outcome.answered, &u);
+            chunk.extra.insert("switchyard".to_owned(), ext);
+        }
+    }
+    encode_chunk(chunk, st.include_usage)
+}
+
+/// After a mid-stream failure, try to complete the answer elsewhere. `true` if the relay now
+/// continues from a fallback.
+async fn try_resume(st: &mut State, e: &ProviderError) -> bool {
+    let resumable = matches!(e.class, ErrorClass::StreamCut | ErrorClass::IdleTimeout | ErrorClass::Malformed);
+    let (Some(resume), Some(text)) = (st.resume.as_mut(), st.text.as_ref()) else { return false };
+    if !resumable || st.guard.outcome.broke.is_some() {
+        return false;
+    }
+    let (start, records) = resume(st.guard.outcome.answered, text.clone(), st.deadline).await;
+    st.guard.outcome.resumed.extend(records);
+    let Some(start) = start else { return false };
+    tracing::info!(class = e.class.as_str(), "stream broke after the first token; completing it from a fallback");
+    st.guard.outcome.broke = Some(e.clone());
+    st.guard.outcome.answered = start.deployment;
+    st.guard.outcome.usage = Usage::default();
+    st.head.extend(start.head);
+    st.rest = start.rest;
+    st.idle = start.idle;
+    st.resuming = true;
+    true
 }
 
 async fn next(st: &mut State) -> Result<StreamItem, ProviderError> {
@@ -159,7 +247,7 @@ fn encode_chunk(mut chunk: ChatChunk, include_usage: bool) -> Option<Bytes> {
 /// The explicit error event that ends a failed stream (OpenAI clients raise it as an error).
 fn error_event(e: &ProviderError) -> Bytes {
     let body = json!({"error": {
-        "message": format!("switchyard: the upstream stream failed after the answer began: {}", e.message),
+        "message": format!("switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}", e.message),
         "type": "upstream_error",
         "param": null,
         "code": e.class.as_str(),

@@ -14,6 +14,8 @@ use crate::{ErrorClass, ProviderError, StreamItem};
 #[derive(Default)]
 struct State {
     finished: bool,
+    /// The usage chunk after the finish reason has been yielded: the answer is complete.
+    complete: bool,
     ended: bool,
 }
 
@@ -30,6 +32,11 @@ where
     futures::stream::unfold((events, State::default()), |(mut events, mut st)| async move {
         if st.ended {
             return None;
+        }
+        if st.complete {
+            // Finalise promptly even if the upstream never sends `[DONE]` or closes.
+            st.ended = true;
+            return Some((Ok(StreamItem::Done), (events, st)));
         }
         loop {
             let item = match events.next().await {
@@ -69,6 +76,9 @@ fn on_event(ev: &Event, st: &mut State) -> Option<Result<StreamItem, ProviderErr
                 st.finished = true;
             }
             let usage = chunk.usage.as_ref().map(Usage::from_openai);
+            if st.finished && usage.is_some() {
+                st.complete = true;
+            }
             Some(Ok(StreamItem::Chunk(chunk, usage)))
         }
         Err(_) if data.contains("\"error\"") => {

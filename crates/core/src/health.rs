@@ -1,0 +1,286 @@
+//! Per-deployment health: the circuit breaker, the retry budget, quota exhaustion and the
+//! provider's rate-limit headroom. All state is atomics; nothing here blocks or allocates.
+
+use std::{
+    sync::{
+        OnceLock,
+        atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed},
+    },
+    time::Duration,
+};
+
+use switchyard_providers::{ErrorClass, RateLimitInfo};
+use tokio::time::Instant;
+
+/// Milliseconds since the process started (monotonic; follows tokio's paused clock in tests).
+pub fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// Circuit states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitState {
+    /// Traffic flows.
+    Closed,
+    /// Failing: no traffic until the cooldown ends.
+    Open,
+    /// Cooldown over: one probe request decides.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// Label for `/admin/health` and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// Consecutive failures that open the circuit.
+const CONSECUTIVE_FAILURES: u32 = 5;
+/// Error-rate window, and the least requests in it before the rate counts.
+const WINDOW: Duration = Duration::from_secs(30);
+const WINDOW_MIN_REQUESTS: u32 = 20;
+/// How long an open circuit rests before a probe.
+const COOLDOWN: Duration = Duration::from_secs(5);
+/// How long a quota-exhausted provider key is left out.
+const QUOTA_PAUSE: Duration = Duration::from_secs(300);
+/// Retry budget: each request earns 0.2 retries, the balance holds at most 100, starts at 10.
+const BUDGET_EARN: i64 = 200;
+const BUDGET_COST: i64 = 1000;
+const BUDGET_MAX: i64 = 100_000;
+const BUDGET_START: i64 = 10_000;
+
+/// Health of one deployment.
+#[derive(Debug)]
+pub struct Health {
+    state: AtomicU8,
+    opened_at: AtomicU64,
+    probing: AtomicBool,
+    consecutive: AtomicU32,
+    window_start: AtomicU64,
+    window_total: AtomicU32,
+    window_failed: AtomicU32,
+    budget: AtomicI64,
+    disabled_until: AtomicU64,
+    remaining_requests: AtomicU64,
+    remaining_tokens: AtomicU64,
+    headroom_until: AtomicU64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            state: AtomicU8::new(0),
+            opened_at: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+            consecutive: AtomicU32::new(0),
+            window_start: AtomicU64::new(0),
+            window_total: AtomicU32::new(0),
+            window_failed: AtomicU32::new(0),
+            budget: AtomicI64::new(BUDGET_START),
+            disabled_until: AtomicU64::new(0),
+            remaining_requests: AtomicU64::new(u64::MAX),
+            remaining_tokens: AtomicU64::new(u64::MAX),
+            headroom_until: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What the breaker says about sending a request now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Go ahead.
+    Yes,
+    /// Go ahead as the half-open probe; report the outcome.
+    Probe,
+    /// Do not send.
+    No,
+}
+
+impl Health {
+    /// The circuit state now (an open circuit past its cooldown reads as half-open).
+    pub fn state(&self) -> CircuitState {
+        match self.state.load(Relaxed) {
+            0 => CircuitState::Closed,
+            _ if now_ms().saturating_sub(self.opened_at.load(Relaxed)) >= COOLDOWN.as_millis() as u64 => {
+                CircuitState::HalfOpen
+            }
+            _ => CircuitState::Open,
+        }
+    }
+
+    /// Whether the plan may include this deployment now.
+    pub fn available(&self) -> bool {
+        self.state() != CircuitState::Open && !self.quota_exhausted()
+    }
+
+    /// Claim the right to send a request.
+    pub fn admit(&self) -> Admit {
+        match self.state() {
+            CircuitState::Closed => Admit::Yes,
+            CircuitState::Open => Admit::No,
+            CircuitState::HalfOpen => match self.probing.compare_exchange(false, true, Relaxed, Relaxed) {
+                Ok(_) => Admit::Probe,
+                Err(_) => Admit::No,
+            },
+        }
+    }
+
+    /// Record a success.
+    pub fn on_success(&self) {
+        self.consecutive.store(0, Relaxed);
+        self.count(false);
+        if self.state.load(Relaxed) != 0 {
+            self.state.store(0, Relaxed);
+            self.window_total.store(0, Relaxed);
+            self.window_failed.store(0, Relaxed);
+            tracing::info!("circuit closed after a successful probe");
+        }
+        self.probing.store(false, Relaxed);
+    }
+
+    /// Record a failure of the given class; client-caused failures do not count.
+    pub fn on_failure(&self, class: ErrorClass) {
+        if !counts_against_health(class) {
+            self.probing.store(false, Relaxed);
+            return;
+        }
+        let consecutive = self.consecutive.fetch_add(1, Relaxed) + 1;
+        let (total, failed) = self.count(true);
+        let was_probe = self.probing.swap(false, Relaxed);
+        let rate_trip = total >= WINDOW_MIN_REQUESTS && failed * 2 >= total;
+        if was_probe || consecutive >= CONSECUTIVE_FAILURES || rate_trip {
+            self.opened_at.store(now_ms(), Relaxed);
+            if self.state.swap(1, Relaxed) == 0 {
+                tracing::warn!(consecutive, total, failed, "circuit opened");
+            }
+        }
+    }
+
+    fn count(&self, failed: bool) -> (u32, u32) {
+        let now = now_ms();
+        let start = self.window_start.load(Relaxed);
+        if now.saturating_sub(start) > WINDOW.as_millis() as u64 {
+            self.window_start.store(now, Relaxed);
+            self.window_total.store(0, Relaxed);
+            self.window_failed.store(0, Relaxed);
+        }
+        let total = self.window_total.fetch_add(1, Relaxed) + 1;
+        let f = if failed { self.window_failed.fetch_add(1, Relaxed) + 1 } else { self.window_failed.load(Relaxed) };
+        (total, f)
+    }
+
+    /// Earn retry budget for a new request.
+    pub fn earn_retry(&self) {
+        let b = self.budget.fetch_add(BUDGET_EARN, Relaxed) + BUDGET_EARN;
+        if b > BUDGET_MAX {
+            self.budget.store(BUDGET_MAX, Relaxed);
+        }
+    }
+
+    /// Spend one retry from the budget; `false` when the budget is exhausted.
+    pub fn spend_retry(&self) -> bool {
+        let b = self.budget.fetch_sub(BUDGET_COST, Relaxed);
+        if b >= BUDGET_COST {
+            true
+        } else {
+            self.budget.fetch_add(BUDGET_COST, Relaxed);
+            false
+        }
+    }
+
+    /// Take the deployment out of rotation after a quota / spend-limit error.
+    pub fn exhaust_quota(&self) {
+        self.disabled_until.store(now_ms() + QUOTA_PAUSE.as_millis() as u64, Relaxed);
+    }
+
+    /// Whether the provider key is out of quota.
+    pub fn quota_exhausted(&self) -> bool {
+        now_ms() < self.disabled_until.load(Relaxed)
+    }
+
+    /// Remember the provider's reported headroom.
+    pub fn observe_rate_limit(&self, rl: &RateLimitInfo) {
+        if rl.remaining_requests.is_none() && rl.remaining_tokens.is_none() {
+            return;
+        }
+        self.remaining_requests.store(rl.remaining_requests.unwrap_or(u64::MAX), Relaxed);
+        self.remaining_tokens.store(rl.remaining_tokens.unwrap_or(u64::MAX), Relaxed);
+        let reset = rl.reset_requests.max(rl.reset_tokens).unwrap_or(Duration::from_secs(1));
+        self.headroom_until.store(now_ms() + reset.as_millis() as u64, Relaxed);
+    }
+
+    /// Whether the provider's last report leaves no room for a request of `tokens` tokens.
+    pub fn low_headroom(&self, tokens: u64) -> bool {
+        now_ms() < self.headroom_until.load(Relaxed)
+            && (self.remaining_requests.load(Relaxed) <= 1 || self.remaining_tokens.load(Relaxed) < tokens)
+    }
+}
+
+/// Failures that say something about the deployment rather than the request.
+fn counts_against_health(class: ErrorClass) -> bool {
+    !matches!(
+        class,
+        ErrorClass::BadRequest | ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::Internal | ErrorClass::NotFound
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn breaker_opens_probes_and_closes() {
+        let h = Health::default();
+        for _ in 0..CONSECUTIVE_FAILURES {
+            assert_eq!(h.admit(), Admit::Yes);
+            h.on_failure(ErrorClass::Server);
+        }
+        assert_eq!(h.state(), CircuitState::Open);
+        assert_eq!(h.admit(), Admit::No);
+        tokio::time::advance(COOLDOWN).await;
+        assert_eq!(h.state(), CircuitState::HalfOpen);
+        assert_eq!(h.admit(), Admit::Probe);
+        assert_eq!(h.admit(), Admit::No, "only one probe at a time");
+        h.on_failure(ErrorClass::Server);
+        assert_eq!(h.state(), CircuitState::Open, "a failed probe re-opens");
+        tokio::time::advance(COOLDOWN).await;
+        assert_eq!(h.admit(), Admit::Probe);
+        h.on_success();
+        assert_eq!(h.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn client_errors_do_not_open_the_circuit() {
+        let h = Health::default();
+        for _ in 0..50 {
+            h.on_failure(ErrorClass::BadRequest);
+        }
+        assert_eq!(h.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn retry_budget_is_bounded() {
+        let h = Health::default();
+        let mut granted = 0;
+        for _ in 0..1000 {
+            if h.spend_retry() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 10, "the starting reserve only");
+        for _ in 0..100 {
+            h.earn_retry();
+        }
+        let mut more = 0;
+        while h.spend_retry() {
+            more += 1;
+        }
+        assert_eq!(more, 20, "0.2 retries per request");
+    }
+}
