@@ -1,6 +1,7 @@
 //! Ledger ingest throughput: rows/s from `record` to committed, end to end (open → record N →
 //! shutdown), for SQLite and, when `SWITCHYARD_TEST_POSTGRES_URL` is set, PostgreSQL.
-//! Also compares SQLite insert strategies: multi-row INSERT (what the writer does) against a
+//! PostgreSQL uses one UNNEST insert per batch (a multi-row VALUES list measured 13k rows/s vs
+//! 31k). Also compares SQLite insert strategies: multi-row INSERT (what the writer does) against a
 //! transaction of prepared single-row INSERTs.
 //!
 //! `cargo bench -p switchyard-store --bench ingest`
@@ -170,7 +171,7 @@ fn bench(c: &mut Criterion) {
         rt.block_on(sqlx::query(&create).execute(&admin)).unwrap();
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        g.bench_function("postgres_multi_row", |b| {
+        g.bench_function("postgres_unnest", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| rt.block_on(ingest(&url, dir.path())))

@@ -12,6 +12,7 @@
 
 mod db;
 mod error;
+mod pg_insert;
 mod query;
 mod replay;
 mod row;

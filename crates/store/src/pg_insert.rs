@@ -1,0 +1,82 @@
+//! PostgreSQL batch insert: one `INSERT … SELECT FROM UNNEST($1::text[], …)` per batch.
+//!
+//! One fixed statement with 30 array parameters, whatever the batch size: it is prepared once
+//! per connection, has no bind-parameter limit, and measured ~2× faster than a multi-row
+//! `VALUES` list (see `benches/ingest.rs`). JSON columns travel as text and are cast to JSONB.
+
+use sqlx::PgPool;
+
+use crate::db::{to_i64, COLUMNS};
+use crate::row::LedgerRow;
+
+const UNNEST: &str = "SELECT id, ts_ms, tenant, key_id, tags::jsonb, task, ingress, route, rule, \
+    stream, decision::jsonb, provider, model, attempt_count, attempts::jsonb, input_tokens, \
+    cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, cost_nanos, baseline_cost_nanos, unpriced, catalog_version, overhead_us, \
+    latency_ms, status, http_status, error_class \
+    FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
+    $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], \
+    $14::int4[], $15::text[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], \
+    $21::int8[], $22::int8[], $23::int8[], $24::bool[], $25::text[], $26::int8[], $27::int8[], \
+    $28::text[], $29::int4[], $30::text[]) AS t(id, ts_ms, tenant, key_id, tags, task, ingress, \
+    route, rule, stream, decision, provider, model, attempt_count, attempts, input_tokens, \
+    cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
+    reasoning_tokens, cost_nanos, baseline_cost_nanos, unpriced, catalog_version, overhead_us, \
+    latency_ms, status, http_status, error_class)";
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(v).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+fn col<'a, T>(rows: &'a [LedgerRow], f: impl Fn(&'a LedgerRow) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
+}
+
+fn json_col<T: serde::Serialize>(
+    rows: &[LedgerRow],
+    f: impl Fn(&LedgerRow) -> &T,
+) -> Result<Vec<String>, sqlx::Error> {
+    rows.iter().map(|r| json(f(r))).collect()
+}
+
+/// Insert `rows` in one transaction (idempotent on `id`).
+pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx::Error> {
+    let sql = format!("INSERT INTO ledger ({COLUMNS}) {UNNEST} ON CONFLICT (id) DO NOTHING");
+    let u = |f: fn(&LedgerRow) -> u64| col(rows, move |r| to_i64(f(r)));
+    sqlx::query(&sql)
+        .bind(col(rows, |r| r.id.as_str()))
+        .bind(col(rows, |r| r.ts))
+        .bind(col(rows, |r| r.tenant.as_str()))
+        .bind(col(rows, |r| r.key_id.as_deref()))
+        .bind(json_col(rows, |r| &r.tags)?)
+        .bind(col(rows, |r| r.task.as_deref()))
+        .bind(col(rows, |r| r.ingress.as_str()))
+        .bind(col(rows, |r| r.route.as_deref()))
+        .bind(col(rows, |r| r.rule.as_deref()))
+        .bind(col(rows, |r| r.stream))
+        .bind(json_col(rows, |r| &r.decision)?)
+        .bind(col(rows, |r| r.provider.as_deref()))
+        .bind(col(rows, |r| r.model.as_deref()))
+        .bind(col(rows, |r| {
+            i32::try_from(r.attempts.len()).unwrap_or(i32::MAX)
+        }))
+        .bind(json_col(rows, |r| &r.attempts)?)
+        .bind(u(|r| r.usage.input))
+        .bind(u(|r| r.usage.cache_read))
+        .bind(u(|r| r.usage.cache_write_5m))
+        .bind(u(|r| r.usage.cache_write_1h))
+        .bind(u(|r| r.usage.output))
+        .bind(u(|r| r.usage.reasoning))
+        .bind(col(rows, |r| r.cost_nanos))
+        .bind(col(rows, |r| r.baseline_cost_nanos))
+        .bind(col(rows, |r| r.unpriced))
+        .bind(col(rows, |r| r.catalog_version.as_deref()))
+        .bind(u(|r| r.overhead_us))
+        .bind(u(|r| r.latency_ms))
+        .bind(col(rows, |r| r.status.as_str()))
+        .bind(col(rows, |r| i32::from(r.http_status)))
+        .bind(col(rows, |r| r.error_class.as_deref()))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
