@@ -105,6 +105,17 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5));
+            if create {
+                // Like create_if_missing, for the directory too.
+                let dir = opts
+                    .get_filename()
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty());
+                if let Some(dir) = dir {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| db_err("SQLite", sqlx::Error::Io(e)))?;
+                }
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)
@@ -174,7 +185,7 @@ pub(crate) fn db_err(backend: &'static str, source: sqlx::Error) -> StoreError {
 
 /// The URL without any password, for error messages.
 fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_string(),
     }

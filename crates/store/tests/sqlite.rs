@@ -51,6 +51,23 @@ async fn sqlite_summary_groups() {
 }
 
 #[tokio::test]
+async fn open_creates_missing_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b");
+    let cfg = switchyard_store::LedgerConfig::new(url(&nested), nested.join("spill.jsonl"));
+    let ledger = switchyard_store::Ledger::open(cfg).await.unwrap();
+    ledger.record(switchyard_store::LedgerRow::new());
+    assert_eq!(ledger.shutdown().await.unwrap().stats.written, 1);
+    assert_eq!(
+        switchyard_store::query_rows(&url(&nested), None, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn reader_does_not_create_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let err = switchyard_store::query_rows(&url(dir.path()), None, None).await;
