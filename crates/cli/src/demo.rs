@@ -71,7 +71,7 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
         writeln!(out, "  rule hard-tasks: reasoning and code go to sim-premium. Baseline: everything on sim-premium.")?;
         writeln!(
             out,
-            "sending {requests} requests over ~3 s; provider `sim` (sim-cheap) is DOWN from {:.1}s to {:.1}s\n",
+            "sending {requests} requests over ~4 s; provider `sim` (sim-cheap) is DOWN from {:.1}s to {:.1}s\n",
             OUTAGE.0.as_secs_f64(),
             OUTAGE.1.as_secs_f64()
         )?;
@@ -79,7 +79,7 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let mix: Vec<&Kind> = WORKLOAD.iter().flat_map(|k| std::iter::repeat_n(k, k.weight)).collect();
     let start = Instant::now();
-    let gap = Duration::from_secs(3) / requests.max(1) as u32;
+    let gap = Duration::from_secs(4) / requests.max(1) as u32;
     let outcomes: Vec<Outcome> = futures::stream::iter(0..requests)
         .map(|i| {
             let (client, base, k) = (&client, &base, mix[i % mix.len()]);

@@ -4,6 +4,7 @@
 mod check;
 mod demo;
 mod prices;
+mod report;
 mod serve;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
@@ -45,7 +46,7 @@ enum Cmd {
     /// Run the embedded demo: simulator + gateway in-process and a mixed workload.
     Demo {
         /// Number of requests to send.
-        #[arg(long, default_value_t = 150)]
+        #[arg(long, default_value_t = 200)]
         requests: usize,
     },
     /// Validate a config and print the resolved routing table.
@@ -53,6 +54,8 @@ enum Cmd {
         /// The config file.
         file: PathBuf,
     },
+    /// Spend, savings vs baseline, success and latency from the ledger.
+    Report(report::ReportArgs),
     /// Price catalog tools.
     #[command(subcommand)]
     Prices(prices::PricesCmd),
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Cmd::Demo { requests } => runtime().and_then(|rt| rt.block_on(demo::run(requests))),
         Cmd::CheckConfig { file } => check::run(&file, secrets()),
         Cmd::Prices(cmd) => prices::run(cmd),
+        Cmd::Report(args) => runtime().and_then(|rt| rt.block_on(report::run(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,6 +29,7 @@ pub async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>, secrets: Sec
     let listener = app::bind(addr).await.with_context(|| format!("bind {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "switchyard gateway listening");
     spawn_reload_on_sighup(gw.clone());
+    let _watcher = switchyard_server::watch_config(&gw);
     app::serve(listener, gw.clone(), shutdown_signal()).await.context("serve HTTP")?;
     gw.shutdown().await;
     tracing::info!("switchyard stopped");

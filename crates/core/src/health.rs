@@ -46,7 +46,7 @@ const CONSECUTIVE_FAILURES: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(30);
 const WINDOW_MIN_REQUESTS: u32 = 20;
 /// How long an open circuit rests before a probe.
-const COOLDOWN: Duration = Duration::from_secs(5);
+const COOLDOWN: Duration = Duration::from_secs(2);
 /// How long a quota-exhausted provider key is left out.
 const QUOTA_PAUSE: Duration = Duration::from_secs(300);
 /// Retry budget: each request earns 0.2 retries, the balance holds at most 100, starts at 10.

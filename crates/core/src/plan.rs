@@ -93,7 +93,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
     let (route, rule, candidates) = if let Some(route) = snap.routes.get(route_name) {
         apply_rules(snap, route, f, req)
     } else if let Some(&id) = snap.models.get(name) {
-        return Ok(direct(snap, id, req, f));
+        return direct(snap, id, req, f);
     } else {
         return Err(CoreError::UnknownModel(req.model.clone()));
     };
@@ -143,7 +143,7 @@ fn apply_rules<'s>(snap: &'s Snapshot, mut route: &'s Route, f: &Features, req: 
 }
 
 /// The client named a model: that model, then its fallbacks; constraints still apply.
-fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) -> Plan {
+fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) -> Result<Plan, CoreError> {
     let d = snap.deployment(id);
     let mut candidates = Vec::with_capacity(1 + d.fallbacks.len());
     candidates.push(id);
@@ -160,15 +160,11 @@ fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) ->
     };
     filter(snap, &[], &candidates, req, f, &mut p);
     if p.targets.is_empty() {
-        // The client asked for this model explicitly: let the provider give its own answer
-        // unless a hard constraint forbids it.
-        if p.excluded.iter().all(|(_, e)| !matches!(e, Exclusion::Region | Exclusion::Compliance)) {
-            p.targets.push(id);
-            p.excluded.retain(|(x, _)| *x != id);
-        }
+        return Err(unsatisfiable(snap, &p, f));
     }
     p.estimates = p.targets.iter().map(|&t| estimate(snap, snap.deployment(t), f)).collect();
-    p
+    spill_low_headroom(snap, f, &mut p);
+    Ok(p)
 }
 
 fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId], req: &ChatRequest, f: &Features, p: &mut Plan) {

@@ -16,4 +16,4 @@ mod settle;
 mod sse;
 
 pub use error::ApiError;
-pub use live::{Gateway, GatewayHandle, SecretLookup, check};
+pub use live::{Gateway, GatewayHandle, SecretLookup, check, watch_config};

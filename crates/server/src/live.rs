@@ -107,6 +107,45 @@ impl Gateway {
     }
 }
 
+/// Reload the config when its file changes (debounced ~1 s) until the gateway is dropped.
+/// SIGHUP does the same; both go through [`Gateway::reload`], so an invalid file never
+/// replaces a working config.
+pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let path = gw.path.clone()?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let file = path.file_name().map(|f| f.to_owned());
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if ev.paths.iter().any(|p| p.file_name().map(|f| f.to_owned()) == file) {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .ok()?;
+    // Watch the directory: editors replace files by rename, which a file watch would miss.
+    watcher.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+    let weak = Arc::downgrade(gw);
+    // Ends when the gateway is gone (the sender lives in the watcher, dropped with it).
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            while rx.try_recv().is_ok() {}
+            let Some(gw) = weak.upgrade() else { break };
+            match gw.reload().await {
+                Ok(()) => tracing::info!(path = %path.display(), "config file changed: reloaded"),
+                Err(errs) => {
+                    for e in &errs {
+                        tracing::error!(error = %e, "config change rejected; the running config keeps serving");
+                    }
+                }
+            }
+        }
+    });
+    Some(watcher)
+}
+
 /// Start the embedded simulator if a `sim` provider has no `base_url`; reuse it on reload.
 async fn embedded_sim_url(cfg: &Config, sim: &Mutex<Option<Sim>>) -> Result<Option<String>, Vec<ConfigError>> {
     let wanted = cfg.providers.iter().any(|p| p.kind == ProviderKind::Sim && p.base_url.is_none());

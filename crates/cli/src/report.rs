@@ -1,0 +1,171 @@
+//! `switchyard report`: spend, savings against the baseline, success rates and latency from
+//! the ledger, grouped by route, rule, provider, model, task or tenant.
+
+use std::{io::Write, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use switchyard_store::{GroupBy, SummaryRow, now_ms, summary};
+
+/// Report options.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Ledger URL (`sqlite://…` or `postgres://…`); default: the one `--config` uses, else
+    /// the embedded setup's `.switchyard/ledger.db`.
+    #[arg(long)]
+    ledger: Option<String>,
+    /// Config file whose `[ledger]` to read.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// How far back, e.g. `1h`, `24h`, `7d`.
+    #[arg(long, default_value = "24h")]
+    since: humantime::Duration,
+    /// Dimensions to group by (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',', default_values = ["route", "rule", "model"])]
+    by: Vec<Dim>,
+    /// Output format.
+    #[arg(long, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Dim {
+    Route,
+    Rule,
+    Provider,
+    Model,
+    Task,
+    Tenant,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl Dim {
+    fn group(self) -> GroupBy {
+        match self {
+            Dim::Route => GroupBy::Route,
+            Dim::Rule => GroupBy::Rule,
+            Dim::Provider => GroupBy::Provider,
+            Dim::Model => GroupBy::Model,
+            Dim::Task => GroupBy::Task,
+            Dim::Tenant => GroupBy::Tenant,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Dim::Route => "route",
+            Dim::Rule => "rule",
+            Dim::Provider => "provider",
+            Dim::Model => "model",
+            Dim::Task => "task",
+            Dim::Tenant => "tenant",
+        }
+    }
+}
+
+/// Run the report.
+pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let url = ledger_url(&args)?;
+    let window: Duration = args.since.into();
+    let since = now_ms() - window.as_millis() as i64;
+    let total = summary(&url, Some(since), None, GroupBy::Tenant).await.with_context(|| format!("read the ledger at {url}"))?;
+    let mut groups = Vec::new();
+    for d in &args.by {
+        groups.push((*d, summary(&url, Some(since), None, d.group()).await.context("summarise the ledger")?));
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let by: serde_json::Map<String, serde_json::Value> =
+                groups.iter().map(|(d, rows)| (d.name().to_owned(), serde_json::to_value(rows).unwrap_or_default())).collect();
+            let doc = serde_json::json!({"since_ms": since, "ledger": redact(&url), "by_tenant": total, "by": by});
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Csv => {
+            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,p50_ms,p95_ms,input_tokens,output_tokens")?;
+            for (d, rows) in &groups {
+                for r in rows {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                        d.name(), csv(&r.key), r.requests, r.ok, r.errors, r.cancelled, r.unpriced_requests,
+                        r.cost(), r.baseline_cost(), r.savings(), r.p50_latency_ms, r.p95_latency_ms, r.input_tokens, r.output_tokens
+                    )?;
+                }
+            }
+        }
+        Format::Table => {
+            let t = total.iter().fold(SummaryRow::default(), |mut a, r| {
+                a.requests += r.requests;
+                a.ok += r.ok;
+                a.errors += r.errors;
+                a.unpriced_requests += r.unpriced_requests;
+                a.cost_nanos += r.cost_nanos;
+                a.baseline_cost_nanos += r.baseline_cost_nanos;
+                a.savings_nanos += r.savings_nanos;
+                a
+            });
+            writeln!(out, "ledger {} — last {}", redact(&url), args.since)?;
+            writeln!(
+                out,
+                "requests {} (ok {}, errors {}), spend ${} vs baseline ${} → saved ${} ({}){}",
+                t.requests, t.ok, t.errors, t.cost(), t.baseline_cost(), t.savings(), pct(&t),
+                if t.unpriced_requests > 0 { format!("; {} UNPRICED request(s) not in the sums", t.unpriced_requests) } else { String::new() }
+            )?;
+            for (d, rows) in &groups {
+                writeln!(out, "\nby {}:", d.name())?;
+                writeln!(out, "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}", "key", "requests", "ok %", "unpriced", "cost $", "baseline $", "saved", "p50 ms", "p95 ms")?;
+                for r in rows {
+                    writeln!(
+                        out,
+                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}",
+                        r.key, r.requests, if r.requests > 0 { 100.0 * r.ok as f64 / r.requests as f64 } else { 0.0 },
+                        r.unpriced_requests, r.cost(), r.baseline_cost(), pct(r), r.p50_latency_ms, r.p95_latency_ms
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Savings as a percentage of the baseline, computed on exact decimals.
+fn pct(r: &SummaryRow) -> String {
+    let base = r.baseline_cost();
+    if base.is_zero() {
+        return "-".to_owned();
+    }
+    format!("{:.1}%", (r.savings() / base * rust_decimal::Decimal::ONE_HUNDRED).round_dp(1))
+}
+
+fn ledger_url(args: &ReportArgs) -> anyhow::Result<String> {
+    if let Some(u) = &args.ledger {
+        return Ok(u.clone());
+    }
+    if let Some(path) = &args.config {
+        let cfg = switchyard_server::config::load(path).map_err(|e| anyhow::anyhow!("invalid config: {e:?}"))?;
+        if let Some(u) = cfg.ledger.url {
+            return Ok(u);
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from);
+        return Ok(format!("sqlite://{}", dir.join("switchyard-ledger.db").display()));
+    }
+    Ok("sqlite://.switchyard/ledger.db".to_owned())
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn csv(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
