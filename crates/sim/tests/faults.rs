@@ -89,6 +89,7 @@ async fn reset_drops_the_connection() {
     let sim = sim().await;
     let err = post_err(&sim, &chat("sim-reset", "x")).await;
     assert!(!err.is_timeout(), "{err:?}");
+    assert!(format!("{err:?}").contains("ConnectionReset"), "{err:?}");
     // The simulator keeps serving.
     assert_eq!(error_of(&sim, "sim-cheap").await.0, 200);
 }

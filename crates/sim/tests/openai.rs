@@ -20,6 +20,8 @@ async fn non_stream_shape_and_usage() {
     assert_eq!(c["index"], 0);
     assert_eq!(c["message"]["role"], "assistant");
     assert_eq!(c["message"]["refusal"], Value::Null);
+    assert_eq!(c["message"]["annotations"], json!([]));
+    assert!(c["message"].get("tool_calls").is_none());
     assert_eq!(c["logprobs"], Value::Null);
     assert_eq!(c["finish_reason"], "stop");
     let text = c["message"]["content"].as_str().unwrap();
@@ -468,4 +470,43 @@ async fn context_window() {
         .as_str()
         .unwrap()
         .contains("maximum context length is 100"));
+}
+
+#[tokio::test]
+async fn stream_with_several_choices() {
+    let sim = sim().await;
+    let mut body = chat("sim-cheap", "Hello");
+    body["n"] = json!(2);
+    let data = stream(&sim, body).await;
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    for i in 0..2 {
+        let mine: Vec<&Value> = chunks
+            .iter()
+            .filter(|c| c["choices"][0]["index"] == i)
+            .collect();
+        assert_eq!(mine[0]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(mine.last().unwrap()["choices"][0]["finish_reason"], "stop");
+    }
+}
+
+#[tokio::test]
+async fn stream_is_paced_not_buffered() {
+    use futures::StreamExt;
+    let sim = sim().await;
+    let mut body = chat("sim-len-5-tps-20", "Hello");
+    body["stream"] = json!(true);
+    let t = std::time::Instant::now();
+    let r = post(&sim, &body).await;
+    let mut s = r.bytes_stream();
+    s.next().await.unwrap().unwrap();
+    let first = t.elapsed();
+    while let Some(b) = s.next().await {
+        b.unwrap();
+    }
+    let total = t.elapsed();
+    assert!(first < std::time::Duration::from_millis(100), "{first:?}");
+    assert!(total >= std::time::Duration::from_millis(200), "{total:?}");
 }

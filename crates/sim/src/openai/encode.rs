@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{header, HeaderValue};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::engine::{Answer, Choice, Finish, Usage};
 
@@ -23,58 +23,135 @@ pub(crate) fn finish_reason(f: Finish) -> &'static str {
     }
 }
 
-pub(crate) fn usage_json(u: &Usage) -> Value {
-    json!({
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": u.cached_tokens, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0
-        }
-    })
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+    completion_tokens_details: CompletionDetails,
 }
 
-fn message_json(c: &Choice) -> Value {
-    if c.tool_calls.is_empty() {
-        return json!({"role": "assistant", "content": c.text, "refusal": null, "annotations": []});
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+    audio_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u64,
+    audio_tokens: u64,
+    accepted_prediction_tokens: u64,
+    rejected_prediction_tokens: u64,
+}
+
+fn usage_out(u: &Usage) -> UsageOut {
+    UsageOut {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+        total_tokens: u.prompt_tokens + u.completion_tokens,
+        prompt_tokens_details: PromptDetails {
+            cached_tokens: u.cached_tokens,
+            audio_tokens: 0,
+        },
+        completion_tokens_details: CompletionDetails {
+            reasoning_tokens: 0,
+            audio_tokens: 0,
+            accepted_prediction_tokens: 0,
+            rejected_prediction_tokens: 0,
+        },
     }
-    let calls: Vec<Value> = c
+}
+
+#[derive(Serialize)]
+struct CompletionOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Vec<ChoiceOut<'a>>,
+    usage: UsageOut,
+    service_tier: &'static str,
+    system_fingerprint: &'static str,
+}
+
+#[derive(Serialize)]
+struct ChoiceOut<'a> {
+    index: usize,
+    message: MessageOut<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    role: &'static str,
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCallOut<'a>>,
+    refusal: Option<()>,
+    annotations: [(); 0],
+}
+
+#[derive(Serialize)]
+struct ToolCallOut<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: FunctionOut<'a>,
+}
+
+#[derive(Serialize)]
+struct FunctionOut<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+fn choice_out(index: usize, c: &Choice) -> ChoiceOut<'_> {
+    let tool_calls: Vec<ToolCallOut<'_>> = c
         .tool_calls
         .iter()
-        .map(|t| {
-            json!({"id": t.id, "type": "function",
-                   "function": {"name": t.name, "arguments": t.arguments}})
+        .map(|t| ToolCallOut {
+            id: &t.id,
+            kind: "function",
+            function: FunctionOut {
+                name: &t.name,
+                arguments: &t.arguments,
+            },
         })
         .collect();
-    json!({"role": "assistant", "content": null, "tool_calls": calls, "refusal": null,
-           "annotations": []})
+    ChoiceOut {
+        index,
+        message: MessageOut {
+            role: "assistant",
+            content: tool_calls.is_empty().then_some(c.text.as_str()),
+            tool_calls,
+            refusal: None,
+            annotations: [],
+        },
+        logprobs: None,
+        finish_reason: finish_reason(c.finish),
+    }
 }
 
 /// The non-streaming `chat.completion` body.
 pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer) -> Vec<u8> {
-    let choices: Vec<Value> = answer
-        .choices
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            json!({"index": i, "message": message_json(c), "logprobs": null,
-                   "finish_reason": finish_reason(c.finish)})
-        })
-        .collect();
-    let body = json!({
-        "id": meta.id,
-        "object": "chat.completion",
-        "created": meta.created,
-        "model": meta.model,
-        "choices": choices,
-        "usage": usage_json(&answer.usage),
-        "service_tier": "default",
-        "system_fingerprint": "fp_sim",
-    });
+    let body = CompletionOut {
+        id: &meta.id,
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model,
+        choices: answer
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| choice_out(i, c))
+            .collect(),
+        usage: usage_out(&answer.usage),
+        service_tier: "default",
+        system_fingerprint: "fp_sim",
+    };
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
@@ -138,11 +215,8 @@ impl ChunkWriter {
 
     /// The final usage frame: `"choices":[]` and the usage object.
     pub(crate) fn usage_frame(&self, usage: &Usage) -> Bytes {
-        Bytes::from(format!(
-            "{}],\"usage\":{}}}\n\n",
-            self.prefix,
-            usage_json(usage)
-        ))
+        let usage = serde_json::to_string(&usage_out(usage)).unwrap_or_default();
+        Bytes::from(format!("{}],\"usage\":{usage}}}\n\n", self.prefix))
     }
 
     /// A frame whose data is not valid JSON (the `malformed` fault).
