@@ -8,6 +8,7 @@
 //!
 //! Invariant: this is the only crate that names a provider URL or a provider JSON field.
 
+pub mod anthropic;
 mod config;
 mod error;
 pub mod http;
@@ -19,6 +20,7 @@ use std::future::Future;
 use futures::stream::BoxStream;
 use switchyard_types::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
+pub use anthropic::AnthropicProvider;
 pub use config::{ProviderConfig, ProviderKind, Timeouts};
 pub use error::{ErrorClass, ErrorSource, ProviderError};
 pub use openai::OpenAiProvider;
@@ -95,6 +97,8 @@ pub struct UpstreamMeta {
 pub enum AnyProvider {
     /// OpenAI, OpenAI-compatible vendors, and the simulator.
     OpenAi(OpenAiProvider),
+    /// Anthropic Messages.
+    Anthropic(AnthropicProvider),
 }
 
 impl AnyProvider {
@@ -104,6 +108,7 @@ impl AnyProvider {
             ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim => {
                 Ok(AnyProvider::OpenAi(OpenAiProvider::new(cfg)?))
             }
+            ProviderKind::Anthropic => Ok(AnyProvider::Anthropic(AnthropicProvider::new(cfg)?)),
             other => Err(ProviderError::internal(format!(
                 "provider kind `{}` is not supported yet",
                 other.as_str()
@@ -115,6 +120,7 @@ impl AnyProvider {
     pub fn name(&self) -> &str {
         match self {
             AnyProvider::OpenAi(p) => p.name(),
+            AnyProvider::Anthropic(p) => p.name(),
         }
     }
 }
@@ -123,6 +129,7 @@ impl Provider for AnyProvider {
     async fn chat(&self, req: &ChatRequest, upstream_model: &str) -> Result<Reply, ProviderError> {
         match self {
             AnyProvider::OpenAi(p) => p.chat(req, upstream_model).await,
+            AnyProvider::Anthropic(p) => p.chat(req, upstream_model).await,
         }
     }
 
@@ -133,6 +140,7 @@ impl Provider for AnyProvider {
     ) -> Result<StreamReply, ProviderError> {
         match self {
             AnyProvider::OpenAi(p) => p.chat_stream(req, upstream_model).await,
+            AnyProvider::Anthropic(p) => p.chat_stream(req, upstream_model).await,
         }
     }
 }

@@ -27,6 +27,23 @@ impl RateLimitInfo {
             reset_tokens: dur(h, "x-ratelimit-reset-tokens"),
         }
     }
+
+    /// Read Anthropic `anthropic-ratelimit-*` headers (resets are RFC 3339 instants).
+    pub fn from_anthropic_headers(h: &HeaderMap) -> Self {
+        RateLimitInfo {
+            remaining_requests: num(h, "anthropic-ratelimit-requests-remaining"),
+            remaining_tokens: num(h, "anthropic-ratelimit-tokens-remaining"),
+            reset_requests: instant(h, "anthropic-ratelimit-requests-reset"),
+            reset_tokens: instant(h, "anthropic-ratelimit-tokens-reset"),
+        }
+    }
+}
+
+/// Time from now until an RFC 3339 instant (zero if it is past).
+fn instant(h: &HeaderMap, name: &str) -> Option<Duration> {
+    let at = chrono::DateTime::parse_from_rfc3339(h.get(name)?.to_str().ok()?.trim()).ok()?;
+    let left = at.signed_duration_since(chrono::Utc::now());
+    Some(left.to_std().unwrap_or(Duration::ZERO))
 }
 
 fn num(h: &HeaderMap, name: &str) -> Option<u64> {
@@ -96,6 +113,20 @@ mod tests {
         assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
         assert_eq!(parse_reset("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_reset("x"), None);
+    }
+
+    #[test]
+    fn parses_anthropic_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("anthropic-ratelimit-requests-remaining", "49".parse().unwrap());
+        h.insert("anthropic-ratelimit-tokens-remaining", "20000".parse().unwrap());
+        h.insert("anthropic-ratelimit-requests-reset", "2000-01-01T00:00:00Z".parse().unwrap());
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
+        h.insert("anthropic-ratelimit-tokens-reset", soon.parse().unwrap());
+        let r = RateLimitInfo::from_anthropic_headers(&h);
+        assert_eq!((r.remaining_requests, r.remaining_tokens), (Some(49), Some(20000)));
+        assert_eq!(r.reset_requests, Some(Duration::ZERO));
+        assert!(r.reset_tokens.is_some_and(|d| d > Duration::from_secs(25) && d <= Duration::from_secs(30)));
     }
 
     #[test]

@@ -1,0 +1,420 @@
+//! Canonical (OpenAI-shaped) ⇄ Anthropic Messages: pure functions, no IO.
+//!
+//! Request: system/developer messages are hoisted into `system`; `tool` messages become
+//! `tool_result` blocks in a user turn; consecutive same-role turns are merged (the API
+//! requires alternation); `max_tokens` is always sent (the client's, else
+//! [`DEFAULT_MAX_TOKENS`] — the adapter does not know the model's own output limit).
+//!
+//! JSON mode: Anthropic has no `response_format`. Without client tools, it is emulated with a
+//! forced tool ([`JSON_TOOL`] for `json_object`, the schema's name for `json_schema`) whose
+//! input *is* the answer: the decoder turns that tool call back into the message text and
+//! `finish_reason = stop`. With client tools present, forcing a tool would stop the model from
+//! calling the client's own tools, so the schema is given as a system instruction instead.
+
+use serde_json::{json, Value};
+use switchyard_types::{
+    ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall, JsonMap,
+    Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+};
+
+use super::wire::{
+    AnthropicUsage, Block, MessageContent, MessagesRequest, MessagesResponse, System, WireMessage,
+    WireTool, WireToolChoice,
+};
+use crate::{ErrorClass, ProviderError};
+
+/// `max_tokens` when the client gives none.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+/// Name of the forced tool emulating `json_object`.
+pub const JSON_TOOL: &str = "json_response";
+
+/// An encoded request and what the decoder must know about it.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The wire body.
+    pub body: MessagesRequest,
+    /// The forced tool emulating JSON mode, whose input is the answer text.
+    pub json_tool: Option<String>,
+}
+
+/// Canonical request → Anthropic body.
+pub fn encode_request(req: &ChatRequest, model: &str) -> Result<Encoded, ProviderError> {
+    let mut system: Vec<Block> = Vec::new();
+    let mut turns: Vec<WireMessage> = Vec::new();
+    for m in &req.messages {
+        match m.role {
+            Role::System | Role::Developer => system.extend(text_blocks(m.content.as_ref())),
+            Role::User => push(&mut turns, "user", user_blocks(m.content.as_ref())),
+            Role::Assistant => push(&mut turns, "assistant", assistant_blocks(m)?),
+            Role::Tool | Role::Function => push(&mut turns, "user", vec![tool_result(m)]),
+        }
+    }
+    trim_prefill(&mut turns);
+    let mut body = MessagesRequest {
+        model: model.to_owned(),
+        max_tokens: Some(req.max_output().unwrap_or(DEFAULT_MAX_TOKENS)),
+        messages: turns,
+        tools: req
+            .tools
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .map(|ts| ts.iter().map(tool).collect()),
+        stop_sequences: req
+            .stop
+            .as_ref()
+            .map(|s| s.to_vec())
+            .filter(|s| !s.is_empty()),
+        temperature: req.temperature,
+        top_p: req.top_p,
+        metadata: req
+            .user
+            .as_ref()
+            .map(|u| JsonMap::from_iter([("user_id".to_owned(), json!(u))])),
+        ..MessagesRequest::default()
+    };
+    body.tool_choice = body.tools.as_ref().and_then(|_| tool_choice(req));
+    let json_tool = json_mode(req, &mut body, &mut system);
+    body.system = system_field(system);
+    Ok(Encoded { body, json_tool })
+}
+
+fn push(turns: &mut Vec<WireMessage>, role: &str, blocks: Vec<Block>) {
+    if blocks.is_empty() {
+        return;
+    }
+    match turns.last_mut() {
+        Some(WireMessage {
+            role: r,
+            content: MessageContent::Blocks(b),
+        }) if r == role => b.extend(blocks),
+        _ => turns.push(WireMessage {
+            role: role.to_owned(),
+            content: MessageContent::Blocks(blocks),
+        }),
+    }
+}
+
+/// The API rejects a final assistant turn (prefill) that ends with whitespace.
+fn trim_prefill(turns: &mut [WireMessage]) {
+    if let Some(WireMessage {
+        role,
+        content: MessageContent::Blocks(blocks),
+    }) = turns.last_mut()
+    {
+        if role == "assistant" {
+            if let Some(Block::Text { text, .. }) = blocks.last_mut() {
+                text.truncate(text.trim_end().len());
+            }
+            blocks.retain(|b| !matches!(b, Block::Text { text, .. } if text.is_empty()));
+        }
+    }
+}
+
+fn text_blocks(content: Option<&Content>) -> Vec<Block> {
+    match content {
+        None => Vec::new(),
+        Some(Content::Text(t)) if t.is_empty() => Vec::new(),
+        Some(Content::Text(t)) => vec![Block::text(t.clone())],
+        Some(Content::Parts(parts)) => parts
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text { text, extra } if !text.is_empty() => Some(Block::Text {
+                    text: text.clone(),
+                    extra: extra.clone(),
+                }),
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
+fn user_blocks(content: Option<&Content>) -> Vec<Block> {
+    let Some(Content::Parts(parts)) = content else {
+        return text_blocks(content);
+    };
+    parts.iter().filter_map(part_block).collect()
+}
+
+fn part_block(p: &ContentPart) -> Option<Block> {
+    match p {
+        ContentPart::Text { text, extra } if !text.is_empty() => Some(Block::Text {
+            text: text.clone(),
+            extra: extra.clone(),
+        }),
+        ContentPart::Text { .. } => None,
+        ContentPart::ImageUrl { image_url } => Some(Block::Image {
+            source: source(&image_url.url),
+            extra: JsonMap::new(),
+        }),
+        ContentPart::File { file } => {
+            let data = file.get("file_data").and_then(Value::as_str)?;
+            Some(Block::Document {
+                source: source(data),
+                extra: JsonMap::new(),
+            })
+        }
+        ContentPart::Refusal { refusal } => Some(Block::text(refusal.clone())),
+        ContentPart::InputAudio { .. } => None,
+    }
+}
+
+/// `data:<media>;base64,<data>` → base64 source; anything else → URL source.
+fn source(url: &str) -> Value {
+    if let Some(rest) = url.strip_prefix("data:") {
+        if let Some((media, data)) = rest.split_once(";base64,") {
+            return json!({"type": "base64", "media_type": media, "data": data});
+        }
+    }
+    json!({"type": "url", "url": url})
+}
+
+fn assistant_blocks(m: &Message) -> Result<Vec<Block>, ProviderError> {
+    let mut blocks = text_blocks(m.content.as_ref());
+    for call in m.tool_calls.iter().flatten() {
+        let args = call.function.arguments.trim();
+        let input = if args.is_empty() {
+            Value::Object(JsonMap::new())
+        } else {
+            serde_json::from_str(args).map_err(|e| {
+                ProviderError::new(
+                    ErrorClass::BadRequest,
+                    format!(
+                        "tool call `{}` has arguments that are not JSON: {e}",
+                        call.id
+                    ),
+                )
+            })?
+        };
+        blocks.push(Block::ToolUse {
+            id: call.id.clone(),
+            name: call.function.name.clone(),
+            input,
+            extra: JsonMap::new(),
+        });
+    }
+    Ok(blocks)
+}
+
+fn tool_result(m: &Message) -> Block {
+    let content = match &m.content {
+        None => None,
+        Some(Content::Text(t)) => Some(MessageContent::Text(t.clone())),
+        Some(Content::Parts(parts)) => Some(MessageContent::Blocks(
+            parts.iter().filter_map(part_block).collect(),
+        )),
+    };
+    Block::ToolResult {
+        tool_use_id: m
+            .tool_call_id
+            .clone()
+            .or_else(|| m.name.clone())
+            .unwrap_or_default(),
+        content,
+        is_error: None,
+        extra: JsonMap::new(),
+    }
+}
+
+fn tool(t: &switchyard_types::Tool) -> WireTool {
+    WireTool {
+        name: t.function.name.clone(),
+        description: t.function.description.clone(),
+        input_schema: Some(
+            t.function
+                .parameters
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+        ),
+        extra: JsonMap::new(),
+    }
+}
+
+fn tool_choice(req: &ChatRequest) -> Option<WireToolChoice> {
+    let (kind, name) = match &req.tool_choice {
+        None => ("auto", None),
+        Some(ToolChoice::Mode(m)) => match m.as_str() {
+            "none" => ("none", None),
+            "required" => ("any", None),
+            _ => ("auto", None),
+        },
+        Some(ToolChoice::Named(n)) => ("tool", Some(n.function.name.clone())),
+    };
+    let disable = (req.parallel_tool_calls == Some(false) && kind != "none").then_some(true);
+    if req.tool_choice.is_none() && disable.is_none() {
+        return None;
+    }
+    Some(WireToolChoice {
+        kind: kind.to_owned(),
+        name,
+        disable_parallel_tool_use: disable,
+    })
+}
+
+/// Emulate `response_format`; returns the forced tool's name when one is used.
+fn json_mode(
+    req: &ChatRequest,
+    body: &mut MessagesRequest,
+    system: &mut Vec<Block>,
+) -> Option<String> {
+    let (name, schema, description) = match req.response_format.as_ref()? {
+        ResponseFormat::Text => return None,
+        ResponseFormat::JsonObject => (JSON_TOOL.to_owned(), json!({"type": "object"}), None),
+        ResponseFormat::JsonSchema { json_schema: s } => (
+            tool_name(&s.name),
+            s.schema
+                .clone()
+                .unwrap_or_else(|| json!({"type": "object"})),
+            s.description.clone(),
+        ),
+    };
+    if body.tools.is_some() {
+        system.push(Block::text(format!(
+            "When you answer (rather than call a tool), answer with a single JSON value matching \
+             this JSON schema, and nothing else: {schema}"
+        )));
+        return None;
+    }
+    let description =
+        description.unwrap_or_else(|| "Return the answer as this tool's input.".to_owned());
+    body.tools = Some(vec![WireTool {
+        name: name.clone(),
+        description: Some(description),
+        input_schema: Some(schema),
+        extra: JsonMap::new(),
+    }]);
+    body.tool_choice = Some(WireToolChoice {
+        kind: "tool".to_owned(),
+        name: Some(name.clone()),
+        disable_parallel_tool_use: None,
+    });
+    Some(name)
+}
+
+/// Tool names must match `^[a-zA-Z0-9_-]{1,64}$`.
+fn tool_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if clean.is_empty() {
+        JSON_TOOL.to_owned()
+    } else {
+        clean
+    }
+}
+
+fn system_field(blocks: Vec<Block>) -> Option<System> {
+    if blocks.is_empty() {
+        return None;
+    }
+    let plain = blocks
+        .iter()
+        .all(|b| matches!(b, Block::Text { extra, .. } if extra.is_empty()));
+    if !plain {
+        return Some(System::Blocks(blocks));
+    }
+    let texts: Vec<String> = blocks
+        .into_iter()
+        .filter_map(|b| match b {
+            Block::Text { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    Some(System::Text(texts.join("\n\n")))
+}
+
+/// `stop_reason` → canonical finish reason.
+pub fn finish_reason(stop: &str, json_tool: bool) -> FinishReason {
+    match stop {
+        "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" if json_tool => FinishReason::Stop,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+/// Anthropic usage → normalised usage.
+pub fn usage(u: &AnthropicUsage) -> Usage {
+    let (w5, w1) = match u.cache_creation {
+        Some(c) => (c.ephemeral_5m_input_tokens, c.ephemeral_1h_input_tokens),
+        None => (u.cache_creation_input_tokens.unwrap_or(0), 0),
+    };
+    Usage {
+        input: u.input_tokens.unwrap_or(0),
+        cache_read: u.cache_read_input_tokens.unwrap_or(0),
+        cache_write_5m: w5,
+        cache_write_1h: w1,
+        output: u.output_tokens.unwrap_or(0),
+        reasoning: 0,
+    }
+}
+
+/// Anthropic response → canonical response and normalised usage.
+pub fn decode_response(
+    r: MessagesResponse,
+    json_tool: Option<&str>,
+    created: u64,
+) -> (ChatResponse, Usage) {
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut calls = Vec::new();
+    for block in r.content {
+        match block {
+            Block::Text { text: t, .. } => text.push_str(&t),
+            Block::Thinking { thinking, .. } => reasoning.push_str(&thinking),
+            Block::ToolUse { name, input, .. } if Some(name.as_str()) == json_tool => {
+                text.push_str(&input.to_string());
+            }
+            Block::ToolUse {
+                id, name, input, ..
+            } => calls.push(ToolCall {
+                id,
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name,
+                    arguments: input.to_string(),
+                },
+            }),
+            _ => {}
+        }
+    }
+    let mut message = Message::text(Role::Assistant, text);
+    if !calls.is_empty() {
+        if message.text_content().is_empty() {
+            message.content = None;
+        }
+        message.tool_calls = Some(calls);
+    }
+    message.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    let finish = r
+        .stop_reason
+        .as_deref()
+        .map(|s| finish_reason(s, json_tool.is_some()));
+    let usage = usage(&r.usage);
+    let response = ChatResponse {
+        id: r.id,
+        object: "chat.completion".to_owned(),
+        created,
+        model: r.model,
+        choices: vec![Choice {
+            index: 0,
+            message,
+            finish_reason: finish,
+            logprobs: None,
+            extra: JsonMap::new(),
+        }],
+        usage: Some(usage.to_openai()),
+        system_fingerprint: None,
+        extra: JsonMap::new(),
+    };
+    (response, usage)
+}

@@ -1,0 +1,145 @@
+//! Anthropic Messages (`POST {base}/messages`): encoding in [`convert`], wire types in `wire`,
+//! streaming in `stream`, error classification in `error`, and the Anthropic-compatible
+//! ingress conversions (client speaks Anthropic, gateway speaks canonical) in [`ingress`].
+
+pub mod convert;
+mod error;
+
+mod stream;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{header, HeaderValue};
+use secrecy::ExposeSecret;
+use switchyard_types::ChatRequest;
+
+use crate::{
+    http::client, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply, StreamReply,
+    UpstreamMeta,
+};
+
+/// The API version this adapter speaks.
+const VERSION: &str = "2023-06-01";
+
+/// An Anthropic-wire upstream.
+#[derive(Debug)]
+pub struct AnthropicProvider {
+    name: String,
+    url: String,
+    key: Option<HeaderValue>,
+    client: reqwest::Client,
+}
+
+impl AnthropicProvider {
+    /// Build the adapter; fails only if the key is not a valid header value.
+    pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
+        let key = match &cfg.api_key {
+            Some(k) => {
+                let mut v = HeaderValue::from_str(k.expose_secret()).map_err(|_| {
+                    ProviderError::internal("provider API key is not a valid header")
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        let client = client(cfg.timeouts.connect)
+            .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
+        Ok(AnthropicProvider {
+            name: cfg.name,
+            url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
+            key,
+            client,
+        })
+    }
+
+    /// Config name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Non-streaming completion.
+    pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
+        let enc = convert::encode_request(req, upstream)?;
+        let resp = self.send(&enc.body).await?;
+        let meta = meta(&resp);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let wire: wire::MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Malformed,
+                format!("upstream returned an unreadable message: {e}"),
+            )
+        })?;
+        let (response, usage) = convert::decode_response(wire, enc.json_tool.as_deref(), now());
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
+    }
+
+    /// Streaming completion.
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        upstream: &str,
+    ) -> Result<StreamReply, ProviderError> {
+        let mut enc = convert::encode_request(req, upstream)?;
+        enc.body.stream = true;
+        let resp = self.send(&enc.body).await?;
+        let meta = meta(&resp);
+        let opts = stream::Options {
+            json_tool: enc.json_tool,
+            created: now(),
+        };
+        Ok(StreamReply {
+            stream: stream::decode(resp, opts),
+            meta,
+        })
+    }
+
+    async fn send(&self, body: &wire::MessagesRequest) -> Result<reqwest::Response, ProviderError> {
+        let bytes = Bytes::from(
+            serde_json::to_vec(body)
+                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
+        );
+        let mut rb = self
+            .client
+            .post(&self.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("anthropic-version", VERSION)
+            .body(bytes);
+        if let Some(key) = &self.key {
+            rb = rb.header("x-api-key", key.clone());
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        Err(error::from_response(resp).await)
+    }
+}
+
+fn meta(resp: &reqwest::Response) -> UpstreamMeta {
+    UpstreamMeta {
+        status: resp.status().as_u16(),
+        rate_limit: RateLimitInfo::from_anthropic_headers(resp.headers()),
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,218 @@
+//! Golden wire tests (fixtures in `tests/fixtures/anthropic/`) and properties of the decoder.
+
+use eventsource_stream::Eventsource;
+use futures::{executor::block_on, StreamExt};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use switchyard_types::{ChatRequest, FinishReason, Usage};
+
+use super::convert::{decode_response, encode_request};
+use super::stream::{decode_events, Options};
+use super::wire::MessagesResponse;
+use crate::{ErrorClass, ProviderError, StreamItem};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/anthropic/",
+            $name
+        ))
+    };
+}
+
+fn run(raw: &str, chunk: usize, json_tool: Option<&str>) -> Vec<Result<StreamItem, ProviderError>> {
+    let parts: Vec<Result<bytes::Bytes, std::io::Error>> = raw
+        .as_bytes()
+        .chunks(chunk.max(1))
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    let opts = Options {
+        json_tool: json_tool.map(str::to_owned),
+        created: 7,
+    };
+    block_on(decode_events(futures::stream::iter(parts).eventsource(), opts).collect())
+}
+
+/// Reassembled stream: text, reasoning, tool calls (id, name, args), finish, usage, done.
+#[derive(Debug, Default, PartialEq)]
+struct Assembled {
+    text: String,
+    reasoning: String,
+    calls: Vec<(String, String, String)>,
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+    done: bool,
+    error: Option<ErrorClass>,
+}
+
+fn assemble(items: &[Result<StreamItem, ProviderError>]) -> Assembled {
+    let mut a = Assembled::default();
+    for item in items {
+        match item {
+            Ok(StreamItem::Chunk(c, u)) => {
+                if u.is_some() {
+                    a.usage = *u;
+                }
+                for ch in &c.choices {
+                    a.text.push_str(ch.delta.content.as_deref().unwrap_or(""));
+                    a.reasoning
+                        .push_str(ch.delta.reasoning_content.as_deref().unwrap_or(""));
+                    for t in ch.delta.tool_calls.iter().flatten() {
+                        let i = t.index as usize;
+                        if a.calls.len() <= i {
+                            a.calls.resize(i + 1, Default::default());
+                        }
+                        let f = t.function.clone().unwrap_or_default();
+                        a.calls[i].0.push_str(t.id.as_deref().unwrap_or(""));
+                        a.calls[i].1.push_str(f.name.as_deref().unwrap_or(""));
+                        a.calls[i].2.push_str(f.arguments.as_deref().unwrap_or(""));
+                    }
+                    if ch.finish_reason.is_some() {
+                        a.finish.clone_from(&ch.finish_reason);
+                    }
+                }
+            }
+            Ok(StreamItem::Done) => a.done = true,
+            Err(e) => a.error = Some(e.class),
+        }
+    }
+    a
+}
+
+#[test]
+fn encodes_the_full_request() {
+    let req: ChatRequest = serde_json::from_str(fixture!("request_full.canonical.json")).unwrap();
+    let enc = encode_request(&req, "claude-sonnet-4-5").unwrap();
+    let got = serde_json::to_value(&enc.body).unwrap();
+    let want: Value = serde_json::from_str(fixture!("request_full.wire.json")).unwrap();
+    assert_eq!(got, want);
+    assert!(enc.json_tool.is_none());
+}
+
+#[test]
+fn plain_request_has_string_system_and_default_max_tokens() {
+    let req: ChatRequest = serde_json::from_value(json!({"model": "m", "messages": [
+        {"role": "system", "content": "A"}, {"role": "system", "content": "B"},
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure: "}]}))
+    .unwrap();
+    let body = serde_json::to_value(encode_request(&req, "up").unwrap().body).unwrap();
+    assert_eq!(body["system"], "A\n\nB");
+    assert_eq!(body["max_tokens"], 4096);
+    // A prefill must not end with whitespace.
+    assert_eq!(body["messages"][1]["content"][0]["text"], "Sure:");
+    assert!(body.get("tool_choice").is_none() && body.get("stream").is_none());
+}
+
+#[test]
+fn json_schema_becomes_a_forced_tool() {
+    let req: ChatRequest = serde_json::from_value(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "city info", "schema": {"type": "object"}}}}))
+    .unwrap();
+    let enc = encode_request(&req, "up").unwrap();
+    assert_eq!(enc.json_tool.as_deref(), Some("city_info"));
+    let body = serde_json::to_value(&enc.body).unwrap();
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "city_info"})
+    );
+    let resp: MessagesResponse =
+        serde_json::from_value(json!({"id": "m1", "model": "c", "stop_reason": "tool_use",
+        "content": [{"type": "tool_use", "id": "t", "name": "city_info", "input": {"a": 1}}],
+        "usage": {"input_tokens": 1, "output_tokens": 2}}))
+        .unwrap();
+    let (r, _) = decode_response(resp, enc.json_tool.as_deref(), 0);
+    assert_eq!(r.choices[0].message.text_content(), r#"{"a":1}"#);
+    assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
+    assert!(r.choices[0].message.tool_calls.is_none());
+}
+
+#[test]
+fn decodes_text_response_with_cache_usage() {
+    let resp: MessagesResponse = serde_json::from_str(fixture!("response_text.json")).unwrap();
+    let (r, u) = decode_response(resp, None, 1);
+    let m = &r.choices[0].message;
+    assert_eq!(m.text_content(), "Hello! How can I help?");
+    assert_eq!(m.reasoning_content.as_deref(), Some("Let me think."));
+    assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
+    let want = Usage {
+        input: 12,
+        cache_read: 2000,
+        cache_write_5m: 60,
+        cache_write_1h: 40,
+        output: 9,
+        reasoning: 0,
+    };
+    assert_eq!(u, want);
+    let w = r.usage.unwrap();
+    assert_eq!((w.prompt_tokens, w.completion_tokens), (2112, 9));
+    assert_eq!(w.prompt_tokens_details.unwrap().cached_tokens, Some(2000));
+}
+
+#[test]
+fn decodes_tool_response() {
+    let resp: MessagesResponse = serde_json::from_str(fixture!("response_tools.json")).unwrap();
+    let (r, u) = decode_response(resp, None, 1);
+    let calls = r.choices[0].message.tool_calls.clone().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (calls[0].id.as_str(), calls[0].function.name.as_str()),
+        ("toolu_01", "get_weather")
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&calls[1].function.arguments).unwrap(),
+        json!({"tz": "Europe/Paris"})
+    );
+    assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+    assert_eq!((u.input, u.output), (300, 80));
+}
+
+#[test]
+fn decodes_text_stream() {
+    let a = assemble(&run(fixture!("stream_text.sse"), 4096, None));
+    assert_eq!(a.text, "Hello, world ✓");
+    assert_eq!(a.reasoning, "Hmm, ");
+    assert_eq!(a.finish, Some(FinishReason::Stop));
+    let u = a.usage.unwrap();
+    assert_eq!((u.input, u.cache_read, u.output), (25, 1024, 15));
+    assert!(a.done && a.error.is_none());
+}
+
+#[test]
+fn decodes_parallel_tool_stream() {
+    let a = assemble(&run(fixture!("stream_tools.sse"), 4096, None));
+    assert_eq!(a.text, "Checking.");
+    assert_eq!(a.calls.len(), 2);
+    assert_eq!(a.calls[0].0, "toolu_A");
+    assert_eq!(
+        serde_json::from_str::<Value>(&a.calls[0].2).unwrap(),
+        json!({"city": "Paris"})
+    );
+    assert_eq!(
+        (a.calls[1].1.as_str(), a.calls[1].2.as_str()),
+        ("get_time", r#"{"tz":"UTC"}"#)
+    );
+    assert_eq!(a.finish, Some(FinishReason::ToolCalls));
+    assert!(a.done);
+}
+
+#[test]
+fn error_event_and_cut_are_errors() {
+    let a = assemble(&run(fixture!("stream_error.sse"), 4096, None));
+    assert_eq!(
+        (a.text.as_str(), a.error, a.done),
+        ("Hi", Some(ErrorClass::Overloaded), false)
+    );
+    let raw = fixture!("stream_text.sse");
+    let cut = &raw[..raw.find("event: message_delta").unwrap()];
+    let a = assemble(&run(cut, 4096, None));
+    assert_eq!((a.error, a.done), (Some(ErrorClass::StreamCut), false));
+}
+
+proptest! {
+    #[test]
+    fn decoding_is_independent_of_chunking(size in 1usize..200, which in 0usize..3) {
+        let raw = [fixture!("stream_text.sse"), fixture!("stream_tools.sse"), fixture!("stream_error.sse")][which];
+        prop_assert_eq!(assemble(&run(raw, size, None)), assemble(&run(raw, usize::MAX, None)));
+    }
+}
