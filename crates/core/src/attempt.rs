@@ -236,6 +236,19 @@ where
     let mut last: Option<ProviderError> = None;
     let mut idx = 0;
     let mut tries_here = 0u32;
+    if let Some(h) = &plan.hedge {
+        match hedged(snap, plan, h, &mut call, deadline, &mut attempts).await {
+            Hedged::NotApplicable => {}
+            Hedged::Won(id, value) => return (Ok((id, value)), attempts),
+            Hedged::Failed(e, next) => {
+                if !e.class.try_next_candidate() {
+                    return (Err(CoreError::Upstream(e)), attempts);
+                }
+                idx = next;
+                last = Some(e);
+            }
+        }
+    }
     while idx < plan.targets.len() && (attempts.records.len() as u32) < plan.max_attempts {
         let id = plan.targets[idx];
         let d = snap.deployment(id);
@@ -307,6 +320,134 @@ where
         )),
     };
     (Err(err), attempts)
+}
+
+enum Hedged<T> {
+    NotApplicable,
+    Won(DeploymentId, T),
+    Failed(ProviderError, usize),
+}
+
+/// The first attempt of a hedged route: start the first target; if it has not answered after
+/// the hedge delay, start the second as well; the first success wins and the other is
+/// cancelled (recorded as `hedge_lost`). Both attempts are recorded.
+async fn hedged<T, F, Fut>(
+    snap: &Snapshot,
+    plan: &Plan,
+    h: &crate::config::HedgeConfig,
+    call: &mut F,
+    deadline: Instant,
+    attempts: &mut Attempts,
+) -> Hedged<T>
+where
+    F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
+    Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
+{
+    let (Some(&t0), Some(&t1)) = (plan.targets.first(), plan.targets.get(1)) else { return Hedged::NotApplicable };
+    let d0 = snap.deployment(t0);
+    if !d0.stats.health.available() || !snap.deployment(t1).stats.health.available() {
+        return Hedged::NotApplicable;
+    }
+    if d0.stats.health.admit() == Admit::No {
+        return Hedged::NotApplicable;
+    }
+    let delay = match h.after {
+        crate::config::HedgeAfter::Fixed(d) => d,
+        crate::config::HedgeAfter::P95 => d0.stats.ttft_p95().unwrap_or(h.fallback),
+    };
+    let started = Instant::now();
+    let launch = |call: &mut F, id: DeploymentId| {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let guard = snap.deployment(id).stats.begin();
+        let fut = call(id, timeouts(snap, plan, id), remaining);
+        async move {
+            let r = fut.await;
+            drop(guard);
+            r
+        }
+    };
+    let f0 = launch(call, t0);
+    tokio::pin!(f0);
+    let early = tokio::select! {
+        r = &mut f0 => Some(r),
+        () = tokio::time::sleep(delay) => None,
+    };
+    if let Some(r) = early {
+        attempts.upstream_time += started.elapsed();
+        return match settle_attempt(snap, t0, r, started, attempts) {
+            Ok(v) => Hedged::Won(t0, v),
+            Err(e) => Hedged::Failed(e, 1),
+        };
+    }
+    if snap.deployment(t1).stats.health.admit() == Admit::No {
+        let r = f0.await;
+        attempts.upstream_time += started.elapsed();
+        return match settle_attempt(snap, t0, r, started, attempts) {
+            Ok(v) => Hedged::Won(t0, v),
+            Err(e) => Hedged::Failed(e, 1),
+        };
+    }
+    tracing::debug!(after = ?delay, first = %d0.name, "hedging");
+    let started1 = Instant::now();
+    let f1 = launch(call, t1);
+    tokio::pin!(f1);
+    let (first_id, first, first_start, other_id, other_start) = tokio::select! {
+        r = &mut f0 => (t0, r, started, t1, started1),
+        r = &mut f1 => (t1, r, started1, t0, started),
+    };
+    match settle_attempt(snap, first_id, first, first_start, attempts) {
+        Ok(v) => {
+            lost(snap, other_id, other_start, attempts);
+            attempts.upstream_time += started.elapsed();
+            Hedged::Won(first_id, v)
+        }
+        Err(_) => {
+            let r = if other_id == t1 { (&mut f1).await } else { (&mut f0).await };
+            attempts.upstream_time += started.elapsed();
+            match settle_attempt(snap, other_id, r, other_start, attempts) {
+                Ok(v) => Hedged::Won(other_id, v),
+                Err(e) => Hedged::Failed(e, 2),
+            }
+        }
+    }
+}
+
+/// Record a finished attempt and report it to the deployment's health.
+fn settle_attempt<T>(
+    snap: &Snapshot,
+    id: DeploymentId,
+    r: Result<Done<T>, ProviderError>,
+    started: Instant,
+    attempts: &mut Attempts,
+) -> Result<T, ProviderError> {
+    let d = snap.deployment(id);
+    let latency = started.elapsed();
+    match r {
+        Ok(done) => {
+            d.stats.health.on_success();
+            d.stats.health.observe_rate_limit(&done.rate_limit);
+            if done.ttft.is_none() {
+                d.stats.observe_ttft(latency);
+            }
+            attempts.records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: done.usage });
+            Ok(done.value)
+        }
+        Err(e) => {
+            d.stats.health.on_failure(e.class);
+            if e.class == ErrorClass::Quota {
+                exhaust_provider(snap, &d.provider_name);
+            }
+            attempts.records.push(AttemptRecord { deployment: id, status: e.status.unwrap_or(0), error: Some(e.clone()), latency, ttft: None, usage: Usage::default() });
+            Err(e)
+        }
+    }
+}
+
+/// Record the cancelled loser of a hedge.
+fn lost(snap: &Snapshot, id: DeploymentId, started: Instant, attempts: &mut Attempts) {
+    snap.deployment(id).stats.health.on_failure(ErrorClass::HedgeLost);
+    let e = ProviderError::new(ErrorClass::HedgeLost, "cancelled: the hedged request answered first");
+    attempts.records.push(AttemptRecord { deployment: id, status: 0, error: Some(e), latency: started.elapsed(), ttft: None, usage: Usage::default() });
 }
 
 /// The index of the next target to try after a failure at `idx`: after a context-length

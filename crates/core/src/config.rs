@@ -190,6 +190,56 @@ pub struct RouteConfig {
     /// Most upstream attempts per request, retries and fallbacks included.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Hedging: also send the request to the next candidate when the first has not
+    /// answered (first token, or the whole answer) after a delay.
+    #[serde(default)]
+    pub hedge: Option<HedgeConfig>,
+}
+
+/// `hedge = { after = "p95" }` or `hedge = { after = "800ms" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeConfig {
+    /// `p95` (the first candidate's observed 95th percentile time to first token, with
+    /// `fallback` until enough is observed) or a fixed duration.
+    pub after: HedgeAfter,
+    /// The delay while `p95` has too few observations.
+    #[serde(default = "default_hedge_fallback", with = "humantime_serde")]
+    pub fallback: std::time::Duration,
+}
+
+fn default_hedge_fallback() -> std::time::Duration {
+    std::time::Duration::from_secs(2)
+}
+
+/// When to hedge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeAfter {
+    /// The observed p95 time to first token.
+    P95,
+    /// A fixed delay.
+    Fixed(std::time::Duration),
+}
+
+impl Serialize for HedgeAfter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HedgeAfter::P95 => s.serialize_str("p95"),
+            HedgeAfter::Fixed(d) => s.serialize_str(&humantime_serde::re::humantime::format_duration(*d).to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HedgeAfter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "p95" {
+            return Ok(HedgeAfter::P95);
+        }
+        humantime_serde::re::humantime::parse_duration(&s)
+            .map(HedgeAfter::Fixed)
+            .map_err(|e| serde::de::Error::custom(format!("expected \"p95\" or a duration like \"800ms\": {e}")))
+    }
 }
 
 fn default_max_attempts() -> u32 {

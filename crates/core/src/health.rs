@@ -226,7 +226,12 @@ impl Health {
 fn counts_against_health(class: ErrorClass) -> bool {
     !matches!(
         class,
-        ErrorClass::BadRequest | ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::Internal | ErrorClass::NotFound
+        ErrorClass::BadRequest
+            | ErrorClass::ContextLength
+            | ErrorClass::ContentPolicy
+            | ErrorClass::Internal
+            | ErrorClass::NotFound
+            | ErrorClass::HedgeLost
     )
 }
 

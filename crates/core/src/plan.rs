@@ -81,6 +81,8 @@ pub struct Plan {
     pub timeouts: Option<Timeouts>,
     /// Most upstream attempts.
     pub max_attempts: u32,
+    /// Hedging policy of the route.
+    pub hedge: Option<crate::config::HedgeConfig>,
 }
 
 /// Longest chain of rule hand-overs between routes.
@@ -106,6 +108,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
         excluded: Vec::new(),
         timeouts: route.timeouts,
         max_attempts: route.max_attempts,
+        hedge: route.hedge.clone(),
     };
     filter(snap, &route.require_tags, candidates, req, f, &mut p);
     if p.targets.is_empty() {
@@ -157,6 +160,7 @@ fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) ->
         excluded: Vec::new(),
         timeouts: None,
         max_attempts: (candidates.len() as u32 + 1).max(2),
+        hedge: None,
     };
     filter(snap, &[], &candidates, req, f, &mut p);
     if p.targets.is_empty() {

@@ -21,14 +21,15 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Decide what follows `err`, the `tries`-th failure (0-based) on one deployment.
 ///
-/// A transient 5xx or a connection failure is retried once on the same deployment; a 429 is
+/// A transient 5xx, a connection failure or a connection dropped mid-answer is retried once on
+/// the same deployment; a 429 is
 /// retried once only when the provider asks for a short wait; a deployment that timed out,
 /// is overloaded or cut a stream is left at once for the next candidate. A request the
 /// provider rejected as bad is never retried.
 pub(crate) fn decide(err: &ProviderError, tries: u32, remaining: Duration) -> Decision {
     use ErrorClass::*;
     match err.class {
-        Server | Connect if tries == 0 => retry_after(backoff(tries), remaining),
+        Server | Connect | StreamCut if tries == 0 => retry_after(backoff(tries), remaining),
         RateLimited if tries == 0 => match err.retry_after {
             Some(wait) if wait <= MAX_RETRY_AFTER => retry_after(wait, remaining),
             _ => Decision::Next,

@@ -115,6 +115,8 @@ pub struct Route {
     pub timeouts: Option<Timeouts>,
     /// Most attempts per request.
     pub max_attempts: u32,
+    /// Hedging policy.
+    pub hedge: Option<crate::config::HedgeConfig>,
 }
 
 /// A provider as the snapshot needs it.
@@ -322,6 +324,7 @@ fn build_route(snap: &Snapshot, r: &RouteConfig, path: &str, errors: &mut Vec<Co
         require_tags: r.require_tags.clone(),
         timeouts: r.timeouts,
         max_attempts: r.max_attempts,
+        hedge: r.hedge.clone(),
     })
 }
 

@@ -21,6 +21,49 @@ pub struct DeploymentStats {
     ttft_us: AtomicU64,
     /// EWMA of output tokens; 0 = no observation yet.
     output_tokens: AtomicU64,
+    /// Recent times to first token, for percentiles.
+    ttft_hist: TtftHistogram,
+}
+
+/// A decaying histogram of times to first token: 32 buckets growing by 1.5× from 1 ms;
+/// every 512 observations all counts are halved, so it follows recent behaviour.
+#[derive(Debug, Default)]
+struct TtftHistogram {
+    buckets: [AtomicU32; 32],
+    seen: AtomicU32,
+}
+
+impl TtftHistogram {
+    fn bound_us(i: usize) -> u64 {
+        (1000.0 * 1.5f64.powi(i as i32)) as u64
+    }
+
+    fn record(&self, us: u64) {
+        let i = (0..32).find(|&i| us <= Self::bound_us(i)).unwrap_or(31);
+        self.buckets[i].fetch_add(1, Relaxed);
+        if self.seen.fetch_add(1, Relaxed) % 512 == 511 {
+            for b in &self.buckets {
+                b.store(b.load(Relaxed) / 2, Relaxed);
+            }
+        }
+    }
+
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        let counts: Vec<u32> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+        if total < 20 {
+            return None;
+        }
+        let target = (total as f64 * q).ceil() as u64;
+        let mut acc = 0u64;
+        for (i, &c) in counts.iter().enumerate() {
+            acc += u64::from(c);
+            if acc >= target {
+                return Some(Duration::from_micros(Self::bound_us(i)));
+            }
+        }
+        None
+    }
 }
 
 /// Weight of a new observation in the EWMAs, as 1/N.
@@ -48,7 +91,15 @@ impl DeploymentStats {
 
     /// Record a time to first token.
     pub fn observe_ttft(&self, d: Duration) {
-        ewma(&self.ttft_us, (d.as_micros() as u64).max(1));
+        let us = (d.as_micros() as u64).max(1);
+        ewma(&self.ttft_us, us);
+        self.ttft_hist.record(us);
+    }
+
+    /// The 95th percentile of recent times to first token (an upper bucket bound), once
+    /// there are enough observations.
+    pub fn ttft_p95(&self) -> Option<Duration> {
+        self.ttft_hist.quantile(0.95)
     }
 
     /// Smoothed output length, if observed.

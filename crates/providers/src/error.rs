@@ -35,6 +35,8 @@ pub enum ErrorClass {
     StreamCut,
     /// The upstream sent something we cannot decode.
     Malformed,
+    /// A hedged attempt that lost the race and was cancelled (not a failure of the deployment).
+    HedgeLost,
     /// A bug or misconfiguration on our side.
     Internal,
 }
@@ -58,6 +60,7 @@ impl ErrorClass {
             ErrorClass::BadRequest => "bad_request",
             ErrorClass::StreamCut => "stream_cut",
             ErrorClass::Malformed => "malformed",
+            ErrorClass::HedgeLost => "hedge_lost",
             ErrorClass::Internal => "internal",
         }
     }

@@ -120,6 +120,14 @@ pub struct ProviderSection {
     /// Percentage added to every price of this provider (e.g. a residency uplift of 10).
     #[serde(default, deserialize_with = "switchyard_pricing::exact::deserialize_opt")]
     pub uplift_percent: Option<rust_decimal::Decimal>,
+    /// Azure OpenAI `api-version` (kind `azure-openai` only; default `2024-10-21`).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// AWS region (kind `bedrock`: signing region; the base URL then defaults to
+    /// `https://bedrock-runtime.{region}.amazonaws.com`). `api_key_env` names a variable
+    /// holding `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// The embedded default config (simulator in-process), as TOML text.
@@ -168,7 +176,8 @@ fn validate_providers(cfg: &Config, errors: &mut Vec<ConfigError>) {
         if !seen.insert(&p.name) {
             errors.push(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider `{}`", p.name)));
         }
-        let needs_url = p.kind.default_base_url().is_none() && p.kind != ProviderKind::Sim;
+        let bedrock_region = p.kind == ProviderKind::Bedrock && p.region.is_some();
+        let needs_url = p.kind.default_base_url().is_none() && p.kind != ProviderKind::Sim && !bedrock_region;
         if needs_url && p.base_url.is_none() {
             errors.push(ConfigError::new(
                 format!("providers[{i}].base_url"),

@@ -199,7 +199,7 @@ pub(crate) fn build_snapshot(
             },
             None => None,
         };
-        let pc = ProviderConfig { name: p.name.clone(), kind: p.kind, base_url, api_key, timeouts: p.timeouts };
+        let pc = ProviderConfig { name: p.name.clone(), kind: p.kind, base_url, api_key, timeouts: p.timeouts, api_version: p.api_version.clone(), region: p.region.clone() };
         match AnyProvider::new(pc) {
             Ok(adapter) => {
                 let mut entry = snapshot_provider(Arc::new(adapter), p.kind, p.timeouts);

@@ -349,3 +349,43 @@ async fn failed_attempts_are_recorded_and_cost_nothing() {
     assert_eq!(r.model.as_deref(), Some("backup"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn hedged_route_answers_from_the_second_candidate_when_the_first_is_slow() {
+    let env = start(
+        r#"
+        [[models]]
+        name = "slow"
+        provider = "a"
+        upstream = "sim-slow-1500"
+        [[models]]
+        name = "fast"
+        provider = "b"
+        upstream = "sim-cheap"
+        [[routes]]
+        name = "r"
+        candidates = ["slow", "fast"]
+        hedge = { after = "100ms" }
+        timeouts = { first_token = "5s", response = "5s", total = "10s" }
+        "#,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    for stream in [false, true] {
+        let a = ask(&env, "r", stream).await;
+        assert_eq!((a.status, a.model.as_str(), a.attempts), (200, "fast", 2), "stream={stream}");
+        if stream {
+            assert_complete(&a.body);
+        }
+    }
+    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    let health: Value = reqwest::get(format!("{}/admin/health", env.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(health["deployments"][0]["circuit"], "closed", "losing a hedge is not a failure");
+}
+
+#[tokio::test]
+async fn non_streamed_answer_cut_mid_body_is_retried_then_falls_over() {
+    let env = start(&pair("sim-cut-5", "")).await;
+    let a = ask(&env, "r", false).await;
+    assert_eq!((a.status, a.model.as_str(), a.attempts), (200, "backup", 3));
+}

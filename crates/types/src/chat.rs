@@ -481,6 +481,20 @@ pub struct ChatResponse {
     pub extra: JsonMap,
 }
 
+/// Serialise a response message with `content` and `refusal` present even when `null`.
+fn response_message<S: Serializer>(m: &Message, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        content: &'a Option<Content>,
+        refusal: &'a Option<String>,
+        #[serde(flatten)]
+        rest: &'a Message,
+    }
+    // `rest` skips both fields when they are `None`, so they appear exactly once.
+    Out { content: &m.content, refusal: &m.refusal, rest: &Message { content: None, refusal: None, ..m.clone() } }
+        .serialize(s)
+}
+
 fn completion_object() -> String {
     "chat.completion".to_owned()
 }
@@ -491,7 +505,9 @@ pub struct Choice {
     /// Position.
     #[serde(default)]
     pub index: u32,
-    /// The assistant's message.
+    /// The assistant's message (`content` and `refusal` always present, `null` when empty,
+    /// as the OpenAI schema requires).
+    #[serde(serialize_with = "response_message")]
     pub message: Message,
     /// Why it ended; `null` only if the provider omitted it.
     pub finish_reason: Option<FinishReason>,

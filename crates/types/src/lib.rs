@@ -9,10 +9,12 @@
 //! Invariant: this crate performs no IO and knows no provider URL.
 
 mod chat;
+mod embeddings;
 mod stream;
 mod usage;
 
 pub use chat::*;
+pub use embeddings::*;
 pub use stream::*;
 pub use usage::*;
 

@@ -1,38 +1,65 @@
-//! OpenAI Chat Completions: api.openai.com, every OpenAI-compatible vendor, and the simulator.
+//! OpenAI Chat Completions: api.openai.com, every OpenAI-compatible vendor, Azure OpenAI, and
+//! the simulator.
 //!
 //! The canonical model is OpenAI-shaped, so encoding is a clone with the upstream model id
 //! substituted; unknown fields ride along in the `extra` maps untouched.
+//!
+//! Azure OpenAI differs only in URL and auth: `{base}/openai/deployments/{deployment}/…?
+//! api-version={v}` with an `api-key` header, the deployment being the model's `upstream`.
+//! Azure ignores the body's `model`, so it is not sent.
 
 mod error;
 mod stream;
 
 use bytes::Bytes;
-use http::{HeaderValue, header};
+use http::{HeaderName, HeaderValue, header};
 use secrecy::ExposeSecret;
-use switchyard_types::{ChatRequest, ChatResponse, StreamOptions, Usage};
+use serde::Serialize;
+use switchyard_types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions, Usage};
 
 use crate::{
-    ProviderConfig, ProviderError, RateLimitInfo, Reply, StreamReply, UpstreamMeta, http::client,
+    EmbedReply, ProviderConfig, ProviderError, ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
+    config::AZURE_API_VERSION, http::client,
 };
+
+/// Where requests go and how the key is sent.
+#[derive(Debug)]
+enum Flavor {
+    /// `{base}/chat/completions`, `Authorization: Bearer`.
+    OpenAi,
+    /// `{base}/openai/deployments/{upstream}/…?api-version=…`, `api-key`.
+    Azure { api_version: String },
+}
 
 /// An OpenAI-wire upstream.
 #[derive(Debug)]
 pub struct OpenAiProvider {
     name: String,
-    chat_url: String,
-    auth: Option<HeaderValue>,
+    base: String,
+    flavor: Flavor,
+    auth: Option<(HeaderName, HeaderValue)>,
     client: reqwest::Client,
 }
 
 impl OpenAiProvider {
     /// Build the adapter; fails only if the key is not a valid header value.
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
+        let flavor = match cfg.kind {
+            ProviderKind::AzureOpenAi => Flavor::Azure {
+                api_version: cfg.api_version.clone().unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
+            },
+            _ => Flavor::OpenAi,
+        };
         let auth = match &cfg.api_key {
             Some(key) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+                let (name, value) = match flavor {
+                    Flavor::OpenAi => (header::AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
+                    Flavor::Azure { .. } => (HeaderName::from_static("api-key"), key.expose_secret().to_owned()),
+                };
+                let mut v = HeaderValue::from_str(&value)
                     .map_err(|_| ProviderError::internal("provider API key is not a valid header"))?;
                 v.set_sensitive(true);
-                Some(v)
+                Some((name, v))
             }
             None => None,
         };
@@ -40,7 +67,8 @@ impl OpenAiProvider {
             .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
         Ok(OpenAiProvider {
             name: cfg.name,
-            chat_url: format!("{}/chat/completions", cfg.base_url.trim_end_matches('/')),
+            base: cfg.base_url.trim_end_matches('/').to_owned(),
+            flavor,
             auth,
             client,
         })
@@ -57,9 +85,14 @@ impl OpenAiProvider {
         body.model = upstream.to_owned();
         body.stream = false;
         body.stream_options = None;
-        let resp = self.send(&body).await?;
+        let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::from_transport(&e))?;
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::new(
+                crate::ErrorClass::StreamCut,
+                format!("upstream connection dropped before the response was complete: {e}"),
+            )
+        })?;
         let response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 crate::ErrorClass::Malformed,
@@ -82,23 +115,58 @@ impl OpenAiProvider {
         let mut opts = body.stream_options.take().unwrap_or_default();
         opts.include_usage = true;
         body.stream_options = Some(StreamOptions { ..opts });
-        let resp = self.send(&body).await?;
+        let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
         Ok(StreamReply { stream: stream::decode(resp), meta })
     }
 
-    async fn send(&self, body: &ChatRequest) -> Result<reqwest::Response, ProviderError> {
-        let bytes = Bytes::from(
-            serde_json::to_vec(body)
-                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
-        );
+    /// Embeddings: `POST {base}/embeddings` (Azure: the deployment's `embeddings`).
+    pub async fn embed(&self, req: &EmbeddingsRequest, upstream: &str) -> Result<EmbedReply, ProviderError> {
+        let mut body = req.clone();
+        body.model = upstream.to_owned();
+        let resp = self.send("embeddings", upstream, &body).await?;
+        let meta = meta(&resp);
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::new(
+                crate::ErrorClass::StreamCut,
+                format!("upstream connection dropped before the response was complete: {e}"),
+            )
+        })?;
+        let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(crate::ErrorClass::Malformed, format!("upstream returned unreadable embeddings: {e}"))
+        })?;
+        let usage = Usage { input: response.usage.prompt_tokens, ..Usage::default() };
+        Ok(EmbedReply { response, usage, meta })
+    }
+
+    fn url(&self, endpoint: &str, upstream: &str) -> String {
+        match &self.flavor {
+            Flavor::OpenAi => format!("{}/{endpoint}", self.base),
+            Flavor::Azure { api_version } => {
+                format!("{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}", self.base)
+            }
+        }
+    }
+
+    async fn send(&self, endpoint: &str, upstream: &str, body: &impl Serialize) -> Result<reqwest::Response, ProviderError> {
+        let encoded = match self.flavor {
+            Flavor::OpenAi => serde_json::to_vec(body),
+            // Azure routes by deployment in the URL; the body's `model` is dropped.
+            Flavor::Azure { .. } => serde_json::to_value(body).and_then(|mut v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("model");
+                }
+                serde_json::to_vec(&v)
+            }),
+        };
+        let bytes = Bytes::from(encoded.map_err(|e| ProviderError::internal(format!("encode request: {e}")))?);
         let mut rb = self
             .client
-            .post(&self.chat_url)
+            .post(self.url(endpoint, upstream))
             .header(header::CONTENT_TYPE, "application/json")
             .body(bytes);
-        if let Some(auth) = &self.auth {
-            rb = rb.header(header::AUTHORIZATION, auth.clone());
+        if let Some((name, value)) = &self.auth {
+            rb = rb.header(name.clone(), value.clone());
         }
         let resp = rb.send().await.map_err(|e| ProviderError::from_transport(&e))?;
         if resp.status().is_success() {
