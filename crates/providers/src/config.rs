@@ -99,4 +99,11 @@ pub struct ProviderConfig {
     pub api_key: Option<SecretString>,
     /// Timeouts for calls to this provider.
     pub timeouts: Timeouts,
+    /// Azure OpenAI `api-version` query parameter (default [`AZURE_API_VERSION`]).
+    pub api_version: Option<String>,
+    /// AWS region (Bedrock: the SigV4 signing region and the default endpoint's region).
+    pub region: Option<String>,
 }
+
+/// The Azure OpenAI `api-version` used when the config names none.
+pub const AZURE_API_VERSION: &str = "2024-10-21";

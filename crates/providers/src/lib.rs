@@ -10,7 +10,9 @@
 
 pub mod anthropic;
 mod config;
+mod embed;
 mod error;
+pub mod gemini;
 pub mod http;
 mod openai;
 mod ratelimit;
@@ -22,7 +24,9 @@ use switchyard_types::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
 pub use anthropic::AnthropicProvider;
 pub use config::{ProviderConfig, ProviderKind, Timeouts};
+pub use embed::EmbedReply;
 pub use error::{ErrorClass, ErrorSource, ProviderError};
+pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use ratelimit::RateLimitInfo;
 
@@ -95,8 +99,10 @@ pub struct UpstreamMeta {
 /// The closed set of adapters.
 #[derive(Debug)]
 pub enum AnyProvider {
-    /// OpenAI, OpenAI-compatible vendors, and the simulator.
+    /// OpenAI, OpenAI-compatible vendors, Azure OpenAI, and the simulator.
     OpenAi(OpenAiProvider),
+    /// Google Gemini.
+    Gemini(GeminiProvider),
     /// Anthropic Messages.
     Anthropic(AnthropicProvider),
 }
@@ -105,9 +111,10 @@ impl AnyProvider {
     /// Build the adapter for a provider's config.
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
         match cfg.kind {
-            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim => {
+            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim | ProviderKind::AzureOpenAi => {
                 Ok(AnyProvider::OpenAi(OpenAiProvider::new(cfg)?))
             }
+            ProviderKind::Gemini => Ok(AnyProvider::Gemini(GeminiProvider::new(cfg)?)),
             ProviderKind::Anthropic => Ok(AnyProvider::Anthropic(AnthropicProvider::new(cfg)?)),
             other => Err(ProviderError::internal(format!(
                 "provider kind `{}` is not supported yet",
@@ -120,6 +127,7 @@ impl AnyProvider {
     pub fn name(&self) -> &str {
         match self {
             AnyProvider::OpenAi(p) => p.name(),
+            AnyProvider::Gemini(p) => p.name(),
             AnyProvider::Anthropic(p) => p.name(),
         }
     }
@@ -129,6 +137,7 @@ impl Provider for AnyProvider {
     async fn chat(&self, req: &ChatRequest, upstream_model: &str) -> Result<Reply, ProviderError> {
         match self {
             AnyProvider::OpenAi(p) => p.chat(req, upstream_model).await,
+            AnyProvider::Gemini(p) => p.chat(req, upstream_model).await,
             AnyProvider::Anthropic(p) => p.chat(req, upstream_model).await,
         }
     }
@@ -140,6 +149,7 @@ impl Provider for AnyProvider {
     ) -> Result<StreamReply, ProviderError> {
         match self {
             AnyProvider::OpenAi(p) => p.chat_stream(req, upstream_model).await,
+            AnyProvider::Gemini(p) => p.chat_stream(req, upstream_model).await,
             AnyProvider::Anthropic(p) => p.chat_stream(req, upstream_model).await,
         }
     }
