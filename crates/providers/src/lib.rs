@@ -9,6 +9,7 @@
 //! Invariant: this is the only crate that names a provider URL or a provider JSON field.
 
 pub mod anthropic;
+pub mod bedrock;
 mod config;
 mod embed;
 mod error;
@@ -23,6 +24,7 @@ use futures::stream::BoxStream;
 use switchyard_types::{ChatChunk, ChatRequest, ChatResponse, Usage};
 
 pub use anthropic::AnthropicProvider;
+pub use bedrock::BedrockProvider;
 pub use config::{ProviderConfig, ProviderKind, Timeouts};
 pub use embed::EmbedReply;
 pub use error::{ErrorClass, ErrorSource, ProviderError};
@@ -105,6 +107,8 @@ pub enum AnyProvider {
     Gemini(GeminiProvider),
     /// Anthropic Messages.
     Anthropic(AnthropicProvider),
+    /// AWS Bedrock Converse.
+    Bedrock(BedrockProvider),
 }
 
 impl AnyProvider {
@@ -116,10 +120,7 @@ impl AnyProvider {
             }
             ProviderKind::Gemini => Ok(AnyProvider::Gemini(GeminiProvider::new(cfg)?)),
             ProviderKind::Anthropic => Ok(AnyProvider::Anthropic(AnthropicProvider::new(cfg)?)),
-            other => Err(ProviderError::internal(format!(
-                "provider kind `{}` is not supported yet",
-                other.as_str()
-            ))),
+            ProviderKind::Bedrock => Ok(AnyProvider::Bedrock(BedrockProvider::new(cfg)?)),
         }
     }
 
@@ -129,6 +130,7 @@ impl AnyProvider {
             AnyProvider::OpenAi(p) => p.name(),
             AnyProvider::Gemini(p) => p.name(),
             AnyProvider::Anthropic(p) => p.name(),
+            AnyProvider::Bedrock(p) => p.name(),
         }
     }
 }
@@ -139,6 +141,7 @@ impl Provider for AnyProvider {
             AnyProvider::OpenAi(p) => p.chat(req, upstream_model).await,
             AnyProvider::Gemini(p) => p.chat(req, upstream_model).await,
             AnyProvider::Anthropic(p) => p.chat(req, upstream_model).await,
+            AnyProvider::Bedrock(p) => p.chat(req, upstream_model).await,
         }
     }
 
@@ -151,6 +154,7 @@ impl Provider for AnyProvider {
             AnyProvider::OpenAi(p) => p.chat_stream(req, upstream_model).await,
             AnyProvider::Gemini(p) => p.chat_stream(req, upstream_model).await,
             AnyProvider::Anthropic(p) => p.chat_stream(req, upstream_model).await,
+            AnyProvider::Bedrock(p) => p.chat_stream(req, upstream_model).await,
         }
     }
 }
