@@ -17,11 +17,13 @@
 //! (Anthropic Messages, Gemini) is a sibling of `openai` that reuses `model` and `engine`.
 //! The fault grammar is documented in [`faults`].
 
+mod anthropic;
 pub mod config;
 pub mod engine;
 pub mod faults;
 mod model;
 mod openai;
+mod playback;
 mod ratelimit;
 mod server;
 
@@ -40,6 +42,7 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/messages", post(anthropic::messages))
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

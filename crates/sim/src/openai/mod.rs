@@ -246,7 +246,7 @@ fn cached_tokens(st: &SimState, model: &str, body: &Value, prompt_tokens: u64) -
     (prefix / 128 * 128).min(prompt_tokens)
 }
 
-fn record(st: &SimState, parts: &http::request::Parts, body: &Value) {
+pub(crate) fn record(st: &SimState, parts: &http::request::Parts, body: &Value) {
     if !st.recording() {
         return;
     }
