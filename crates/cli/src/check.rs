@@ -17,7 +17,7 @@ pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: OK", path.display())?;
     writeln!(out, "\nmodels:")?;
-    writeln!(out, "  {:<24} {:<14} {:<18} {:<28} {}", "name", "provider", "kind", "upstream", "tier")?;
+    writeln!(out, "  {:<24} {:<14} {:<18} {:<28} tier", "name", "provider", "kind", "upstream")?;
     for d in &snap.deployments {
         writeln!(
             out,

@@ -114,9 +114,9 @@ impl Health {
         }
     }
 
-    /// Whether the plan may include this deployment now.
+    /// Whether the plan may include this deployment now (no clock read while all is well).
     pub fn available(&self) -> bool {
-        self.state() != CircuitState::Open && !self.quota_exhausted()
+        (self.state.load(Relaxed) == 0 || self.state() != CircuitState::Open) && !self.quota_exhausted()
     }
 
     /// Claim the right to send a request.
@@ -199,9 +199,10 @@ impl Health {
         self.disabled_until.store(now_ms() + QUOTA_PAUSE.as_millis() as u64, Relaxed);
     }
 
-    /// Whether the provider key is out of quota.
+    /// Whether the provider key is out of quota. Reads the clock only when a pause is set.
     pub fn quota_exhausted(&self) -> bool {
-        now_ms() < self.disabled_until.load(Relaxed)
+        let until = self.disabled_until.load(Relaxed);
+        until != 0 && now_ms() < until
     }
 
     /// Remember the provider's reported headroom.
@@ -217,8 +218,8 @@ impl Health {
 
     /// Whether the provider's last report leaves no room for a request of `tokens` tokens.
     pub fn low_headroom(&self, tokens: u64) -> bool {
-        now_ms() < self.headroom_until.load(Relaxed)
-            && (self.remaining_requests.load(Relaxed) <= 1 || self.remaining_tokens.load(Relaxed) < tokens)
+        (self.remaining_requests.load(Relaxed) <= 1 || self.remaining_tokens.load(Relaxed) < tokens)
+            && now_ms() < self.headroom_until.load(Relaxed)
     }
 }
 

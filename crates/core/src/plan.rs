@@ -189,10 +189,8 @@ fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId],
             Some(Exclusion::NoJson)
         } else if d.price.is_none() && snap.on_unpriced == OnUnpriced::Exclude {
             Some(Exclusion::Unpriced)
-        } else if d.stats.health.quota_exhausted() {
-            Some(Exclusion::QuotaExhausted)
         } else if !d.stats.health.available() {
-            Some(Exclusion::CircuitOpen)
+            Some(if d.stats.health.quota_exhausted() { Exclusion::QuotaExhausted } else { Exclusion::CircuitOpen })
         } else {
             None
         };

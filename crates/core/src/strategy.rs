@@ -76,7 +76,7 @@ fn affinity_key(f: &Features, req: &ChatRequest) -> Option<u64> {
     for m in &req.messages {
         if let Some(Content::Text(t)) = &m.content {
             let end = floor_char_boundary(t, budget.min(t.len()));
-            h.write(t[..end].as_bytes());
+            h.write(&t.as_bytes()[..end]);
             budget -= end;
         }
         if budget == 0 {

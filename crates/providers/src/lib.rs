@@ -82,6 +82,10 @@ impl std::fmt::Debug for StreamReply {
 
 /// One item of a stream.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "`Done` is sent once per stream; boxing every chunk would cost an allocation each"
+)]
 pub enum StreamItem {
     /// A chunk for the client, with the normalised usage if the chunk reports it.
     Chunk(ChatChunk, Option<Usage>),

@@ -34,8 +34,10 @@ pub(crate) async fn completions(State(gw): State<GatewayHandle>, headers: Header
         Err(e) => return cx.fail(e, None, &Attempts::default()),
     };
     cx.stream = req.stream;
-    cx.features = Some(Features::extract(&req, &headers));
-    let plan = match plan::plan(&snap, &req, cx.features.as_ref().expect("features were just set")) {
+    let features = Features::extract(&req, &headers);
+    let planned = plan::plan(&snap, &req, &features);
+    cx.features = Some(features);
+    let plan = match planned {
         Ok(p) => p,
         Err(e) => return cx.fail(e.into(), None, &Attempts::default()),
     };

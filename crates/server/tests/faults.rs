@@ -4,6 +4,8 @@
 //! answered, how many attempts it took, and that a broken stream is either completed or ends
 //! with an explicit error event — never as a clean, truncated answer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
@@ -13,7 +15,7 @@ use switchyard_sim::{Sim, SimConfig};
 struct Env {
     sim: Sim,
     base: String,
-    gw: GatewayHandle,
+    _gw: GatewayHandle,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -50,7 +52,7 @@ async fn start_with(sim_cfg: SimConfig, body: &str) -> Env {
     tokio::spawn(app::serve(listener, gw.clone(), async {
         let _ = rx.await;
     }));
-    Env { sim, base, gw, _stop: tx }
+    Env { sim, base, _gw: gw, _stop: tx }
 }
 
 /// A route `r` trying `primary` (upstream `faulty` at provider a) then `backup` (sim-cheap at b).
@@ -331,7 +333,7 @@ async fn failed_attempts_are_recorded_and_cost_nothing() {
     let server = tokio::spawn(app::serve(listener, gw.clone(), async {
         let _ = rx.await;
     }));
-    let env = Env { sim, base, gw: gw.clone(), _stop: tokio::sync::oneshot::channel().0 };
+    let env = Env { sim, base, _gw: gw.clone(), _stop: tokio::sync::oneshot::channel().0 };
     let a = ask(&env, "r", false).await;
     assert_eq!((a.status, a.model.as_str(), a.attempts), (200, "backup", 2));
     let _ = tx.send(());
