@@ -18,6 +18,7 @@
 //! The fault grammar is documented in [`faults`].
 
 mod anthropic;
+mod bedrock;
 pub mod config;
 pub mod engine;
 pub mod faults;
@@ -43,6 +44,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/model/{model_id}/converse", post(bedrock::converse))
+        .route("/model/{model_id}/converse-stream", post(bedrock::converse_stream))
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

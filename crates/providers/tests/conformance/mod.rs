@@ -76,13 +76,17 @@ pub async fn env(
         name: format!("conformance-{name}"),
         kind,
         base_url: base_url(&sim),
-        api_key: Some("sk-conformance".to_owned().into()),
+        // Bedrock signs with `ACCESS_KEY_ID:SECRET_ACCESS_KEY`; other kinds send a bearer key.
+        api_key: Some(match kind {
+            ProviderKind::Bedrock => "AKIDCONFORMANCE:sk-conformance".to_owned().into(),
+            _ => "sk-conformance".to_owned().into(),
+        }),
         timeouts: Timeouts {
             first_token: Duration::from_secs(10),
             ..Timeouts::default()
         },
         api_version: None,
-        region: None,
+        region: Some("us-east-1".to_owned()),
     };
     let provider = AnyProvider::new(cfg).expect("build the adapter");
     Env {
