@@ -264,6 +264,7 @@ where
         if remaining.is_zero() {
             return (Err(CoreError::Deadline(total)), attempts);
         }
+        d.usage.record(plan.tokens);
         let started = Instant::now();
         let result = {
             let _inflight = d.stats.begin();
@@ -357,6 +358,7 @@ where
     };
     let started = Instant::now();
     let launch = |call: &mut F, id: DeploymentId| {
+        snap.deployment(id).usage.record(plan.tokens);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let guard = snap.deployment(id).stats.begin();
         let fut = call(id, timeouts(snap, plan, id), remaining);

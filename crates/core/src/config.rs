@@ -6,6 +6,18 @@ use serde::{Deserialize, Serialize};
 use switchyard_pricing::PriceOverride;
 use switchyard_providers::Timeouts;
 
+/// `limits = { rpm = 10000, tpm = 2000000 }` on a provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderLimits {
+    /// Requests per minute.
+    #[serde(default)]
+    pub rpm: Option<u64>,
+    /// Tokens (input + output) per minute.
+    #[serde(default)]
+    pub tpm: Option<u64>,
+}
+
 /// A deployment: one model at one provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

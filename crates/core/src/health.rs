@@ -290,3 +290,63 @@ mod tests {
         assert_eq!(more, 20, "0.2 retries per request");
     }
 }
+
+/// Usage of one provider account in the current minute and month, against its configured
+/// limits. Shared by every deployment of the provider; all atomics.
+#[derive(Debug, Default)]
+pub struct ProviderUsage {
+    minute: AtomicU64,
+    requests: AtomicU64,
+    tokens: AtomicU64,
+}
+
+/// Keep this share of a configured limit free, so traffic spills before the provider says 429.
+const LIMIT_HEADROOM_PERCENT: u64 = 95;
+
+impl ProviderUsage {
+    fn roll(&self) {
+        let minute = now_ms() / 60_000;
+        if self.minute.swap(minute, Relaxed) != minute {
+            self.requests.store(0, Relaxed);
+            self.tokens.store(0, Relaxed);
+        }
+    }
+
+    /// Count a request about to be sent, with its estimated tokens.
+    pub fn record(&self, tokens: u64) {
+        self.roll();
+        self.requests.fetch_add(1, Relaxed);
+        self.tokens.fetch_add(tokens, Relaxed);
+    }
+
+    /// Whether one more request of `tokens` would pass 95% of a configured limit this minute.
+    pub fn near_limit(&self, limits: &crate::config::ProviderLimits, tokens: u64) -> bool {
+        if limits.rpm.is_none() && limits.tpm.is_none() {
+            return false;
+        }
+        self.roll();
+        let over = |used: u64, add: u64, limit: Option<u64>| {
+            limit.is_some_and(|l| (used + add) * 100 > l * LIMIT_HEADROOM_PERCENT)
+        };
+        over(self.requests.load(Relaxed), 1, limits.rpm) || over(self.tokens.load(Relaxed), tokens, limits.tpm)
+    }
+}
+
+/// Tokens a deployment used this calendar month (UTC, approximated as 30-day months from the
+/// epoch for speed), for monthly volume price tiers.
+#[derive(Debug, Default)]
+pub struct MonthlyTokens {
+    month: AtomicU64,
+    tokens: AtomicU64,
+}
+
+impl MonthlyTokens {
+    /// Add a request's tokens; returns the tokens used this month before it.
+    pub fn add(&self, tokens: u64, unix_secs: u64) -> u64 {
+        let month = unix_secs / (30 * 86_400);
+        if self.month.swap(month, Relaxed) != month {
+            self.tokens.store(0, Relaxed);
+        }
+        self.tokens.fetch_add(tokens, Relaxed)
+    }
+}

@@ -83,6 +83,8 @@ pub struct Plan {
     pub max_attempts: u32,
     /// Hedging policy of the route.
     pub hedge: Option<crate::config::HedgeConfig>,
+    /// Estimated tokens (input + expected output), counted against provider limits.
+    pub tokens: u64,
 }
 
 /// Longest chain of rule hand-overs between routes.
@@ -109,6 +111,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
         timeouts: route.timeouts,
         max_attempts: route.max_attempts,
         hedge: route.hedge.clone(),
+        tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
     };
     filter(snap, &route.require_tags, candidates, req, f, &mut p);
     if p.targets.is_empty() {
@@ -161,6 +164,7 @@ fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) ->
         timeouts: None,
         max_attempts: (candidates.len() as u32 + 1).max(2),
         hedge: None,
+        tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
     };
     filter(snap, &[], &candidates, req, f, &mut p);
     if p.targets.is_empty() {
@@ -205,7 +209,10 @@ fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId],
 /// so traffic spills to the next candidate before a 429 happens.
 fn spill_low_headroom(snap: &Snapshot, f: &Features, p: &mut Plan) {
     let need = f.input_tokens + f.max_output.unwrap_or(snap.expected_output);
-    let low = |id: DeploymentId| snap.deployment(id).stats.health.low_headroom(need);
+    let low = |id: DeploymentId| {
+        let d = snap.deployment(id);
+        d.stats.health.low_headroom(need) || d.usage.near_limit(&d.limits, need)
+    };
     if !p.targets.iter().any(|&id| low(id)) {
         return;
     }

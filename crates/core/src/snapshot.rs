@@ -94,6 +94,10 @@ pub struct Deployment {
     pub rates: Option<EstRates>,
     /// Live statistics.
     pub stats: Arc<DeploymentStats>,
+    /// The provider account's configured limits.
+    pub limits: crate::config::ProviderLimits,
+    /// The provider account's usage this minute (shared by its deployments).
+    pub usage: Arc<crate::health::ProviderUsage>,
 }
 
 /// A resolved route.
@@ -134,11 +138,21 @@ pub struct ProviderEntry {
     pub tags: Vec<String>,
     /// Percentage added to every price (residency uplift).
     pub uplift_percent: Option<switchyard_pricing::Decimal>,
+    /// Configured rate limits.
+    pub limits: crate::config::ProviderLimits,
 }
 
 /// Describe a provider for [`Snapshot::build`].
 pub fn snapshot_provider(adapter: Arc<AnyProvider>, kind: ProviderKind, timeouts: Timeouts) -> ProviderEntry {
-    ProviderEntry { adapter, kind, timeouts, regions: Vec::new(), tags: Vec::new(), uplift_percent: None }
+    ProviderEntry {
+        adapter,
+        kind,
+        timeouts,
+        regions: Vec::new(),
+        tags: Vec::new(),
+        uplift_percent: None,
+        limits: crate::config::ProviderLimits::default(),
+    }
 }
 
 /// Everything a request needs, resolved and validated; swapped atomically on reload.
@@ -267,6 +281,8 @@ fn deployment(m: &ModelConfig, p: &ProviderEntry, catalog: &Catalog, stats: &Sta
         rates: price.as_ref().map(EstRates::of),
         price,
         stats: stats.get(&m.name),
+        limits: p.limits,
+        usage: stats.provider(&m.provider),
     }
 }
 

@@ -16,6 +16,8 @@ use std::{
 pub struct DeploymentStats {
     /// Circuit breaker, retry budget, quota and rate-limit headroom.
     pub health: crate::health::Health,
+    /// Tokens used this month (volume price tiers).
+    pub monthly: crate::health::MonthlyTokens,
     inflight: AtomicU32,
     /// EWMA of time to first token in µs; 0 = no observation yet.
     ttft_us: AtomicU64,
@@ -133,11 +135,17 @@ impl Drop for InflightGuard {
     }
 }
 
-/// Statistics by deployment name, shared by every snapshot.
+/// Statistics by deployment name, and usage by provider name, shared by every snapshot.
 #[derive(Debug, Default)]
-pub struct StatsRegistry(Mutex<HashMap<String, Arc<DeploymentStats>>>);
+pub struct StatsRegistry(Mutex<HashMap<String, Arc<DeploymentStats>>>, Mutex<HashMap<String, Arc<crate::health::ProviderUsage>>>);
 
 impl StatsRegistry {
+    /// The usage counters of a provider account, created on first use.
+    pub fn provider(&self, name: &str) -> Arc<crate::health::ProviderUsage> {
+        let mut map = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_owned()).or_default().clone()
+    }
+
     /// The statistics of a deployment, created on first use. Only called when a snapshot is built.
     pub fn get(&self, name: &str) -> Arc<DeploymentStats> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());

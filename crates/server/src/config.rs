@@ -117,6 +117,9 @@ pub struct ProviderSection {
     /// Timeouts for calls to this provider.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// The account's rate limits; traffic spills to the next candidate before they are hit.
+    #[serde(default)]
+    pub limits: switchyard_core::config::ProviderLimits,
     /// Percentage added to every price of this provider (e.g. a residency uplift of 10).
     #[serde(default, deserialize_with = "switchyard_pricing::exact::deserialize_opt")]
     pub uplift_percent: Option<rust_decimal::Decimal>,

@@ -206,6 +206,7 @@ pub(crate) fn build_snapshot(
                 entry.regions = p.regions.clone();
                 entry.tags = p.tags.clone();
                 entry.uplift_percent = p.uplift_percent;
+                entry.limits = p.limits;
                 providers.insert(p.name.clone(), entry);
             }
             Err(e) => errors.push(ConfigError::new(format!("providers[{i}].kind"), e.message)),

@@ -21,14 +21,18 @@ pub(crate) struct Bill {
 /// whatever its price; one that used tokens on an unpriced model makes the request unpriced.
 pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: &Usage) -> Bill {
     let ctx = CostContext::default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let per: Vec<Cost> = attempts
         .iter()
         .map(|a| {
             if a.usage == Usage::default() {
-                Cost::ZERO
-            } else {
-                Cost::of(snap.deployment(a.deployment).price.as_ref(), &a.usage, &ctx)
+                return Cost::ZERO;
             }
+            let d = snap.deployment(a.deployment);
+            // Monthly volume tiers: the rate in force when the request starts.
+            let before = d.stats.monthly.add(a.usage.total_input() + a.usage.output, now);
+            let ctx = CostContext { monthly_tokens_before: before, ..ctx };
+            Cost::of(d.price.as_ref(), &a.usage, &ctx)
         })
         .collect();
     let cost = per.iter().fold(Cost::ZERO, |acc, c| acc + *c);

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::{ErrorClass, ProviderError, ratelimit::retry_after};
+use crate::{ratelimit::retry_after, ErrorClass, ProviderError};
 
 #[derive(Deserialize)]
 struct ErrorEnvelope {
@@ -22,7 +22,15 @@ struct ErrorBody {
 /// Classify a non-2xx upstream response, keeping the provider's message.
 pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
-    let retry = retry_after(resp.headers());
+    // `Retry-After` / `retry-after-ms`, else when the exhausted rate-limit window resets.
+    let retry = retry_after(resp.headers()).or_else(|| {
+        let rl = crate::RateLimitInfo::from_openai_headers(resp.headers());
+        match (rl.remaining_requests, rl.remaining_tokens) {
+            (Some(0), _) => rl.reset_requests,
+            (_, Some(0)) => rl.reset_tokens,
+            _ => None,
+        }
+    });
     let body = resp.bytes().await.unwrap_or_default();
     let mut err = classify(status, &body);
     err.retry_after = retry;
@@ -31,7 +39,9 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 
 /// Classify a status and body.
 pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
-    let parsed = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
+    let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .map(|e| e.error);
     let code = parsed.as_ref().and_then(|e| match &e.code {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
@@ -41,9 +51,7 @@ pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
     let message = parsed
         .and_then(|e| e.message)
         .unwrap_or_else(|| truncate(&String::from_utf8_lossy(body), 512));
-    let hint = |needle: &str| {
-        code.as_deref() == Some(needle) || kind.as_deref() == Some(needle)
-    };
+    let hint = |needle: &str| code.as_deref() == Some(needle) || kind.as_deref() == Some(needle);
     let class = match status {
         429 if hint("insufficient_quota") => ErrorClass::Quota,
         429 => ErrorClass::RateLimited,
