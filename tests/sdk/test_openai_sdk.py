@@ -458,14 +458,8 @@ def test_stream_cut_is_an_explicit_error(openai_client):
 
 # --- OpenAPI schema conformance -----------------------------------------------------------------
 
-# Known gateway deviation (reported, not fixed here): the upstream (simulator) sends
-# `"content": null` on tool-call messages and `"refusal": null` on every message, both required
-# by the spec's ChatCompletionResponseMessage; the gateway's re-encoding drops null fields.
-MESSAGE_NULLS_DROPPED = pytest.mark.xfail(
-    reason="gateway drops `refusal: null` / `content: null` from choices[].message (spec: required, nullable)",
-    strict=False,
-)
-
+# The spec's ChatCompletionResponseMessage requires `content` and `refusal` (nullable): the
+# gateway must keep them as `null` rather than dropping them when it re-encodes a response.
 SCHEMA_CASES = {
     "plain": dict(model="sim-cheap", messages=user("Say hello.")),
     "premium": dict(model="sim-premium", messages=user("Say hello.")),
@@ -478,7 +472,6 @@ SCHEMA_CASES = {
 }
 
 
-@MESSAGE_NULLS_DROPPED
 @pytest.mark.parametrize("case", list(SCHEMA_CASES))
 def test_response_matches_openapi_schema(openai_client, validate_schema, case):
     raw = openai_client.chat.completions.with_raw_response.create(**SCHEMA_CASES[case])
