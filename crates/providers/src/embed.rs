@@ -21,8 +21,15 @@ pub struct EmbedReply {
 
 impl AnyProvider {
     /// Embed `req.input` with the provider's model `upstream_model`.
-    pub async fn embed(&self, req: &EmbeddingsRequest, upstream_model: &str) -> Result<EmbedReply, ProviderError> {
-        #[allow(unreachable_patterns, reason = "other adapters join the enum without embeddings")]
+    pub async fn embed(
+        &self,
+        req: &EmbeddingsRequest,
+        upstream_model: &str,
+    ) -> Result<EmbedReply, ProviderError> {
+        #[allow(
+            unreachable_patterns,
+            reason = "other adapters join the enum without embeddings"
+        )]
         match self {
             AnyProvider::OpenAi(p) => p.embed(req, upstream_model).await,
             AnyProvider::Gemini(p) => p.embed(req, upstream_model).await,
@@ -40,7 +47,11 @@ pub(crate) fn base64_f32(values: &[f32]) -> String {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {

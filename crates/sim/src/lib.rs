@@ -19,9 +19,12 @@
 
 mod anthropic;
 mod bedrock;
+mod azure;
 pub mod config;
+mod embed;
 pub mod engine;
 pub mod faults;
+mod gemini;
 mod model;
 mod openai;
 mod playback;
@@ -46,6 +49,11 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/model/{model_id}/converse", post(bedrock::converse))
         .route("/model/{model_id}/converse-stream", post(bedrock::converse_stream))
+        .route("/v1beta/models/{*rest}", post(gemini::models))
+        .route("/v1/embeddings", post(embed::embeddings))
+        .route("/embeddings", post(embed::embeddings))
+        .route("/openai/deployments/{deployment}/chat/completions", post(azure::chat_completions))
+        .route("/openai/deployments/{deployment}/embeddings", post(azure::embeddings))
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

@@ -11,16 +11,18 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use switchyard_types::{
-    ChatRequest, ChatResponse, Choice, Content as CContent, ContentPart, FinishReason, FunctionCall as CFunctionCall,
-    JsonMap, Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, Choice, Content as CContent, ContentPart, FinishReason,
+    FunctionCall as CFunctionCall, JsonMap, Message, ResponseFormat, Role, ToolCall, ToolChoice,
+    Usage,
 };
 
 use super::schema;
 use super::wire::{
-    Blob, Candidate, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration, FunctionResponse,
-    GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part, Tool, ToolConfig, UsageMetadata,
+    Blob, Candidate, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
+    FunctionResponse, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part,
+    Tool, ToolConfig, UsageMetadata,
 };
 use crate::{ErrorClass, ProviderError};
 
@@ -71,12 +73,18 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderErro
         }
         match contents.last_mut() {
             Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-            _ => contents.push(Content { role: Some(role.to_owned()), parts }),
+            _ => contents.push(Content {
+                role: Some(role.to_owned()),
+                parts,
+            }),
         }
     }
     Ok(GenerateContentRequest {
         contents,
-        system_instruction: (!system.is_empty()).then_some(Content { role: None, parts: system }),
+        system_instruction: (!system.is_empty()).then_some(Content {
+            role: None,
+            parts: system,
+        }),
         tools: tools(req),
         tool_config: tool_config(req),
         generation_config: Some(generation_config(req)),
@@ -85,7 +93,11 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderErro
 
 fn text_parts(m: &Message) -> Vec<Part> {
     let t = m.text_content();
-    if t.is_empty() { Vec::new() } else { vec![Part::text(t)] }
+    if t.is_empty() {
+        Vec::new()
+    } else {
+        vec![Part::text(t)]
+    }
 }
 
 fn user_parts(m: &Message) -> Result<Vec<Part>, ProviderError> {
@@ -103,10 +115,21 @@ fn part(p: &ContentPart) -> Option<Result<Part, ProviderError>> {
         ContentPart::Refusal { refusal } => Some(Ok(Part::text(refusal.clone()))),
         ContentPart::InputAudio { input_audio } => {
             let data = input_audio.get("data").and_then(Value::as_str);
-            let format = input_audio.get("format").and_then(Value::as_str).unwrap_or("wav");
+            let format = input_audio
+                .get("format")
+                .and_then(Value::as_str)
+                .unwrap_or("wav");
             Some(data.map_or_else(
                 || Err(bad("input_audio without data")),
-                |d| Ok(Part { inline_data: Some(Blob { mime_type: format!("audio/{format}"), data: d.to_owned() }), ..Part::default() }),
+                |d| {
+                    Ok(Part {
+                        inline_data: Some(Blob {
+                            mime_type: format!("audio/{format}"),
+                            data: d.to_owned(),
+                        }),
+                        ..Part::default()
+                    })
+                },
             ))
         }
         ContentPart::File { file } => {
@@ -119,21 +142,35 @@ fn part(p: &ContentPart) -> Option<Result<Part, ProviderError>> {
 /// `data:` URLs become inline bytes; other URLs become `fileData`.
 fn image(url: &str) -> Result<Part, ProviderError> {
     if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or_else(|| bad("malformed data: URL"))?;
-        let mime = meta.strip_suffix(";base64").ok_or_else(|| bad("only base64 data: URLs are supported"))?;
+        let (meta, data) = rest
+            .split_once(',')
+            .ok_or_else(|| bad("malformed data: URL"))?;
+        let mime = meta
+            .strip_suffix(";base64")
+            .ok_or_else(|| bad("only base64 data: URLs are supported"))?;
         return Ok(Part {
-            inline_data: Some(Blob { mime_type: mime.to_owned(), data: data.to_owned() }),
+            inline_data: Some(Blob {
+                mime_type: mime.to_owned(),
+                data: data.to_owned(),
+            }),
             ..Part::default()
         });
     }
     Ok(Part {
-        file_data: Some(FileData { mime_type: Some(mime_from_url(url).to_owned()), file_uri: url.to_owned() }),
+        file_data: Some(FileData {
+            mime_type: Some(mime_from_url(url).to_owned()),
+            file_uri: url.to_owned(),
+        }),
         ..Part::default()
     })
 }
 
 fn mime_from_url(url: &str) -> &'static str {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     match path.rsplit('.').next() {
         Some("png") => "image/png",
         Some("webp") => "image/webp",
@@ -150,11 +187,19 @@ fn assistant_parts(m: &Message) -> Result<Vec<Part>, ProviderError> {
         let args: Value = if c.function.arguments.trim().is_empty() {
             json!({})
         } else {
-            serde_json::from_str(&c.function.arguments)
-                .map_err(|e| bad(format!("tool call `{}` has arguments that are not JSON: {e}", c.id)))?
+            serde_json::from_str(&c.function.arguments).map_err(|e| {
+                bad(format!(
+                    "tool call `{}` has arguments that are not JSON: {e}",
+                    c.id
+                ))
+            })?
         };
         parts.push(Part {
-            function_call: Some(FunctionCall { id: None, name: c.function.name.clone(), args: Some(args) }),
+            function_call: Some(FunctionCall {
+                id: None,
+                name: c.function.name.clone(),
+                args: Some(args),
+            }),
             ..Part::default()
         });
     }
@@ -182,7 +227,12 @@ fn tools(req: &ChatRequest) -> Option<Vec<Tool>> {
             parameters: t.function.parameters.as_ref().map(schema::clean),
         })
         .collect();
-    (!decls.is_empty()).then(|| vec![Tool { function_declarations: decls, extra: JsonMap::new() }])
+    (!decls.is_empty()).then(|| {
+        vec![Tool {
+            function_declarations: decls,
+            extra: JsonMap::new(),
+        }]
+    })
 }
 
 fn tool_config(req: &ChatRequest) -> Option<ToolConfig> {
@@ -195,27 +245,35 @@ fn tool_config(req: &ChatRequest) -> Option<ToolConfig> {
         ToolChoice::Named(n) => ("ANY", Some(vec![n.function.name.clone()])),
     };
     Some(ToolConfig {
-        function_calling_config: FunctionCallingConfig { mode: mode.to_owned(), allowed_function_names: names },
+        function_calling_config: FunctionCallingConfig {
+            mode: mode.to_owned(),
+            allowed_function_names: names,
+        },
     })
 }
 
 fn generation_config(req: &ChatRequest) -> GenerationConfig {
     let (mime, schema) = match &req.response_format {
         Some(ResponseFormat::JsonObject) => (Some("application/json".to_owned()), None),
-        Some(ResponseFormat::JsonSchema { json_schema }) => {
-            (Some("application/json".to_owned()), json_schema.schema.as_ref().map(schema::clean))
-        }
+        Some(ResponseFormat::JsonSchema { json_schema }) => (
+            Some("application/json".to_owned()),
+            json_schema.schema.as_ref().map(schema::clean),
+        ),
         _ => (None, None),
     };
-    let thinking = req.extra.get("reasoning_effort").and_then(Value::as_str).map(|effort| {
-        let budget = match effort {
-            "minimal" | "none" => 0,
-            "low" => 1024,
-            "high" => 24_576,
-            _ => 8192,
-        };
-        json!({"thinkingBudget": budget, "includeThoughts": budget > 0})
-    });
+    let thinking = req
+        .extra
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .map(|effort| {
+            let budget = match effort {
+                "minimal" | "none" => 0,
+                "low" => 1024,
+                "high" => 24_576,
+                _ => 8192,
+            };
+            json!({"thinkingBudget": budget, "includeThoughts": budget > 0})
+        });
     GenerationConfig {
         max_output_tokens: req.max_output(),
         temperature: req.temperature,
@@ -262,7 +320,10 @@ pub fn usage(u: &UsageMetadata) -> Usage {
 /// A blocked prompt, as a content-policy error.
 pub fn blocked(resp: &GenerateContentResponse) -> Option<ProviderError> {
     let reason = resp.prompt_feedback.as_ref()?.block_reason.as_deref()?;
-    let mut e = ProviderError::new(ErrorClass::ContentPolicy, format!("Gemini blocked the prompt ({reason})"));
+    let mut e = ProviderError::new(
+        ErrorClass::ContentPolicy,
+        format!("Gemini blocked the prompt ({reason})"),
+    );
     e.code = Some(format!("prompt_blocked_{}", reason.to_ascii_lowercase()));
     e.status = Some(400);
     Some(e)
@@ -280,28 +341,49 @@ pub struct Split {
 
 /// Split one candidate's parts; tool-call ids are `call_<n>` from `next_call` on.
 pub fn split(c: &Candidate, next_call: &mut u32) -> Split {
-    let mut s = Split { text: String::new(), thoughts: String::new(), calls: Vec::new() };
+    let mut s = Split {
+        text: String::new(),
+        thoughts: String::new(),
+        calls: Vec::new(),
+    };
     for p in c.content.iter().flat_map(|c| &c.parts) {
         if let Some(f) = &p.function_call {
-            let args = f.args.as_ref().map_or_else(|| "{}".to_owned(), Value::to_string);
+            let args = f
+                .args
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), Value::to_string);
             s.calls.push(ToolCall {
                 id: f.id.clone().unwrap_or_else(|| format!("call_{next_call}")),
                 kind: "function".to_owned(),
-                function: CFunctionCall { name: f.name.clone(), arguments: args },
+                function: CFunctionCall {
+                    name: f.name.clone(),
+                    arguments: args,
+                },
             });
             *next_call += 1;
         } else if let Some(t) = &p.text {
-            if p.thought == Some(true) { s.thoughts.push_str(t) } else { s.text.push_str(t) }
+            if p.thought == Some(true) {
+                s.thoughts.push_str(t)
+            } else {
+                s.text.push_str(t)
+            }
         }
     }
     s
 }
 
 /// A full `generateContent` answer → canonical response and usage.
-pub fn from_wire(resp: GenerateContentResponse, model: &str, created: u64) -> Result<(ChatResponse, Usage), ProviderError> {
+pub fn from_wire(
+    resp: GenerateContentResponse,
+    model: &str,
+    created: u64,
+) -> Result<(ChatResponse, Usage), ProviderError> {
     if resp.candidates.is_empty() {
         return Err(blocked(&resp).unwrap_or_else(|| {
-            ProviderError::new(ErrorClass::Malformed, "Gemini returned no candidates and no block reason")
+            ProviderError::new(
+                ErrorClass::Malformed,
+                "Gemini returned no candidates and no block reason",
+            )
         }));
     }
     let mut next_call = 0;
@@ -321,7 +403,10 @@ pub fn from_wire(resp: GenerateContentResponse, model: &str, created: u64) -> Re
             Choice {
                 index: c.index.unwrap_or(i as u32),
                 message,
-                finish_reason: c.finish_reason.as_deref().map(|r| finish_reason(r, had_calls)),
+                finish_reason: c
+                    .finish_reason
+                    .as_deref()
+                    .map(|r| finish_reason(r, had_calls)),
                 logprobs: None,
                 extra: JsonMap::new(),
             }
@@ -329,10 +414,16 @@ pub fn from_wire(resp: GenerateContentResponse, model: &str, created: u64) -> Re
         .collect();
     let usage = resp.usage_metadata.as_ref().map(usage).unwrap_or_default();
     let response = ChatResponse {
-        id: format!("chatcmpl-{}", resp.response_id.as_deref().unwrap_or("gemini")),
+        id: format!(
+            "chatcmpl-{}",
+            resp.response_id.as_deref().unwrap_or("gemini")
+        ),
         object: "chat.completion".to_owned(),
         created,
-        model: resp.model_version.clone().unwrap_or_else(|| model.to_owned()),
+        model: resp
+            .model_version
+            .clone()
+            .unwrap_or_else(|| model.to_owned()),
         choices,
         usage: resp.usage_metadata.is_some().then(|| usage.to_openai()),
         system_fingerprint: None,

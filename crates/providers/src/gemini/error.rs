@@ -49,27 +49,37 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 /// front ends wrap errors that way).
 pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
     let parsed = serde_json::from_slice::<Envelope>(body)
-        .or_else(|_| serde_json::from_slice::<Vec<Envelope>>(body).map_err(|_| ()).and_then(|v| v.into_iter().next().ok_or(())))
+        .or_else(|_| {
+            serde_json::from_slice::<Vec<Envelope>>(body)
+                .map_err(|_| ())
+                .and_then(|v| v.into_iter().next().ok_or(()))
+        })
         .ok()
         .map(|e| e.error);
     let google_status = parsed.as_ref().and_then(|e| e.status.clone());
     let retry = parsed.as_ref().and_then(|e| {
         e.details.iter().find_map(|d| {
-            let is_retry = d.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with("google.rpc.RetryInfo"));
-            is_retry.then(|| d.get("retryDelay").and_then(Value::as_str).and_then(parse_reset)).flatten()
+            let is_retry = d
+                .get("@type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"));
+            is_retry
+                .then(|| {
+                    d.get("retryDelay")
+                        .and_then(Value::as_str)
+                        .and_then(parse_reset)
+                })
+                .flatten()
         })
     });
     let message = parsed
         .and_then(|e| e.message)
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
     let lower = message.to_ascii_lowercase();
+    let whole = String::from_utf8_lossy(body).to_ascii_lowercase();
     let gs = google_status.as_deref().unwrap_or("");
     let class = match (status, gs) {
-        (429, _) | (_, "RESOURCE_EXHAUSTED") if lower.contains("quota") || lower.contains("billing") => {
-            // Per-minute quotas are rate limits; daily and billing quotas are exhaustion.
-            if lower.contains("per minute") || lower.contains("perminute") { ErrorClass::RateLimited } else { ErrorClass::Quota }
-        }
-        (429, _) | (_, "RESOURCE_EXHAUSTED") => ErrorClass::RateLimited,
+        (429, _) | (_, "RESOURCE_EXHAUSTED") => exhausted(&lower, &whole, retry.is_some()),
         (503, _) | (_, "UNAVAILABLE") => ErrorClass::Overloaded,
         (504, _) | (_, "DEADLINE_EXCEEDED") => ErrorClass::UpstreamTimeout,
         (500..=599, _) | (_, "INTERNAL") => ErrorClass::Server,
@@ -82,10 +92,38 @@ pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
         {
             ErrorClass::ContextLength
         }
-        _ if lower.contains("api key not valid") || lower.contains("api_key_invalid") => ErrorClass::Auth,
+        _ if lower.contains("api key not valid") || lower.contains("api_key_invalid") => {
+            ErrorClass::Auth
+        }
         _ => ErrorClass::BadRequest,
     };
-    ProviderError { class, status: Some(status), message, code: google_status, retry_after: retry }
+    ProviderError {
+        class,
+        status: Some(status),
+        message,
+        code: google_status,
+        retry_after: retry,
+    }
+}
+
+/// 429 / `RESOURCE_EXHAUSTED`: a rate limit (retry later) or an exhausted quota (move on).
+///
+/// Google words both alike ("check quota"), so the quota id in the details decides first:
+/// per-minute / per-second quotas are rate limits, per-day quotas exhaustion. Then a
+/// `RetryInfo` means a rate limit; then billing, or "exceeded your current quota", means
+/// exhaustion; anything else ("Resource has been exhausted (e.g. check quota).") is a rate limit.
+fn exhausted(message: &str, whole: &str, has_retry_info: bool) -> ErrorClass {
+    if whole.contains("perminute") || whole.contains("persecond") || whole.contains("per minute") {
+        ErrorClass::RateLimited
+    } else if whole.contains("perday") || whole.contains("per day") {
+        ErrorClass::Quota
+    } else if has_retry_info {
+        ErrorClass::RateLimited
+    } else if message.contains("billing") || message.contains("exceeded your current quota") {
+        ErrorClass::Quota
+    } else {
+        ErrorClass::RateLimited
+    }
 }
 
 #[cfg(test)]
@@ -94,26 +132,76 @@ mod tests {
     use std::time::Duration;
 
     fn body(code: u16, status: &str, message: &str) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({"error": {"code": code, "message": message, "status": status}})).unwrap()
+        serde_json::to_vec(
+            &serde_json::json!({"error": {"code": code, "message": message, "status": status}}),
+        )
+        .unwrap()
     }
 
     #[test]
     fn classifies_google_errors() {
         let c = |code, status, msg| classify(code, &body(code, status, msg)).class;
         assert_eq!(
-            c(400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."),
+            c(
+                400,
+                "INVALID_ARGUMENT",
+                "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
+            ),
             ErrorClass::ContextLength
         );
-        assert_eq!(c(400, "INVALID_ARGUMENT", "Invalid value at 'contents[0].role'"), ErrorClass::BadRequest);
-        assert_eq!(c(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."), ErrorClass::Quota);
-        assert_eq!(c(429, "RESOURCE_EXHAUSTED", "Too many requests"), ErrorClass::RateLimited);
-        assert_eq!(c(503, "UNAVAILABLE", "The model is overloaded."), ErrorClass::Overloaded);
-        assert_eq!(c(500, "INTERNAL", "An internal error has occurred."), ErrorClass::Server);
-        assert_eq!(c(504, "DEADLINE_EXCEEDED", "Deadline exceeded"), ErrorClass::UpstreamTimeout);
+        assert_eq!(
+            c(
+                400,
+                "INVALID_ARGUMENT",
+                "Invalid value at 'contents[0].role'"
+            ),
+            ErrorClass::BadRequest
+        );
+        assert_eq!(
+            c(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "Resource has been exhausted (e.g. check quota)."
+            ),
+            ErrorClass::RateLimited
+        );
+        assert_eq!(
+            c(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, please check your plan and billing details."
+            ),
+            ErrorClass::Quota
+        );
+        let per_minute = br#"{"error":{"code":429,"message":"You exceeded your current quota","status":"RESOURCE_EXHAUSTED",
+            "details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]}]}}"#;
+        assert_eq!(classify(429, per_minute).class, ErrorClass::RateLimited);
+        assert_eq!(
+            c(429, "RESOURCE_EXHAUSTED", "Too many requests"),
+            ErrorClass::RateLimited
+        );
+        assert_eq!(
+            c(503, "UNAVAILABLE", "The model is overloaded."),
+            ErrorClass::Overloaded
+        );
+        assert_eq!(
+            c(500, "INTERNAL", "An internal error has occurred."),
+            ErrorClass::Server
+        );
+        assert_eq!(
+            c(504, "DEADLINE_EXCEEDED", "Deadline exceeded"),
+            ErrorClass::UpstreamTimeout
+        );
         assert_eq!(c(403, "PERMISSION_DENIED", "denied"), ErrorClass::Auth);
         assert_eq!(c(401, "UNAUTHENTICATED", "no key"), ErrorClass::Auth);
-        assert_eq!(c(404, "NOT_FOUND", "models/x is not found"), ErrorClass::NotFound);
-        assert_eq!(classify(502, b"<html>bad gateway</html>").class, ErrorClass::Server);
+        assert_eq!(
+            c(404, "NOT_FOUND", "models/x is not found"),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify(502, b"<html>bad gateway</html>").class,
+            ErrorClass::Server
+        );
     }
 
     #[test]

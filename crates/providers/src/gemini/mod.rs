@@ -15,13 +15,17 @@ pub mod wire;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{HeaderValue, header};
+use http::{header, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use switchyard_types::{ChatRequest, Embedding, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, JsonMap, Usage};
+use switchyard_types::{
+    ChatRequest, Embedding, EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse,
+    EmbeddingsUsage, JsonMap, Usage,
+};
 
 use crate::{
-    EmbedReply, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply, StreamReply, UpstreamMeta, http::client,
+    http::client, EmbedReply, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply,
+    StreamReply, UpstreamMeta,
 };
 
 /// A Gemini upstream.
@@ -38,15 +42,22 @@ impl GeminiProvider {
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
         let key = match &cfg.api_key {
             Some(k) => {
-                let mut v = HeaderValue::from_str(k.expose_secret())
-                    .map_err(|_| ProviderError::internal("provider API key is not a valid header"))?;
+                let mut v = HeaderValue::from_str(k.expose_secret()).map_err(|_| {
+                    ProviderError::internal("provider API key is not a valid header")
+                })?;
                 v.set_sensitive(true);
                 Some(v)
             }
             None => None,
         };
-        let client = client(cfg.timeouts.connect).map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
-        Ok(GeminiProvider { name: cfg.name, base: cfg.base_url.trim_end_matches('/').to_owned(), key, client })
+        let client = client(cfg.timeouts.connect)
+            .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
+        Ok(GeminiProvider {
+            name: cfg.name,
+            base: cfg.base_url.trim_end_matches('/').to_owned(),
+            key,
+            client,
+        })
     }
 
     /// Config name.
@@ -62,53 +73,102 @@ impl GeminiProvider {
     /// Non-streaming completion.
     pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
         let body = convert::to_wire(req)?;
-        let resp = self.send(&self.url(upstream, "generateContent"), &body).await?;
+        let resp = self
+            .send(&self.url(upstream, "generateContent"), &body)
+            .await?;
         let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::from_transport(&e))?;
-        let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| ProviderError::new(ErrorClass::Malformed, format!("Gemini returned an unreadable answer: {e}")))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Malformed,
+                format!("Gemini returned an unreadable answer: {e}"),
+            )
+        })?;
         let (response, usage) = convert::from_wire(wire, upstream, now())?;
-        Ok(Reply { response, usage, meta })
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
     }
 
     /// Streaming completion.
-    pub async fn chat_stream(&self, req: &ChatRequest, upstream: &str) -> Result<StreamReply, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        upstream: &str,
+    ) -> Result<StreamReply, ProviderError> {
         let body = convert::to_wire(req)?;
         let url = format!("{}?alt=sse", self.url(upstream, "streamGenerateContent"));
         let resp = self.send(&url, &body).await?;
         let meta = meta(&resp);
-        Ok(StreamReply { stream: stream::decode(resp, upstream.to_owned(), now()), meta })
+        Ok(StreamReply {
+            stream: stream::decode(resp, upstream.to_owned(), now()),
+            meta,
+        })
     }
 
     /// Embeddings through `:batchEmbedContents`. Gemini reports no token usage for embeddings,
     /// so usage is estimated as one token per four characters (rounded up) of input.
-    pub async fn embed(&self, req: &EmbeddingsRequest, upstream: &str) -> Result<EmbedReply, ProviderError> {
+    pub async fn embed(
+        &self,
+        req: &EmbeddingsRequest,
+        upstream: &str,
+    ) -> Result<EmbedReply, ProviderError> {
         let texts = req.input.texts().ok_or_else(|| {
-            ProviderError::new(ErrorClass::BadRequest, "Gemini embeddings take text input, not token arrays")
+            ProviderError::new(
+                ErrorClass::BadRequest,
+                "Gemini embeddings take text input, not token arrays",
+            )
         })?;
-        let model = format!("models/{}", upstream.strip_prefix("models/").unwrap_or(upstream));
+        let model = format!(
+            "models/{}",
+            upstream.strip_prefix("models/").unwrap_or(upstream)
+        );
         let body = wire::BatchEmbedRequest {
             requests: texts
                 .iter()
                 .map(|t| wire::EmbedContentRequest {
                     model: model.clone(),
-                    content: wire::Content { role: None, parts: vec![wire::Part::text(*t)] },
+                    content: wire::Content {
+                        role: None,
+                        parts: vec![wire::Part::text(*t)],
+                    },
                     output_dimensionality: req.dimensions,
                 })
                 .collect(),
         };
-        let resp = self.send(&self.url(upstream, "batchEmbedContents"), &body).await?;
+        let resp = self
+            .send(&self.url(upstream, "batchEmbedContents"), &body)
+            .await?;
         let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::from_transport(&e))?;
-        let wire: wire::BatchEmbedResponse = serde_json::from_slice(&bytes)
-            .map_err(|e| ProviderError::new(ErrorClass::Malformed, format!("Gemini returned unreadable embeddings: {e}")))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let wire: wire::BatchEmbedResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Malformed,
+                format!("Gemini returned unreadable embeddings: {e}"),
+            )
+        })?;
         if wire.embeddings.len() != texts.len() {
             return Err(ProviderError::new(
                 ErrorClass::Malformed,
-                format!("Gemini returned {} embeddings for {} inputs", wire.embeddings.len(), texts.len()),
+                format!(
+                    "Gemini returned {} embeddings for {} inputs",
+                    wire.embeddings.len(),
+                    texts.len()
+                ),
             ));
         }
-        let tokens: u64 = texts.iter().map(|t| (t.chars().count() as u64).div_ceil(4)).sum();
+        let tokens: u64 = texts
+            .iter()
+            .map(|t| (t.chars().count() as u64).div_ceil(4))
+            .sum();
         let base64 = req.encoding_format.as_deref() == Some("base64");
         let data = wire
             .embeddings
@@ -117,28 +177,55 @@ impl GeminiProvider {
             .map(|(i, e)| Embedding {
                 object: "embedding".to_owned(),
                 index: i as u32,
-                embedding: if base64 { EmbeddingVector::Base64(crate::embed::base64_f32(&e.values)) } else { EmbeddingVector::Float(e.values) },
+                embedding: if base64 {
+                    EmbeddingVector::Base64(crate::embed::base64_f32(&e.values))
+                } else {
+                    EmbeddingVector::Float(e.values)
+                },
             })
             .collect();
         let response = EmbeddingsResponse {
             object: "list".to_owned(),
             data,
             model: upstream.to_owned(),
-            usage: EmbeddingsUsage { prompt_tokens: tokens, total_tokens: tokens },
+            usage: EmbeddingsUsage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+            },
             extra: JsonMap::new(),
         };
-        let usage = Usage { input: tokens, ..Usage::default() };
-        Ok(EmbedReply { response, usage, meta })
+        let usage = Usage {
+            input: tokens,
+            ..Usage::default()
+        };
+        Ok(EmbedReply {
+            response,
+            usage,
+            meta,
+        })
     }
 
-    async fn send(&self, url: &str, body: &impl Serialize) -> Result<reqwest::Response, ProviderError> {
-        let bytes =
-            Bytes::from(serde_json::to_vec(body).map_err(|e| ProviderError::internal(format!("encode request: {e}")))?);
-        let mut rb = self.client.post(url).header(header::CONTENT_TYPE, "application/json").body(bytes);
+    async fn send(
+        &self,
+        url: &str,
+        body: &impl Serialize,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let bytes = Bytes::from(
+            serde_json::to_vec(body)
+                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
+        );
+        let mut rb = self
+            .client
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(bytes);
         if let Some(key) = &self.key {
             rb = rb.header("x-goog-api-key", key.clone());
         }
-        let resp = rb.send().await.map_err(|e| ProviderError::from_transport(&e))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -147,11 +234,16 @@ impl GeminiProvider {
 }
 
 fn meta(resp: &reqwest::Response) -> UpstreamMeta {
-    UpstreamMeta { status: resp.status().as_u16(), rate_limit: RateLimitInfo::from_openai_headers(resp.headers()) }
+    UpstreamMeta {
+        status: resp.status().as_u16(),
+        rate_limit: RateLimitInfo::from_openai_headers(resp.headers()),
+    }
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

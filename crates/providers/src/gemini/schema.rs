@@ -15,7 +15,7 @@
 //! `items`, `minItems`, `maxItems`, `minimum`, `maximum`, `anyOf`, `nullable`, `title`,
 //! `propertyOrdering`, …) passes through unchanged.
 
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 const DROPPED: &[&str] = &[
     "$schema",
@@ -56,7 +56,9 @@ fn walk(v: &Value, defs: &Map<String, Value>, depth: u32) -> Value {
 
 fn object(o: &Map<String, Value>, defs: &Map<String, Value>, depth: u32) -> Value {
     if let Some(r) = o.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/$defs/").or_else(|| r.strip_prefix("#/definitions/"));
+        let name = r
+            .strip_prefix("#/$defs/")
+            .or_else(|| r.strip_prefix("#/definitions/"));
         return match name.and_then(|n| defs.get(n)) {
             Some(target) if depth < 16 => walk(target, defs, depth + 1),
             _ => json!({"type": "object"}),
@@ -72,7 +74,10 @@ fn object(o: &Map<String, Value>, defs: &Map<String, Value>, depth: u32) -> Valu
             }
             "type" => match x {
                 Value::Array(types) => {
-                    let non_null: Vec<&Value> = types.iter().filter(|t| t.as_str() != Some("null")).collect();
+                    let non_null: Vec<&Value> = types
+                        .iter()
+                        .filter(|t| t.as_str() != Some("null"))
+                        .collect();
                     if non_null.len() < types.len() {
                         out.insert("nullable".to_owned(), Value::Bool(true));
                     }
@@ -88,7 +93,11 @@ fn object(o: &Map<String, Value>, defs: &Map<String, Value>, depth: u32) -> Valu
             "properties" => {
                 let props = x
                     .as_object()
-                    .map(|p| p.iter().map(|(name, s)| (name.clone(), walk(s, defs, depth))).collect())
+                    .map(|p| {
+                        p.iter()
+                            .map(|(name, s)| (name.clone(), walk(s, defs, depth)))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 out.insert(k.to_owned(), Value::Object(props));
             }

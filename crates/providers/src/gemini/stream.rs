@@ -10,8 +10,10 @@
 use std::collections::{HashMap, VecDeque};
 
 use eventsource_stream::{Event, EventStreamError, Eventsource};
-use futures::{Stream, StreamExt, stream::BoxStream};
-use switchyard_types::{ChatChunk, ChunkChoice, Delta, FunctionCallDelta, JsonMap, Role, ToolCallDelta};
+use futures::{stream::BoxStream, Stream, StreamExt};
+use switchyard_types::{
+    ChatChunk, ChunkChoice, Delta, FunctionCallDelta, JsonMap, Role, ToolCallDelta,
+};
 
 use super::convert::{blocked, finish_reason, split, usage};
 use super::wire::{GenerateContentResponse, UsageMetadata};
@@ -36,11 +38,19 @@ struct State {
 }
 
 /// Decode a streaming response body.
-pub(super) fn decode(resp: reqwest::Response, model: String, created: u64) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
+pub(super) fn decode(
+    resp: reqwest::Response,
+    model: String,
+    created: u64,
+) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
     decode_events(resp.bytes_stream().eventsource(), model, created).boxed()
 }
 
-fn decode_events<S, E>(events: S, model: String, created: u64) -> impl Stream<Item = Result<StreamItem, ProviderError>>
+fn decode_events<S, E>(
+    events: S,
+    model: String,
+    created: u64,
+) -> impl Stream<Item = Result<StreamItem, ProviderError>>
 where
     S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
     E: std::fmt::Display,
@@ -81,9 +91,10 @@ where
                     ErrorClass::StreamCut,
                     "upstream stream ended before the answer was complete",
                 ))),
-                Some(Err(e)) => st
-                    .queue
-                    .push_back(Err(ProviderError::new(ErrorClass::StreamCut, format!("upstream stream broke: {e}")))),
+                Some(Err(e)) => st.queue.push_back(Err(ProviderError::new(
+                    ErrorClass::StreamCut,
+                    format!("upstream stream broke: {e}"),
+                ))),
                 Some(Ok(ev)) => on_event(&ev, &mut st),
             }
         }
@@ -105,7 +116,13 @@ impl State {
     }
 
     fn push(&mut self, index: u32, delta: Delta, finish: Option<switchyard_types::FinishReason>) {
-        let choice = ChunkChoice { index, delta, finish_reason: finish, logprobs: None, extra: JsonMap::new() };
+        let choice = ChunkChoice {
+            index,
+            delta,
+            finish_reason: finish,
+            logprobs: None,
+            extra: JsonMap::new(),
+        };
         let chunk = self.chunk(vec![choice]);
         self.queue.push_back(Ok(StreamItem::Chunk(chunk, None)));
     }
@@ -119,7 +136,11 @@ fn on_event(ev: &Event, st: &mut State) {
     let resp = match serde_json::from_str::<GenerateContentResponse>(data) {
         Ok(r) if !r.extra.contains_key("error") => r,
         Ok(r) => {
-            let code = r.extra.get("error").and_then(|e| e.get("code")).and_then(serde_json::Value::as_u64);
+            let code = r
+                .extra
+                .get("error")
+                .and_then(|e| e.get("code"))
+                .and_then(serde_json::Value::as_u64);
             let status = code.and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
             let mut e = super::error::classify(status, data.as_bytes());
             e.status = None;
@@ -163,10 +184,16 @@ fn on_event(ev: &Event, st: &mut State) {
                 index: first_call + k as u32,
                 id: Some(call.id),
                 kind: Some("function".to_owned()),
-                function: Some(FunctionCallDelta { name: Some(call.function.name), arguments: Some(call.function.arguments) }),
+                function: Some(FunctionCallDelta {
+                    name: Some(call.function.name),
+                    arguments: Some(call.function.arguments),
+                }),
             })
             .collect();
-        let has_delta = role.is_some() || !s.text.is_empty() || !s.thoughts.is_empty() || !tool_calls.is_empty();
+        let has_delta = role.is_some()
+            || !s.text.is_empty()
+            || !s.thoughts.is_empty()
+            || !tool_calls.is_empty();
         if has_delta {
             let delta = Delta {
                 role,
@@ -216,12 +243,26 @@ mod tests {
         let out = run(&format!("data: {A}\r\n\r\ndata: {B}\r\n\r\n"));
         assert_eq!(out.len(), 5, "{out:?}");
         assert_eq!(chunk(&out[0]).choices[0].delta.role, Some(Role::Assistant));
-        assert_eq!(chunk(&out[0]).choices[0].delta.content.as_deref(), Some("Hel"));
-        assert_eq!(chunk(&out[1]).choices[0].delta.content.as_deref(), Some("lo"));
-        assert_eq!(chunk(&out[2]).choices[0].finish_reason, Some(FinishReason::Stop));
-        let Ok(StreamItem::Chunk(u, Some(usage))) = &out[3] else { panic!("{:?}", out[3]) };
+        assert_eq!(
+            chunk(&out[0]).choices[0].delta.content.as_deref(),
+            Some("Hel")
+        );
+        assert_eq!(
+            chunk(&out[1]).choices[0].delta.content.as_deref(),
+            Some("lo")
+        );
+        assert_eq!(
+            chunk(&out[2]).choices[0].finish_reason,
+            Some(FinishReason::Stop)
+        );
+        let Ok(StreamItem::Chunk(u, Some(usage))) = &out[3] else {
+            panic!("{:?}", out[3])
+        };
         assert!(u.choices.is_empty());
-        assert_eq!((usage.input, usage.cache_read, usage.output, usage.reasoning), (6, 4, 5, 3));
+        assert_eq!(
+            (usage.input, usage.cache_read, usage.output, usage.reasoning),
+            (6, 4, 5, 3)
+        );
         assert_eq!(u.usage.as_ref().unwrap().prompt_tokens, 10);
         assert!(matches!(out[4], Ok(StreamItem::Done)));
         assert_eq!(chunk(&out[0]).id, "chatcmpl-r1");
@@ -242,17 +283,29 @@ mod tests {
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].id.as_deref(), Some("call_0"));
         assert_eq!(calls[1].index, 1);
-        assert_eq!(calls[0].function.as_ref().unwrap().arguments.as_deref(), Some(r#"{"city":"Paris"}"#));
-        assert_eq!(chunk(&out[1]).choices[0].finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(
+            calls[0].function.as_ref().unwrap().arguments.as_deref(),
+            Some(r#"{"city":"Paris"}"#)
+        );
+        assert_eq!(
+            chunk(&out[1]).choices[0].finish_reason,
+            Some(FinishReason::ToolCalls)
+        );
     }
 
     #[test]
     fn error_event_and_block() {
         let err = r#"{"error":{"code":503,"message":"overloaded","status":"UNAVAILABLE"}}"#;
         let out = run(&format!("data: {A}\n\ndata: {err}\n\n"));
-        assert_eq!(out.last().unwrap().as_ref().unwrap_err().class, ErrorClass::Overloaded);
+        assert_eq!(
+            out.last().unwrap().as_ref().unwrap_err().class,
+            ErrorClass::Overloaded
+        );
         let blocked = r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#;
         let out = run(&format!("data: {blocked}\n\n"));
-        assert_eq!(out[0].as_ref().unwrap_err().class, ErrorClass::ContentPolicy);
+        assert_eq!(
+            out[0].as_ref().unwrap_err().class,
+            ErrorClass::ContentPolicy
+        );
     }
 }

@@ -75,11 +75,16 @@ fn request_roles_tools_images_and_config() {
 #[test]
 fn tool_choice_modes_and_json_object() {
     for (choice, mode) in [("auto", "AUTO"), ("none", "NONE"), ("required", "ANY")] {
-        let r = req(json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "tool_choice": choice,
-                           "response_format": {"type": "json_object"}}));
+        let r = req(
+            json!({"model": "g", "messages": [{"role": "user", "content": "hi"}], "tool_choice": choice,
+                           "response_format": {"type": "json_object"}}),
+        );
         let w = serde_json::to_value(to_wire(&r).unwrap()).unwrap();
         assert_eq!(w["toolConfig"]["functionCallingConfig"]["mode"], mode);
-        assert_eq!(w["generationConfig"]["responseMimeType"], "application/json");
+        assert_eq!(
+            w["generationConfig"]["responseMimeType"],
+            "application/json"
+        );
     }
 }
 
@@ -116,7 +121,10 @@ fn response_text_thoughts_calls_usage() {
     let (r, u) = from_wire(w, "gemini-2.5-flash", 9).unwrap();
     assert_eq!(r.id, "chatcmpl-abc");
     assert_eq!(r.choices[0].message.text_content(), "Hello world");
-    assert_eq!(r.choices[0].message.reasoning_content.as_deref(), Some("thinking…"));
+    assert_eq!(
+        r.choices[0].message.reasoning_content.as_deref(),
+        Some("thinking…")
+    );
     assert_eq!(r.choices[0].finish_reason, Some(FinishReason::Stop));
     let calls = r.choices[1].message.tool_calls.as_ref().unwrap();
     assert_eq!(calls[0].id, "call_0");
@@ -125,9 +133,15 @@ fn response_text_thoughts_calls_usage() {
     assert_eq!(calls[1].function.arguments, "{}");
     assert!(r.choices[1].message.content.is_none());
     assert_eq!(r.choices[1].finish_reason, Some(FinishReason::ToolCalls));
-    assert_eq!((u.input, u.cache_read, u.output, u.reasoning), (40, 60, 25, 5));
+    assert_eq!(
+        (u.input, u.cache_read, u.output, u.reasoning),
+        (40, 60, 25, 5)
+    );
     let wu = r.usage.unwrap();
-    assert_eq!((wu.prompt_tokens, wu.completion_tokens, wu.total_tokens), (100, 25, 125));
+    assert_eq!(
+        (wu.prompt_tokens, wu.completion_tokens, wu.total_tokens),
+        (100, 25, 125)
+    );
 }
 
 #[test]
@@ -141,10 +155,20 @@ fn finish_reasons_and_blocks() {
         ("SPII", FinishReason::ContentFilter),
         ("OTHER", FinishReason::Other("other".into())),
     ] {
-        let w = resp(json!({"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": g}]}));
-        assert_eq!(from_wire(w, "m", 0).unwrap().0.choices[0].finish_reason, Some(c));
+        let w = resp(
+            json!({"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": g}]}),
+        );
+        assert_eq!(
+            from_wire(w, "m", 0).unwrap().0.choices[0].finish_reason,
+            Some(c)
+        );
     }
-    let e = from_wire(resp(json!({"promptFeedback": {"blockReason": "SAFETY"}})), "m", 0).unwrap_err();
+    let e = from_wire(
+        resp(json!({"promptFeedback": {"blockReason": "SAFETY"}})),
+        "m",
+        0,
+    )
+    .unwrap_err();
     assert_eq!(e.class, ErrorClass::ContentPolicy);
     assert!(!e.retryable());
 }

@@ -69,7 +69,10 @@ pub struct Part {
 impl Part {
     /// A text part.
     pub fn text(t: impl Into<String>) -> Part {
-        Part { text: Some(t.into()), ..Part::default() }
+        Part {
+            text: Some(t.into()),
+            ..Part::default()
+        }
     }
 }
 

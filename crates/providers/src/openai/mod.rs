@@ -12,14 +12,16 @@ mod error;
 mod stream;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, header};
+use http::{header, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::Serialize;
-use switchyard_types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions, Usage};
+use switchyard_types::{
+    ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions, Usage,
+};
 
 use crate::{
-    EmbedReply, ProviderConfig, ProviderError, ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
-    config::AZURE_API_VERSION, http::client,
+    config::AZURE_API_VERSION, http::client, EmbedReply, ProviderConfig, ProviderError,
+    ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
 };
 
 /// Where requests go and how the key is sent.
@@ -46,18 +48,28 @@ impl OpenAiProvider {
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
         let flavor = match cfg.kind {
             ProviderKind::AzureOpenAi => Flavor::Azure {
-                api_version: cfg.api_version.clone().unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
+                api_version: cfg
+                    .api_version
+                    .clone()
+                    .unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
             },
             _ => Flavor::OpenAi,
         };
         let auth = match &cfg.api_key {
             Some(key) => {
                 let (name, value) = match flavor {
-                    Flavor::OpenAi => (header::AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
-                    Flavor::Azure { .. } => (HeaderName::from_static("api-key"), key.expose_secret().to_owned()),
+                    Flavor::OpenAi => (
+                        header::AUTHORIZATION,
+                        format!("Bearer {}", key.expose_secret()),
+                    ),
+                    Flavor::Azure { .. } => (
+                        HeaderName::from_static("api-key"),
+                        key.expose_secret().to_owned(),
+                    ),
                 };
-                let mut v = HeaderValue::from_str(&value)
-                    .map_err(|_| ProviderError::internal("provider API key is not a valid header"))?;
+                let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                    ProviderError::internal("provider API key is not a valid header")
+                })?;
                 v.set_sensitive(true);
                 Some((name, v))
             }
@@ -99,8 +111,16 @@ impl OpenAiProvider {
                 format!("upstream returned an unreadable completion: {e}"),
             )
         })?;
-        let usage = response.usage.as_ref().map(Usage::from_openai).unwrap_or_default();
-        Ok(Reply { response, usage, meta })
+        let usage = response
+            .usage
+            .as_ref()
+            .map(Usage::from_openai)
+            .unwrap_or_default();
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
     }
 
     /// Streaming completion; always asks the upstream for usage so the gateway can account.
@@ -117,11 +137,18 @@ impl OpenAiProvider {
         body.stream_options = Some(StreamOptions { ..opts });
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
-        Ok(StreamReply { stream: stream::decode(resp), meta })
+        Ok(StreamReply {
+            stream: stream::decode(resp),
+            meta,
+        })
     }
 
     /// Embeddings: `POST {base}/embeddings` (Azure: the deployment's `embeddings`).
-    pub async fn embed(&self, req: &EmbeddingsRequest, upstream: &str) -> Result<EmbedReply, ProviderError> {
+    pub async fn embed(
+        &self,
+        req: &EmbeddingsRequest,
+        upstream: &str,
+    ) -> Result<EmbedReply, ProviderError> {
         let mut body = req.clone();
         body.model = upstream.to_owned();
         let resp = self.send("embeddings", upstream, &body).await?;
@@ -133,22 +160,40 @@ impl OpenAiProvider {
             )
         })?;
         let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(crate::ErrorClass::Malformed, format!("upstream returned unreadable embeddings: {e}"))
+            ProviderError::new(
+                crate::ErrorClass::Malformed,
+                format!("upstream returned unreadable embeddings: {e}"),
+            )
         })?;
-        let usage = Usage { input: response.usage.prompt_tokens, ..Usage::default() };
-        Ok(EmbedReply { response, usage, meta })
+        let usage = Usage {
+            input: response.usage.prompt_tokens,
+            ..Usage::default()
+        };
+        Ok(EmbedReply {
+            response,
+            usage,
+            meta,
+        })
     }
 
     fn url(&self, endpoint: &str, upstream: &str) -> String {
         match &self.flavor {
             Flavor::OpenAi => format!("{}/{endpoint}", self.base),
             Flavor::Azure { api_version } => {
-                format!("{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}", self.base)
+                format!(
+                    "{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}",
+                    self.base
+                )
             }
         }
     }
 
-    async fn send(&self, endpoint: &str, upstream: &str, body: &impl Serialize) -> Result<reqwest::Response, ProviderError> {
+    async fn send(
+        &self,
+        endpoint: &str,
+        upstream: &str,
+        body: &impl Serialize,
+    ) -> Result<reqwest::Response, ProviderError> {
         let encoded = match self.flavor {
             Flavor::OpenAi => serde_json::to_vec(body),
             // Azure routes by deployment in the URL; the body's `model` is dropped.
@@ -159,7 +204,9 @@ impl OpenAiProvider {
                 serde_json::to_vec(&v)
             }),
         };
-        let bytes = Bytes::from(encoded.map_err(|e| ProviderError::internal(format!("encode request: {e}")))?);
+        let bytes = Bytes::from(
+            encoded.map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
+        );
         let mut rb = self
             .client
             .post(self.url(endpoint, upstream))
@@ -168,7 +215,10 @@ impl OpenAiProvider {
         if let Some((name, value)) = &self.auth {
             rb = rb.header(name.clone(), value.clone());
         }
-        let resp = rb.send().await.map_err(|e| ProviderError::from_transport(&e))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
