@@ -226,3 +226,74 @@ def validate_schema():
             raise AssertionError(f"response does not match {component}:\n" + "\n".join(lines))
 
     return check
+
+
+ANTHROPIC_UPSTREAM_CONFIG = """
+[[providers]]
+name = "anthropic-sim"
+kind = "anthropic"            # the Anthropic adapter, against a separately started `switchyard sim`
+base_url = "{base_url}"
+api_key_env = "SWITCHYARD_TEST_ANTHROPIC_KEY"
+
+[[models]]
+name = "claude-sim"
+provider = "anthropic-sim"
+upstream = "sim-cheap"
+
+[routing]
+default = "auto"
+
+[[routes]]
+name = "auto"
+strategy = "priority"
+candidates = ["claude-sim"]
+"""
+
+
+def _spawn(args: list[str], tmp: Path, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [str(_binary()), *args], cwd=tmp, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=env or dict(os.environ),
+        )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def sim_server(tmp_path_factory: pytest.TempPathFactory):
+    """A `switchyard sim` process (OpenAI, Anthropic and Gemini wire formats)."""
+    tmp = tmp_path_factory.mktemp("sim")
+    port = _free_port()
+    proc = _spawn(["sim", "--listen", f"127.0.0.1:{port}"], tmp, tmp / "sim.log")
+    sim = Gateway(port, proc, tmp / "sim.log")
+    try:
+        _wait_healthy(sim)
+        yield sim
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def anthropic_upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim_server: Gateway):
+    """`switchyard serve` whose only model is served by a `kind = "anthropic"` provider."""
+    tmp = tmp_path_factory.mktemp("switchyard-anthropic")
+    config = tmp / "switchyard.toml"
+    config.write_text(ANTHROPIC_UPSTREAM_CONFIG.format(base_url=f"{sim_server.base_url}/v1"))
+    port = _free_port()
+    env = dict(os.environ, SWITCHYARD_TEST_ANTHROPIC_KEY="sk-ant-test")
+    env.setdefault("SWITCHYARD_LOG", "info")
+    proc = _spawn(["serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"], tmp, tmp / "gateway.log", env)
+    gw = Gateway(port, proc, tmp / "gateway.log")
+    try:
+        _wait_healthy(gw)
+        yield gw
+    finally:
+        _stop(proc)

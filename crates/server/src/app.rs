@@ -13,7 +13,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::{catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer};
 
-use crate::{ApiError, GatewayHandle, chat};
+use crate::{ApiError, GatewayHandle, chat, messages};
 
 /// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction.
 pub fn router(gw: GatewayHandle) -> Router {
@@ -25,6 +25,8 @@ pub fn router(gw: GatewayHandle) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::HeaderName::from_static("x-api-key")]));
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/embeddings", post(crate::embeddings::embeddings))
+        .route("/v1/messages", post(messages::messages))
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus))

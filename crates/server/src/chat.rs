@@ -2,6 +2,10 @@
 //!
 //! parse → features → plan → attempt → respond → settle (cost, ledger, stats, log). For
 //! streams, settle runs when the stream ends, whether completed, failed or abandoned.
+//!
+//! The Anthropic-compatible `POST /v1/messages` (`messages.rs`) runs the same phases through
+//! [`serve`]; [`Ingress`] decides only how the body is parsed and how the answer and errors
+//! are encoded.
 
 use std::sync::Arc;
 
@@ -13,23 +17,57 @@ use axum::{
 };
 use switchyard_core::{Features, Snapshot, attempt, attempt::Attempts, plan, plan::Plan};
 use switchyard_pricing::Cost;
+use switchyard_providers::anthropic::ingress as anthropic;
 use switchyard_types::{ChatRequest, Usage};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::{
     ApiError, Gateway, GatewayHandle,
+    error::Shape,
     headers::{RoutingFacts, apply},
     settle::{Bill, Record, bill, row},
-    sse::{Resume, StreamEnd, relay},
+    sse::{Out, Resume, StreamEnd, relay},
 };
+
+/// The API the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ingress {
+    /// `POST /v1/chat/completions`.
+    OpenAi,
+    /// `POST /v1/messages`.
+    Anthropic,
+}
+
+impl Ingress {
+    /// The ledger's `ingress` label.
+    fn as_str(self) -> &'static str {
+        match self {
+            Ingress::OpenAi => "openai",
+            Ingress::Anthropic => "anthropic",
+        }
+    }
+
+    fn shape(self) -> Shape {
+        match self {
+            Ingress::OpenAi => Shape::OpenAi,
+            Ingress::Anthropic => Shape::Anthropic,
+        }
+    }
+}
 
 /// The handler.
 pub(crate) async fn completions(State(gw): State<GatewayHandle>, headers: HeaderMap, body: Body) -> Response {
+    serve(gw, headers, body, Ingress::OpenAi).await
+}
+
+/// Every phase, for a client speaking `ingress`.
+pub(crate) async fn serve(gw: GatewayHandle, headers: HeaderMap, body: Body, ingress: Ingress) -> Response {
     let started = Instant::now();
     let snap = gw.snapshot();
-    let mut cx = Cx { gw: &gw, snap: &snap, request_id: Uuid::now_v7().to_string(), started, features: None, stream: false };
-    let req = match parse(body, gw.config().server.max_body_bytes).await {
+    let mut cx =
+        Cx { gw: &gw, snap: &snap, request_id: Uuid::now_v7().to_string(), started, features: None, stream: false, ingress };
+    let req = match parse(body, gw.config().server.max_body_bytes, ingress).await {
         Ok(r) => r,
         Err(e) => return cx.fail(e, None, &Attempts::default()),
     };
@@ -52,6 +90,7 @@ struct Cx<'a> {
     started: Instant,
     features: Option<Features>,
     stream: bool,
+    ingress: Ingress,
 }
 
 impl Cx<'_> {
@@ -64,7 +103,11 @@ impl Cx<'_> {
         let usage = reply.usage;
         self.snap.deployment(id).stats.observe_output(usage.output);
         let bill = bill(self.snap, &attempts.records, &usage);
-        let body = match serde_json::to_vec(&reply.response) {
+        let encoded = match self.ingress {
+            Ingress::OpenAi => serde_json::to_vec(&reply.response),
+            Ingress::Anthropic => serde_json::to_vec(&anthropic::encode_response(&reply.response, &usage, Default::default())),
+        };
+        let body = match encoded {
             Ok(b) => b,
             Err(e) => {
                 let err = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", format!("encode response: {e}"));
@@ -94,6 +137,7 @@ impl Cx<'_> {
         let features = self.features.clone();
         let request_id = self.request_id.clone();
         let started = self.started;
+        let ingress = self.ingress;
         let mut attempts = attempts;
         let annotate = move |answered: usize, usage: &Usage| {
             let b = bill(&annotate_snap, &[], usage);
@@ -102,7 +146,11 @@ impl Cx<'_> {
         };
         let plan = Arc::new(plan);
         let resume = resumer(self.snap, &plan, id, req);
-        let body = relay(start, req.wants_stream_usage(), Box::new(annotate), resume, move |outcome| {
+        let out = match ingress {
+            Ingress::OpenAi => Out::OpenAi { include_usage: req.wants_stream_usage() },
+            Ingress::Anthropic => Out::Anthropic(Box::default()),
+        };
+        let body = relay(start, out, Box::new(annotate), resume, move |outcome| {
             if let Some(first) = attempts.records.last_mut() {
                 first.latency = started.elapsed();
                 match &outcome.broke {
@@ -126,7 +174,7 @@ impl Cx<'_> {
             let rec = Record {
                 snap: &snap,
                 request_id: &request_id,
-                ingress: "openai",
+                ingress: ingress.as_str(),
                 stream: true,
                 plan: Some(&plan),
                 features: features.as_ref(),
@@ -153,7 +201,7 @@ impl Cx<'_> {
     fn fail(&self, e: ApiError, plan: Option<&Plan>, attempts: &Attempts) -> Response {
         let overhead = self.overhead(attempts);
         let bill = bill(self.snap, &attempts.records, &Usage::default());
-        let mut resp = e.clone().into_response();
+        let mut resp = e.clone().shaped(self.ingress.shape()).into_response();
         self.headers(&mut resp, plan, None, attempts, overhead, Some(&bill));
         let class = e.code.as_deref().unwrap_or(e.kind);
         self.settle(plan, attempts, None, Usage::default(), &bill, "error", e.status.as_u16(), Some(class), overhead);
@@ -181,7 +229,7 @@ impl Cx<'_> {
         let rec = Record {
             snap: self.snap,
             request_id: &self.request_id,
-            ingress: "openai",
+            ingress: self.ingress.as_str(),
             stream: self.stream,
             plan,
             features: self.features.as_ref(),
@@ -234,7 +282,7 @@ fn finish(ledger: Option<&switchyard_store::Ledger>, row: switchyard_store::Ledg
 }
 
 /// Read and parse the body, with errors that name the problem.
-async fn parse(body: Body, limit: usize) -> Result<ChatRequest, ApiError> {
+async fn parse(body: Body, limit: usize, ingress: Ingress) -> Result<ChatRequest, ApiError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -243,6 +291,9 @@ async fn parse(body: Body, limit: usize) -> Result<ChatRequest, ApiError> {
         )
         .code("request_too_large")
     })?;
+    if ingress == Ingress::Anthropic {
+        return anthropic::parse_request(&bytes).map_err(ApiError::bad_request);
+    }
     let req: ChatRequest = serde_json::from_slice(&bytes).map_err(|e| {
         let what = if e.is_syntax() || e.is_eof() { "request body is not valid JSON" } else { "invalid request" };
         ApiError::bad_request(format!("{what}: {e}"))

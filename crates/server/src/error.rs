@@ -3,7 +3,8 @@
 //! Mapping: bad input 400 · unknown model or route 404 · body too large 413 · upstream
 //! rate limit or quota 429 (with `Retry-After`) · other upstream 4xx passed through with the
 //! provider's message · upstream auth failure, 5xx, broken stream or all candidates failed 502 ·
-//! no candidate 503 · timeouts 504 · bugs 500. Bodies are OpenAI-shaped.
+//! no candidate 503 · timeouts 504 · bugs 500. Bodies are OpenAI-shaped, or Anthropic-shaped
+//! (`{"type":"error","error":{"type":…,"message":…}}`) on `/v1/messages` ([`Shape`]).
 
 use axum::{
     http::{HeaderValue, StatusCode},
@@ -13,9 +14,21 @@ use serde_json::json;
 use switchyard_core::CoreError;
 use switchyard_providers::ErrorClass;
 
+/// Which API's error body the client expects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"error":{"message","type","param","code"}}`.
+    #[default]
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
+}
+
 /// An error on its way to the client.
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The body's shape.
+    pub shape: Shape,
     /// HTTP status.
     pub status: StatusCode,
     /// OpenAI `type`.
@@ -38,7 +51,7 @@ impl ApiError {
 
     /// An error with status, type and message.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, kind, code: None, param: None, message: message.into(), retry_after: None }
+        ApiError { shape: Shape::OpenAi, status, kind, code: None, param: None, message: message.into(), retry_after: None }
     }
 
     /// Set the `code`.
@@ -53,9 +66,35 @@ impl ApiError {
         self
     }
 
-    /// The OpenAI-shaped body.
+    /// Set the body's shape.
+    pub fn shaped(mut self, shape: Shape) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// The body, in the client's API shape.
     pub fn body(&self) -> serde_json::Value {
+        if self.shape == Shape::Anthropic {
+            return json!({"type": "error", "error": {"type": self.anthropic_type(), "message": self.message}});
+        }
         json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
+    }
+}
+
+impl ApiError {
+    /// Anthropic's error `type` for the status (its SDKs pick the exception class by status).
+    fn anthropic_type(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            _ => "api_error",
+        }
     }
 }
 

@@ -8,12 +8,14 @@
 pub mod app;
 mod chat;
 pub mod config;
+mod embeddings;
 mod error;
 mod headers;
 mod live;
 pub mod metrics;
+mod messages;
 mod settle;
 mod sse;
 
-pub use error::ApiError;
+pub use error::{ApiError, Shape};
 pub use live::{Gateway, GatewayHandle, SecretLookup, check, watch_config};

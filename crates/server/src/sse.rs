@@ -6,6 +6,9 @@
 //! text already sent (prefill), when the plan has one; otherwise the stream ends with an
 //! explicit `error` event carrying the real failure and no `[DONE]`, so a truncated answer
 //! never looks complete.
+//!
+//! The same relay serves the Anthropic-compatible ingress: with [`Out::Anthropic`] the chunks
+//! are re-encoded as Anthropic named events, and the end / failure as `message_stop` / `error`.
 
 use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
@@ -47,6 +50,14 @@ pub(crate) struct StreamOutcome {
 
 type OnEnd = Box<dyn FnOnce(StreamOutcome) + Send>;
 
+/// The client's wire format.
+pub(crate) enum Out {
+    /// OpenAI chunks; the usage chunk only if the client asked for it.
+    OpenAi { include_usage: bool },
+    /// Anthropic named events.
+    Anthropic(Box<switchyard_providers::anthropic::ingress::SseEncoder>),
+}
+
 /// Builds the `switchyard` extension (cost figures) added to the usage chunk.
 pub(crate) type Annotate = Box<dyn Fn(DeploymentId, &Usage) -> serde_json::Value + Send>;
 
@@ -80,7 +91,7 @@ struct State {
     rest: BoxStream<'static, Result<StreamItem, ProviderError>>,
     idle: Duration,
     deadline: Instant,
-    include_usage: bool,
+    out: Out,
     annotate: Annotate,
     resume: Option<Resume>,
     /// Text sent so far (for a continuation); `None` once a tool call was sent.
@@ -95,7 +106,7 @@ struct State {
 /// when the stream ends or the client disconnects.
 pub(crate) fn relay(
     start: StreamStart,
-    include_usage: bool,
+    out: Out,
     annotate: Annotate,
     resume: Option<Resume>,
     on_end: impl FnOnce(StreamOutcome) + Send + 'static,
@@ -112,7 +123,7 @@ pub(crate) fn relay(
         rest: start.rest,
         idle: start.idle,
         deadline: start.deadline,
-        include_usage,
+        out,
         annotate,
         text: resume.as_ref().map(|_| String::new()),
         resume,
@@ -138,14 +149,20 @@ pub(crate) fn relay(
                 Ok(StreamItem::Done) => {
                     st.over = true;
                     st.guard.finish(StreamEnd::Completed);
-                    Bytes::from_static(b"data: [DONE]\n\n")
+                    match &mut st.out {
+                        Out::OpenAi { .. } => Bytes::from_static(b"data: [DONE]\n\n"),
+                        Out::Anthropic(enc) => enc.done(),
+                    }
                 }
                 Err(e) => {
                     if try_resume(&mut st, &e).await {
                         continue;
                     }
                     st.over = true;
-                    let bytes = error_event(&e);
+                    let bytes = match &mut st.out {
+                        Out::OpenAi { .. } => error_event(&e),
+                        Out::Anthropic(enc) => enc.error("api_error", &incomplete(&e)),
+                    };
                     st.guard.finish(StreamEnd::Failed(e));
                     bytes
                 }
@@ -183,12 +200,22 @@ fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Optio
     }
     if let Some(u) = usage {
         st.guard.outcome.usage = u;
-        if st.include_usage {
-            let ext = (st.annotate)(st.guard.outcome.answered, &u);
-            chunk.extra.insert("switchyard".to_owned(), ext);
+        let answered = st.guard.outcome.answered;
+        match &mut st.out {
+            Out::OpenAi { include_usage: true } => {
+                chunk.extra.insert("switchyard".to_owned(), (st.annotate)(answered, &u));
+            }
+            Out::OpenAi { .. } => {}
+            Out::Anthropic(enc) => {
+                let extra = serde_json::Map::from_iter([("switchyard".to_owned(), (st.annotate)(answered, &u))]);
+                return enc.chunk(&chunk, Some(&u), Some(extra));
+            }
         }
     }
-    encode_chunk(chunk, st.include_usage)
+    match &mut st.out {
+        Out::OpenAi { include_usage } => encode_chunk(chunk, *include_usage),
+        Out::Anthropic(enc) => enc.chunk(&chunk, None, None),
+    }
 }
 
 /// After a mid-stream failure, try to complete the answer elsewhere. `true` if the relay now
@@ -244,10 +271,14 @@ fn encode_chunk(mut chunk: ChatChunk, include_usage: bool) -> Option<Bytes> {
     Some(Bytes::from(buf))
 }
 
+fn incomplete(e: &ProviderError) -> String {
+    format!("switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}", e.message)
+}
+
 /// The explicit error event that ends a failed stream (OpenAI clients raise it as an error).
 fn error_event(e: &ProviderError) -> Bytes {
     let body = json!({"error": {
-        "message": format!("switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}", e.message),
+        "message": incomplete(e),
         "type": "upstream_error",
         "param": null,
         "code": e.class.as_str(),

@@ -4,6 +4,7 @@
 
 pub mod convert;
 mod error;
+pub mod ingress;
 
 mod stream;
 mod wire;

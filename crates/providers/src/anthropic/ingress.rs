@@ -1,0 +1,288 @@
+//! The Anthropic-compatible ingress (`POST /v1/messages` on the gateway): a client speaking
+//! Anthropic Messages is served by any upstream through the canonical model.
+//!
+//! [`parse_request`]: Anthropic request JSON → canonical [`ChatRequest`] (`system` becomes a
+//! system message, `tool_result` blocks become `tool` messages, `tool_use` blocks become
+//! `tool_calls`). [`encode_response`]: canonical response → Anthropic `message` JSON, with
+//! usage in Anthropic's buckets. [`SseEncoder`]: canonical chunks → Anthropic named events with
+//! the right block `index`es, `message_delta` (stop reason, usage) and `message_stop`.
+//! Lives here because only this crate names provider JSON fields.
+
+use serde_json::{json, Value};
+use switchyard_types::{
+    ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionCall, FunctionDef,
+    FunctionName, ImageUrl, JsonMap, Message, NamedToolChoice, Role, Stop, Tool, ToolCall,
+    ToolChoice, Usage,
+};
+
+use super::wire::{Block, MessageContent, MessagesRequest, System, WireToolChoice};
+
+/// Parse an Anthropic Messages request into the canonical form; the error names the problem.
+pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
+    let w: MessagesRequest =
+        serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))?;
+    if w.model.is_empty() {
+        return Err("model: Field required".to_owned());
+    }
+    let Some(max_tokens) = w.max_tokens else {
+        return Err("max_tokens: Field required".to_owned());
+    };
+    if w.messages.is_empty() {
+        return Err("messages: at least one message is required".to_owned());
+    }
+    let mut messages = Vec::with_capacity(w.messages.len() + 1);
+    match w.system {
+        Some(System::Text(t)) if !t.is_empty() => messages.push(Message::text(Role::System, t)),
+        Some(System::Blocks(b)) if !b.is_empty() => {
+            messages.push(with_content(
+                Role::System,
+                Content::Parts(b.into_iter().filter_map(part).collect()),
+            ));
+        }
+        _ => {}
+    }
+    for m in w.messages {
+        match m.role.as_str() {
+            "user" => user_messages(m.content, &mut messages),
+            "assistant" => messages.push(assistant_message(m.content)),
+            other => {
+                return Err(format!(
+                    "messages: role must be 'user' or 'assistant', not '{other}'"
+                ))
+            }
+        }
+    }
+    let tools: Vec<Tool> = w
+        .tools
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(tool)
+        .collect();
+    let (tool_choice, parallel) = w.tool_choice.map_or((None, None), choice);
+    Ok(ChatRequest {
+        model: w.model,
+        messages,
+        stream: w.stream,
+        tools: (!tools.is_empty()).then_some(tools),
+        tool_choice,
+        parallel_tool_calls: parallel,
+        stop: w.stop_sequences.map(Stop::Many),
+        temperature: w.temperature,
+        top_p: w.top_p,
+        max_tokens: Some(max_tokens),
+        user: w
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("user_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        ..ChatRequest::default()
+    })
+}
+
+fn with_content(role: Role, content: Content) -> Message {
+    let mut m = Message::text(role, String::new());
+    m.content = Some(content);
+    m
+}
+
+fn part(b: Block) -> Option<ContentPart> {
+    match b {
+        Block::Text { text, extra } => Some(ContentPart::Text { text, extra }),
+        Block::Image { source, .. } => {
+            let url = match source.get("type").and_then(Value::as_str) {
+                Some("base64") => format!(
+                    "data:{};base64,{}",
+                    source
+                        .get("media_type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("image/png"),
+                    source
+                        .get("data")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                ),
+                _ => source
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            Some(ContentPart::ImageUrl {
+                image_url: ImageUrl { url, detail: None },
+            })
+        }
+        _ => None,
+    }
+}
+
+fn user_messages(content: MessageContent, out: &mut Vec<Message>) {
+    let mut parts = Vec::new();
+    for b in content.into_blocks() {
+        match b {
+            Block::ToolResult {
+                tool_use_id,
+                content,
+                is_error,
+                ..
+            } => {
+                let text = match content {
+                    None => String::new(),
+                    Some(MessageContent::Text(t)) => t,
+                    Some(MessageContent::Blocks(bs)) => bs
+                        .into_iter()
+                        .filter_map(|b| match b {
+                            Block::Text { text, .. } => Some(text),
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                };
+                let text = if is_error == Some(true) {
+                    format!("Error: {text}")
+                } else {
+                    text
+                };
+                let mut m = Message::text(Role::Tool, text);
+                m.tool_call_id = Some(tool_use_id);
+                out.push(m);
+            }
+            other => parts.extend(part(other)),
+        }
+    }
+    if parts.is_empty() {
+        return;
+    }
+    let plain = parts
+        .iter()
+        .all(|p| matches!(p, ContentPart::Text { extra, .. } if extra.is_empty()));
+    if plain {
+        let text: String = parts
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        out.push(Message::text(Role::User, text));
+    } else {
+        out.push(with_content(Role::User, Content::Parts(parts)));
+    }
+}
+
+fn assistant_message(content: MessageContent) -> Message {
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for b in content.into_blocks() {
+        match b {
+            Block::Text { text: t, .. } => text.push_str(&t),
+            Block::ToolUse {
+                id, name, input, ..
+            } => calls.push(ToolCall {
+                id,
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name,
+                    arguments: input.to_string(),
+                },
+            }),
+            _ => {}
+        }
+    }
+    let mut m = Message::text(Role::Assistant, text);
+    if !calls.is_empty() {
+        if m.text_content().is_empty() {
+            m.content = None;
+        }
+        m.tool_calls = Some(calls);
+    }
+    m
+}
+
+fn tool(t: super::wire::WireTool) -> Option<Tool> {
+    // Server tools (web search, …) have no input schema and cannot be served elsewhere.
+    let schema = t.input_schema?;
+    Some(Tool {
+        kind: "function".to_owned(),
+        function: FunctionDef {
+            name: t.name,
+            description: t.description,
+            parameters: Some(schema),
+            strict: None,
+        },
+    })
+}
+
+fn choice(c: WireToolChoice) -> (Option<ToolChoice>, Option<bool>) {
+    let parallel = c.disable_parallel_tool_use.map(|d| !d);
+    let choice = match (c.kind.as_str(), c.name) {
+        ("tool", Some(name)) => ToolChoice::Named(NamedToolChoice {
+            kind: "function".to_owned(),
+            function: FunctionName { name },
+        }),
+        ("any", _) => ToolChoice::Mode("required".to_owned()),
+        ("none", _) => ToolChoice::Mode("none".to_owned()),
+        _ => ToolChoice::Mode("auto".to_owned()),
+    };
+    (Some(choice), parallel)
+}
+
+/// Canonical finish reason → Anthropic `stop_reason`.
+pub fn stop_reason(f: Option<&FinishReason>) -> &'static str {
+    match f {
+        Some(FinishReason::Length) => "max_tokens",
+        Some(FinishReason::ToolCalls | FinishReason::FunctionCall) => "tool_use",
+        Some(FinishReason::ContentFilter) => "refusal",
+        _ => "end_turn",
+    }
+}
+
+/// Normalised usage in Anthropic's buckets.
+pub fn usage_json(u: &Usage) -> Value {
+    json!({
+        "input_tokens": u.input,
+        "cache_creation_input_tokens": u.cache_write_5m + u.cache_write_1h,
+        "cache_read_input_tokens": u.cache_read,
+        "output_tokens": u.output,
+    })
+}
+
+fn message_id(id: &str) -> String {
+    if id.starts_with("msg_") {
+        id.to_owned()
+    } else {
+        format!("msg_{id}")
+    }
+}
+
+/// Canonical response → Anthropic `message` JSON (`extra` is merged at the top level).
+pub fn encode_response(r: &ChatResponse, usage: &Usage, extra: JsonMap) -> Value {
+    let choice = r.choices.first();
+    let mut content = Vec::new();
+    if let Some(c) = choice {
+        let text = c.message.text_content();
+        if !text.is_empty() {
+            content.push(json!({"type": "text", "text": text}));
+        }
+        for call in c.message.tool_calls.iter().flatten() {
+            let input: Value =
+                serde_json::from_str(&call.function.arguments).unwrap_or_else(|_| json!({}));
+            content.push(json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}));
+        }
+    }
+    let mut body = json!({
+        "id": message_id(&r.id), "type": "message", "role": "assistant", "model": r.model,
+        "content": content,
+        "stop_reason": stop_reason(choice.and_then(|c| c.finish_reason.as_ref())),
+        "stop_sequence": null,
+        "usage": usage_json(usage),
+    });
+    if let Some(obj) = body.as_object_mut() {
+        obj.extend(extra);
+    }
+    body
+}
+
+mod sse;
+pub use sse::SseEncoder;
