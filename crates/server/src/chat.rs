@@ -190,7 +190,7 @@ impl Cx<'_> {
             };
             finish(ledger.as_ref(), row(rec), &bill);
         });
-        *resp.body_mut() = Body::from_stream(body);
+        *resp.body_mut() = Body::from_stream(crate::sse::coalesce(body));
         let h = resp.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
