@@ -2,7 +2,7 @@
 
 use std::{io::Write, path::Path};
 
-use switchyard_server::{SecretLookup, config};
+use switchyard_server::{config, SecretLookup};
 
 /// Validate a config file; print every problem, or the resolved table.
 pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
@@ -17,7 +17,11 @@ pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: OK", path.display())?;
     writeln!(out, "\nmodels:")?;
-    writeln!(out, "  {:<24} {:<14} {:<18} {:<28} tier", "name", "provider", "kind", "upstream")?;
+    writeln!(
+        out,
+        "  {:<24} {:<14} {:<18} {:<28} tier",
+        "name", "provider", "kind", "upstream"
+    )?;
     for d in &snap.deployments {
         writeln!(
             out,
@@ -32,11 +36,27 @@ pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
     writeln!(out, "\nroutes:")?;
     for name in &snap.route_order {
         let r = &snap.routes[name];
-        let default = if snap.default_route.as_deref() == Some(name) { " (default: model \"auto\")" } else { "" };
-        writeln!(out, "  {name}{default}: strategy={} max_attempts={}", r.strategy.as_str(), r.max_attempts)?;
+        let default = if snap.default_route.as_deref() == Some(name) {
+            " (default: model \"auto\")"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {name}{default}: strategy={} max_attempts={}",
+            r.strategy.as_str(),
+            r.max_attempts
+        )?;
         for (i, id) in r.candidates.iter().enumerate() {
             let d = snap.deployment(*id);
-            writeln!(out, "    {}. {} -> {}/{}", i + 1, d.name, d.provider_name, d.upstream)?;
+            writeln!(
+                out,
+                "    {}. {} -> {}/{}",
+                i + 1,
+                d.name,
+                d.provider_name,
+                d.upstream
+            )?;
         }
     }
     if let Some(b) = snap.baseline {

@@ -6,9 +6,9 @@ use std::{collections::BTreeMap, io::Write, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use futures::StreamExt;
-use serde_json::{Value, json};
-use switchyard_server::{Gateway, app, config};
-use switchyard_sim::{ModelConfig, OutageConfig, Sim, SimConfig, config::WindowBound};
+use serde_json::{json, Value};
+use switchyard_server::{app, config, Gateway};
+use switchyard_sim::{config::WindowBound, ModelConfig, OutageConfig, Sim, SimConfig};
 use switchyard_types::JsonMap;
 use tokio::time::Instant;
 
@@ -49,7 +49,9 @@ struct Outcome {
 
 /// Run the demo.
 pub async fn run(requests: usize) -> anyhow::Result<()> {
-    let sim = Sim::start(demo_sim()).await.context("start the simulator")?;
+    let sim = Sim::start(demo_sim())
+        .await
+        .context("start the simulator")?;
     let mut cfg = config::embedded();
     for p in &mut cfg.providers {
         p.base_url = Some(sim.base_url());
@@ -58,7 +60,9 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     let gw = Gateway::start(cfg, None, Arc::new(|_: &str| None))
         .await
         .map_err(|e| anyhow::anyhow!("start the embedded gateway: {e:?}"))?;
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.context("bind the demo gateway")?;
+    let listener = app::bind(([127, 0, 0, 1], 0).into())
+        .await
+        .context("bind the demo gateway")?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app::serve(listener, gw.clone(), async {
@@ -66,8 +70,14 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     }));
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "switchyard demo — simulator + gateway in-process at {base}; no keys, no network")?;
-        writeln!(out, "route \"auto\": cheapest of sim-cheap / sim-cheap-b (backup vendor) / sim-premium;")?;
+        writeln!(
+            out,
+            "switchyard demo — simulator + gateway in-process at {base}; no keys, no network"
+        )?;
+        writeln!(
+            out,
+            "route \"auto\": cheapest of sim-cheap / sim-cheap-b (backup vendor) / sim-premium;"
+        )?;
         writeln!(out, "  rule hard-tasks: reasoning and code go to sim-premium. Baseline: everything on sim-premium.")?;
         writeln!(
             out,
@@ -77,7 +87,10 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
         )?;
     }
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let mix: Vec<&Kind> = WORKLOAD.iter().flat_map(|k| std::iter::repeat_n(k, k.weight)).collect();
+    let mix: Vec<&Kind> = WORKLOAD
+        .iter()
+        .flat_map(|k| std::iter::repeat_n(k, k.weight))
+        .collect();
     let start = Instant::now();
     let gap = Duration::from_secs(4) / requests.max(1) as u32;
     let outcomes: Vec<Outcome> = futures::stream::iter(0..requests)
@@ -105,7 +118,10 @@ fn demo_sim() -> SimConfig {
     cfg.record = false;
     for m in &mut cfg.models {
         if m.name == "sim-cheap" {
-            m.outage = Some(OutageConfig { windows: Some(vec![[WindowBound(OUTAGE.0), WindowBound(OUTAGE.1)]]), ..OutageConfig::default() });
+            m.outage = Some(OutageConfig {
+                windows: Some(vec![[WindowBound(OUTAGE.0), WindowBound(OUTAGE.1)]]),
+                ..OutageConfig::default()
+            });
         }
     }
     cfg.models.push(ModelConfig {
@@ -131,13 +147,27 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
         body["stream_options"] = json!({"include_usage": true});
     }
     let started = Instant::now();
-    let resp = client.post(format!("{base}/v1/chat/completions")).header("x-switchyard-task", k.task).json(&body).send().await?;
+    let resp = client
+        .post(format!("{base}/v1/chat/completions"))
+        .header("x-switchyard-task", k.task)
+        .json(&body)
+        .send()
+        .await?;
     let status = resp.status().as_u16();
-    let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    let header = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
     let (model, rule) = (header("x-switchyard-model"), header("x-switchyard-rule"));
     let attempts = header("x-switchyard-attempts").parse().unwrap_or(0);
     let overhead_us = header("x-switchyard-overhead-us").parse().unwrap_or(0);
-    let (mut cost, mut baseline) = (header("x-switchyard-cost-usd"), header("x-switchyard-baseline-cost-usd"));
+    let (mut cost, mut baseline) = (
+        header("x-switchyard-cost-usd"),
+        header("x-switchyard-baseline-cost-usd"),
+    );
     let text = resp.text().await?;
     let usage: Option<Value> = if k.stream {
         let last = text
@@ -147,13 +177,24 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
             .find(|v| v.get("usage").is_some_and(|u| !u.is_null()));
         if let Some(sy) = last.as_ref().and_then(|v| v.get("switchyard")) {
             cost = sy["cost_usd"].as_str().unwrap_or("unpriced").to_owned();
-            baseline = sy["baseline_cost_usd"].as_str().unwrap_or("unpriced").to_owned();
+            baseline = sy["baseline_cost_usd"]
+                .as_str()
+                .unwrap_or("unpriced")
+                .to_owned();
         }
         last.and_then(|v| v.get("usage").cloned())
     } else {
-        serde_json::from_str::<Value>(&text).ok().and_then(|v| v.get("usage").cloned())
+        serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("usage").cloned())
     };
-    let tok = |f: &str| usage.as_ref().and_then(|u| u.get(f)).and_then(Value::as_u64).unwrap_or(0);
+    let tok = |f: &str| {
+        usage
+            .as_ref()
+            .and_then(|u| u.get(f))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     Ok(Outcome {
         task: k.task,
         status,
@@ -173,7 +214,11 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
 fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let ok = os.iter().filter(|o| o.status == 200).count();
-    writeln!(out, "{:<15} {:>5} {:<13} {:<30} {:>8} {:>11} {:>11}", "task", "reqs", "rule", "answered by", "p50 ms", "cost $", "baseline $")?;
+    writeln!(
+        out,
+        "{:<15} {:>5} {:<13} {:<30} {:>8} {:>11} {:>11}",
+        "task", "reqs", "rule", "answered by", "p50 ms", "cost $", "baseline $"
+    )?;
     let mut by_task: BTreeMap<&str, Vec<&Outcome>> = BTreeMap::new();
     for o in os {
         by_task.entry(o.task).or_default().push(o);
@@ -194,8 +239,18 @@ fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
     let failovers = os.iter().filter(|o| o.attempts > 1).count();
     let cost: f64 = os.iter().filter_map(|o| o.cost).sum();
     let baseline: f64 = os.iter().filter_map(|o| o.baseline).sum();
-    writeln!(out, "\nrequests: {} sent, {} answered, {} failed", os.len(), ok, os.len() - ok)?;
-    writeln!(out, "answered by: {}", counts(os.iter().map(|o| o.model.as_str())))?;
+    writeln!(
+        out,
+        "\nrequests: {} sent, {} answered, {} failed",
+        os.len(),
+        ok,
+        os.len() - ok
+    )?;
+    writeln!(
+        out,
+        "answered by: {}",
+        counts(os.iter().map(|o| o.model.as_str()))
+    )?;
     writeln!(out, "outage: {failovers} request(s) failed over to another deployment (x-switchyard-attempts > 1); none lost")?;
     writeln!(
         out,
@@ -205,7 +260,12 @@ fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
         percentile(os.iter().map(|o| Duration::from_micros(o.overhead_us)), 50).as_micros(),
         percentile(os.iter().map(|o| Duration::from_micros(o.overhead_us)), 99).as_micros(),
     )?;
-    writeln!(out, "tokens: {} in, {} out", os.iter().map(|o| o.input).sum::<u64>(), os.iter().map(|o| o.output).sum::<u64>())?;
+    writeln!(
+        out,
+        "tokens: {} in, {} out",
+        os.iter().map(|o| o.input).sum::<u64>(),
+        os.iter().map(|o| o.output).sum::<u64>()
+    )?;
     let unpriced = os.iter().filter(|o| o.unpriced).count();
     writeln!(
         out,
@@ -214,7 +274,10 @@ fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
         if baseline > 0.0 { 100.0 * (baseline - cost) / baseline } else { 0.0 },
         if unpriced > 0 { format!("; {unpriced} request(s) UNPRICED, not counted") } else { String::new() }
     )?;
-    writeln!(out, "(display sums are rounded; exact per-request decimals are in the headers and the ledger)")?;
+    writeln!(
+        out,
+        "(display sums are rounded; exact per-request decimals are in the headers and the ledger)"
+    )?;
     if ok != os.len() {
         anyhow::bail!("{} demo request(s) failed", os.len() - ok);
     }
@@ -226,7 +289,10 @@ fn counts<'a>(it: impl Iterator<Item = &'a str>) -> String {
     for s in it {
         *m.entry(s).or_default() += 1;
     }
-    m.iter().map(|(k, n)| format!("{k}×{n}")).collect::<Vec<_>>().join(" ")
+    m.iter()
+        .map(|(k, n)| format!("{k}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn percentile(it: impl Iterator<Item = Duration>, p: usize) -> Duration {

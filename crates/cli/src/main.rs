@@ -64,11 +64,19 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own report; keep the per-request log lines out of it unless asked.
-    let default_level = if matches!(cli.cmd, Cmd::Demo { .. }) { "warn" } else { "info" };
+    let default_level = if matches!(cli.cmd, Cmd::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
     init_tracing(cli.log_json, default_level);
     let result = match cli.cmd {
-        Cmd::Serve { config, listen } => runtime().and_then(|rt| rt.block_on(serve::run(config, listen, secrets()))),
-        Cmd::Sim { config, listen } => runtime().and_then(|rt| rt.block_on(serve::run_sim(config, listen))),
+        Cmd::Serve { config, listen } => {
+            runtime().and_then(|rt| rt.block_on(serve::run(config, listen, secrets())))
+        }
+        Cmd::Sim { config, listen } => {
+            runtime().and_then(|rt| rt.block_on(serve::run_sim(config, listen)))
+        }
         Cmd::Demo { requests } => runtime().and_then(|rt| rt.block_on(demo::run(requests))),
         Cmd::CheckConfig { file } => check::run(&file, secrets()),
         Cmd::Prices(cmd) => prices::run(cmd),
@@ -84,7 +92,9 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Provider keys come from the environment, by the variable names the config gives.
@@ -93,7 +103,7 @@ fn secrets() -> switchyard_server::SecretLookup {
 }
 
 fn init_tracing(json: bool, default_level: &str) {
-    use tracing_subscriber::{EnvFilter, fmt};
+    use tracing_subscriber::{fmt, EnvFilter};
     let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new(default_level));

@@ -5,7 +5,7 @@ use std::{io::Write, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use switchyard_store::{GroupBy, SummaryRow, now_ms, summary};
+use switchyard_store::{now_ms, summary, GroupBy, SummaryRow};
 
 /// Report options.
 #[derive(Debug, Args)]
@@ -74,16 +74,30 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let url = ledger_url(&args)?;
     let window: Duration = args.since.into();
     let since = now_ms() - window.as_millis() as i64;
-    let total = summary(&url, Some(since), None, GroupBy::Tenant).await.with_context(|| format!("read the ledger at {url}"))?;
+    let total = summary(&url, Some(since), None, GroupBy::Tenant)
+        .await
+        .with_context(|| format!("read the ledger at {url}"))?;
     let mut groups = Vec::new();
     for d in &args.by {
-        groups.push((*d, summary(&url, Some(since), None, d.group()).await.context("summarise the ledger")?));
+        groups.push((
+            *d,
+            summary(&url, Some(since), None, d.group())
+                .await
+                .context("summarise the ledger")?,
+        ));
     }
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
-            let by: serde_json::Map<String, serde_json::Value> =
-                groups.iter().map(|(d, rows)| (d.name().to_owned(), serde_json::to_value(rows).unwrap_or_default())).collect();
+            let by: serde_json::Map<String, serde_json::Value> = groups
+                .iter()
+                .map(|(d, rows)| {
+                    (
+                        d.name().to_owned(),
+                        serde_json::to_value(rows).unwrap_or_default(),
+                    )
+                })
+                .collect();
             let doc = serde_json::json!({"since_ms": since, "ledger": redact(&url), "by_tenant": total, "by": by});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
@@ -94,8 +108,20 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     writeln!(
                         out,
                         "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                        d.name(), csv(&r.key), r.requests, r.ok, r.errors, r.cancelled, r.unpriced_requests,
-                        r.cost(), r.baseline_cost(), r.savings(), r.p50_latency_ms, r.p95_latency_ms, r.input_tokens, r.output_tokens
+                        d.name(),
+                        csv(&r.key),
+                        r.requests,
+                        r.ok,
+                        r.errors,
+                        r.cancelled,
+                        r.unpriced_requests,
+                        r.cost(),
+                        r.baseline_cost(),
+                        r.savings(),
+                        r.p50_latency_ms,
+                        r.p95_latency_ms,
+                        r.input_tokens,
+                        r.output_tokens
                     )?;
                 }
             }
@@ -115,18 +141,54 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "requests {} (ok {}, errors {}), spend ${} vs baseline ${} → saved ${} ({}){}",
-                t.requests, t.ok, t.errors, t.cost(), t.baseline_cost(), t.savings(), pct(&t),
-                if t.unpriced_requests > 0 { format!("; {} UNPRICED request(s) not in the sums", t.unpriced_requests) } else { String::new() }
+                t.requests,
+                t.ok,
+                t.errors,
+                t.cost(),
+                t.baseline_cost(),
+                t.savings(),
+                pct(&t),
+                if t.unpriced_requests > 0 {
+                    format!(
+                        "; {} UNPRICED request(s) not in the sums",
+                        t.unpriced_requests
+                    )
+                } else {
+                    String::new()
+                }
             )?;
             for (d, rows) in &groups {
                 writeln!(out, "\nby {}:", d.name())?;
-                writeln!(out, "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}", "key", "requests", "ok %", "unpriced", "cost $", "baseline $", "saved", "p50 ms", "p95 ms")?;
+                writeln!(
+                    out,
+                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}",
+                    "key",
+                    "requests",
+                    "ok %",
+                    "unpriced",
+                    "cost $",
+                    "baseline $",
+                    "saved",
+                    "p50 ms",
+                    "p95 ms"
+                )?;
                 for r in rows {
                     writeln!(
                         out,
                         "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}",
-                        r.key, r.requests, if r.requests > 0 { 100.0 * r.ok as f64 / r.requests as f64 } else { 0.0 },
-                        r.unpriced_requests, r.cost(), r.baseline_cost(), pct(r), r.p50_latency_ms, r.p95_latency_ms
+                        r.key,
+                        r.requests,
+                        if r.requests > 0 {
+                            100.0 * r.ok as f64 / r.requests as f64
+                        } else {
+                            0.0
+                        },
+                        r.unpriced_requests,
+                        r.cost(),
+                        r.baseline_cost(),
+                        pct(r),
+                        r.p50_latency_ms,
+                        r.p95_latency_ms
                     )?;
                 }
             }
@@ -141,7 +203,10 @@ fn pct(r: &SummaryRow) -> String {
     if base.is_zero() {
         return "-".to_owned();
     }
-    format!("{:.1}%", (r.savings() / base * rust_decimal::Decimal::ONE_HUNDRED).round_dp(1))
+    format!(
+        "{:.1}%",
+        (r.savings() / base * rust_decimal::Decimal::ONE_HUNDRED).round_dp(1)
+    )
 }
 
 fn ledger_url(args: &ReportArgs) -> anyhow::Result<String> {
@@ -149,12 +214,19 @@ fn ledger_url(args: &ReportArgs) -> anyhow::Result<String> {
         return Ok(u.clone());
     }
     if let Some(path) = &args.config {
-        let cfg = switchyard_server::config::load(path).map_err(|e| anyhow::anyhow!("invalid config: {e:?}"))?;
+        let cfg = switchyard_server::config::load(path)
+            .map_err(|e| anyhow::anyhow!("invalid config: {e:?}"))?;
         if let Some(u) = cfg.ledger.url {
             return Ok(u);
         }
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from);
-        return Ok(format!("sqlite://{}", dir.join("switchyard-ledger.db").display()));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from);
+        return Ok(format!(
+            "sqlite://{}",
+            dir.join("switchyard-ledger.db").display()
+        ));
     }
     Ok("sqlite://.switchyard/ledger.db".to_owned())
 }
@@ -167,5 +239,9 @@ fn redact(url: &str) -> String {
 }
 
 fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
 }

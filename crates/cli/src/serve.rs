@@ -3,11 +3,15 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
-use switchyard_server::{Gateway, SecretLookup, app, config};
+use switchyard_server::{app, config, Gateway, SecretLookup};
 use switchyard_sim::{Sim, SimConfig};
 
 /// Run the gateway until SIGTERM or Ctrl-C; reload the config on SIGHUP.
-pub async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>, secrets: SecretLookup) -> anyhow::Result<()> {
+pub async fn run(
+    path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    secrets: SecretLookup,
+) -> anyhow::Result<()> {
     let path = path.or_else(|| Some(PathBuf::from("switchyard.toml")).filter(|p| p.exists()));
     let mut cfg = match &path {
         Some(p) => config::load(p).map_err(|errs| config_errors(p.display().to_string(), &errs))?,
@@ -26,11 +30,15 @@ pub async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>, secrets: Sec
     if let Some(url) = gw.sim_url().await {
         tracing::warn!(sim = %url, "the embedded simulator is serving the `sim` provider");
     }
-    let listener = app::bind(addr).await.with_context(|| format!("bind {addr}"))?;
+    let listener = app::bind(addr)
+        .await
+        .with_context(|| format!("bind {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "switchyard gateway listening");
     spawn_reload_on_sighup(gw.clone());
     let _watcher = switchyard_server::watch_config(&gw);
-    app::serve(listener, gw.clone(), shutdown_signal()).await.context("serve HTTP")?;
+    app::serve(listener, gw.clone(), shutdown_signal())
+        .await
+        .context("serve HTTP")?;
     gw.shutdown().await;
     tracing::info!("switchyard stopped");
     Ok(())
@@ -39,7 +47,9 @@ pub async fn run(path: Option<PathBuf>, listen: Option<SocketAddr>, secrets: Sec
 /// Run the simulator until Ctrl-C / SIGTERM.
 pub async fn run_sim(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let mut cfg = match &path {
-        Some(p) => SimConfig::load(p).with_context(|| format!("load simulator config {}", p.display()))?,
+        Some(p) => {
+            SimConfig::load(p).with_context(|| format!("load simulator config {}", p.display()))?
+        }
         None => SimConfig::demo(),
     };
     if let Some(l) = listen {
@@ -56,13 +66,17 @@ pub async fn run_sim(path: Option<PathBuf>, listen: Option<SocketAddr>) -> anyho
 
 fn config_errors(what: String, errs: &[switchyard_core::ConfigError]) -> anyhow::Error {
     let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
-    anyhow::anyhow!("invalid {what} ({} problem(s)):\n{}", errs.len(), list.join("\n"))
+    anyhow::anyhow!(
+        "invalid {what} ({} problem(s)):\n{}",
+        errs.len(),
+        list.join("\n")
+    )
 }
 
 fn spawn_reload_on_sighup(gw: switchyard_server::GatewayHandle) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
+        use tokio::signal::unix::{signal, SignalKind};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
             tracing::warn!("cannot listen for SIGHUP; config reload disabled");
             return;

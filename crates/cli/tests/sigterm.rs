@@ -12,12 +12,17 @@ use std::{
 use futures::StreamExt;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_ledger_row() {
-    let dir = std::env::temp_dir().join(format!("sy-sigterm-{}-{}", std::process::id(), free_port()));
+    let dir =
+        std::env::temp_dir().join(format!("sy-sigterm-{}-{}", std::process::id(), free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("ledger.db");
     let cfg = dir.join("switchyard.toml");
@@ -46,7 +51,13 @@ async fn sigterm_under_load_loses_no_ledger_row() {
     .unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", cfg.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -63,7 +74,10 @@ async fn sigterm_under_load_loses_no_ledger_row() {
     let pid = child.id();
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
     });
     // ~600 requests over ~1.2 s, half streaming; SIGTERM lands in the middle.
     let results: Vec<Option<(u16, String)>> = futures::stream::iter(0..600)
@@ -82,7 +96,12 @@ async fn sigterm_under_load_loses_no_ledger_row() {
                     .await
                     .ok()?;
                 let status = resp.status().as_u16();
-                let id = resp.headers().get("x-switchyard-request-id")?.to_str().ok()?.to_owned();
+                let id = resp
+                    .headers()
+                    .get("x-switchyard-request-id")?
+                    .to_str()
+                    .ok()?
+                    .to_owned();
                 resp.bytes().await.ok()?;
                 Some((status, id))
             }
@@ -91,18 +110,37 @@ async fn sigterm_under_load_loses_no_ledger_row() {
         .collect()
         .await;
     killer.await.unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "switchyard exited with {status}");
 
     let answered: Vec<&(u16, String)> = results.iter().flatten().collect();
-    assert!(answered.len() > 50, "some requests were served before the signal: {}", answered.len());
-    assert!(answered.len() < 600, "the signal stopped new requests: {}", answered.len());
-    assert!(answered.iter().all(|(s, _)| *s == 200), "in-flight requests completed normally");
-    let rows = switchyard_store::query_rows(&format!("sqlite://{}", db.display()), None, None).await.unwrap();
+    assert!(
+        answered.len() > 50,
+        "some requests were served before the signal: {}",
+        answered.len()
+    );
+    assert!(
+        answered.len() < 600,
+        "the signal stopped new requests: {}",
+        answered.len()
+    );
+    assert!(
+        answered.iter().all(|(s, _)| *s == 200),
+        "in-flight requests completed normally"
+    );
+    let rows = switchyard_store::query_rows(&format!("sqlite://{}", db.display()), None, None)
+        .await
+        .unwrap();
     let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(rows.len(), answered.len(), "one row per answered request");
     for (_, id) in &answered {
-        assert!(ids.contains(id.as_str()), "no ledger row for answered request {id}");
+        assert!(
+            ids.contains(id.as_str()),
+            "no ledger row for answered request {id}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

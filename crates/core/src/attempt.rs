@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use futures::{StreamExt, stream::BoxStream};
+use futures::{stream::BoxStream, StreamExt};
 use switchyard_providers::{
     ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
 };
@@ -18,10 +18,10 @@ use switchyard_types::{ChatRequest, Message, Role, Usage};
 use tokio::time::Instant;
 
 use crate::{
-    CoreError, DeploymentId, Snapshot,
     health::Admit,
     plan::Plan,
-    retry::{Decision, decide},
+    retry::{decide, Decision},
+    CoreError, DeploymentId, Snapshot,
 };
 
 /// One upstream attempt, for the ledger and the `x-switchyard-attempts` header.
@@ -68,7 +68,9 @@ pub struct StreamStart {
 
 impl std::fmt::Debug for StreamStart {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamStart").field("deployment", &self.deployment).finish()
+        f.debug_struct("StreamStart")
+            .field("deployment", &self.deployment)
+            .finish()
     }
 }
 
@@ -86,7 +88,10 @@ pub async fn chat(
     snap: &Snapshot,
     plan: &Plan,
     req: &ChatRequest,
-) -> (Result<(DeploymentId, switchyard_providers::Reply), CoreError>, Attempts) {
+) -> (
+    Result<(DeploymentId, switchyard_providers::Reply), CoreError>,
+    Attempts,
+) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
         let limit = t.response.min(remaining);
@@ -99,7 +104,10 @@ pub async fn chat(
                 value: reply,
             }),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(ProviderError::new(ErrorClass::FirstTokenTimeout, format!("no answer within {limit:?}"))),
+            Err(_) => Err(ProviderError::new(
+                ErrorClass::FirstTokenTimeout,
+                format!("no answer within {limit:?}"),
+            )),
         }
     })
     .await
@@ -112,7 +120,10 @@ pub async fn chat_stream(
     plan: &Plan,
     req: &ChatRequest,
 ) -> (Result<(DeploymentId, StreamStart), CoreError>, Attempts) {
-    run(snap, plan, |id, t, remaining| async move { start_stream(snap, id, t, remaining, req).await }).await
+    run(snap, plan, |id, t, remaining| async move {
+        start_stream(snap, id, t, remaining, req).await
+    })
+    .await
 }
 
 /// Open a stream on one deployment and wait (bounded by the first-token timeout) for its
@@ -147,7 +158,10 @@ async fn start_stream(
                 }
                 Some(Err(e)) => return Err(e),
                 None => {
-                    return Err(ProviderError::new(ErrorClass::StreamCut, "upstream stream ended before the first token"));
+                    return Err(ProviderError::new(
+                        ErrorClass::StreamCut,
+                        "upstream stream ended before the first token",
+                    ));
                 }
             }
         }
@@ -162,11 +176,21 @@ async fn start_stream(
                 usage: Usage::default(),
                 ttft: Some(ttft),
                 rate_limit: meta.rate_limit,
-                value: StreamStart { deployment: id, head, rest, meta, idle: t.idle, deadline },
+                value: StreamStart {
+                    deployment: id,
+                    head,
+                    rest,
+                    meta,
+                    idle: t.idle,
+                    deadline,
+                },
             })
         }
         Ok(Err(e)) => Err(e),
-        Err(_) => Err(ProviderError::new(ErrorClass::FirstTokenTimeout, format!("no first token within {limit:?}"))),
+        Err(_) => Err(ProviderError::new(
+            ErrorClass::FirstTokenTimeout,
+            format!("no first token within {limit:?}"),
+        )),
     }
 }
 
@@ -182,7 +206,11 @@ pub async fn resume_stream(
     deadline: Instant,
 ) -> (Option<StreamStart>, Vec<AttemptRecord>) {
     let mut records = Vec::new();
-    let pos = plan.targets.iter().position(|&t| t == failed).map_or(0, |p| p + 1);
+    let pos = plan
+        .targets
+        .iter()
+        .position(|&t| t == failed)
+        .map_or(0, |p| p + 1);
     let mut cont = req.clone();
     cont.messages.push(Message::text(Role::Assistant, text));
     for &id in &plan.targets[pos..] {
@@ -195,17 +223,38 @@ pub async fn resume_stream(
             break;
         }
         let started = Instant::now();
-        let result = start_stream(snap, id, plan.timeouts.unwrap_or(d.timeouts), remaining, &cont).await;
+        let result = start_stream(
+            snap,
+            id,
+            plan.timeouts.unwrap_or(d.timeouts),
+            remaining,
+            &cont,
+        )
+        .await;
         let latency = started.elapsed();
         match result {
             Ok(done) => {
                 d.stats.health.on_success();
-                records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: Usage::default() });
+                records.push(AttemptRecord {
+                    deployment: id,
+                    status: done.status,
+                    error: None,
+                    latency,
+                    ttft: done.ttft,
+                    usage: Usage::default(),
+                });
                 return (Some(done.value), records);
             }
             Err(e) => {
                 d.stats.health.on_failure(e.class);
-                records.push(AttemptRecord { deployment: id, status: e.status.unwrap_or(0), error: Some(e), latency, ttft: None, usage: Usage::default() });
+                records.push(AttemptRecord {
+                    deployment: id,
+                    status: e.status.unwrap_or(0),
+                    error: Some(e),
+                    latency,
+                    ttft: None,
+                    usage: Usage::default(),
+                });
             }
         }
     }
@@ -225,7 +274,11 @@ fn total(snap: &Snapshot, plan: &Plan) -> Duration {
 
 /// The loop shared by both modes: one attempt at a time, the retry decision from
 /// [`decide`], everything bounded by the request deadline and `max_attempts`.
-async fn run<T, F, Fut>(snap: &Snapshot, plan: &Plan, mut call: F) -> (Result<(DeploymentId, T), CoreError>, Attempts)
+async fn run<T, F, Fut>(
+    snap: &Snapshot,
+    plan: &Plan,
+    mut call: F,
+) -> (Result<(DeploymentId, T), CoreError>, Attempts)
 where
     F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
     Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
@@ -279,7 +332,14 @@ where
                 if done.ttft.is_none() {
                     d.stats.observe_ttft(latency);
                 }
-                attempts.records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: done.usage });
+                attempts.records.push(AttemptRecord {
+                    deployment: id,
+                    status: done.status,
+                    error: None,
+                    latency,
+                    ttft: done.ttft,
+                    usage: done.usage,
+                });
                 return (Ok((id, done.value)), attempts);
             }
             Err(e) => {
@@ -344,7 +404,9 @@ where
     F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
     Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
 {
-    let (Some(&t0), Some(&t1)) = (plan.targets.first(), plan.targets.get(1)) else { return Hedged::NotApplicable };
+    let (Some(&t0), Some(&t1)) = (plan.targets.first(), plan.targets.get(1)) else {
+        return Hedged::NotApplicable;
+    };
     let d0 = snap.deployment(t0);
     if !d0.stats.health.available() || !snap.deployment(t1).stats.health.available() {
         return Hedged::NotApplicable;
@@ -404,7 +466,11 @@ where
             Hedged::Won(first_id, v)
         }
         Err(_) => {
-            let r = if other_id == t1 { (&mut f1).await } else { (&mut f0).await };
+            let r = if other_id == t1 {
+                (&mut f1).await
+            } else {
+                (&mut f0).await
+            };
             attempts.upstream_time += started.elapsed();
             match settle_attempt(snap, other_id, r, other_start, attempts) {
                 Ok(v) => Hedged::Won(other_id, v),
@@ -431,7 +497,14 @@ fn settle_attempt<T>(
             if done.ttft.is_none() {
                 d.stats.observe_ttft(latency);
             }
-            attempts.records.push(AttemptRecord { deployment: id, status: done.status, error: None, latency, ttft: done.ttft, usage: done.usage });
+            attempts.records.push(AttemptRecord {
+                deployment: id,
+                status: done.status,
+                error: None,
+                latency,
+                ttft: done.ttft,
+                usage: done.usage,
+            });
             Ok(done.value)
         }
         Err(e) => {
@@ -439,7 +512,14 @@ fn settle_attempt<T>(
             if e.class == ErrorClass::Quota {
                 exhaust_provider(snap, &d.provider_name);
             }
-            attempts.records.push(AttemptRecord { deployment: id, status: e.status.unwrap_or(0), error: Some(e.clone()), latency, ttft: None, usage: Usage::default() });
+            attempts.records.push(AttemptRecord {
+                deployment: id,
+                status: e.status.unwrap_or(0),
+                error: Some(e.clone()),
+                latency,
+                ttft: None,
+                usage: Usage::default(),
+            });
             Err(e)
         }
     }
@@ -447,9 +527,22 @@ fn settle_attempt<T>(
 
 /// Record the cancelled loser of a hedge.
 fn lost(snap: &Snapshot, id: DeploymentId, started: Instant, attempts: &mut Attempts) {
-    snap.deployment(id).stats.health.on_failure(ErrorClass::HedgeLost);
-    let e = ProviderError::new(ErrorClass::HedgeLost, "cancelled: the hedged request answered first");
-    attempts.records.push(AttemptRecord { deployment: id, status: 0, error: Some(e), latency: started.elapsed(), ttft: None, usage: Usage::default() });
+    snap.deployment(id)
+        .stats
+        .health
+        .on_failure(ErrorClass::HedgeLost);
+    let e = ProviderError::new(
+        ErrorClass::HedgeLost,
+        "cancelled: the hedged request answered first",
+    );
+    attempts.records.push(AttemptRecord {
+        deployment: id,
+        status: 0,
+        error: Some(e),
+        latency: started.elapsed(),
+        ttft: None,
+        usage: Usage::default(),
+    });
 }
 
 /// The index of the next target to try after a failure at `idx`: after a context-length
@@ -461,10 +554,12 @@ fn next_target(snap: &Snapshot, plan: &Plan, idx: usize, e: &ProviderError) -> u
     let window = snap.deployment(plan.targets[idx]).caps.context_window;
     plan.targets[idx + 1..]
         .iter()
-        .position(|&t| match (window, snap.deployment(t).caps.context_window) {
-            (Some(w), Some(tw)) => tw > w,
-            _ => true,
-        })
+        .position(
+            |&t| match (window, snap.deployment(t).caps.context_window) {
+                (Some(w), Some(tw)) => tw > w,
+                _ => true,
+            },
+        )
         .map_or(plan.targets.len(), |p| idx + 1 + p)
 }
 
@@ -472,7 +567,11 @@ fn next_target(snap: &Snapshot, plan: &Plan, idx: usize, e: &ProviderError) -> u
 /// that provider.
 fn exhaust_provider(snap: &Snapshot, provider: &str) {
     tracing::warn!(provider, "provider key out of quota; taken out of rotation");
-    for d in snap.deployments.iter().filter(|d| d.provider_name == provider) {
+    for d in snap
+        .deployments
+        .iter()
+        .filter(|d| d.provider_name == provider)
+    {
         d.stats.health.exhaust_quota();
     }
 }

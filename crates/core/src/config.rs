@@ -237,7 +237,9 @@ impl Serialize for HedgeAfter {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             HedgeAfter::P95 => s.serialize_str("p95"),
-            HedgeAfter::Fixed(d) => s.serialize_str(&humantime_serde::re::humantime::format_duration(*d).to_string()),
+            HedgeAfter::Fixed(d) => {
+                s.serialize_str(&humantime_serde::re::humantime::format_duration(*d).to_string())
+            }
         }
     }
 }
@@ -250,7 +252,11 @@ impl<'de> Deserialize<'de> for HedgeAfter {
         }
         humantime_serde::re::humantime::parse_duration(&s)
             .map(HedgeAfter::Fixed)
-            .map_err(|e| serde::de::Error::custom(format!("expected \"p95\" or a duration like \"800ms\": {e}")))
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "expected \"p95\" or a duration like \"800ms\": {e}"
+                ))
+            })
     }
 }
 

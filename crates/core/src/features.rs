@@ -53,7 +53,12 @@ impl Features {
             session: hint("x-switchyard-session", "session"),
             tenant: hint("x-switchyard-tenant", "tenant"),
             tags: hint("x-switchyard-tags", "tags")
-                .map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+                .map(|t| {
+                    t.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             prefix_tokens: prefix_tokens(req),
             tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
@@ -71,7 +76,16 @@ fn prefix_tokens(req: &ChatRequest) -> u64 {
         .take_while(|m| matches!(m.role, Role::System | Role::Developer))
         .map(|m| match &m.content {
             Some(Content::Text(t)) => t.len(),
-            Some(Content::Parts(p)) => p.iter().map(|p| if let ContentPart::Text { text, .. } = p { text.len() } else { 0 }).sum(),
+            Some(Content::Parts(p)) => p
+                .iter()
+                .map(|p| {
+                    if let ContentPart::Text { text, .. } = p {
+                        text.len()
+                    } else {
+                        0
+                    }
+                })
+                .sum(),
             None => 0,
         })
         .sum();
@@ -83,7 +97,9 @@ fn prefix_tokens(req: &ChatRequest) -> u64 {
 /// when the fast estimate is close to a context window.
 pub fn exact_input_tokens(req: &ChatRequest) -> Option<u64> {
     static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
-    let bpe = BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()?;
+    let bpe = BPE
+        .get_or_init(|| tiktoken_rs::o200k_base().ok())
+        .as_ref()?;
     let mut n = 3u64;
     for m in &req.messages {
         n += 4;
@@ -126,14 +142,23 @@ pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
                 .sum(),
         };
         if let Some(calls) = &m.tool_calls {
-            bytes += calls.iter().map(|c| c.function.name.len() + c.function.arguments.len()).sum::<usize>();
+            bytes += calls
+                .iter()
+                .map(|c| c.function.name.len() + c.function.arguments.len())
+                .sum::<usize>();
         }
     }
     let tools: usize = req
         .tools
         .iter()
         .flatten()
-        .map(|t| t.function.name.len() + t.function.parameters.as_ref().map_or(0, |p| p.to_string().len()))
+        .map(|t| {
+            t.function.name.len()
+                + t.function
+                    .parameters
+                    .as_ref()
+                    .map_or(0, |p| p.to_string().len())
+        })
         .sum();
     ((bytes + tools).div_ceil(4) + 4 * req.messages.len() + 3) as u64
 }

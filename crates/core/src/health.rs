@@ -3,8 +3,8 @@
 
 use std::{
     sync::{
+        atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed},
         OnceLock,
-        atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed},
     },
     time::Duration,
 };
@@ -45,8 +45,13 @@ const CONSECUTIVE_FAILURES: u32 = 5;
 /// Error-rate window, and the least requests in it before the rate counts.
 const WINDOW: Duration = Duration::from_secs(30);
 const WINDOW_MIN_REQUESTS: u32 = 20;
-/// How long an open circuit rests before a probe.
-const COOLDOWN: Duration = Duration::from_secs(2);
+/// How long an open circuit rests before a probe: uniformly random in [1 s, 3 s), so probes
+/// do not phase-lock with a provider that flaps on a fixed period (each probe landing in the
+/// next down window and the circuit never closing).
+const COOLDOWN_MIN: Duration = Duration::from_secs(1);
+const COOLDOWN_JITTER: Duration = Duration::from_secs(2);
+/// The longest cooldown.
+pub const COOLDOWN_MAX: Duration = Duration::from_secs(3);
 /// How long a quota-exhausted provider key is left out.
 const QUOTA_PAUSE: Duration = Duration::from_secs(300);
 /// Retry budget: each request earns 0.2 retries, the balance holds at most 100, starts at 10.
@@ -60,6 +65,7 @@ const BUDGET_START: i64 = 10_000;
 pub struct Health {
     state: AtomicU8,
     opened_at: AtomicU64,
+    cooldown_ms: AtomicU64,
     probing: AtomicBool,
     consecutive: AtomicU32,
     window_start: AtomicU64,
@@ -77,6 +83,7 @@ impl Default for Health {
         Health {
             state: AtomicU8::new(0),
             opened_at: AtomicU64::new(0),
+            cooldown_ms: AtomicU64::new(COOLDOWN_MIN.as_millis() as u64),
             probing: AtomicBool::new(false),
             consecutive: AtomicU32::new(0),
             window_start: AtomicU64::new(0),
@@ -107,7 +114,9 @@ impl Health {
     pub fn state(&self) -> CircuitState {
         match self.state.load(Relaxed) {
             0 => CircuitState::Closed,
-            _ if now_ms().saturating_sub(self.opened_at.load(Relaxed)) >= COOLDOWN.as_millis() as u64 => {
+            _ if now_ms().saturating_sub(self.opened_at.load(Relaxed))
+                >= self.cooldown_ms.load(Relaxed) =>
+            {
                 CircuitState::HalfOpen
             }
             _ => CircuitState::Open,
@@ -116,7 +125,8 @@ impl Health {
 
     /// Whether the plan may include this deployment now (no clock read while all is well).
     pub fn available(&self) -> bool {
-        (self.state.load(Relaxed) == 0 || self.state() != CircuitState::Open) && !self.quota_exhausted()
+        (self.state.load(Relaxed) == 0 || self.state() != CircuitState::Open)
+            && !self.quota_exhausted()
     }
 
     /// Claim the right to send a request.
@@ -124,10 +134,12 @@ impl Health {
         match self.state() {
             CircuitState::Closed => Admit::Yes,
             CircuitState::Open => Admit::No,
-            CircuitState::HalfOpen => match self.probing.compare_exchange(false, true, Relaxed, Relaxed) {
-                Ok(_) => Admit::Probe,
-                Err(_) => Admit::No,
-            },
+            CircuitState::HalfOpen => {
+                match self.probing.compare_exchange(false, true, Relaxed, Relaxed) {
+                    Ok(_) => Admit::Probe,
+                    Err(_) => Admit::No,
+                }
+            }
         }
     }
 
@@ -155,6 +167,9 @@ impl Health {
         let was_probe = self.probing.swap(false, Relaxed);
         let rate_trip = total >= WINDOW_MIN_REQUESTS && failed * 2 >= total;
         if was_probe || consecutive >= CONSECUTIVE_FAILURES || rate_trip {
+            use rand::Rng;
+            let jitter = rand::thread_rng().gen_range(0..COOLDOWN_JITTER.as_millis() as u64);
+            self.cooldown_ms.store(COOLDOWN_MIN.as_millis() as u64 + jitter, Relaxed);
             self.opened_at.store(now_ms(), Relaxed);
             if self.state.swap(1, Relaxed) == 0 {
                 tracing::warn!(consecutive, total, failed, "circuit opened");
@@ -171,7 +186,11 @@ impl Health {
             self.window_failed.store(0, Relaxed);
         }
         let total = self.window_total.fetch_add(1, Relaxed) + 1;
-        let f = if failed { self.window_failed.fetch_add(1, Relaxed) + 1 } else { self.window_failed.load(Relaxed) };
+        let f = if failed {
+            self.window_failed.fetch_add(1, Relaxed) + 1
+        } else {
+            self.window_failed.load(Relaxed)
+        };
         (total, f)
     }
 
@@ -196,7 +215,8 @@ impl Health {
 
     /// Take the deployment out of rotation after a quota / spend-limit error.
     pub fn exhaust_quota(&self) {
-        self.disabled_until.store(now_ms() + QUOTA_PAUSE.as_millis() as u64, Relaxed);
+        self.disabled_until
+            .store(now_ms() + QUOTA_PAUSE.as_millis() as u64, Relaxed);
     }
 
     /// Whether the provider key is out of quota. Reads the clock only when a pause is set.
@@ -210,10 +230,16 @@ impl Health {
         if rl.remaining_requests.is_none() && rl.remaining_tokens.is_none() {
             return;
         }
-        self.remaining_requests.store(rl.remaining_requests.unwrap_or(u64::MAX), Relaxed);
-        self.remaining_tokens.store(rl.remaining_tokens.unwrap_or(u64::MAX), Relaxed);
-        let reset = rl.reset_requests.max(rl.reset_tokens).unwrap_or(Duration::from_secs(1));
-        self.headroom_until.store(now_ms() + reset.as_millis() as u64, Relaxed);
+        self.remaining_requests
+            .store(rl.remaining_requests.unwrap_or(u64::MAX), Relaxed);
+        self.remaining_tokens
+            .store(rl.remaining_tokens.unwrap_or(u64::MAX), Relaxed);
+        let reset = rl
+            .reset_requests
+            .max(rl.reset_tokens)
+            .unwrap_or(Duration::from_secs(1));
+        self.headroom_until
+            .store(now_ms() + reset.as_millis() as u64, Relaxed);
     }
 
     /// Whether the provider's last report leaves no room for a request of `tokens` tokens.
@@ -249,13 +275,13 @@ mod tests {
         }
         assert_eq!(h.state(), CircuitState::Open);
         assert_eq!(h.admit(), Admit::No);
-        tokio::time::advance(COOLDOWN).await;
+        tokio::time::advance(COOLDOWN_MAX).await;
         assert_eq!(h.state(), CircuitState::HalfOpen);
         assert_eq!(h.admit(), Admit::Probe);
         assert_eq!(h.admit(), Admit::No, "only one probe at a time");
         h.on_failure(ErrorClass::Server);
         assert_eq!(h.state(), CircuitState::Open, "a failed probe re-opens");
-        tokio::time::advance(COOLDOWN).await;
+        tokio::time::advance(COOLDOWN_MAX).await;
         assert_eq!(h.admit(), Admit::Probe);
         h.on_success();
         assert_eq!(h.state(), CircuitState::Closed);
@@ -328,7 +354,8 @@ impl ProviderUsage {
         let over = |used: u64, add: u64, limit: Option<u64>| {
             limit.is_some_and(|l| (used + add) * 100 > l * LIMIT_HEADROOM_PERCENT)
         };
-        over(self.requests.load(Relaxed), 1, limits.rpm) || over(self.tokens.load(Relaxed), tokens, limits.tpm)
+        over(self.requests.load(Relaxed), 1, limits.rpm)
+            || over(self.tokens.load(Relaxed), tokens, limits.tpm)
     }
 }
 

@@ -20,5 +20,6 @@ mod strategy;
 pub use error::{ConfigError, CoreError};
 pub use features::Features;
 pub use snapshot::{
-    Caps, Deployment, DeploymentId, EstRates, ProviderEntry, Route, Snapshot, SnapshotInputs, snapshot_provider,
+    snapshot_provider, Caps, Deployment, DeploymentId, EstRates, ProviderEntry, Route, Snapshot,
+    SnapshotInputs,
 };

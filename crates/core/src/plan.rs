@@ -10,11 +10,10 @@ use switchyard_providers::Timeouts;
 use switchyard_types::ChatRequest;
 
 use crate::{
-    CoreError, DeploymentId, Features, Snapshot,
     config::{OnUnpriced, Strategy},
     features::exact_input_tokens,
     snapshot::{Deployment, Route},
-    strategy,
+    strategy, CoreError, DeploymentId, Features, Snapshot,
 };
 
 /// Why a deployment was left out.
@@ -93,7 +92,11 @@ const MAX_HANDOVERS: usize = 4;
 /// Resolve `req.model` (`auto`, a route, or a model) into a plan.
 pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, CoreError> {
     let name = req.model.as_str();
-    let route_name = if name == "auto" { snap.default_route.as_deref().unwrap_or(name) } else { name };
+    let route_name = if name == "auto" {
+        snap.default_route.as_deref().unwrap_or(name)
+    } else {
+        name
+    };
     let (route, rule, candidates) = if let Some(route) = snap.routes.get(route_name) {
         apply_rules(snap, route, f, req)
     } else if let Some(&id) = snap.models.get(name) {
@@ -117,14 +120,23 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
     if p.targets.is_empty() {
         return Err(unsatisfiable(snap, &p, f));
     }
-    p.estimates = p.targets.iter().map(|&id| estimate(snap, snap.deployment(id), f)).collect();
+    p.estimates = p
+        .targets
+        .iter()
+        .map(|&id| estimate(snap, snap.deployment(id), f))
+        .collect();
     strategy::order(snap, route, f, req, &mut p);
     spill_low_headroom(snap, f, &mut p);
     Ok(p)
 }
 
 /// First matching rule, following hand-overs to other routes.
-fn apply_rules<'s>(snap: &'s Snapshot, mut route: &'s Route, f: &Features, req: &ChatRequest) -> (&'s Route, Option<String>, &'s [DeploymentId]) {
+fn apply_rules<'s>(
+    snap: &'s Snapshot,
+    mut route: &'s Route,
+    f: &Features,
+    req: &ChatRequest,
+) -> (&'s Route, Option<String>, &'s [DeploymentId]) {
     let mut rule_name = None;
     'hops: for _ in 0..MAX_HANDOVERS {
         for rule in &route.rules {
@@ -149,7 +161,12 @@ fn apply_rules<'s>(snap: &'s Snapshot, mut route: &'s Route, f: &Features, req: 
 }
 
 /// The client named a model: that model, then its fallbacks; constraints still apply.
-fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) -> Result<Plan, CoreError> {
+fn direct(
+    snap: &Snapshot,
+    id: DeploymentId,
+    req: &ChatRequest,
+    f: &Features,
+) -> Result<Plan, CoreError> {
     let d = snap.deployment(id);
     let mut candidates = Vec::with_capacity(1 + d.fallbacks.len());
     candidates.push(id);
@@ -170,16 +187,31 @@ fn direct(snap: &Snapshot, id: DeploymentId, req: &ChatRequest, f: &Features) ->
     if p.targets.is_empty() {
         return Err(unsatisfiable(snap, &p, f));
     }
-    p.estimates = p.targets.iter().map(|&t| estimate(snap, snap.deployment(t), f)).collect();
+    p.estimates = p
+        .targets
+        .iter()
+        .map(|&t| estimate(snap, snap.deployment(t), f))
+        .collect();
     spill_low_headroom(snap, f, &mut p);
     Ok(p)
 }
 
-fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId], req: &ChatRequest, f: &Features, p: &mut Plan) {
+fn filter(
+    snap: &Snapshot,
+    require_tags: &[String],
+    candidates: &[DeploymentId],
+    req: &ChatRequest,
+    f: &Features,
+    p: &mut Plan,
+) {
     let mut exact: Option<Option<u64>> = None;
     for &id in candidates {
         let d = snap.deployment(id);
-        let reason = if f.region.as_ref().is_some_and(|r| !d.regions.iter().any(|x| x == r)) {
+        let reason = if f
+            .region
+            .as_ref()
+            .is_some_and(|r| !d.regions.iter().any(|x| x == r))
+        {
             Some(Exclusion::Region)
         } else if !require_tags.iter().all(|t| d.tags.contains(t)) {
             Some(Exclusion::Compliance)
@@ -194,7 +226,11 @@ fn filter(snap: &Snapshot, require_tags: &[String], candidates: &[DeploymentId],
         } else if d.price.is_none() && snap.on_unpriced == OnUnpriced::Exclude {
             Some(Exclusion::Unpriced)
         } else if !d.stats.health.available() {
-            Some(if d.stats.health.quota_exhausted() { Exclusion::QuotaExhausted } else { Exclusion::CircuitOpen })
+            Some(if d.stats.health.quota_exhausted() {
+                Exclusion::QuotaExhausted
+            } else {
+                Exclusion::CircuitOpen
+            })
         } else {
             None
         };
@@ -225,7 +261,9 @@ fn spill_low_headroom(snap: &Snapshot, f: &Features, p: &mut Plan) {
 /// Whether input plus requested output fits the context window. The fast estimate decides
 /// unless it is within 20% of the window; then the exact count does.
 fn fits(d: &Deployment, f: &Features, req: &ChatRequest, exact: &mut Option<Option<u64>>) -> bool {
-    let Some(window) = d.caps.context_window else { return true };
+    let Some(window) = d.caps.context_window else {
+        return true;
+    };
     let out = f.max_output.unwrap_or(1);
     let est = f.input_tokens + out;
     if est * 10 < window * 8 {
@@ -245,7 +283,11 @@ pub(crate) fn estimate(snap: &Snapshot, d: &Deployment, f: &Features) -> Option<
     let rates = d.rates?;
     let history = d.stats.expected_output().unwrap_or(snap.expected_output);
     let output = f.max_output.map_or(history, |m| m.min(history));
-    let cached = if f.prefix_tokens >= 1024 { f.prefix_tokens } else { 0 };
+    let cached = if f.prefix_tokens >= 1024 {
+        f.prefix_tokens
+    } else {
+        0
+    };
     Some(rates.estimate(f.input_tokens, cached, output))
 }
 
@@ -254,12 +296,29 @@ fn unsatisfiable(snap: &Snapshot, p: &Plan, f: &Features) -> CoreError {
     for (id, why) in &p.excluded {
         let d = snap.deployment(*id);
         let detail = match why {
-            Exclusion::Region => format!("region `{}` required, provider `{}` serves [{}]", f.region.as_deref().unwrap_or(""), d.provider_name, d.regions.join(", ")),
-            Exclusion::ContextWindow => format!("~{} input tokens do not fit its context window of {}", f.input_tokens, d.caps.context_window.unwrap_or(0)),
+            Exclusion::Region => format!(
+                "region `{}` required, provider `{}` serves [{}]",
+                f.region.as_deref().unwrap_or(""),
+                d.provider_name,
+                d.regions.join(", ")
+            ),
+            Exclusion::ContextWindow => format!(
+                "~{} input tokens do not fit its context window of {}",
+                f.input_tokens,
+                d.caps.context_window.unwrap_or(0)
+            ),
             other => other.as_str().to_owned(),
         };
         parts.push(format!("{}: {detail}", d.name));
     }
-    let msg = format!("no candidate of route `{}` can serve this request ({})", p.route, parts.join("; "));
-    if p.excluded.iter().any(|(_, e)| e.is_health()) { CoreError::NoCandidate(msg) } else { CoreError::Unsatisfiable(msg) }
+    let msg = format!(
+        "no candidate of route `{}` can serve this request ({})",
+        p.route,
+        parts.join("; ")
+    );
+    if p.excluded.iter().any(|(_, e)| e.is_health()) {
+        CoreError::NoCandidate(msg)
+    } else {
+        CoreError::Unsatisfiable(msg)
+    }
 }

@@ -41,7 +41,11 @@ pub(crate) fn decide(err: &ProviderError, tries: u32, remaining: Duration) -> De
 }
 
 fn retry_after(wait: Duration, remaining: Duration) -> Decision {
-    if wait < remaining / 2 { Decision::RetrySame(wait) } else { Decision::Next }
+    if wait < remaining / 2 {
+        Decision::RetrySame(wait)
+    } else {
+        Decision::Next
+    }
 }
 
 /// Exponential backoff with jitter: ~50 ms, ~100 ms, … capped at 2 s.
@@ -67,16 +71,34 @@ mod tests {
     #[test]
     fn decisions_match_the_failure() {
         let long = Duration::from_secs(60);
-        assert!(matches!(decide(&err(ErrorClass::Server), 0, long), Decision::RetrySame(_)));
+        assert!(matches!(
+            decide(&err(ErrorClass::Server), 0, long),
+            Decision::RetrySame(_)
+        ));
         assert_eq!(decide(&err(ErrorClass::Server), 1, long), Decision::Next);
-        assert_eq!(decide(&err(ErrorClass::FirstTokenTimeout), 0, long), Decision::Next);
-        assert_eq!(decide(&err(ErrorClass::BadRequest), 0, long), Decision::Stop);
-        assert_eq!(decide(&err(ErrorClass::ContentPolicy), 0, long), Decision::Stop);
-        assert_eq!(decide(&err(ErrorClass::ContextLength), 0, long), Decision::Next);
+        assert_eq!(
+            decide(&err(ErrorClass::FirstTokenTimeout), 0, long),
+            Decision::Next
+        );
+        assert_eq!(
+            decide(&err(ErrorClass::BadRequest), 0, long),
+            Decision::Stop
+        );
+        assert_eq!(
+            decide(&err(ErrorClass::ContentPolicy), 0, long),
+            Decision::Stop
+        );
+        assert_eq!(
+            decide(&err(ErrorClass::ContextLength), 0, long),
+            Decision::Next
+        );
         let mut rl = err(ErrorClass::RateLimited);
         assert_eq!(decide(&rl, 0, long), Decision::Next);
         rl.retry_after = Some(Duration::from_secs(1));
-        assert_eq!(decide(&rl, 0, long), Decision::RetrySame(Duration::from_secs(1)));
+        assert_eq!(
+            decide(&rl, 0, long),
+            Decision::RetrySame(Duration::from_secs(1))
+        );
         assert_eq!(decide(&rl, 1, long), Decision::Next);
     }
 
@@ -84,7 +106,10 @@ mod tests {
     fn backoff_stays_in_bounds() {
         for t in 0..20 {
             let d = backoff(t);
-            assert!(d >= Duration::from_millis(50) && d <= Duration::from_secs(4), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(50) && d <= Duration::from_secs(4),
+                "{d:?}"
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 use regex::Regex;
 use switchyard_types::{ChatRequest, Content, ContentPart, Role};
 
-use crate::{DeploymentId, Features, config::RuleWhen};
+use crate::{config::RuleWhen, DeploymentId, Features};
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
@@ -28,8 +28,18 @@ pub enum RuleAction {
 impl Rule {
     /// Compile a rule; the regex error is returned as text.
     pub fn new(name: String, when: RuleWhen, action: RuleAction) -> Result<Rule, String> {
-        let regex = when.prompt_regex.as_deref().map(Regex::new).transpose().map_err(|e| e.to_string())?;
-        Ok(Rule { name, when, regex, action })
+        let regex = when
+            .prompt_regex
+            .as_deref()
+            .map(Regex::new)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(Rule {
+            name,
+            when,
+            regex,
+            action,
+        })
     }
 
     /// Whether every given condition holds.
@@ -48,9 +58,16 @@ impl Rule {
             && flag(w.tools, f.tools)
             && flag(w.images, f.images)
             && flag(w.json, f.json)
-            && w.tags.as_ref().is_none_or(|tags| tags.iter().any(|t| f.tags.iter().any(|ft| ft == t)))
-            && w.metadata.iter().all(|(k, v)| req.metadata_str(k) == Some(v.as_str()))
-            && self.regex.as_ref().is_none_or(|re| last_user_matches(re, req))
+            && w.tags
+                .as_ref()
+                .is_none_or(|tags| tags.iter().any(|t| f.tags.iter().any(|ft| ft == t)))
+            && w.metadata
+                .iter()
+                .all(|(k, v)| req.metadata_str(k) == Some(v.as_str()))
+            && self
+                .regex
+                .as_ref()
+                .is_none_or(|re| last_user_matches(re, req))
     }
 }
 

@@ -10,10 +10,10 @@ use switchyard_pricing::{Catalog, Price};
 use switchyard_providers::{AnyProvider, ProviderKind, Timeouts};
 
 use crate::{
-    ConfigError,
     config::{ModelConfig, OnUnpriced, RouteConfig, RoutingConfig, Strategy},
     rules::{Rule, RuleAction},
     stats::{DeploymentStats, StatsRegistry},
+    ConfigError,
 };
 
 /// Index of a deployment in [`Snapshot::deployments`].
@@ -51,15 +51,24 @@ pub struct EstRates {
 impl EstRates {
     fn of(p: &Price) -> EstRates {
         let nanos = |d: switchyard_pricing::Decimal| {
-            (d * switchyard_pricing::Decimal::from(1_000_000_000u64)).round().try_into().unwrap_or(u128::MAX)
+            (d * switchyard_pricing::Decimal::from(1_000_000_000u64))
+                .round()
+                .try_into()
+                .unwrap_or(u128::MAX)
         };
-        EstRates { input: nanos(p.input), output: nanos(p.output), cache_read: nanos(p.cache_read.unwrap_or(p.input)) }
+        EstRates {
+            input: nanos(p.input),
+            output: nanos(p.output),
+            cache_read: nanos(p.cache_read.unwrap_or(p.input)),
+        }
     }
 
     /// Estimated cost in nano-USD × 10⁻⁶ (i.e. femto-USD).
     pub fn estimate(&self, input: u64, cached: u64, output: u64) -> u128 {
         let cached = cached.min(input);
-        (input - cached) as u128 * self.input + cached as u128 * self.cache_read + output as u128 * self.output
+        (input - cached) as u128 * self.input
+            + cached as u128 * self.cache_read
+            + output as u128 * self.output
     }
 }
 
@@ -143,7 +152,11 @@ pub struct ProviderEntry {
 }
 
 /// Describe a provider for [`Snapshot::build`].
-pub fn snapshot_provider(adapter: Arc<AnyProvider>, kind: ProviderKind, timeouts: Timeouts) -> ProviderEntry {
+pub fn snapshot_provider(
+    adapter: Arc<AnyProvider>,
+    kind: ProviderKind,
+    timeouts: Timeouts,
+) -> ProviderEntry {
     ProviderEntry {
         adapter,
         kind,
@@ -207,18 +220,30 @@ impl Snapshot {
         };
         for (i, m) in inp.models.iter().enumerate() {
             if snap.models.contains_key(&m.name) {
-                errors.push(ConfigError::new(format!("models[{i}].name"), format!("duplicate model `{}`", m.name)));
+                errors.push(ConfigError::new(
+                    format!("models[{i}].name"),
+                    format!("duplicate model `{}`", m.name),
+                ));
                 continue;
             }
             let Some(p) = inp.providers.get(&m.provider) else {
-                errors.push(ConfigError::new(format!("models[{i}].provider"), format!("unknown provider `{}`", m.provider)));
+                errors.push(ConfigError::new(
+                    format!("models[{i}].provider"),
+                    format!("unknown provider `{}`", m.provider),
+                ));
                 continue;
             };
             snap.models.insert(m.name.clone(), snap.deployments.len());
-            snap.deployments.push(deployment(m, p, inp.catalog, inp.stats));
+            snap.deployments
+                .push(deployment(m, p, inp.catalog, inp.stats));
         }
         for (i, m) in inp.models.iter().enumerate() {
-            let ids = resolve(&snap.models, &m.fallbacks, &format!("models[{i}].fallbacks"), &mut errors);
+            let ids = resolve(
+                &snap.models,
+                &m.fallbacks,
+                &format!("models[{i}].fallbacks"),
+                &mut errors,
+            );
             if let Some(&id) = snap.models.get(&m.name) {
                 snap.deployments[id].fallbacks = ids;
             }
@@ -232,17 +257,27 @@ impl Snapshot {
         check_route_refs(&snap, inp.routes, &mut errors);
         if let Some(d) = &inp.routing.default {
             if !snap.routes.contains_key(d) {
-                errors.push(ConfigError::new("routing.default", format!("unknown route `{d}`")));
+                errors.push(ConfigError::new(
+                    "routing.default",
+                    format!("unknown route `{d}`"),
+                ));
             }
             snap.default_route = Some(d.clone());
         }
         if let Some(b) = &inp.routing.baseline {
             match snap.models.get(b) {
                 Some(&id) => snap.baseline = Some(id),
-                None => errors.push(ConfigError::new("routing.baseline", format!("unknown model `{b}`"))),
+                None => errors.push(ConfigError::new(
+                    "routing.baseline",
+                    format!("unknown model `{b}`"),
+                )),
             }
         }
-        if errors.is_empty() { Ok(snap) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(snap)
+        } else {
+            Err(errors)
+        }
     }
 
     /// A deployment by id.
@@ -251,20 +286,40 @@ impl Snapshot {
     }
 }
 
-fn deployment(m: &ModelConfig, p: &ProviderEntry, catalog: &Catalog, stats: &StatsRegistry) -> Deployment {
+fn deployment(
+    m: &ModelConfig,
+    p: &ProviderEntry,
+    catalog: &Catalog,
+    stats: &StatsRegistry,
+) -> Deployment {
     let upstream = m.upstream.clone().unwrap_or_else(|| m.name.clone());
     let entry = catalog.lookup(p.kind.as_str(), &upstream);
-    let price = switchyard_pricing::resolve(catalog, p.kind.as_str(), &upstream, m.price.as_ref(), p.uplift_percent)
-        .ok()
-        .map(|r| r.price);
+    let price = switchyard_pricing::resolve(
+        catalog,
+        p.kind.as_str(),
+        &upstream,
+        m.price.as_ref(),
+        p.uplift_percent,
+    )
+    .ok()
+    .map(|r| r.price);
     let cat = entry.map(|e| &e.caps);
     let caps = Caps {
         context_window: m.context_window.or(cat.and_then(|c| c.max_input_tokens)),
         max_output: m.max_output.or(cat.and_then(|c| c.max_output_tokens)),
         tools: m.capabilities.tools.or(cat.and_then(|c| c.supports_tools)),
-        vision: m.capabilities.vision.or(cat.and_then(|c| c.supports_vision)),
-        json: m.capabilities.json.or(cat.and_then(|c| c.supports_json_schema)),
-        prefill: m.capabilities.prefill.unwrap_or(p.kind == ProviderKind::Anthropic),
+        vision: m
+            .capabilities
+            .vision
+            .or(cat.and_then(|c| c.supports_vision)),
+        json: m
+            .capabilities
+            .json
+            .or(cat.and_then(|c| c.supports_json_schema)),
+        prefill: m
+            .capabilities
+            .prefill
+            .unwrap_or(p.kind == ProviderKind::Anthropic),
     };
     Deployment {
         name: m.name.clone(),
@@ -286,34 +341,62 @@ fn deployment(m: &ModelConfig, p: &ProviderEntry, catalog: &Catalog, stats: &Sta
     }
 }
 
-fn build_route(snap: &Snapshot, r: &RouteConfig, path: &str, errors: &mut Vec<ConfigError>) -> Option<Route> {
+fn build_route(
+    snap: &Snapshot,
+    r: &RouteConfig,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Route> {
     if snap.models.contains_key(&r.name) {
-        errors.push(ConfigError::new(format!("{path}.name"), format!("route `{}` has the name of a model", r.name)));
+        errors.push(ConfigError::new(
+            format!("{path}.name"),
+            format!("route `{}` has the name of a model", r.name),
+        ));
     }
     if snap.routes.contains_key(&r.name) {
-        errors.push(ConfigError::new(format!("{path}.name"), format!("duplicate route `{}`", r.name)));
+        errors.push(ConfigError::new(
+            format!("{path}.name"),
+            format!("duplicate route `{}`", r.name),
+        ));
         return None;
     }
     if r.candidates.is_empty() {
-        errors.push(ConfigError::new(format!("{path}.candidates"), "a route needs at least one candidate"));
+        errors.push(ConfigError::new(
+            format!("{path}.candidates"),
+            "a route needs at least one candidate",
+        ));
     }
     if r.max_attempts == 0 {
-        errors.push(ConfigError::new(format!("{path}.max_attempts"), "must be at least 1"));
+        errors.push(ConfigError::new(
+            format!("{path}.max_attempts"),
+            "must be at least 1",
+        ));
     }
-    let candidates = resolve(&snap.models, &r.candidates, &format!("{path}.candidates"), errors);
+    let candidates = resolve(
+        &snap.models,
+        &r.candidates,
+        &format!("{path}.candidates"),
+        errors,
+    );
     let mut rules = Vec::with_capacity(r.rules.len());
     for (j, rc) in r.rules.iter().enumerate() {
         let rp = format!("{path}.rules[{j}]");
         let action = match (&rc.use_models, &rc.route) {
             (Some(models), None) => {
                 if models.is_empty() {
-                    errors.push(ConfigError::new(format!("{rp}.use"), "must name at least one model"));
+                    errors.push(ConfigError::new(
+                        format!("{rp}.use"),
+                        "must name at least one model",
+                    ));
                 }
                 RuleAction::Use(resolve(&snap.models, models, &format!("{rp}.use"), errors))
             }
             (None, Some(route)) => RuleAction::Route(route.clone()),
             _ => {
-                errors.push(ConfigError::new(rp.clone(), "a rule needs exactly one of `use` or `route`"));
+                errors.push(ConfigError::new(
+                    rp.clone(),
+                    "a rule needs exactly one of `use` or `route`",
+                ));
                 continue;
             }
         };
@@ -328,7 +411,10 @@ fn build_route(snap: &Snapshot, r: &RouteConfig, path: &str, errors: &mut Vec<Co
             Some(&id) => {
                 weights.insert(id, *w);
             }
-            None => errors.push(ConfigError::new(format!("{path}.weights.{name}"), format!("unknown model `{name}`"))),
+            None => errors.push(ConfigError::new(
+                format!("{path}.weights.{name}"),
+                format!("unknown model `{name}`"),
+            )),
         }
     }
     Some(Route {
@@ -349,9 +435,15 @@ fn check_route_refs(snap: &Snapshot, routes: &[RouteConfig], errors: &mut Vec<Co
         for (j, rule) in r.rules.iter().enumerate() {
             if let Some(target) = &rule.route {
                 if !snap.routes.contains_key(target) {
-                    errors.push(ConfigError::new(format!("routes[{i}].rules[{j}].route"), format!("unknown route `{target}`")));
+                    errors.push(ConfigError::new(
+                        format!("routes[{i}].rules[{j}].route"),
+                        format!("unknown route `{target}`"),
+                    ));
                 } else if target == &r.name {
-                    errors.push(ConfigError::new(format!("routes[{i}].rules[{j}].route"), "a rule cannot hand over to its own route"));
+                    errors.push(ConfigError::new(
+                        format!("routes[{i}].rules[{j}].route"),
+                        "a rule cannot hand over to its own route",
+                    ));
                 }
             }
         }
@@ -368,7 +460,10 @@ fn resolve(
     for (j, n) in names.iter().enumerate() {
         match models.get(n) {
             Some(&id) => ids.push(id),
-            None => errors.push(ConfigError::new(format!("{path}[{j}]"), format!("unknown model `{n}`"))),
+            None => errors.push(ConfigError::new(
+                format!("{path}[{j}]"),
+                format!("unknown model `{n}`"),
+            )),
         }
     }
     ids

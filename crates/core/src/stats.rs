@@ -5,8 +5,8 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex,
         atomic::{AtomicU32, AtomicU64, Ordering::Relaxed},
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -121,7 +121,11 @@ impl DeploymentStats {
 fn ewma(cell: &AtomicU64, sample: u64) {
     // A racy read-modify-write is fine: a lost update only delays the average slightly.
     let old = cell.load(Relaxed);
-    let new = if old == 0 { sample } else { (old * (EWMA_N - 1) + sample) / EWMA_N };
+    let new = if old == 0 {
+        sample
+    } else {
+        (old * (EWMA_N - 1) + sample) / EWMA_N
+    };
     cell.store(new.max(1), Relaxed);
 }
 
@@ -137,7 +141,10 @@ impl Drop for InflightGuard {
 
 /// Statistics by deployment name, and usage by provider name, shared by every snapshot.
 #[derive(Debug, Default)]
-pub struct StatsRegistry(Mutex<HashMap<String, Arc<DeploymentStats>>>, Mutex<HashMap<String, Arc<crate::health::ProviderUsage>>>);
+pub struct StatsRegistry(
+    Mutex<HashMap<String, Arc<DeploymentStats>>>,
+    Mutex<HashMap<String, Arc<crate::health::ProviderUsage>>>,
+);
 
 impl StatsRegistry {
     /// The usage counters of a provider account, created on first use.

@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 use rand::Rng;
 use switchyard_types::{ChatRequest, Content};
 
-use crate::{Features, Snapshot, config::Strategy, plan::Plan, snapshot::Route};
+use crate::{config::Strategy, plan::Plan, snapshot::Route, Features, Snapshot};
 
 /// Order `p.targets` by the route's strategy.
 pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequest, p: &mut Plan) {
@@ -18,7 +18,12 @@ pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequ
         Strategy::Priority => return,
         Strategy::Cheapest => idx.sort_by_key(|&i| p.estimates[i].unwrap_or(u128::MAX)),
         Strategy::LeastLatency => {
-            idx.sort_by_key(|&i| snap.deployment(p.targets[i]).stats.ttft().unwrap_or_default());
+            idx.sort_by_key(|&i| {
+                snap.deployment(p.targets[i])
+                    .stats
+                    .ttft()
+                    .unwrap_or_default()
+            });
         }
         Strategy::LeastOutstanding => {
             let load = |i: usize| snap.deployment(p.targets[i]).stats.inflight();
@@ -43,7 +48,9 @@ pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequ
             idx.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]));
         }
         Strategy::CacheAffinity => {
-            let Some(key) = affinity_key(f, req) else { return };
+            let Some(key) = affinity_key(f, req) else {
+                return;
+            };
             // Rendezvous hashing: stable per key, and only 1/n of keys move when a target leaves.
             let score = |i: usize| {
                 let mut h = FIXED.build_hasher();

@@ -86,7 +86,10 @@ impl ErrorClass {
         self.retryable()
             || matches!(
                 self,
-                ErrorClass::ContextLength | ErrorClass::Quota | ErrorClass::Auth | ErrorClass::NotFound
+                ErrorClass::ContextLength
+                    | ErrorClass::Quota
+                    | ErrorClass::Auth
+                    | ErrorClass::NotFound
             )
     }
 }
@@ -163,7 +166,10 @@ impl ProviderError {
             ErrorClass::Connect
         };
         // reqwest's Display includes the URL but never headers, so no key can leak here.
-        ProviderError::new(class, format!("upstream transport error: {}", without_url(e)))
+        ProviderError::new(
+            class,
+            format!("upstream transport error: {}", without_url(e)),
+        )
     }
 }
 
@@ -179,7 +185,11 @@ fn without_url(e: &reqwest::Error) -> String {
         cur = s.source();
     }
     if msg.is_empty() {
-        msg = if e.is_timeout() { "timed out".into() } else { "connection failed".into() };
+        msg = if e.is_timeout() {
+            "timed out".into()
+        } else {
+            "connection failed".into()
+        };
     }
     msg
 }

@@ -76,7 +76,9 @@ pub struct StreamReply {
 
 impl std::fmt::Debug for StreamReply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamReply").field("meta", &self.meta).finish()
+        f.debug_struct("StreamReply")
+            .field("meta", &self.meta)
+            .finish()
     }
 }
 
@@ -119,9 +121,10 @@ impl AnyProvider {
     /// Build the adapter for a provider's config.
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
         match cfg.kind {
-            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim | ProviderKind::AzureOpenAi => {
-                Ok(AnyProvider::OpenAi(OpenAiProvider::new(cfg)?))
-            }
+            ProviderKind::OpenAi
+            | ProviderKind::OpenAiCompatible
+            | ProviderKind::Sim
+            | ProviderKind::AzureOpenAi => Ok(AnyProvider::OpenAi(OpenAiProvider::new(cfg)?)),
             ProviderKind::Gemini => Ok(AnyProvider::Gemini(GeminiProvider::new(cfg)?)),
             ProviderKind::Anthropic => Ok(AnyProvider::Anthropic(AnthropicProvider::new(cfg)?)),
             ProviderKind::Bedrock => Ok(AnyProvider::Bedrock(BedrockProvider::new(cfg)?)),

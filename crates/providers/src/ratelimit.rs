@@ -118,15 +118,29 @@ mod tests {
     #[test]
     fn parses_anthropic_headers() {
         let mut h = HeaderMap::new();
-        h.insert("anthropic-ratelimit-requests-remaining", "49".parse().unwrap());
-        h.insert("anthropic-ratelimit-tokens-remaining", "20000".parse().unwrap());
-        h.insert("anthropic-ratelimit-requests-reset", "2000-01-01T00:00:00Z".parse().unwrap());
+        h.insert(
+            "anthropic-ratelimit-requests-remaining",
+            "49".parse().unwrap(),
+        );
+        h.insert(
+            "anthropic-ratelimit-tokens-remaining",
+            "20000".parse().unwrap(),
+        );
+        h.insert(
+            "anthropic-ratelimit-requests-reset",
+            "2000-01-01T00:00:00Z".parse().unwrap(),
+        );
         let soon = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
         h.insert("anthropic-ratelimit-tokens-reset", soon.parse().unwrap());
         let r = RateLimitInfo::from_anthropic_headers(&h);
-        assert_eq!((r.remaining_requests, r.remaining_tokens), (Some(49), Some(20000)));
+        assert_eq!(
+            (r.remaining_requests, r.remaining_tokens),
+            (Some(49), Some(20000))
+        );
         assert_eq!(r.reset_requests, Some(Duration::ZERO));
-        assert!(r.reset_tokens.is_some_and(|d| d > Duration::from_secs(25) && d <= Duration::from_secs(30)));
+        assert!(r
+            .reset_tokens
+            .is_some_and(|d| d > Duration::from_secs(25) && d <= Duration::from_secs(30)));
     }
 
     #[test]

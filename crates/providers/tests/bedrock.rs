@@ -2,6 +2,8 @@
 //! suite, plus Bedrock-specific checks (SigV4 headers on the wire, URL-encoded model ids,
 //! request shape as the simulator recorded it).
 
+#![allow(clippy::expect_used, reason = "test helpers outside #[test] functions")]
+
 #[macro_use]
 mod conformance;
 

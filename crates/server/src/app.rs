@@ -3,26 +3,36 @@
 use std::net::SocketAddr;
 
 use axum::{
-    Json, Router,
     extract::State,
-    http::{StatusCode, header},
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
+    Json, Router,
 };
 use serde_json::json;
 use tower::ServiceBuilder;
-use tower_http::{catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer,
+};
 
-use crate::{ApiError, GatewayHandle, chat, messages};
+use crate::{chat, messages, ApiError, GatewayHandle};
 
 /// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction.
 pub fn router(gw: GatewayHandle) -> Router {
     let _ = crate::metrics::handle();
     let layers = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error in the gateway").into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal error in the gateway",
+            )
+            .into_response()
         }))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::HeaderName::from_static("x-api-key")]));
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+        ]));
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
@@ -48,7 +58,9 @@ pub async fn serve(
             tracing::debug!(error = %e, "set TCP_NODELAY on an accepted connection");
         }
     });
-    axum::serve(listener, router(gw)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(gw))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Bind the configured listen address.
@@ -60,10 +72,14 @@ async fn models(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
     let snap = gw.snapshot();
     let mut data = Vec::new();
     for name in &snap.route_order {
-        data.push(json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard-route"}));
+        data.push(
+            json!({"id": name, "object": "model", "created": 0, "owned_by": "switchyard-route"}),
+        );
     }
     for d in &snap.deployments {
-        data.push(json!({"id": d.name, "object": "model", "created": 0, "owned_by": d.provider_name}));
+        data.push(
+            json!({"id": d.name, "object": "model", "created": 0, "owned_by": d.provider_name}),
+        );
     }
     Json(json!({"object": "list", "data": data}))
 }
@@ -99,10 +115,20 @@ async fn health(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
 async fn prometheus() -> Response {
     match crate::metrics::handle() {
         Some(h) => h.render().into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
     }
 }
 
 async fn not_found() -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", "unknown endpoint").code("unknown_url").into_response()
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        "unknown endpoint",
+    )
+    .code("unknown_url")
+    .into_response()
 }

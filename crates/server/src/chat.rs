@@ -12,10 +12,10 @@ use std::sync::Arc;
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use switchyard_core::{Features, Snapshot, attempt, attempt::Attempts, plan, plan::Plan};
+use switchyard_core::{attempt, attempt::Attempts, plan, plan::Plan, Features, Snapshot};
 use switchyard_pricing::Cost;
 use switchyard_providers::anthropic::ingress as anthropic;
 use switchyard_types::{ChatRequest, Usage};
@@ -23,11 +23,11 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::{
-    ApiError, Gateway, GatewayHandle,
     error::Shape,
-    headers::{RoutingFacts, apply},
-    settle::{Bill, Record, bill, row},
-    sse::{Out, Resume, StreamEnd, relay},
+    headers::{apply, RoutingFacts},
+    settle::{bill, row, Bill, Record},
+    sse::{relay, Out, Resume, StreamEnd},
+    ApiError, Gateway, GatewayHandle,
 };
 
 /// The API the client speaks.
@@ -57,16 +57,32 @@ impl Ingress {
 }
 
 /// The handler.
-pub(crate) async fn completions(State(gw): State<GatewayHandle>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn completions(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     serve(gw, headers, body, Ingress::OpenAi).await
 }
 
 /// Every phase, for a client speaking `ingress`.
-pub(crate) async fn serve(gw: GatewayHandle, headers: HeaderMap, body: Body, ingress: Ingress) -> Response {
+pub(crate) async fn serve(
+    gw: GatewayHandle,
+    headers: HeaderMap,
+    body: Body,
+    ingress: Ingress,
+) -> Response {
     let started = Instant::now();
     let snap = gw.snapshot();
-    let mut cx =
-        Cx { gw: &gw, snap: &snap, request_id: Uuid::now_v7().to_string(), started, features: None, stream: false, ingress };
+    let mut cx = Cx {
+        gw: &gw,
+        snap: &snap,
+        request_id: Uuid::now_v7().to_string(),
+        started,
+        features: None,
+        stream: false,
+        ingress,
+    };
     let req = match parse(body, gw.config().server.max_body_bytes, ingress).await {
         Ok(r) => r,
         Err(e) => return cx.fail(e, None, &Attempts::default()),
@@ -79,7 +95,11 @@ pub(crate) async fn serve(gw: GatewayHandle, headers: HeaderMap, body: Body, ing
         Ok(p) => p,
         Err(e) => return cx.fail(e.into(), None, &Attempts::default()),
     };
-    if req.stream { cx.stream(&req, plan).await } else { cx.once(&req, &plan).await }
+    if req.stream {
+        cx.stream(&req, plan).await
+    } else {
+        cx.once(&req, &plan).await
+    }
 }
 
 /// Per-request context.
@@ -105,20 +125,48 @@ impl Cx<'_> {
         let bill = bill(self.snap, &attempts.records, &usage);
         let encoded = match self.ingress {
             Ingress::OpenAi => serde_json::to_vec(&reply.response),
-            Ingress::Anthropic => serde_json::to_vec(&anthropic::encode_response(&reply.response, &usage, Default::default())),
+            Ingress::Anthropic => serde_json::to_vec(&anthropic::encode_response(
+                &reply.response,
+                &usage,
+                Default::default(),
+            )),
         };
         let body = match encoded {
             Ok(b) => b,
             Err(e) => {
-                let err = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", format!("encode response: {e}"));
+                let err = ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    format!("encode response: {e}"),
+                );
                 return self.fail(err, Some(plan), &attempts);
             }
         };
         let overhead = self.overhead(&attempts);
         let mut resp = Response::new(Body::from(body));
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        self.headers(&mut resp, Some(plan), Some(id), &attempts, overhead, Some(&bill));
-        self.settle(Some(plan), &attempts, Some(id), usage, &bill, "ok", 200, None, overhead);
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.headers(
+            &mut resp,
+            Some(plan),
+            Some(id),
+            &attempts,
+            overhead,
+            Some(&bill),
+        );
+        self.settle(
+            Some(plan),
+            &attempts,
+            Some(id),
+            usage,
+            &bill,
+            "ok",
+            200,
+            None,
+            overhead,
+        );
         resp
     }
 
@@ -141,13 +189,19 @@ impl Cx<'_> {
         let mut attempts = attempts;
         let annotate = move |answered: usize, usage: &Usage| {
             let b = bill(&annotate_snap, &[], usage);
-            let cost = Cost::of(annotate_snap.deployment(answered).price.as_ref(), usage, &Default::default());
+            let cost = Cost::of(
+                annotate_snap.deployment(answered).price.as_ref(),
+                usage,
+                &Default::default(),
+            );
             serde_json::json!({"cost_usd": cost, "baseline_cost_usd": b.baseline, "unpriced": !cost.is_priced()})
         };
         let plan = Arc::new(plan);
         let resume = resumer(self.snap, &plan, id, req);
         let out = match ingress {
-            Ingress::OpenAi => Out::OpenAi { include_usage: req.wants_stream_usage() },
+            Ingress::OpenAi => Out::OpenAi {
+                include_usage: req.wants_stream_usage(),
+            },
             Ingress::Anthropic => Out::Anthropic(Box::default()),
         };
         let body = relay(start, out, Box::new(annotate), resume, move |outcome| {
@@ -160,11 +214,18 @@ impl Cx<'_> {
             }
             attempts.records.extend(outcome.resumed.iter().cloned());
             if outcome.broke.is_some() {
-                if let Some(last) = attempts.records.iter_mut().rev().find(|a| a.deployment == outcome.answered && a.error.is_none()) {
+                if let Some(last) = attempts
+                    .records
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.deployment == outcome.answered && a.error.is_none())
+                {
                     last.usage = outcome.usage;
                 }
             }
-            snap.deployment(outcome.answered).stats.observe_output(outcome.usage.output);
+            snap.deployment(outcome.answered)
+                .stats
+                .observe_output(outcome.usage.output);
             let (status, class) = match &outcome.end {
                 StreamEnd::Completed => ("ok", None),
                 StreamEnd::Failed(e) => ("error", Some(e.class.as_str())),
@@ -192,7 +253,10 @@ impl Cx<'_> {
         });
         *resp.body_mut() = Body::from_stream(crate::sse::coalesce(body));
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         resp
     }
@@ -204,15 +268,36 @@ impl Cx<'_> {
         let mut resp = e.clone().shaped(self.ingress.shape()).into_response();
         self.headers(&mut resp, plan, None, attempts, overhead, Some(&bill));
         let class = e.code.as_deref().unwrap_or(e.kind);
-        self.settle(plan, attempts, None, Usage::default(), &bill, "error", e.status.as_u16(), Some(class), overhead);
+        self.settle(
+            plan,
+            attempts,
+            None,
+            Usage::default(),
+            &bill,
+            "error",
+            e.status.as_u16(),
+            Some(class),
+            overhead,
+        );
         resp
     }
 
     fn overhead(&self, attempts: &Attempts) -> u64 {
-        self.started.elapsed().saturating_sub(attempts.upstream_time).as_micros() as u64
+        self.started
+            .elapsed()
+            .saturating_sub(attempts.upstream_time)
+            .as_micros() as u64
     }
 
-    fn headers(&self, resp: &mut Response, plan: Option<&Plan>, answered: Option<usize>, attempts: &Attempts, overhead: u64, bill: Option<&Bill>) {
+    fn headers(
+        &self,
+        resp: &mut Response,
+        plan: Option<&Plan>,
+        answered: Option<usize>,
+        attempts: &Attempts,
+        overhead: u64,
+        bill: Option<&Bill>,
+    ) {
         let facts = RoutingFacts {
             request_id: &self.request_id,
             plan,
@@ -224,8 +309,22 @@ impl Cx<'_> {
         apply(resp.headers_mut(), self.snap, &facts);
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site per outcome; a struct would only rename them")]
-    fn settle(&self, plan: Option<&Plan>, attempts: &Attempts, answered: Option<usize>, usage: Usage, bill: &Bill, status: &str, http: u16, class: Option<&str>, overhead: u64) {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per outcome; a struct would only rename them"
+    )]
+    fn settle(
+        &self,
+        plan: Option<&Plan>,
+        attempts: &Attempts,
+        answered: Option<usize>,
+        usage: Usage,
+        bill: &Bill,
+        status: &str,
+        http: u16,
+        class: Option<&str>,
+        overhead: u64,
+    ) {
         let rec = Record {
             snap: self.snap,
             request_id: &self.request_id,
@@ -249,20 +348,34 @@ impl Cx<'_> {
 
 /// A continuation starter, when the plan has a deployment after `answering` that can
 /// continue a cut answer (prefill). Only then is the request kept for the stream's lifetime.
-fn resumer(snap: &Arc<Snapshot>, plan: &Arc<Plan>, answering: usize, req: &ChatRequest) -> Option<Resume> {
+fn resumer(
+    snap: &Arc<Snapshot>,
+    plan: &Arc<Plan>,
+    answering: usize,
+    req: &ChatRequest,
+) -> Option<Resume> {
     let pos = plan.targets.iter().position(|&t| t == answering)?;
-    if !plan.targets[pos + 1..].iter().any(|&t| snap.deployment(t).caps.prefill) {
+    if !plan.targets[pos + 1..]
+        .iter()
+        .any(|&t| snap.deployment(t).caps.prefill)
+    {
         return None;
     }
     let (snap, plan, req) = (snap.clone(), plan.clone(), Arc::new(req.clone()));
     Some(Box::new(move |failed, text, deadline| {
         let (snap, plan, req) = (snap.clone(), plan.clone(), req.clone());
-        Box::pin(async move { attempt::resume_stream(&snap, &plan, &req, failed, &text, deadline).await })
+        Box::pin(async move {
+            attempt::resume_stream(&snap, &plan, &req, failed, &text, deadline).await
+        })
     }))
 }
 
 /// Log, count and record one finished request.
-fn finish(ledger: Option<&switchyard_store::Ledger>, row: switchyard_store::LedgerRow, bill: &Bill) {
+fn finish(
+    ledger: Option<&switchyard_store::Ledger>,
+    row: switchyard_store::LedgerRow,
+    bill: &Bill,
+) {
     tracing::info!(
         request_id = %row.id,
         route = row.route.as_deref().unwrap_or("-"),
@@ -295,11 +408,17 @@ async fn parse(body: Body, limit: usize, ingress: Ingress) -> Result<ChatRequest
         return anthropic::parse_request(&bytes).map_err(ApiError::bad_request);
     }
     let req: ChatRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        let what = if e.is_syntax() || e.is_eof() { "request body is not valid JSON" } else { "invalid request" };
+        let what = if e.is_syntax() || e.is_eof() {
+            "request body is not valid JSON"
+        } else {
+            "invalid request"
+        };
         ApiError::bad_request(format!("{what}: {e}"))
     })?;
     if req.messages.is_empty() {
-        return Err(ApiError::bad_request("`messages` must contain at least one message").param("messages"));
+        return Err(
+            ApiError::bad_request("`messages` must contain at least one message").param("messages"),
+        );
     }
     if req.model.is_empty() {
         return Err(ApiError::bad_request("`model` must not be empty").param("model"));

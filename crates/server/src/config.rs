@@ -6,10 +6,10 @@
 
 use std::{net::SocketAddr, path::Path};
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use switchyard_core::{
-    ConfigError,
     config::{ModelConfig, RouteConfig, RoutingConfig},
+    ConfigError,
 };
 use switchyard_providers::{ProviderKind, Timeouts};
 
@@ -121,7 +121,10 @@ pub struct ProviderSection {
     #[serde(default)]
     pub limits: switchyard_core::config::ProviderLimits,
     /// Percentage added to every price of this provider (e.g. a residency uplift of 10).
-    #[serde(default, deserialize_with = "switchyard_pricing::exact::deserialize_opt")]
+    #[serde(
+        default,
+        deserialize_with = "switchyard_pricing::exact::deserialize_opt"
+    )]
     pub uplift_percent: Option<rust_decimal::Decimal>,
     /// Azure OpenAI `api-version` (kind `azure-openai` only; default `2024-10-21`).
     #[serde(default)]
@@ -144,8 +147,12 @@ pub fn embedded() -> Config {
 
 /// Read and validate a config file. Errors are returned all at once.
 pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError::new(
+            path.display().to_string(),
+            format!("cannot read: {e}"),
+        )]
+    })?;
     parse(&text)
 }
 
@@ -153,7 +160,10 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
 pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
     let value: toml::Table = toml::from_str(text).map_err(|e| {
         let at = e.span().map(|s| line_of(text, s.start)).unwrap_or_default();
-        vec![ConfigError::new(format!("line {at}"), e.message().to_owned())]
+        vec![ConfigError::new(
+            format!("line {at}"),
+            e.message().to_owned(),
+        )]
     })?;
     let mut errors = Vec::new();
     let mut cfg = Config::default();
@@ -170,17 +180,25 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
         }
     }
     validate_providers(&cfg, &mut errors);
-    if errors.is_empty() { Ok(cfg) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(errors)
+    }
 }
 
 fn validate_providers(cfg: &Config, errors: &mut Vec<ConfigError>) {
     let mut seen = std::collections::HashSet::new();
     for (i, p) in cfg.providers.iter().enumerate() {
         if !seen.insert(&p.name) {
-            errors.push(ConfigError::new(format!("providers[{i}].name"), format!("duplicate provider `{}`", p.name)));
+            errors.push(ConfigError::new(
+                format!("providers[{i}].name"),
+                format!("duplicate provider `{}`", p.name),
+            ));
         }
         let bedrock_region = p.kind == ProviderKind::Bedrock && p.region.is_some();
-        let needs_url = p.kind.default_base_url().is_none() && p.kind != ProviderKind::Sim && !bedrock_region;
+        let needs_url =
+            p.kind.default_base_url().is_none() && p.kind != ProviderKind::Sim && !bedrock_region;
         if needs_url && p.base_url.is_none() {
             errors.push(ConfigError::new(
                 format!("providers[{i}].base_url"),
@@ -189,7 +207,10 @@ fn validate_providers(cfg: &Config, errors: &mut Vec<ConfigError>) {
         }
         if let Some(url) = &p.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                errors.push(ConfigError::new(format!("providers[{i}].base_url"), "must start with http:// or https://"));
+                errors.push(ConfigError::new(
+                    format!("providers[{i}].base_url"),
+                    "must start with http:// or https://",
+                ));
             }
         }
     }
@@ -199,7 +220,12 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn section<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<ConfigError>, set: impl FnOnce(T)) {
+fn section<T: DeserializeOwned>(
+    v: &toml::Value,
+    path: &str,
+    errors: &mut Vec<ConfigError>,
+    set: impl FnOnce(T),
+) {
     match from_value(v.clone()) {
         Ok(s) => set(s),
         Err((at, msg)) => errors.push(ConfigError::new(join(path, &at), msg)),
@@ -208,14 +234,19 @@ fn section<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<Co
 
 fn list<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<ConfigError>) -> Vec<T> {
     let Some(items) = v.as_array() else {
-        errors.push(ConfigError::new(path, "expected an array of tables ([[...]])"));
+        errors.push(ConfigError::new(
+            path,
+            "expected an array of tables ([[...]])",
+        ));
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match from_value(item.clone()) {
             Ok(t) => out.push(t),
-            Err((at, msg)) => errors.push(ConfigError::new(join(&format!("{path}[{i}]"), &at), msg)),
+            Err((at, msg)) => {
+                errors.push(ConfigError::new(join(&format!("{path}[{i}]"), &at), msg))
+            }
         }
     }
     out
@@ -224,12 +255,19 @@ fn list<T: DeserializeOwned>(v: &toml::Value, path: &str, errors: &mut Vec<Confi
 fn from_value<T: DeserializeOwned>(v: toml::Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        (if path == "." { String::new() } else { path }, e.into_inner().message().to_owned())
+        (
+            if path == "." { String::new() } else { path },
+            e.into_inner().message().to_owned(),
+        )
     })
 }
 
 fn join(base: &str, rest: &str) -> String {
-    if rest.is_empty() { base.to_owned() } else { format!("{base}.{rest}") }
+    if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}.{rest}")
+    }
 }
 
 #[cfg(test)]

@@ -51,7 +51,15 @@ impl ApiError {
 
     /// An error with status, type and message.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
-        ApiError { shape: Shape::OpenAi, status, kind, code: None, param: None, message: message.into(), retry_after: None }
+        ApiError {
+            shape: Shape::OpenAi,
+            status,
+            kind,
+            code: None,
+            param: None,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// Set the `code`.
@@ -101,35 +109,56 @@ impl ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::UnknownModel(_) => ApiError::new(StatusCode::NOT_FOUND, "invalid_request_error", e.to_string())
-                .code("model_not_found")
-                .param("model"),
+            CoreError::UnknownModel(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                e.to_string(),
+            )
+            .code("model_not_found")
+            .param("model"),
             CoreError::BadRequest(m) => ApiError::bad_request(m),
-            CoreError::Unsatisfiable(_) => ApiError::bad_request(e.to_string()).code("no_eligible_candidate").param("model"),
-            CoreError::NoCandidate(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", e.to_string()).code("no_candidate")
+            CoreError::Unsatisfiable(_) => ApiError::bad_request(e.to_string())
+                .code("no_eligible_candidate")
+                .param("model"),
+            CoreError::NoCandidate(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                e.to_string(),
+            )
+            .code("no_candidate"),
+            CoreError::Deadline(_) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
+                    .code("deadline_exceeded")
             }
-            CoreError::Deadline(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string()).code("deadline_exceeded"),
             CoreError::Upstream(p) => {
-                let passthrough = |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let passthrough =
+                    |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 let (status, kind) = match p.class {
                     ErrorClass::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
                     ErrorClass::Quota => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota"),
-                    ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::BadRequest => {
-                        (passthrough(p.status.unwrap_or(400)), "invalid_request_error")
-                    }
+                    ErrorClass::ContextLength
+                    | ErrorClass::ContentPolicy
+                    | ErrorClass::BadRequest => (
+                        passthrough(p.status.unwrap_or(400)),
+                        "invalid_request_error",
+                    ),
                     ErrorClass::NotFound => (StatusCode::NOT_FOUND, "invalid_request_error"),
-                    ErrorClass::FirstTokenTimeout | ErrorClass::IdleTimeout | ErrorClass::UpstreamTimeout => {
-                        (StatusCode::GATEWAY_TIMEOUT, "timeout")
-                    }
+                    ErrorClass::FirstTokenTimeout
+                    | ErrorClass::IdleTimeout
+                    | ErrorClass::UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
                     ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
                     _ => (StatusCode::BAD_GATEWAY, "upstream_error"),
                 };
                 let message = match p.class {
-                    ErrorClass::Auth => "the upstream provider rejected the gateway's credentials".to_owned(),
+                    ErrorClass::Auth => {
+                        "the upstream provider rejected the gateway's credentials".to_owned()
+                    }
                     _ => p.message.clone(),
                 };
-                let code = p.code.clone().unwrap_or_else(|| p.class.as_str().to_owned());
+                let code = p
+                    .code
+                    .clone()
+                    .unwrap_or_else(|| p.class.as_str().to_owned());
                 let mut err = ApiError::new(status, kind, message).code(code);
                 err.retry_after = p.retry_after.map(|d| d.as_secs().max(1));
                 err
@@ -142,7 +171,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, axum::Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
         }
         resp
     }

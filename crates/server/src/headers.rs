@@ -1,7 +1,7 @@
 //! The `x-switchyard-*` response headers.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use switchyard_core::{Snapshot, attempt::Attempts, plan::Plan};
+use switchyard_core::{attempt::Attempts, plan::Plan, Snapshot};
 
 use crate::settle::Bill;
 

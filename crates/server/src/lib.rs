@@ -12,10 +12,10 @@ mod embeddings;
 mod error;
 mod headers;
 mod live;
-pub mod metrics;
 mod messages;
+pub mod metrics;
 mod settle;
 mod sse;
 
 pub use error::{ApiError, Shape};
-pub use live::{Gateway, GatewayHandle, SecretLookup, check, watch_config};
+pub use live::{check, watch_config, Gateway, GatewayHandle, SecretLookup};

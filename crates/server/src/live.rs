@@ -5,7 +5,9 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use arc_swap::ArcSwap;
 use secrecy::SecretString;
-use switchyard_core::{ConfigError, Snapshot, SnapshotInputs, snapshot_provider, stats::StatsRegistry};
+use switchyard_core::{
+    snapshot_provider, stats::StatsRegistry, ConfigError, Snapshot, SnapshotInputs,
+};
 use switchyard_pricing::Catalog;
 use switchyard_providers::{AnyProvider, ProviderConfig, ProviderKind};
 use switchyard_sim::{Sim, SimConfig};
@@ -78,7 +80,10 @@ impl Gateway {
     /// Re-read the config file; on any error the running config keeps serving.
     pub async fn reload(&self) -> Result<(), Vec<ConfigError>> {
         let Some(path) = &self.path else {
-            return Err(vec![ConfigError::new("config", "running on the embedded config; nothing to reload")]);
+            return Err(vec![ConfigError::new(
+                "config",
+                "running on the embedded config; nothing to reload",
+            )]);
         };
         let cfg = config::load(path)?;
         let sim_url = embedded_sim_url(&cfg, &self.sim).await?;
@@ -98,7 +103,9 @@ impl Gateway {
         if let Some(ledger) = self.ledger.clone() {
             match ledger.shutdown().await {
                 Ok(report) => tracing::info!(?report, "ledger flushed"),
-                Err(e) => tracing::error!(error = %e, "ledger flush failed; unwritten rows are in the spill file"),
+                Err(e) => {
+                    tracing::error!(error = %e, "ledger flush failed; unwritten rows are in the spill file")
+                }
             }
         }
         if let Some(sim) = self.sim.lock().await.take() {
@@ -113,19 +120,28 @@ impl Gateway {
 pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
     let path = gw.path.clone()?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let file = path.file_name().map(|f| f.to_owned());
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev {
-            if ev.paths.iter().any(|p| p.file_name().map(|f| f.to_owned()) == file) {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|f| f.to_owned()) == file)
+            {
                 let _ = tx.send(());
             }
         }
     })
     .ok()?;
     // Watch the directory: editors replace files by rename, which a file watch would miss.
-    watcher.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+    watcher
+        .watch(&dir, notify::RecursiveMode::NonRecursive)
+        .ok()?;
     let weak = Arc::downgrade(gw);
     // Ends when the gateway is gone (the sender lives in the watcher, dropped with it).
     tokio::spawn(async move {
@@ -147,16 +163,25 @@ pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
 }
 
 /// Start the embedded simulator if a `sim` provider has no `base_url`; reuse it on reload.
-async fn embedded_sim_url(cfg: &Config, sim: &Mutex<Option<Sim>>) -> Result<Option<String>, Vec<ConfigError>> {
-    let wanted = cfg.providers.iter().any(|p| p.kind == ProviderKind::Sim && p.base_url.is_none());
+async fn embedded_sim_url(
+    cfg: &Config,
+    sim: &Mutex<Option<Sim>>,
+) -> Result<Option<String>, Vec<ConfigError>> {
+    let wanted = cfg
+        .providers
+        .iter()
+        .any(|p| p.kind == ProviderKind::Sim && p.base_url.is_none());
     if !wanted {
         return Ok(None);
     }
     let mut guard = sim.lock().await;
     if guard.is_none() {
-        let started = Sim::start(SimConfig::demo())
-            .await
-            .map_err(|e| vec![ConfigError::new("providers", format!("start the embedded simulator: {e}"))])?;
+        let started = Sim::start(SimConfig::demo()).await.map_err(|e| {
+            vec![ConfigError::new(
+                "providers",
+                format!("start the embedded simulator: {e}"),
+            )]
+        })?;
         *guard = Some(started);
     }
     Ok(guard.as_ref().map(Sim::base_url))
@@ -164,7 +189,12 @@ async fn embedded_sim_url(cfg: &Config, sim: &Mutex<Option<Sim>>) -> Result<Opti
 
 /// Validate a config as `serve` would, without starting anything.
 pub fn check(cfg: &Config, secrets: &SecretLookup) -> Result<Snapshot, Vec<ConfigError>> {
-    build_snapshot(cfg, secrets, Some("http://127.0.0.1:0/v1"), &StatsRegistry::default())
+    build_snapshot(
+        cfg,
+        secrets,
+        Some("http://127.0.0.1:0/v1"),
+        &StatsRegistry::default(),
+    )
 }
 
 /// Resolve providers (keys, URLs, clients) and let the core validate the rest.
@@ -199,7 +229,15 @@ pub(crate) fn build_snapshot(
             },
             None => None,
         };
-        let pc = ProviderConfig { name: p.name.clone(), kind: p.kind, base_url, api_key, timeouts: p.timeouts, api_version: p.api_version.clone(), region: p.region.clone() };
+        let pc = ProviderConfig {
+            name: p.name.clone(),
+            kind: p.kind,
+            base_url,
+            api_key,
+            timeouts: p.timeouts,
+            api_version: p.api_version.clone(),
+            region: p.region.clone(),
+        };
         match AnyProvider::new(pc) {
             Ok(adapter) => {
                 let mut entry = snapshot_provider(Arc::new(adapter), p.kind, p.timeouts);
@@ -234,18 +272,26 @@ pub(crate) fn build_snapshot(
 fn load_catalog(cfg: &Config) -> Result<Arc<Catalog>, ConfigError> {
     static EMBEDDED: std::sync::OnceLock<Result<Arc<Catalog>, String>> = std::sync::OnceLock::new();
     match &cfg.prices.catalog {
-        Some(path) => Catalog::load(path)
-            .map(Arc::new)
-            .map_err(|e| ConfigError::new("prices.catalog", format!("cannot load {}: {e}", path.display()))),
+        Some(path) => Catalog::load(path).map(Arc::new).map_err(|e| {
+            ConfigError::new(
+                "prices.catalog",
+                format!("cannot load {}: {e}", path.display()),
+            )
+        }),
         None => EMBEDDED
             .get_or_init(|| Catalog::embedded().map(Arc::new).map_err(|e| e.to_string()))
             .clone()
-            .map_err(|e| ConfigError::new("prices", format!("the embedded catalog is unreadable: {e}"))),
+            .map_err(|e| {
+                ConfigError::new("prices", format!("the embedded catalog is unreadable: {e}"))
+            }),
     }
 }
 
 /// Open the ledger writer as `[ledger]` says.
-async fn open_ledger(cfg: &Config, config_path: Option<&std::path::Path>) -> Result<Option<Ledger>, Vec<ConfigError>> {
+async fn open_ledger(
+    cfg: &Config,
+    config_path: Option<&std::path::Path>,
+) -> Result<Option<Ledger>, Vec<ConfigError>> {
     let l = &cfg.ledger;
     if !l.enabled {
         return Ok(None);
@@ -258,9 +304,17 @@ async fn open_ledger(cfg: &Config, config_path: Option<&std::path::Path>) -> Res
                 Some(_) => PathBuf::from("."),
                 None => PathBuf::from(".switchyard"),
             };
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| vec![ConfigError::new("ledger.url", format!("create {}: {e}", dir.display()))])?;
-            let file = if config_path.is_some() { "switchyard-ledger.db" } else { "ledger.db" };
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                vec![ConfigError::new(
+                    "ledger.url",
+                    format!("create {}: {e}", dir.display()),
+                )]
+            })?;
+            let file = if config_path.is_some() {
+                "switchyard-ledger.db"
+            } else {
+                "ledger.db"
+            };
             format!("sqlite://{}", dir.join(file).display())
         }
     };
@@ -273,7 +327,12 @@ async fn open_ledger(cfg: &Config, config_path: Option<&std::path::Path>) -> Res
     lc.batch_size = l.batch_size;
     lc.flush_interval = l.flush_interval;
     lc.queue_capacity = l.queue_capacity;
-    let ledger = Ledger::open(lc).await.map_err(|e| vec![ConfigError::new("ledger.url", format!("open the ledger: {e}"))])?;
+    let ledger = Ledger::open(lc).await.map_err(|e| {
+        vec![ConfigError::new(
+            "ledger.url",
+            format!("open the ledger: {e}"),
+        )]
+    })?;
     tracing::info!(url = %redact_url(&url), "ledger open");
     Ok(Some(ledger))
 }

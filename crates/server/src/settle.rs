@@ -1,9 +1,9 @@
 //! Phase 7, settle: usage → exact cost (every attempt) and baseline cost → one ledger row.
 
 use serde_json::json;
-use switchyard_core::{DeploymentId, Features, Snapshot, attempt::AttemptRecord, plan::Plan};
+use switchyard_core::{attempt::AttemptRecord, plan::Plan, DeploymentId, Features, Snapshot};
 use switchyard_pricing::{Cost, CostContext};
-use switchyard_store::{AttemptRow, LedgerRow, nanos_from_decimal};
+use switchyard_store::{nanos_from_decimal, AttemptRow, LedgerRow};
 use switchyard_types::Usage;
 
 /// The money side of a request.
@@ -21,7 +21,9 @@ pub(crate) struct Bill {
 /// whatever its price; one that used tokens on an unpriced model makes the request unpriced.
 pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: &Usage) -> Bill {
     let ctx = CostContext::default();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let per: Vec<Cost> = attempts
         .iter()
         .map(|a| {
@@ -30,14 +32,26 @@ pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: 
             }
             let d = snap.deployment(a.deployment);
             // Monthly volume tiers: the rate in force when the request starts.
-            let before = d.stats.monthly.add(a.usage.total_input() + a.usage.output, now);
-            let ctx = CostContext { monthly_tokens_before: before, ..ctx };
+            let before = d
+                .stats
+                .monthly
+                .add(a.usage.total_input() + a.usage.output, now);
+            let ctx = CostContext {
+                monthly_tokens_before: before,
+                ..ctx
+            };
             Cost::of(d.price.as_ref(), &a.usage, &ctx)
         })
         .collect();
     let cost = per.iter().fold(Cost::ZERO, |acc, c| acc + *c);
-    let baseline = snap.baseline.map(|b| Cost::of(snap.deployment(b).price.as_ref(), answered_usage, &ctx));
-    Bill { cost, baseline, attempts: per }
+    let baseline = snap
+        .baseline
+        .map(|b| Cost::of(snap.deployment(b).price.as_ref(), answered_usage, &ctx));
+    Bill {
+        cost,
+        baseline,
+        attempts: per,
+    }
 }
 
 /// Everything the ledger row is made of.
@@ -65,7 +79,10 @@ pub(crate) fn row(r: Record<'_>) -> LedgerRow {
     let nanos = |c: &Cost| c.amount().map(nanos_from_decimal);
     let mut row = LedgerRow::new();
     row.id = r.request_id.to_owned();
-    row.tenant = r.features.and_then(|f| f.tenant.clone()).unwrap_or_else(|| "default".to_owned());
+    row.tenant = r
+        .features
+        .and_then(|f| f.tenant.clone())
+        .unwrap_or_else(|| "default".to_owned());
     row.tags = r.features.map(|f| f.tags.clone()).unwrap_or_default();
     row.task = r.features.and_then(|f| f.task.clone());
     row.ingress = r.ingress.to_owned();
@@ -112,7 +129,9 @@ pub(crate) fn row(r: Record<'_>) -> LedgerRow {
 
 /// The routing decision with its inputs, so past traffic can be re-decided later.
 fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde_json::Value {
-    let Some(p) = plan else { return serde_json::Value::Null };
+    let Some(p) = plan else {
+        return serde_json::Value::Null;
+    };
     let features = f.map(|f| {
         json!({
             "input_tokens": f.input_tokens, "max_output": f.max_output, "task": f.task,
@@ -121,7 +140,11 @@ fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde
             "session": f.session.is_some(),
         })
     });
-    let femto_to_usd = |v: u128| switchyard_pricing::Decimal::from_i128_with_scale(v as i128, 15).normalize().to_string();
+    let femto_to_usd = |v: u128| {
+        switchyard_pricing::Decimal::from_i128_with_scale(v as i128, 15)
+            .normalize()
+            .to_string()
+    };
     let candidates: Vec<_> = p
         .targets
         .iter()

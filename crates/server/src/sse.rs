@@ -13,11 +13,11 @@
 use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures::{future::BoxFuture, stream::BoxStream, Stream, StreamExt};
 use serde_json::json;
 use switchyard_core::{
-    DeploymentId,
     attempt::{AttemptRecord, StreamStart},
+    DeploymentId,
 };
 use switchyard_providers::{ErrorClass, ProviderError, StreamItem};
 use switchyard_types::{ChatChunk, Usage};
@@ -62,8 +62,14 @@ pub(crate) enum Out {
 pub(crate) type Annotate = Box<dyn Fn(DeploymentId, &Usage) -> serde_json::Value + Send>;
 
 /// Starts a continuation of the text sent so far from another deployment.
-pub(crate) type Resume =
-    Box<dyn FnMut(DeploymentId, String, Instant) -> BoxFuture<'static, (Option<StreamStart>, Vec<AttemptRecord>)> + Send>;
+pub(crate) type Resume = Box<
+    dyn FnMut(
+            DeploymentId,
+            String,
+            Instant,
+        ) -> BoxFuture<'static, (Option<StreamStart>, Vec<AttemptRecord>)>
+        + Send,
+>;
 
 struct Guard {
     on_end: Option<OnEnd>,
@@ -111,7 +117,9 @@ pub(crate) fn coalesce(
         if batch.len() == 1 {
             return batch.into_iter().next().unwrap_or(Ok(Bytes::new()));
         }
-        let mut buf = bytes::BytesMut::with_capacity(batch.iter().map(|b| b.as_ref().map_or(0, Bytes::len)).sum());
+        let mut buf = bytes::BytesMut::with_capacity(
+            batch.iter().map(|b| b.as_ref().map_or(0, Bytes::len)).sum(),
+        );
         for Ok(b) in batch {
             buf.extend_from_slice(&b);
         }
@@ -147,7 +155,10 @@ pub(crate) fn relay(
         first_id: None,
         resuming: false,
         over: false,
-        guard: Guard { on_end: Some(Box::new(on_end)), outcome },
+        guard: Guard {
+            on_end: Some(Box::new(on_end)),
+            outcome,
+        },
     };
     futures::stream::unfold(state, |mut st| async move {
         if st.over {
@@ -219,12 +230,19 @@ fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Optio
         st.guard.outcome.usage = u;
         let answered = st.guard.outcome.answered;
         match &mut st.out {
-            Out::OpenAi { include_usage: true } => {
-                chunk.extra.insert("switchyard".to_owned(), (st.annotate)(answered, &u));
+            Out::OpenAi {
+                include_usage: true,
+            } => {
+                chunk
+                    .extra
+                    .insert("switchyard".to_owned(), (st.annotate)(answered, &u));
             }
             Out::OpenAi { .. } => {}
             Out::Anthropic(enc) => {
-                let extra = serde_json::Map::from_iter([("switchyard".to_owned(), (st.annotate)(answered, &u))]);
+                let extra = serde_json::Map::from_iter([(
+                    "switchyard".to_owned(),
+                    (st.annotate)(answered, &u),
+                )]);
                 return enc.chunk(&chunk, Some(&u), Some(extra));
             }
         }
@@ -238,15 +256,23 @@ fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Optio
 /// After a mid-stream failure, try to complete the answer elsewhere. `true` if the relay now
 /// continues from a fallback.
 async fn try_resume(st: &mut State, e: &ProviderError) -> bool {
-    let resumable = matches!(e.class, ErrorClass::StreamCut | ErrorClass::IdleTimeout | ErrorClass::Malformed);
-    let (Some(resume), Some(text)) = (st.resume.as_mut(), st.text.as_ref()) else { return false };
+    let resumable = matches!(
+        e.class,
+        ErrorClass::StreamCut | ErrorClass::IdleTimeout | ErrorClass::Malformed
+    );
+    let (Some(resume), Some(text)) = (st.resume.as_mut(), st.text.as_ref()) else {
+        return false;
+    };
     if !resumable || st.guard.outcome.broke.is_some() {
         return false;
     }
     let (start, records) = resume(st.guard.outcome.answered, text.clone(), st.deadline).await;
     st.guard.outcome.resumed.extend(records);
     let Some(start) = start else { return false };
-    tracing::info!(class = e.class.as_str(), "stream broke after the first token; completing it from a fallback");
+    tracing::info!(
+        class = e.class.as_str(),
+        "stream broke after the first token; completing it from a fallback"
+    );
     st.guard.outcome.broke = Some(e.clone());
     st.guard.outcome.answered = start.deployment;
     st.guard.outcome.usage = Usage::default();
@@ -260,12 +286,18 @@ async fn try_resume(st: &mut State, e: &ProviderError) -> bool {
 async fn next(st: &mut State) -> Result<StreamItem, ProviderError> {
     let now = Instant::now();
     if now >= st.deadline {
-        return Err(ProviderError::new(ErrorClass::FirstTokenTimeout, "request deadline exceeded mid-stream"));
+        return Err(ProviderError::new(
+            ErrorClass::FirstTokenTimeout,
+            "request deadline exceeded mid-stream",
+        ));
     }
     let wait = st.idle.min(st.deadline - now);
     match tokio::time::timeout(wait, st.rest.next()).await {
         Ok(Some(item)) => item,
-        Ok(None) => Err(ProviderError::new(ErrorClass::StreamCut, "upstream stream ended before the answer was complete")),
+        Ok(None) => Err(ProviderError::new(
+            ErrorClass::StreamCut,
+            "upstream stream ended before the answer was complete",
+        )),
         Err(_) => Err(ProviderError::new(
             ErrorClass::IdleTimeout,
             format!("upstream stream stalled for {wait:?}; the answer is incomplete"),

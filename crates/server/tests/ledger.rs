@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sqlx::{Connection, SqliteConnection};
-use switchyard_server::{Gateway, app, config};
+use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +30,13 @@ async fn a_locked_database_does_not_slow_requests_and_loses_no_row() {
         "#,
         sim.base_url()
     );
-    let gw = Gateway::start(config::parse(&toml).unwrap(), None, Arc::new(|_: &str| None)).await.unwrap();
+    let gw = Gateway::start(
+        config::parse(&toml).unwrap(),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap();
     let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -59,17 +65,29 @@ async fn a_locked_database_does_not_slow_requests_and_loses_no_row() {
 
     // Hold an exclusive lock: every ledger write now waits (up to the 5 s busy timeout).
     let mut locker = SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut locker).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let locked = send(200).await;
     // Held for ~1.5 s while 200 requests ran; they must not have waited on the database.
     tokio::time::sleep(Duration::from_millis(1500).saturating_sub(locked)).await;
     sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
     drop(locker);
-    assert!(locked < Duration::from_millis(1500), "200 requests took {locked:?} with the database locked");
+    assert!(
+        locked < Duration::from_millis(1500),
+        "200 requests took {locked:?} with the database locked"
+    );
 
     let _ = tx.send(());
     server.await.unwrap().unwrap();
     gw.shutdown().await;
-    let rows = switchyard_store::query_rows(&url, None, None).await.unwrap();
-    assert_eq!(rows.len(), 220, "every row written once the database was free");
+    let rows = switchyard_store::query_rows(&url, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        220,
+        "every row written once the database was free"
+    );
 }

@@ -18,8 +18,8 @@
 //! The fault grammar is documented in [`faults`].
 
 mod anthropic;
-mod bedrock;
 mod azure;
+mod bedrock;
 pub mod config;
 mod embed;
 pub mod engine;
@@ -48,12 +48,21 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
         .route("/model/{model_id}/converse", post(bedrock::converse))
-        .route("/model/{model_id}/converse-stream", post(bedrock::converse_stream))
+        .route(
+            "/model/{model_id}/converse-stream",
+            post(bedrock::converse_stream),
+        )
         .route("/v1beta/models/{*rest}", post(gemini::models))
         .route("/v1/embeddings", post(embed::embeddings))
         .route("/embeddings", post(embed::embeddings))
-        .route("/openai/deployments/{deployment}/chat/completions", post(azure::chat_completions))
-        .route("/openai/deployments/{deployment}/embeddings", post(azure::embeddings))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::chat_completions),
+        )
+        .route(
+            "/openai/deployments/{deployment}/embeddings",
+            post(azure::embeddings),
+        )
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

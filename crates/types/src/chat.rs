@@ -82,7 +82,9 @@ impl ChatRequest {
 
     /// Whether the client asked for a usage chunk at the end of a stream.
     pub fn wants_stream_usage(&self) -> bool {
-        self.stream_options.as_ref().is_some_and(|o| o.include_usage)
+        self.stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage)
     }
 
     /// A string hint from `metadata`, if present.
@@ -93,9 +95,9 @@ impl ChatRequest {
     /// Whether any message carries an image.
     pub fn has_images(&self) -> bool {
         self.messages.iter().any(|m| match &m.content {
-            Some(Content::Parts(parts)) => {
-                parts.iter().any(|p| matches!(p, ContentPart::ImageUrl { .. }))
-            }
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .any(|p| matches!(p, ContentPart::ImageUrl { .. })),
             _ => false,
         })
     }
@@ -491,8 +493,16 @@ fn response_message<S: Serializer>(m: &Message, s: S) -> Result<S::Ok, S::Error>
         rest: &'a Message,
     }
     // `rest` skips both fields when they are `None`, so they appear exactly once.
-    Out { content: &m.content, refusal: &m.refusal, rest: &Message { content: None, refusal: None, ..m.clone() } }
-        .serialize(s)
+    Out {
+        content: &m.content,
+        refusal: &m.refusal,
+        rest: &Message {
+            content: None,
+            refusal: None,
+            ..m.clone()
+        },
+    }
+    .serialize(s)
 }
 
 fn completion_object() -> String {

@@ -44,7 +44,9 @@ impl ChatChunk {
             d.content.as_deref().is_some_and(|s| !s.is_empty())
                 || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
                 || d.refusal.as_deref().is_some_and(|s| !s.is_empty())
-                || d.reasoning_content.as_deref().is_some_and(|s| !s.is_empty())
+                || d.reasoning_content
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
                 || c.finish_reason.is_some()
         })
     }

@@ -6,7 +6,7 @@
 //! chunk that is not valid JSON is skipped and logged.
 
 use eventsource_stream::{Event, EventStreamError, Eventsource};
-use futures::{Stream, StreamExt, stream::BoxStream};
+use futures::{stream::BoxStream, Stream, StreamExt};
 use switchyard_types::{ChatChunk, Usage};
 
 use crate::{ErrorClass, ProviderError, StreamItem};
@@ -20,7 +20,9 @@ struct State {
 }
 
 /// Decode a streaming response body.
-pub(super) fn decode(resp: reqwest::Response) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
+pub(super) fn decode(
+    resp: reqwest::Response,
+) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
     decode_events(resp.bytes_stream().eventsource()).boxed()
 }
 
@@ -29,37 +31,40 @@ where
     S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
     E: std::fmt::Display,
 {
-    futures::stream::unfold((events, State::default()), |(mut events, mut st)| async move {
-        if st.ended {
-            return None;
-        }
-        if st.complete {
-            // Finalise promptly even if the upstream never sends `[DONE]` or closes.
-            st.ended = true;
-            return Some((Ok(StreamItem::Done), (events, st)));
-        }
-        loop {
-            let item = match events.next().await {
-                None if st.finished => Ok(StreamItem::Done),
-                None => Err(ProviderError::new(
-                    ErrorClass::StreamCut,
-                    "upstream stream ended before the answer was complete",
-                )),
-                Some(Err(e)) => Err(ProviderError::new(
-                    ErrorClass::StreamCut,
-                    format!("upstream stream broke: {e}"),
-                )),
-                Some(Ok(ev)) => match on_event(&ev, &mut st) {
-                    Some(item) => item,
-                    None => continue,
-                },
-            };
-            if matches!(item, Ok(StreamItem::Done) | Err(_)) {
-                st.ended = true;
+    futures::stream::unfold(
+        (events, State::default()),
+        |(mut events, mut st)| async move {
+            if st.ended {
+                return None;
             }
-            return Some((item, (events, st)));
-        }
-    })
+            if st.complete {
+                // Finalise promptly even if the upstream never sends `[DONE]` or closes.
+                st.ended = true;
+                return Some((Ok(StreamItem::Done), (events, st)));
+            }
+            loop {
+                let item = match events.next().await {
+                    None if st.finished => Ok(StreamItem::Done),
+                    None => Err(ProviderError::new(
+                        ErrorClass::StreamCut,
+                        "upstream stream ended before the answer was complete",
+                    )),
+                    Some(Err(e)) => Err(ProviderError::new(
+                        ErrorClass::StreamCut,
+                        format!("upstream stream broke: {e}"),
+                    )),
+                    Some(Ok(ev)) => match on_event(&ev, &mut st) {
+                        Some(item) => item,
+                        None => continue,
+                    },
+                };
+                if matches!(item, Ok(StreamItem::Done) | Err(_)) {
+                    st.ended = true;
+                }
+                return Some((item, (events, st)));
+            }
+        },
+    )
 }
 
 fn on_event(ev: &Event, st: &mut State) -> Option<Result<StreamItem, ProviderError>> {
@@ -113,7 +118,9 @@ mod tests {
 
     #[test]
     fn clean_stream_ends_with_done() {
-        let out = run(&format!("data: {CHUNK}\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"));
+        let out = run(&format!(
+            "data: {CHUNK}\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"
+        ));
         assert_eq!(out.len(), 3);
         assert!(matches!(out[2], Ok(StreamItem::Done)));
     }
@@ -133,7 +140,9 @@ mod tests {
 
     #[test]
     fn malformed_chunk_is_skipped() {
-        let out = run(&format!("data: {CHUNK}\n\ndata: {{nope\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"));
+        let out = run(&format!(
+            "data: {CHUNK}\n\ndata: {{nope\n\ndata: {FINAL}\n\ndata: [DONE]\n\n"
+        ));
         assert_eq!(out.len(), 3);
         assert!(out.iter().all(|r| r.is_ok()));
     }

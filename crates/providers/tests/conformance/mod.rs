@@ -15,7 +15,12 @@
 //! on stderr when its case is skipped, never skipped silently.
 
 #![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
-#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "test helpers fail the test by panicking"
+)]
 
 use std::time::Duration;
 

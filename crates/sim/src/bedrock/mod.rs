@@ -124,12 +124,14 @@ fn validate(obj: &Map<String, Value>, messages: &[Value]) -> Result<(), Failure>
     for (i, m) in messages.iter().enumerate() {
         let role = match m.get("role").and_then(Value::as_str) {
             Some(r @ ("user" | "assistant")) => r,
-            other => return Err(invalid(format!(
+            other => {
+                return Err(invalid(format!(
                 "1 validation error detected: Value '{}' at 'messages.{}.member.role' failed to \
                      satisfy constraint: Member must satisfy enum value set: [user, assistant]",
                 other.unwrap_or("null"),
                 i + 1
-            ))),
+            )))
+            }
         };
         if i == 0 && role != "user" {
             return Err(invalid("A conversation must start with a user message. Try again with a conversation that starts with a user message."));
