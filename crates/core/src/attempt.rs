@@ -302,12 +302,28 @@ where
             }
         }
     }
-    while idx < plan.targets.len() && (attempts.records.len() as u32) < plan.max_attempts {
+    // Panic mode: the breakers refused every target (open, or a half-open probe in flight), so
+    // no attempt was made; go round once more ignoring them rather than fail for certain.
+    let mut panic = plan.panic;
+    let mut refused = false;
+    loop {
+        if idx >= plan.targets.len() {
+            if attempts.records.is_empty() && refused && !panic {
+                panic = true;
+                idx = 0;
+                continue;
+            }
+            break;
+        }
+        if (attempts.records.len() as u32) >= plan.max_attempts {
+            break;
+        }
         let id = plan.targets[idx];
         let d = snap.deployment(id);
         let health = &d.stats.health;
         if tries_here == 0 {
-            if health.admit() == Admit::No {
+            if !panic && health.admit() == Admit::No {
+                refused = true;
                 idx += 1;
                 continue;
             }

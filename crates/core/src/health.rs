@@ -169,7 +169,8 @@ impl Health {
         if was_probe || consecutive >= CONSECUTIVE_FAILURES || rate_trip {
             use rand::Rng;
             let jitter = rand::thread_rng().gen_range(0..COOLDOWN_JITTER.as_millis() as u64);
-            self.cooldown_ms.store(COOLDOWN_MIN.as_millis() as u64 + jitter, Relaxed);
+            self.cooldown_ms
+                .store(COOLDOWN_MIN.as_millis() as u64 + jitter, Relaxed);
             self.opened_at.store(now_ms(), Relaxed);
             if self.state.swap(1, Relaxed) == 0 {
                 tracing::warn!(consecutive, total, failed, "circuit opened");

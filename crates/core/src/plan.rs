@@ -84,6 +84,8 @@ pub struct Plan {
     pub hedge: Option<crate::config::HedgeConfig>,
     /// Estimated tokens (input + expected output), counted against provider limits.
     pub tokens: u64,
+    /// Every eligible candidate's circuit was open: the breakers are bypassed for this request.
+    pub panic: bool,
 }
 
 /// Longest chain of rule hand-overs between routes.
@@ -115,8 +117,10 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
         max_attempts: route.max_attempts,
         hedge: route.hedge.clone(),
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
+        panic: false,
     };
     filter(snap, &route.require_tags, candidates, req, f, &mut p);
+    panic_if_all_open(&mut p);
     if p.targets.is_empty() {
         return Err(unsatisfiable(snap, &p, f));
     }
@@ -182,8 +186,10 @@ fn direct(
         max_attempts: (candidates.len() as u32 + 1).max(2),
         hedge: None,
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
+        panic: false,
     };
     filter(snap, &[], &candidates, req, f, &mut p);
+    panic_if_all_open(&mut p);
     if p.targets.is_empty() {
         return Err(unsatisfiable(snap, &p, f));
     }
@@ -239,6 +245,23 @@ fn filter(
             None => p.targets.push(id),
         }
     }
+}
+
+/// Panic mode (as Envoy's): when open circuits are all that keeps a request from being served,
+/// try those deployments anyway rather than fail for certain. A provider that is really down
+/// fails fast; one that recovered answers. Hard constraints and exhausted quota still apply.
+fn panic_if_all_open(p: &mut Plan) {
+    if !p.targets.is_empty() || !p.excluded.iter().any(|(_, e)| *e == Exclusion::CircuitOpen) {
+        return;
+    }
+    p.targets = p
+        .excluded
+        .iter()
+        .filter(|(_, e)| *e == Exclusion::CircuitOpen)
+        .map(|(id, _)| *id)
+        .collect();
+    p.excluded.retain(|(_, e)| *e != Exclusion::CircuitOpen);
+    p.panic = true;
 }
 
 /// Move deployments whose provider reported no rate-limit headroom to the end of the plan,

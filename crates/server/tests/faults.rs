@@ -509,3 +509,45 @@ async fn non_streamed_answer_cut_mid_body_is_retried_then_falls_over() {
     let a = ask(&env, "r", false).await;
     assert_eq!((a.status, a.model.as_str(), a.attempts), (200, "backup", 3));
 }
+
+#[tokio::test]
+async fn when_every_circuit_is_open_the_gateway_tries_anyway_rather_than_fail_for_certain() {
+    let mut sim = SimConfig::instant();
+    sim.models.push(
+        toml::from_str::<switchyard_sim::ModelConfig>(
+            "name = \"flaky\"\noutage = { first = \"300ms\" }",
+        )
+        .unwrap(),
+    );
+    let env = start_with(
+        sim,
+        r#"
+        [[models]]
+        name = "only"
+        provider = "a"
+        upstream = "flaky"
+        [[routes]]
+        name = "r"
+        candidates = ["only"]
+        "#,
+    )
+    .await;
+    for _ in 0..6 {
+        assert_eq!(ask(&env, "r", false).await.status, 502);
+    }
+    let health: Value = reqwest::get(format!("{}/admin/health", env.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["deployments"][0]["circuit"], "open", "{health}");
+    tokio::time::sleep(Duration::from_millis(350)).await; // the outage is over, the cooldown is not
+    let a = ask(&env, "r", false).await;
+    assert_eq!(
+        (a.status, a.model.as_str(), a.attempts),
+        (200, "only", 1),
+        "{}",
+        a.body
+    );
+}
