@@ -228,16 +228,16 @@ def validate_schema():
     return check
 
 
-ANTHROPIC_UPSTREAM_CONFIG = """
+UPSTREAM_CONFIG = """
 [[providers]]
-name = "anthropic-sim"
-kind = "anthropic"            # the Anthropic adapter, against a separately started `switchyard sim`
+name = "{kind}-sim"
+kind = "{kind}"               # the {kind} adapter, against a separately started `switchyard sim`
 base_url = "{base_url}"
-api_key_env = "SWITCHYARD_TEST_ANTHROPIC_KEY"
+api_key_env = "SWITCHYARD_TEST_UPSTREAM_KEY"
 
 [[models]]
-name = "claude-sim"
-provider = "anthropic-sim"
+name = "xsim"
+provider = "{kind}-sim"
 upstream = "sim-cheap"
 
 [routing]
@@ -246,7 +246,7 @@ default = "auto"
 [[routes]]
 name = "auto"
 strategy = "priority"
-candidates = ["claude-sim"]
+candidates = ["xsim"]
 """
 
 
@@ -281,14 +281,13 @@ def sim_server(tmp_path_factory: pytest.TempPathFactory):
         _stop(proc)
 
 
-@pytest.fixture(scope="session")
-def anthropic_upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim_server: Gateway):
-    """`switchyard serve` whose only model is served by a `kind = "anthropic"` provider."""
-    tmp = tmp_path_factory.mktemp("switchyard-anthropic")
+def _upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim: Gateway, kind: str, path: str):
+    """`switchyard serve` whose only model (`xsim`) is served by a provider of this kind."""
+    tmp = tmp_path_factory.mktemp(f"switchyard-{kind}")
     config = tmp / "switchyard.toml"
-    config.write_text(ANTHROPIC_UPSTREAM_CONFIG.format(base_url=f"{sim_server.base_url}/v1"))
+    config.write_text(UPSTREAM_CONFIG.format(kind=kind, base_url=f"{sim.base_url}{path}"))
     port = _free_port()
-    env = dict(os.environ, SWITCHYARD_TEST_ANTHROPIC_KEY="sk-ant-test")
+    env = dict(os.environ, SWITCHYARD_TEST_UPSTREAM_KEY="sk-upstream-test")
     env.setdefault("SWITCHYARD_LOG", "info")
     proc = _spawn(["serve", "--config", str(config), "--listen", f"127.0.0.1:{port}"], tmp, tmp / "gateway.log", env)
     gw = Gateway(port, proc, tmp / "gateway.log")
@@ -297,3 +296,15 @@ def anthropic_upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim_ser
         yield gw
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def anthropic_upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim_server: Gateway):
+    """`switchyard serve` whose only model is served by a `kind = "anthropic"` provider."""
+    yield from _upstream_gateway(tmp_path_factory, sim_server, "anthropic", "/v1")
+
+
+@pytest.fixture(scope="session")
+def gemini_upstream_gateway(tmp_path_factory: pytest.TempPathFactory, sim_server: Gateway):
+    """`switchyard serve` whose only model is served by a `kind = "gemini"` provider."""
+    yield from _upstream_gateway(tmp_path_factory, sim_server, "gemini", "/v1beta")
