@@ -360,8 +360,7 @@ impl ProviderUsage {
     }
 }
 
-/// Tokens a deployment used this calendar month (UTC, approximated as 30-day months from the
-/// epoch for speed), for monthly volume price tiers.
+/// Tokens a deployment used this calendar month (UTC), for monthly volume price tiers.
 #[derive(Debug, Default)]
 pub struct MonthlyTokens {
     month: AtomicU64,
@@ -369,12 +368,81 @@ pub struct MonthlyTokens {
 }
 
 impl MonthlyTokens {
-    /// Add a request's tokens; returns the tokens used this month before it.
-    pub fn add(&self, tokens: u64, unix_secs: u64) -> u64 {
-        let month = unix_secs / (30 * 86_400);
+    fn roll(&self, month: u64) {
         if self.month.swap(month, Relaxed) != month {
             self.tokens.store(0, Relaxed);
         }
+    }
+
+    /// Add a request's tokens; returns the tokens used this month before it.
+    pub fn add(&self, tokens: u64, unix_secs: u64) -> u64 {
+        self.roll(calendar_month(unix_secs));
         self.tokens.fetch_add(tokens, Relaxed)
+    }
+
+    /// Add tokens recorded earlier this month (from the ledger, at start).
+    pub fn seed(&self, tokens: u64, unix_secs: u64) {
+        self.roll(calendar_month(unix_secs));
+        self.tokens.fetch_add(tokens, Relaxed);
+    }
+}
+
+/// `year * 12 + month - 1` of a unix time (UTC).
+pub fn calendar_month(unix_secs: u64) -> u64 {
+    let (y, m) = civil_year_month((unix_secs / 86_400) as i64);
+    (y * 12 + m - 1) as u64
+}
+
+/// Unix milliseconds of the first instant (UTC) of the month containing `unix_secs`.
+pub fn month_start_ms(unix_secs: u64) -> i64 {
+    let (y, m) = civil_year_month((unix_secs / 86_400) as i64);
+    days_from_civil(y, m) * 86_400_000
+}
+
+/// Year and month of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_year_month(days: i64) -> (i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m)
+}
+
+/// Days since 1970-01-01 of the first day of a month (Hinnant's `days_from_civil`, day 1).
+fn days_from_civil(y: i64, m: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    #[test]
+    fn months_are_calendar_months() {
+        // 2026-11-24T05:00:00Z and 2026-11-01T00:00:00Z, 2026-12-01T00:00:00Z, 2024-02-29T12:00:00Z
+        assert_eq!(calendar_month(1_795_496_400), 2026 * 12 + 10);
+        assert_eq!(month_start_ms(1_795_496_400), 1_793_491_200_000);
+        assert_eq!(calendar_month(1_793_491_200), 2026 * 12 + 10);
+        assert_eq!(calendar_month(1_793_491_199), 2026 * 12 + 9);
+        assert_eq!(calendar_month(1_796_083_200), 2026 * 12 + 11);
+        assert_eq!(calendar_month(1_709_208_000), 2024 * 12 + 1);
+        assert_eq!(month_start_ms(1_709_208_000), 1_706_745_600_000);
+    }
+
+    #[test]
+    fn the_counter_restarts_each_month() {
+        let m = MonthlyTokens::default();
+        assert_eq!(m.add(10, 1_795_496_400), 0);
+        m.seed(100, 1_795_496_400);
+        assert_eq!(m.add(5, 1_795_496_400), 110);
+        assert_eq!(m.add(5, 1_796_083_200), 0, "December starts at zero");
     }
 }

@@ -29,7 +29,7 @@ pub struct Gateway {
     path: Option<PathBuf>,
     secrets: SecretLookup,
     sim: Mutex<Option<Sim>>,
-    stats: StatsRegistry,
+    stats: Arc<StatsRegistry>,
     ledger: Option<Ledger>,
 }
 
@@ -47,10 +47,16 @@ impl Gateway {
         secrets: SecretLookup,
     ) -> Result<GatewayHandle, Vec<ConfigError>> {
         let sim = Mutex::new(None);
-        let stats = StatsRegistry::default();
+        let stats = Arc::new(StatsRegistry::default());
         let sim_url = embedded_sim_url(&cfg, &sim).await?;
         let snap = build_snapshot(&cfg, &secrets, sim_url.as_deref(), &stats)?;
-        let ledger = open_ledger(&cfg, path.as_deref()).await?;
+        let ledger = match open_ledger(&cfg, path.as_deref()).await? {
+            Some((ledger, url)) => {
+                seed_monthly_tokens(url, stats.clone());
+                Some(ledger)
+            }
+            None => None,
+        };
         Ok(Arc::new(Gateway {
             ledger,
             snapshot: ArcSwap::from_pointee(snap),
@@ -291,7 +297,7 @@ fn load_catalog(cfg: &Config) -> Result<Arc<Catalog>, ConfigError> {
 async fn open_ledger(
     cfg: &Config,
     config_path: Option<&std::path::Path>,
-) -> Result<Option<Ledger>, Vec<ConfigError>> {
+) -> Result<Option<(Ledger, String)>, Vec<ConfigError>> {
     let l = &cfg.ledger;
     if !l.enabled {
         return Ok(None);
@@ -334,7 +340,41 @@ async fn open_ledger(
         )]
     })?;
     tracing::info!(url = %redact_url(&url), "ledger open");
-    Ok(Some(ledger))
+    Ok(Some((ledger, url)))
+}
+
+/// Volume price tiers count tokens per calendar month: after a restart, add what the ledger
+/// already holds for this month. Runs in the background (one `SUM … GROUP BY` query) so a large
+/// ledger does not delay the start; until it finishes, costs use the tier the in-process count
+/// reaches. The task ends after the query.
+fn seed_monthly_tokens(url: String, stats: Arc<StatsRegistry>) {
+    tokio::spawn(async move {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let since = switchyard_core::health::month_start_ms(now);
+        let result = async {
+            let reader = switchyard_store::LedgerReader::connect(&url).await?;
+            let rows = reader.tokens_by_model(since).await;
+            reader.close().await;
+            rows
+        }
+        .await;
+        match result {
+            Ok(rows) => {
+                for (model, tokens) in &rows {
+                    stats.get(model).monthly.seed(*tokens, now);
+                }
+                tracing::info!(
+                    models = rows.len(),
+                    "monthly token counts seeded from the ledger"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not seed monthly token counts from the ledger; volume tiers count from now")
+            }
+        }
+    });
 }
 
 /// Drop any password from a database URL before logging it.

@@ -236,6 +236,22 @@ impl LedgerReader {
         res.map_err(|e| db_err(self.db.backend(), e))
     }
 
+    /// Tokens per answering model (all input buckets + output) since `since` (unix ms): one
+    /// `SUM … GROUP BY` in the database, for seeding monthly volume counters at start.
+    pub async fn tokens_by_model(&self, since: i64) -> Result<Vec<(String, u64)>, StoreError> {
+        const SQL_SQLITE: &str = "SELECT model, SUM(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + output_tokens) FROM ledger WHERE ts_ms >= ?1 AND model IS NOT NULL GROUP BY model";
+        const SQL_PG: &str = "SELECT model, SUM(input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens + output_tokens)::BIGINT FROM ledger WHERE ts_ms >= $1 AND model IS NOT NULL GROUP BY model";
+        let rows: Result<Vec<(String, Option<i64>)>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(SQL_SQLITE).bind(since).fetch_all(p).await,
+            Db::Postgres(p) => sqlx::query_as(SQL_PG).bind(since).fetch_all(p).await,
+        };
+        let rows = rows.map_err(|e| db_err(self.db.backend(), e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(m, n)| (m, n.unwrap_or(0).max(0) as u64))
+            .collect())
+    }
+
     /// Per-group aggregates over `since <= ts < until`, sorted by key.
     ///
     /// Rows are streamed and aggregated here (not in SQL) so both backends compute identical,

@@ -272,6 +272,17 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
     }
     ledger.shutdown().await.unwrap();
 
+    // Monthly token counts (seeded at start for volume price tiers): one SQL GROUP BY.
+    let reader = switchyard_store::LedgerReader::connect(url).await.unwrap();
+    let mut tokens = reader.tokens_by_model(base).await.unwrap();
+    tokens.sort();
+    assert_eq!(
+        tokens,
+        vec![("anthropic-m".to_owned(), 54), ("openai-m".to_owned(), 36)]
+    );
+    assert!(reader.tokens_by_model(base + 5).await.unwrap().is_empty());
+    reader.close().await;
+
     let by_route = summary(url, Some(base), Some(base + 5), GroupBy::Route)
         .await
         .unwrap();
