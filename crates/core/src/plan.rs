@@ -304,7 +304,10 @@ fn fits(d: &Deployment, f: &Features, req: &ChatRequest, exact: &mut Option<Opti
 /// Estimated cost of the request on a deployment (femto-USD), `None` if unpriced.
 pub(crate) fn estimate(snap: &Snapshot, d: &Deployment, f: &Features) -> Option<u128> {
     let rates = d.rates?;
-    let history = d.stats.expected_output().unwrap_or(snap.expected_output);
+    let history = d
+        .stats
+        .expected_output(f.task.as_deref())
+        .unwrap_or(snap.expected_output);
     let output = f.max_output.map_or(history, |m| m.min(history));
     let cached = if f.prefix_tokens >= 1024 {
         f.prefix_tokens

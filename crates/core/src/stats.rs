@@ -25,6 +25,8 @@ pub struct DeploymentStats {
     output_tokens: AtomicU64,
     /// Recent times to first token, for percentiles.
     ttft_hist: TtftHistogram,
+    /// Output-length EWMAs per task.
+    task_output: TaskOutputs,
 }
 
 /// A decaying histogram of times to first token: 32 buckets growing by 1.5× from 1 ms;
@@ -104,17 +106,57 @@ impl DeploymentStats {
         self.ttft_hist.quantile(0.95)
     }
 
-    /// Smoothed output length, if observed.
-    pub fn expected_output(&self) -> Option<u64> {
+    /// Smoothed output length for a task (else for all the deployment's answers), if observed.
+    pub fn expected_output(&self, task: Option<&str>) -> Option<u64> {
+        if let Some(n) = task.and_then(|t| self.task_output.get(t)) {
+            return Some(n);
+        }
         match self.output_tokens.load(Relaxed) {
             0 => None,
             n => Some(n),
         }
     }
 
-    /// Record an answer's output length.
-    pub fn observe_output(&self, tokens: u64) {
+    /// Record an answer's output length, for its task too.
+    pub fn observe_output(&self, tokens: u64, task: Option<&str>) {
         ewma(&self.output_tokens, tokens.max(1));
+        if let Some(t) = task {
+            self.task_output.observe(t, tokens.max(1));
+        }
+    }
+}
+
+/// Output-length EWMAs per task: a small direct-mapped table of atomics (a task hashes to one
+/// of 16 slots; a different task taking the slot starts it afresh). No lock, no allocation.
+#[derive(Debug, Default)]
+struct TaskOutputs {
+    slots: [(AtomicU64, AtomicU64); 16],
+}
+
+impl TaskOutputs {
+    fn key(task: &str) -> u64 {
+        // FNV-1a; 0 marks an empty slot.
+        let h = task.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        h.max(1)
+    }
+
+    fn get(&self, task: &str) -> Option<u64> {
+        let k = Self::key(task);
+        let (tag, value) = &self.slots[(k % 16) as usize];
+        (tag.load(Relaxed) == k)
+            .then(|| value.load(Relaxed))
+            .filter(|&v| v > 0)
+    }
+
+    fn observe(&self, task: &str, tokens: u64) {
+        let k = Self::key(task);
+        let (tag, value) = &self.slots[(k % 16) as usize];
+        if tag.swap(k, Relaxed) != k {
+            value.store(0, Relaxed);
+        }
+        ewma(value, tokens);
     }
 }
 
@@ -157,5 +199,30 @@ impl StatsRegistry {
     pub fn get(&self, name: &str) -> Arc<DeploymentStats> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(name.to_owned()).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_output_is_learned_per_task() {
+        let s = DeploymentStats::default();
+        assert_eq!(s.expected_output(Some("classification")), None);
+        for _ in 0..20 {
+            s.observe_output(5, Some("classification"));
+            s.observe_output(800, Some("reasoning"));
+        }
+        let short = s.expected_output(Some("classification")).unwrap();
+        let long = s.expected_output(Some("reasoning")).unwrap();
+        assert!(short < 20 && long > 600, "{short} {long}");
+        let all = s.expected_output(None).unwrap();
+        assert!(all > short && all < long);
+        assert_eq!(
+            s.expected_output(Some("never-seen")),
+            Some(all),
+            "falls back to the deployment's average"
+        );
     }
 }

@@ -121,7 +121,11 @@ impl Cx<'_> {
             Err(e) => return self.fail(e.into(), Some(plan), &attempts),
         };
         let usage = reply.usage;
-        self.snap.deployment(id).stats.observe_output(usage.output);
+        let task = self.features.as_ref().and_then(|f| f.task.as_deref());
+        self.snap
+            .deployment(id)
+            .stats
+            .observe_output(usage.output, task);
         let bill = bill(self.snap, &attempts.records, &usage);
         let encoded = match self.ingress {
             Ingress::OpenAi => serde_json::to_vec(&reply.response),
@@ -223,9 +227,10 @@ impl Cx<'_> {
                     last.usage = outcome.usage;
                 }
             }
+            let task = features.as_ref().and_then(|f| f.task.as_deref());
             snap.deployment(outcome.answered)
                 .stats
-                .observe_output(outcome.usage.output);
+                .observe_output(outcome.usage.output, task);
             let (status, class) = match &outcome.end {
                 StreamEnd::Completed => ("ok", None),
                 StreamEnd::Failed(e) => ("error", Some(e.class.as_str())),
