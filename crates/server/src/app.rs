@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::{
     extract::State,
     http::{header, StatusCode},
@@ -10,14 +11,15 @@ use axum::{
     Json, Router,
 };
 use serde_json::json;
-use tower::ServiceBuilder;
+use tower::{limit::ConcurrencyLimitLayer, load_shed::LoadShedLayer, ServiceBuilder};
 use tower_http::{
     catch_panic::CatchPanicLayer, sensitive_headers::SetSensitiveRequestHeadersLayer,
 };
 
 use crate::{chat, messages, ApiError, GatewayHandle};
 
-/// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction.
+/// Build the router. Layers, outermost first: catch-panic → sensitive-header redaction →
+/// (API routes) load shedding at `server.max_in_flight`.
 pub fn router(gw: GatewayHandle) -> Router {
     let _ = crate::metrics::handle();
     let layers = ServiceBuilder::new()
@@ -33,10 +35,30 @@ pub fn router(gw: GatewayHandle) -> Router {
             header::AUTHORIZATION,
             header::HeaderName::from_static("x-api-key"),
         ]));
-    Router::new()
+    // Past `server.max_in_flight` concurrent API requests, answer 503 at once instead of
+    // queueing without bound; health and metrics stay outside the limit.
+    let shed = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded_error",
+                "the gateway is at its concurrency limit; retry shortly",
+            )
+            .code("gateway_overloaded");
+            e.retry_after = Some(1);
+            e.into_response()
+        }))
+        .layer(LoadShedLayer::new())
+        .layer(ConcurrencyLimitLayer::new(
+            gw.config().server.max_in_flight.max(1),
+        ));
+    let api = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
+        .layer(shed);
+    Router::new()
+        .merge(api)
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus))

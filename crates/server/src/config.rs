@@ -82,6 +82,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Most API requests in flight at once; beyond it requests get 503 at once (load shedding).
+    pub max_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +91,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 4 * 1024 * 1024,
+            max_in_flight: 10_000,
         }
     }
 }

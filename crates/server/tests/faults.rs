@@ -551,3 +551,48 @@ async fn when_every_circuit_is_open_the_gateway_tries_anyway_rather_than_fail_fo
         a.body
     );
 }
+
+#[tokio::test]
+async fn past_max_in_flight_requests_are_shed_at_once_and_health_stays_up() {
+    let env = Arc::new(
+        start(
+            r#"
+            [[models]]
+            name = "slow"
+            provider = "a"
+            upstream = "sim-slow-300"
+            [server]
+            max_in_flight = 1
+            "#,
+        )
+        .await,
+    );
+    let first = {
+        let env = env.clone();
+        tokio::spawn(async move { ask(&env, "slow", false).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let shed = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", env.base))
+        .json(&json!({"model": "slow", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let body: Value = shed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "gateway_overloaded", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "shed at once, not queued"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", env.base))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(first.await.unwrap().status, 200);
+}
