@@ -15,10 +15,16 @@ pub async fn run(
     let path = path.or_else(|| Some(PathBuf::from("switchyard.toml")).filter(|p| p.exists()));
     let mut cfg = match &path {
         Some(p) => config::load(p).map_err(|errs| config_errors(p.display().to_string(), &errs))?,
-        None => {
-            tracing::warn!("no config given and no ./switchyard.toml: starting the EMBEDDED DEMO SETUP (simulated providers, no real LLM is called)");
-            config::embedded()
-        }
+        None => match keyed_config(&secrets) {
+            Some((cfg, vendors)) => {
+                tracing::warn!(providers = %vendors.join(", "), "no config given: serving the providers whose API keys are set, with a default route `auto` (cheapest; reasoning and code to the premium models). Write a switchyard.toml to choose your own.");
+                cfg
+            }
+            None => {
+                tracing::warn!("no config given, no ./switchyard.toml and no provider keys: starting the EMBEDDED DEMO SETUP (simulated providers, no real LLM is called)");
+                config::embedded()
+            }
+        },
     };
     if let Some(l) = listen {
         cfg.server.listen = l;
@@ -42,6 +48,57 @@ pub async fn run(
     gw.shutdown().await;
     tracing::info!("switchyard stopped");
     Ok(())
+}
+
+/// Vendors a config-less `serve` uses when their key is set: (provider kind, key variable,
+/// basic model, premium model).
+const KEYED: &[(&str, &str, &str, &str)] = &[
+    ("openai", "OPENAI_API_KEY", "gpt-4o-mini", "gpt-4o"),
+    (
+        "anthropic",
+        "ANTHROPIC_API_KEY",
+        "claude-haiku-4-5",
+        "claude-sonnet-4-5",
+    ),
+    (
+        "gemini",
+        "GEMINI_API_KEY",
+        "gemini-2.5-flash",
+        "gemini-2.5-pro",
+    ),
+];
+
+/// A default config over the vendors whose API keys are set, if any.
+fn keyed_config(secrets: &SecretLookup) -> Option<(config::Config, Vec<&'static str>)> {
+    let present: Vec<_> = KEYED
+        .iter()
+        .filter(|(_, var, _, _)| secrets(var).is_some())
+        .collect();
+    if present.is_empty() {
+        return None;
+    }
+    let mut toml = String::from("[routing]\ndefault = \"auto\"\n");
+    toml.push_str(&format!("baseline = \"{}\"\n", present[0].3));
+    let (mut all, mut premium) = (Vec::new(), Vec::new());
+    for (kind, var, basic, top) in &present {
+        toml.push_str(&format!(
+            "[[providers]]\nname = \"{kind}\"\nkind = \"{kind}\"\napi_key_env = \"{var}\"\n"
+        ));
+        for (model, tier) in [(basic, "basic"), (top, "premium")] {
+            toml.push_str(&format!(
+                "[[models]]\nname = \"{model}\"\nprovider = \"{kind}\"\ntier = \"{tier}\"\n"
+            ));
+            all.push(format!("\"{model}\""));
+        }
+        premium.push(format!("\"{top}\""));
+    }
+    toml.push_str(&format!(
+        "[[routes]]\nname = \"auto\"\nstrategy = \"cheapest\"\ncandidates = [{}]\nrules = [{{ name = \"hard-tasks\", when = {{ task = [\"reasoning\", \"code\"] }}, use = [{}] }}]\n",
+        all.join(", "),
+        premium.join(", ")
+    ));
+    let cfg = config::parse(&toml).ok()?;
+    Some((cfg, present.iter().map(|(k, ..)| *k).collect()))
 }
 
 /// Run the simulator until Ctrl-C / SIGTERM.
@@ -118,4 +175,30 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: draining in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn keys_in_the_environment_make_a_valid_default_config() {
+        let none: SecretLookup = Arc::new(|_: &str| None);
+        assert!(keyed_config(&none).is_none(), "no keys: the embedded demo");
+        let some: SecretLookup = Arc::new(|v: &str| {
+            matches!(v, "OPENAI_API_KEY" | "GEMINI_API_KEY").then(|| "k".to_owned())
+        });
+        let (cfg, vendors) = keyed_config(&some).unwrap();
+        assert_eq!(vendors, ["openai", "gemini"]);
+        let snap = switchyard_server::check(&cfg, &some).unwrap();
+        assert_eq!(snap.deployments.len(), 4);
+        assert!(
+            snap.deployments.iter().all(|d| d.price.is_some()),
+            "every default model is priced"
+        );
+        assert_eq!(snap.routes["auto"].candidates.len(), 4);
+        assert_eq!(snap.deployment(snap.baseline.unwrap()).name, "gpt-4o");
+    }
 }
