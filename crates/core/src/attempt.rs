@@ -339,39 +339,11 @@ where
             let _inflight = d.stats.begin();
             call(id, timeouts(snap, plan, id), remaining).await
         };
-        let latency = started.elapsed();
-        attempts.upstream_time += latency;
-        match result {
-            Ok(done) => {
-                health.on_success();
-                health.observe_rate_limit(&done.rate_limit);
-                if done.ttft.is_none() {
-                    d.stats.observe_ttft(latency);
-                }
-                attempts.records.push(AttemptRecord {
-                    deployment: id,
-                    status: done.status,
-                    error: None,
-                    latency,
-                    ttft: done.ttft,
-                    usage: done.usage,
-                });
-                return (Ok((id, done.value)), attempts);
-            }
+        attempts.upstream_time += started.elapsed();
+        match settle_attempt(snap, id, result, started, &mut attempts) {
+            Ok(value) => return (Ok((id, value)), attempts),
             Err(e) => {
                 tracing::debug!(model = %d.name, class = e.class.as_str(), "attempt failed");
-                health.on_failure(e.class);
-                if e.class == ErrorClass::Quota {
-                    exhaust_provider(snap, &d.provider_name);
-                }
-                attempts.records.push(AttemptRecord {
-                    deployment: id,
-                    status: e.status.unwrap_or(0),
-                    error: Some(e.clone()),
-                    latency,
-                    ttft: None,
-                    usage: Usage::default(),
-                });
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 match decide(&e, tries_here, remaining) {
                     Decision::RetrySame(wait) if health.spend_retry() => {
