@@ -216,3 +216,86 @@ proptest! {
         prop_assert_eq!(assemble(&run(raw, size, None)), assemble(&run(raw, usize::MAX, None)));
     }
 }
+
+/// A canonical request on the subset the Anthropic Messages API expresses exactly: system
+/// text, alternating user/assistant text turns, an assistant tool call answered by a tool
+/// result, tool definitions, stop sequences, temperature and max_tokens.
+fn canonical_request() -> impl Strategy<Value = ChatRequest> {
+    use switchyard_types::{FunctionCall, FunctionDef, Message, Role, Stop, Tool, ToolCall};
+    let word = "[a-z]{1,8}( [a-z]{1,8}){0,4}";
+    (
+        proptest::option::of(word),
+        proptest::collection::vec(word, 1..4),
+        any::<bool>(),
+        proptest::option::of(proptest::collection::vec("[A-Z]{2,5}", 1..3)),
+        proptest::option::of(0u32..=20),
+        1u32..8192,
+    )
+        .prop_map(|(system, turns, with_tool, stop, temp, max)| {
+            let mut messages = Vec::new();
+            if let Some(s) = system {
+                messages.push(Message::text(Role::System, s));
+            }
+            if with_tool {
+                messages.push(Message::text(Role::User, "weather in paris?"));
+                let mut call = Message::text(Role::Assistant, "");
+                call.content = None;
+                call.tool_calls = Some(vec![ToolCall {
+                    id: "toolu_1".into(),
+                    kind: "function".into(),
+                    function: FunctionCall { name: "get_weather".into(), arguments: r#"{"city":"paris"}"#.into() },
+                }]);
+                messages.push(call);
+                let mut result = Message::text(Role::Tool, "18C");
+                result.tool_call_id = Some("toolu_1".into());
+                messages.push(result);
+                messages.push(Message::text(Role::Assistant, "it is 18C"));
+            }
+            for (i, t) in turns.iter().enumerate() {
+                let role = if i % 2 == 0 { Role::User } else { Role::Assistant };
+                messages.push(Message::text(role, t.clone()));
+            }
+            if messages.last().is_some_and(|m| m.role == Role::Assistant) {
+                messages.push(Message::text(Role::User, "thanks"));
+            }
+            ChatRequest {
+                model: "claude-x".into(),
+                messages,
+                tools: with_tool.then(|| {
+                    vec![Tool {
+                        kind: "function".into(),
+                        function: FunctionDef {
+                            name: "get_weather".into(),
+                            description: Some("Weather for a city".into()),
+                            parameters: Some(json!({"type": "object", "properties": {"city": {"type": "string"}}})),
+                            strict: None,
+                        },
+                    }]
+                }),
+                stop: stop.map(Stop::Many),
+                temperature: temp.map(|t| f64::from(t) / 10.0),
+                max_tokens: Some(max),
+                ..ChatRequest::default()
+            }
+        })
+}
+
+proptest! {
+    /// canonical → Anthropic wire (what the adapter sends) → canonical (what the ingress reads)
+    /// is the identity on the subset Anthropic expresses.
+    #[test]
+    fn canonical_to_wire_to_canonical_is_the_identity(req in canonical_request()) {
+        let wire = serde_json::to_vec(&encode_request(&req, "claude-x").unwrap().body).unwrap();
+        let back = super::ingress::parse_request(&wire).unwrap();
+        let view = |r: &ChatRequest| {
+            let msgs: Vec<_> = r
+                .messages
+                .iter()
+                .map(|m| (m.role, m.text_content(), m.tool_calls.clone(), m.tool_call_id.clone()))
+                .collect();
+            let stop = r.stop.as_ref().map(switchyard_types::Stop::to_vec);
+            (msgs, r.tools.clone(), stop, r.temperature, r.max_output(), r.model.clone())
+        };
+        prop_assert_eq!(view(&back), view(&req));
+    }
+}
