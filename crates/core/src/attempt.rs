@@ -95,7 +95,8 @@ pub async fn chat(
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
         let limit = t.response.min(remaining);
-        match tokio::time::timeout(limit, d.provider.chat(req, &d.upstream)).await {
+        let req = with_output_cap(req, d);
+        match tokio::time::timeout(limit, d.provider.chat(&req, &d.upstream)).await {
             Ok(Ok(reply)) => Ok(Done {
                 status: reply.meta.status,
                 usage: reply.usage,
@@ -140,7 +141,8 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let reply = d.provider.chat_stream(req, &d.upstream).await?;
+        let req = with_output_cap(req, d);
+        let reply = d.provider.chat_stream(&req, &d.upstream).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();
         loop {
@@ -259,6 +261,23 @@ pub async fn resume_stream(
         }
     }
     (None, records)
+}
+
+/// APIs that require an output cap (Anthropic, Bedrock) get the model's maximum output from
+/// the capability table when the client set none. Only then is the request copied.
+fn with_output_cap<'r>(
+    req: &'r ChatRequest,
+    d: &crate::Deployment,
+) -> std::borrow::Cow<'r, ChatRequest> {
+    use switchyard_providers::ProviderKind::{Anthropic, Bedrock};
+    match (d.provider_kind, req.max_output(), d.caps.max_output) {
+        (Anthropic | Bedrock, None, Some(max)) => {
+            let mut r = req.clone();
+            r.max_tokens = Some(u32::try_from(max).unwrap_or(u32::MAX));
+            std::borrow::Cow::Owned(r)
+        }
+        _ => std::borrow::Cow::Borrowed(req),
+    }
 }
 
 fn timeouts(snap: &Snapshot, plan: &Plan, id: DeploymentId) -> Timeouts {

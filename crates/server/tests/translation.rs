@@ -156,3 +156,57 @@ async fn embeddings_by_route_and_model() {
     let (_, v) = post(&emb, json!({"model": "nope", "input": "x"})).await;
     assert_eq!(v["error"]["code"], "model_not_found");
 }
+
+/// Anthropic requires `max_tokens`: when the client sets none, the model's maximum output from
+/// the capability table (here a config override) is sent, not an arbitrary default.
+#[tokio::test]
+async fn anthropic_gets_the_models_maximum_output_when_the_client_sets_none() {
+    let sim = Sim::start(SimConfig::instant()).await.expect("sim");
+    let toml = format!(
+        r#"
+        [ledger]
+        enabled = false
+        [[providers]]
+        name = "anthropic"
+        kind = "anthropic"
+        base_url = "{}"
+        [[models]]
+        name = "claude"
+        provider = "anthropic"
+        upstream = "sim-cheap"
+        max_output = 1234
+        "#,
+        sim.base_url()
+    );
+    let gw = Gateway::start(
+        config::parse(&toml).expect("config"),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .expect("gateway");
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let client = Client::new();
+    for (max, expected) in [(None, 1234), (Some(77), 77)] {
+        let mut body = json!({"model": "claude", "messages": [{"role": "user", "content": "hi"}]});
+        if let Some(m) = max {
+            body["max_tokens"] = json!(m);
+        }
+        let r = client
+            .post(format!("{base}/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        let sent = sim
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path.ends_with("/messages"))
+            .expect("recorded");
+        assert_eq!(sent.body["max_tokens"], expected);
+    }
+}
