@@ -1,7 +1,7 @@
 //! Format-neutral stream playback: SSE frames laid out on a token timeline, stream faults
 //! applied (`cut`, `stall`, `malformed`), then played back at the model's speed. Frames due at
-//! the same instant go out as one write. Used by the Anthropic encoder; any wire format that
-//! can describe its stream as [`Frame`]s can use it.
+//! the same instant go out as one write. Every streaming wire format of the
+//! simulator describes its stream as [`Frame`]s and plays it here.
 
 use std::io;
 use std::time::Duration;
@@ -121,6 +121,16 @@ pub(crate) fn play(
             Step::Stall(_) => std::future::pending().await,
         }
     })
+}
+
+/// A 200 JSON response.
+pub(crate) fn json_response(body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 /// A 200 JSON response whose body sends `prefix` and then drops the connection or hangs.

@@ -12,9 +12,6 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::time::SystemTime;
-
-use bytes::Bytes;
 use http::{header, HeaderValue};
 use secrecy::ExposeSecret;
 use switchyard_types::ChatRequest;
@@ -79,7 +76,8 @@ impl AnthropicProvider {
                 format!("upstream returned an unreadable message: {e}"),
             )
         })?;
-        let (response, usage) = convert::decode_response(wire, enc.json_tool.as_deref(), now());
+        let (response, usage) =
+            convert::decode_response(wire, enc.json_tool.as_deref(), crate::http::unix_now());
         Ok(Reply {
             response,
             usage,
@@ -99,7 +97,7 @@ impl AnthropicProvider {
         let meta = meta(&resp);
         let opts = stream::Options {
             json_tool: enc.json_tool,
-            created: now(),
+            created: crate::http::unix_now(),
         };
         Ok(StreamReply {
             stream: stream::decode(resp, opts),
@@ -108,10 +106,7 @@ impl AnthropicProvider {
     }
 
     async fn send(&self, body: &wire::MessagesRequest) -> Result<reqwest::Response, ProviderError> {
-        let bytes = Bytes::from(
-            serde_json::to_vec(body)
-                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
-        );
+        let bytes = crate::http::json_body(body)?;
         let mut rb = self
             .client
             .post(&self.url)
@@ -121,14 +116,7 @@ impl AnthropicProvider {
         if let Some(key) = &self.key {
             rb = rb.header("x-api-key", key.clone());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        Err(error::from_response(resp).await)
+        crate::http::send(rb, error::from_response).await
     }
 }
 
@@ -137,10 +125,4 @@ fn meta(resp: &reqwest::Response) -> UpstreamMeta {
         status: resp.status().as_u16(),
         rate_limit: RateLimitInfo::from_anthropic_headers(resp.headers()),
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

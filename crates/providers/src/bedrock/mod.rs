@@ -23,7 +23,6 @@ mod tests;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::header;
 use switchyard_types::ChatRequest;
 
@@ -103,8 +102,13 @@ impl BedrockProvider {
                 format!("upstream returned an unreadable response: {e}"),
             )
         })?;
-        let (response, usage) =
-            convert::decode_response(wire, enc.json_tool.as_deref(), id, upstream, now());
+        let (response, usage) = convert::decode_response(
+            wire,
+            enc.json_tool.as_deref(),
+            id,
+            upstream,
+            crate::http::unix_now(),
+        );
         Ok(Reply {
             response,
             usage,
@@ -124,7 +128,7 @@ impl BedrockProvider {
         let opts = stream::Options {
             id: completion_id(&resp),
             model: upstream.to_owned(),
-            created: now(),
+            created: crate::http::unix_now(),
             json_tool: enc.json_tool,
         };
         let body = Box::pin(resp.bytes_stream());
@@ -140,10 +144,7 @@ impl BedrockProvider {
         action: &str,
         body: &wire::ConverseRequest,
     ) -> Result<reqwest::Response, ProviderError> {
-        let bytes = Bytes::from(
-            serde_json::to_vec(body)
-                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
-        );
+        let bytes = crate::http::json_body(body)?;
         let url = format!(
             "{}/model/{}/{action}",
             self.base,
@@ -167,14 +168,7 @@ impl BedrockProvider {
         for (name, value) in signed {
             rb = rb.header(name, value);
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        Err(error::from_response(resp).await)
+        crate::http::send(rb, error::from_response).await
     }
 }
 
@@ -220,14 +214,8 @@ fn completion_id(resp: &reqwest::Response) -> String {
         Some(id) if !id.is_empty() => format!("chatcmpl-{id}"),
         _ => format!(
             "chatcmpl-bedrock-{}-{}",
-            now(),
+            crate::http::unix_now(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ),
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

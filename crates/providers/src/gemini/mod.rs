@@ -12,9 +12,6 @@ mod schema;
 mod stream;
 pub mod wire;
 
-use std::time::SystemTime;
-
-use bytes::Bytes;
 use http::{header, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -87,7 +84,7 @@ impl GeminiProvider {
                 format!("Gemini returned an unreadable answer: {e}"),
             )
         })?;
-        let (response, usage) = convert::from_wire(wire, upstream, now())?;
+        let (response, usage) = convert::from_wire(wire, upstream, crate::http::unix_now())?;
         Ok(Reply {
             response,
             usage,
@@ -106,7 +103,7 @@ impl GeminiProvider {
         let resp = self.send(&url, &body).await?;
         let meta = meta(&resp);
         Ok(StreamReply {
-            stream: stream::decode(resp, upstream.to_owned(), now()),
+            stream: stream::decode(resp, upstream.to_owned(), crate::http::unix_now()),
             meta,
         })
     }
@@ -210,10 +207,7 @@ impl GeminiProvider {
         url: &str,
         body: &impl Serialize,
     ) -> Result<reqwest::Response, ProviderError> {
-        let bytes = Bytes::from(
-            serde_json::to_vec(body)
-                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
-        );
+        let bytes = crate::http::json_body(body)?;
         let mut rb = self
             .client
             .post(url)
@@ -222,14 +216,7 @@ impl GeminiProvider {
         if let Some(key) = &self.key {
             rb = rb.header("x-goog-api-key", key.clone());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        Err(error::from_response(resp).await)
+        crate::http::send(rb, error::from_response).await
     }
 }
 
@@ -238,12 +225,6 @@ fn meta(resp: &reqwest::Response) -> UpstreamMeta {
         status: resp.status().as_u16(),
         rate_limit: RateLimitInfo::from_openai_headers(resp.headers()),
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

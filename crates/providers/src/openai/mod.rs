@@ -215,14 +215,7 @@ impl OpenAiProvider {
         if let Some((name, value)) = &self.auth {
             rb = rb.header(name.clone(), value.clone());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        if resp.status().is_success() {
-            return Ok(resp);
-        }
-        Err(error::from_response(resp).await)
+        crate::http::send(rb, error::from_response).await
     }
 }
 

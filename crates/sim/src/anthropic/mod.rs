@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use http::{header, HeaderValue};
 use serde_json::Value;
 
 use self::encode::{error_response, invalid, AnthropicUsage, Meta};
@@ -416,8 +416,10 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
         match fault {
             Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
             Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
-            Some(Fault::Malformed(_)) => json_response(body[..body.len() / 2].to_vec()),
-            _ => json_response(body),
+            Some(Fault::Malformed(_)) => {
+                crate::playback::json_response(body[..body.len() / 2].to_vec())
+            }
+            _ => crate::playback::json_response(body),
         }
     };
     let h = resp.headers_mut();
@@ -430,18 +432,6 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
         h.insert("request-id", v);
     }
     resp
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 #[cfg(test)]

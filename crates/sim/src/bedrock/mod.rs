@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 
@@ -474,24 +474,14 @@ async fn handle(
         match fault {
             Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
             Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
-            Some(Fault::Malformed(_)) => json_response(body[..body.len() / 2].to_vec()),
-            _ => json_response(body),
+            Some(Fault::Malformed(_)) => {
+                crate::playback::json_response(body[..body.len() / 2].to_vec())
+            }
+            _ => crate::playback::json_response(body),
         }
     };
     if let Ok(v) = HeaderValue::from_str(&meta.request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }

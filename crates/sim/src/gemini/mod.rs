@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue};
 use serde_json::{json, Value};
 
 use self::encode::{error_response, invalid, Meta};
@@ -185,7 +185,7 @@ async fn generate(
         return if stream {
             sse(vec![frame_of(&body)].into_iter())
         } else {
-            json_response(body)
+            crate::playback::json_response(body)
         };
     }
     if stream {
@@ -205,8 +205,10 @@ async fn generate(
     match fault {
         Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
         Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
-        Some(Fault::Malformed(_)) => json_response(body[..body.len() / 2].to_vec()),
-        _ => json_response(body),
+        Some(Fault::Malformed(_)) => {
+            crate::playback::json_response(body[..body.len() / 2].to_vec())
+        }
+        _ => crate::playback::json_response(body),
     }
 }
 
@@ -232,18 +234,6 @@ fn set_sse_headers(r: &mut Response) {
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 /// `:batchEmbedContents`: one deterministic unit vector per request.

@@ -1,9 +1,6 @@
 //! Answer → OpenAI JSON: the non-streaming body and the pieces of streaming chunks.
 
-use axum::body::Body;
-use axum::response::Response;
 use bytes::Bytes;
-use http::{header, HeaderValue};
 use serde::Serialize;
 
 use crate::engine::{Answer, Choice, Finish, Usage};
@@ -153,32 +150,6 @@ pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer) -> Vec<u8> {
         system_fingerprint: "fp_sim",
     };
     serde_json::to_vec(&body).unwrap_or_default()
-}
-
-/// A 200 whose body sends `prefix` and then either drops the connection or hangs forever.
-pub(crate) fn broken_body(prefix: &[u8], hang: bool) -> Response {
-    let first = Bytes::copy_from_slice(prefix);
-    let stream = futures::stream::unfold(0u8, move |step| {
-        let first = first.clone();
-        async move {
-            match step {
-                0 => Some((Ok(first), 1)),
-                _ if hang => std::future::pending().await,
-                1 => {
-                    // Let hyper flush the prefix, then abort the connection.
-                    tokio::task::yield_now().await;
-                    Some((Err(std::io::Error::other("sim: connection cut")), 2))
-                }
-                _ => None,
-            }
-        }
-    });
-    let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
 }
 
 /// Builds `data: {chunk}\n\n` frames around a fixed prefix.

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use http::{header, HeaderValue};
 use serde_json::{json, Value};
 
 use crate::engine::{self, Format, GenRequest, Hasher, ToolChoice, ToolSpec};
@@ -319,7 +319,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         Some(Fault::Reset) => {
             match parts.extensions.get::<Arc<ConnCtl>>() {
                 Some(ctl) => ctl.reset(),
-                None => return encode::broken_body(b"", false),
+                None => return crate::playback::broken_body(b"", false),
             }
             return std::future::pending().await;
         }
@@ -384,10 +384,12 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         }
         let body = encode::completion(&meta, &answer);
         match fault {
-            Some(Fault::Cut(_)) => encode::broken_body(&body[..body.len() / 2], false),
-            Some(Fault::Stall(_)) => encode::broken_body(&body[..body.len() / 2], true),
-            Some(Fault::Malformed(_)) => json_response(body[..body.len() / 2].to_vec()),
-            _ => json_response(body),
+            Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
+            Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
+            Some(Fault::Malformed(_)) => {
+                crate::playback::json_response(body[..body.len() / 2].to_vec())
+            }
+            _ => crate::playback::json_response(body),
         }
     };
     let h = resp.headers_mut();
@@ -402,18 +404,6 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         h.insert("x-request-id", v);
     }
     resp
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 /// `GET /v1/models`.

@@ -1,38 +1,16 @@
-//! The streaming body: every SSE frame laid out on a timeline, stream faults applied, then
-//! played back at the model's speed. Frames due at the same instant go out as one write.
+//! The streaming body: every OpenAI SSE frame laid out on a timeline for `playback`, which
+//! applies stream faults and plays it at the model's speed.
 
 use std::io;
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
-use tokio::time::Instant;
 
 use super::encode::{choice_json, json_str, ChunkWriter, Meta};
 use crate::engine::{Answer, Choice};
 use crate::faults::Fault;
 use crate::model::Profile;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Head,
-    Token(u64),
-    Finish,
-    Tail,
-}
-
-struct Frame {
-    /// Token slot: the frame is due `slot / tps` after the first token.
-    slot: u64,
-    kind: Kind,
-    bytes: Bytes,
-}
-
-enum Step {
-    Data(Duration, Bytes),
-    Cut(Duration),
-    Stall(Duration),
-}
+use crate::playback::{apply_fault, play, Frame, Kind};
 
 fn choice_frames(w: &ChunkWriter, index: usize, c: &Choice, out: &mut Vec<Frame>) {
     let mut push = |slot: u64, kind: Kind, delta: &str, finish| {
@@ -126,27 +104,7 @@ fn frames(
             bytes: Bytes::from_static(b"data: [DONE]\n\n"),
         });
     }
-    if let Some(Fault::Cut(n) | Fault::Stall(n) | Fault::Malformed(n)) = fault {
-        let at = frames
-            .iter()
-            .position(|f| match f.kind {
-                Kind::Token(k) => k >= u64::from(n),
-                Kind::Finish | Kind::Tail => true,
-                Kind::Head => false,
-            })
-            .unwrap_or(frames.len());
-        if let Some(Fault::Malformed(_)) = fault {
-            let slot = frames.get(at).map_or(last, |f| f.slot);
-            let bad = Frame {
-                slot,
-                kind: Kind::Tail,
-                bytes: w.malformed(),
-            };
-            frames.insert(at, bad);
-        } else {
-            frames.truncate(at);
-        }
-    }
+    apply_fault(&mut frames, fault, w.malformed());
     frames
 }
 
@@ -158,48 +116,5 @@ pub(crate) fn plan(
     profile: &Profile,
     fault: Option<Fault>,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-    let frames = frames(meta, answer, include_usage, fault);
-    let end_slot = frames.last().map_or(0, |f| f.slot);
-    let mut steps: Vec<Step> = Vec::new();
-    let mut pending: Option<(Duration, BytesMut)> = None;
-    for f in frames {
-        let at = profile.token_offset(f.slot);
-        match &mut pending {
-            Some((t, buf)) if *t == at => buf.extend_from_slice(&f.bytes),
-            _ => {
-                if let Some((t, buf)) = pending.take() {
-                    steps.push(Step::Data(t, buf.freeze()));
-                }
-                pending = Some((at, BytesMut::from(&f.bytes[..])));
-            }
-        }
-    }
-    if let Some((t, buf)) = pending.take() {
-        steps.push(Step::Data(t, buf.freeze()));
-    }
-    let end = profile.token_offset(end_slot);
-    match fault {
-        Some(Fault::Cut(_)) => steps.push(Step::Cut(end)),
-        Some(Fault::Stall(_)) => steps.push(Step::Stall(end)),
-        _ => {}
-    }
-    let start = Instant::now();
-    futures::stream::unfold(steps.into_iter(), move |mut steps| async move {
-        let step = steps.next()?;
-        let at = match &step {
-            Step::Data(at, _) | Step::Cut(at) | Step::Stall(at) => *at,
-        };
-        if !at.is_zero() {
-            tokio::time::sleep_until(start + at).await;
-        }
-        match step {
-            Step::Data(_, bytes) => Some((Ok(bytes), steps)),
-            Step::Cut(_) => {
-                // Let hyper flush what was sent so far, then abort the connection.
-                tokio::task::yield_now().await;
-                Some((Err(io::Error::other("sim: stream cut")), steps))
-            }
-            Step::Stall(_) => std::future::pending().await,
-        }
-    })
+    play(frames(meta, answer, include_usage, fault), profile, fault)
 }
