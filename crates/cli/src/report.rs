@@ -98,7 +98,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "ledger": redact(&url), "by_tenant": total, "by": by});
+            let doc = serde_json::json!({"since_ms": since, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -137,7 +137,12 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                 a.savings_nanos += r.savings_nanos;
                 a
             });
-            writeln!(out, "ledger {} — last {}", redact(&url), args.since)?;
+            writeln!(
+                out,
+                "ledger {} — last {}",
+                switchyard_store::redact_url(&url),
+                args.since
+            )?;
             writeln!(
                 out,
                 "requests {} (ok {}, errors {}), spend ${} vs baseline ${} → saved ${} ({}){}",
@@ -229,13 +234,6 @@ fn ledger_url(args: &ReportArgs) -> anyhow::Result<String> {
         ));
     }
     Ok("sqlite://.switchyard/ledger.db".to_owned())
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }
 
 fn csv(s: &str) -> String {

@@ -3,31 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+mod common;
 
 const KEY: &str = "sk-live-SECRET-0123456789abcdef";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_keys_never_leak() {
-    let dir =
-        std::env::temp_dir().join(format!("sy-secrets-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("ledger.db");
-    let cfg = dir.join("switchyard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let common::Served {
+        mut child,
+        base,
+        dir,
+        ledger: db,
+        log,
+    } = common::serve(
+        "secrets",
+        r#"
             [ledger]
-            url = "sqlite://{}"
+            url = "sqlite://{LEDGER}"
             flush_interval = "10ms"
             [[providers]]
             name = "sim"
@@ -50,36 +44,10 @@ async fn provider_keys_never_leak() {
             provider = "sim"
             upstream = "sim-cut-3"
             "#,
-            db.display()
-        ),
+        &[("SY_TEST_PROVIDER_KEY", KEY), ("SWITCHYARD_LOG", "debug")],
     )
-    .unwrap();
-    let port = free_port();
-    let log = dir.join("gateway.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("SY_TEST_PROVIDER_KEY", KEY)
-        .env("SWITCHYARD_LOG", "debug")
-        .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .stderr(Stdio::from(
-            std::fs::File::options().append(true).open(&log).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    .await;
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     let mut seen = String::new();
     for (model, stream) in [
         ("ok", false),

@@ -3,35 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
-use std::{
-    collections::HashSet,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{collections::HashSet, process::Command, time::Duration};
 
 use futures::StreamExt;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_loses_no_ledger_row() {
-    let dir =
-        std::env::temp_dir().join(format!("sy-sigterm-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("ledger.db");
-    let cfg = dir.join("switchyard.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
+    let common::Served {
+        mut child,
+        base,
+        dir,
+        ledger: db,
+        log,
+    } = common::serve(
+        "sigterm",
+        r#"
             [ledger]
-            url = "sqlite://{}"
+            url = "sqlite://{LEDGER}"
             [[providers]]
             name = "sim"
             kind = "sim"
@@ -45,31 +35,10 @@ async fn sigterm_under_load_loses_no_ledger_row() {
             name = "auto"
             candidates = ["sim-cheap", "sim-premium"]
             "#,
-            db.display()
-        ),
+        &[],
     )
-    .unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    .await;
     let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let pid = child.id();
     let killer = tokio::spawn(async move {
@@ -114,7 +83,11 @@ async fn sigterm_under_load_loses_no_ledger_row() {
         .await
         .unwrap()
         .unwrap();
-    assert!(status.success(), "switchyard exited with {status}");
+    assert!(
+        status.success(),
+        "switchyard exited with {status}: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     let answered: Vec<&(u16, String)> = results.iter().flatten().collect();
     assert!(

@@ -263,15 +263,14 @@ pub async fn resume_stream(
     (None, records)
 }
 
-/// APIs that require an output cap (Anthropic, Bedrock) get the model's maximum output from
+/// APIs that require an output cap (`ProviderKind::requires_output_cap`) get the model's maximum output from
 /// the capability table when the client set none. Only then is the request copied.
 fn with_output_cap<'r>(
     req: &'r ChatRequest,
     d: &crate::Deployment,
 ) -> std::borrow::Cow<'r, ChatRequest> {
-    use switchyard_providers::ProviderKind::{Anthropic, Bedrock};
-    match (d.provider_kind, req.max_output(), d.caps.max_output) {
-        (Anthropic | Bedrock, None, Some(max)) => {
+    match (req.max_output(), d.caps.max_output) {
+        (None, Some(max)) if d.provider_kind.requires_output_cap() => {
             let mut r = req.clone();
             r.max_tokens = Some(u32::try_from(max).unwrap_or(u32::MAX));
             std::borrow::Cow::Owned(r)

@@ -119,18 +119,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
     };
-    filter(snap, &route.require_tags, candidates, req, f, &mut p);
-    panic_if_all_open(&mut p);
-    if p.targets.is_empty() {
-        return Err(unsatisfiable(snap, &p, f));
-    }
-    p.estimates = p
-        .targets
-        .iter()
-        .map(|&id| estimate(snap, snap.deployment(id), f))
-        .collect();
-    strategy::order(snap, route, f, req, &mut p);
-    spill_low_headroom(snap, f, &mut p);
+    finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
 }
 
@@ -188,18 +177,37 @@ fn direct(
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
     };
-    filter(snap, &[], &candidates, req, f, &mut p);
-    panic_if_all_open(&mut p);
+    finish(snap, &mut p, None, &candidates, req, f)?;
+    Ok(p)
+}
+
+/// The steps every plan shares: filter the candidates (the route's compliance tags apply),
+/// fall back to panic mode, estimate each target's cost, order by the route's strategy (a
+/// model named directly keeps its fallback order) and spill low-headroom targets to the end.
+fn finish(
+    snap: &Snapshot,
+    p: &mut Plan,
+    route: Option<&Route>,
+    candidates: &[DeploymentId],
+    req: &ChatRequest,
+    f: &Features,
+) -> Result<(), CoreError> {
+    let tags = route.map_or(&[][..], |r| &r.require_tags[..]);
+    filter(snap, tags, candidates, req, f, p);
+    panic_if_all_open(p);
     if p.targets.is_empty() {
-        return Err(unsatisfiable(snap, &p, f));
+        return Err(unsatisfiable(snap, p, f));
     }
     p.estimates = p
         .targets
         .iter()
         .map(|&t| estimate(snap, snap.deployment(t), f))
         .collect();
-    spill_low_headroom(snap, f, &mut p);
-    Ok(p)
+    if let Some(r) = route {
+        strategy::order(snap, r, f, req, p);
+    }
+    spill_low_headroom(snap, f, p);
+    Ok(())
 }
 
 fn filter(

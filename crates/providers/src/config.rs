@@ -42,6 +42,11 @@ impl ProviderKind {
         }
     }
 
+    /// Whether the API rejects a request without an output cap (`max_tokens`).
+    pub fn requires_output_cap(self) -> bool {
+        matches!(self, ProviderKind::Anthropic | ProviderKind::Bedrock)
+    }
+
     /// The base URL used when the config gives none; `None` if one is required.
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::{
     error::Shape,
     headers::{apply, RoutingFacts},
-    settle::{bill, row, Bill, Record},
+    settle::{baseline, bill, row, Bill, Record},
     sse::{relay, Out, Resume, StreamEnd},
     ApiError, Gateway, GatewayHandle,
 };
@@ -192,13 +192,13 @@ impl Cx<'_> {
         let ingress = self.ingress;
         let mut attempts = attempts;
         let annotate = move |answered: usize, usage: &Usage| {
-            let b = bill(&annotate_snap, &[], usage);
+            let base = baseline(&annotate_snap, usage);
             let cost = Cost::of(
                 annotate_snap.deployment(answered).price.as_ref(),
                 usage,
                 &Default::default(),
             );
-            serde_json::json!({"cost_usd": cost, "baseline_cost_usd": b.baseline, "unpriced": !cost.is_priced()})
+            serde_json::json!({"cost_usd": cost, "baseline_cost_usd": base, "unpriced": !cost.is_priced()})
         };
         let plan = Arc::new(plan);
         let resume = resumer(self.snap, &plan, id, req);

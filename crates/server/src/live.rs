@@ -339,7 +339,7 @@ async fn open_ledger(
             format!("open the ledger: {e}"),
         )]
     })?;
-    tracing::info!(url = %redact_url(&url), "ledger open");
+    tracing::info!(url = %switchyard_store::redact_url(&url), "ledger open");
     Ok(Some((ledger, url)))
 }
 
@@ -375,12 +375,4 @@ fn seed_monthly_tokens(url: String, stats: Arc<StatsRegistry>) {
             }
         }
     });
-}
-
-/// Drop any password from a database URL before logging it.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }

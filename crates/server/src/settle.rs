@@ -44,14 +44,22 @@ pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: 
         })
         .collect();
     let cost = per.iter().fold(Cost::ZERO, |acc, c| acc + *c);
-    let baseline = snap
-        .baseline
-        .map(|b| Cost::of(snap.deployment(b).price.as_ref(), answered_usage, &ctx));
     Bill {
         cost,
-        baseline,
+        baseline: baseline(snap, answered_usage),
         attempts: per,
     }
+}
+
+/// What the baseline model would have cost for the same usage; `None` without a baseline.
+pub(crate) fn baseline(snap: &Snapshot, usage: &Usage) -> Option<Cost> {
+    snap.baseline.map(|b| {
+        Cost::of(
+            snap.deployment(b).price.as_ref(),
+            usage,
+            &CostContext::default(),
+        )
+    })
 }
 
 /// Everything the ledger row is made of.

@@ -183,8 +183,8 @@ pub(crate) fn db_err(backend: &'static str, source: sqlx::Error) -> StoreError {
     StoreError::Database { backend, source }
 }
 
-/// The URL without any password, for error messages.
-fn redact_url(url: &str) -> String {
+/// A database URL without its credentials, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_string(),

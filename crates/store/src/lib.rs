@@ -19,6 +19,7 @@ mod row;
 mod spill;
 mod writer;
 
+pub use db::redact_url;
 pub use error::StoreError;
 pub use query::{query_rows, summary, GroupBy, LedgerReader, SummaryRow, NONE_KEY};
 pub use row::{

@@ -483,24 +483,37 @@ pub struct ChatResponse {
     pub extra: JsonMap,
 }
 
-/// Serialise a response message with `content` and `refusal` present even when `null`.
+/// Serialise a response message with `content` and `refusal` present even when `null`, by
+/// borrowing its fields (no copy on the response path).
 fn response_message<S: Serializer>(m: &Message, s: S) -> Result<S::Ok, S::Error> {
+    fn none<T>(o: &&Option<T>) -> bool {
+        o.is_none()
+    }
     #[derive(Serialize)]
     struct Out<'a> {
+        role: Role,
         content: &'a Option<Content>,
+        #[serde(skip_serializing_if = "none")]
+        name: &'a Option<String>,
+        #[serde(skip_serializing_if = "none")]
+        tool_calls: &'a Option<Vec<ToolCall>>,
+        #[serde(skip_serializing_if = "none")]
+        tool_call_id: &'a Option<String>,
         refusal: &'a Option<String>,
+        #[serde(skip_serializing_if = "none")]
+        reasoning_content: &'a Option<String>,
         #[serde(flatten)]
-        rest: &'a Message,
+        extra: &'a JsonMap,
     }
-    // `rest` skips both fields when they are `None`, so they appear exactly once.
     Out {
+        role: m.role,
         content: &m.content,
+        name: &m.name,
+        tool_calls: &m.tool_calls,
+        tool_call_id: &m.tool_call_id,
         refusal: &m.refusal,
-        rest: &Message {
-            content: None,
-            refusal: None,
-            ..m.clone()
-        },
+        reasoning_content: &m.reasoning_content,
+        extra: &m.extra,
     }
     .serialize(s)
 }
