@@ -19,19 +19,43 @@ pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
     writeln!(out, "\nmodels:")?;
     writeln!(
         out,
-        "  {:<24} {:<14} {:<18} {:<28} tier",
-        "name", "provider", "kind", "upstream"
+        "  {:<24} {:<14} {:<18} {:<14} {:<28} tier",
+        "name", "provider", "kind", "vendor", "upstream"
     )?;
     for d in &snap.deployments {
         writeln!(
             out,
-            "  {:<24} {:<14} {:<18} {:<28} {}",
+            "  {:<24} {:<14} {:<18} {:<14} {:<28} {}",
             d.name,
             d.provider_name,
             d.provider_kind.as_str(),
+            d.vendor.key,
             d.upstream,
             d.tier.as_deref().unwrap_or("-")
         )?;
+    }
+    writeln!(
+        out,
+        "\nprices (USD per million tokens: input / cached input / output; source):"
+    )?;
+    let mut unpriced = Vec::new();
+    for d in &snap.deployments {
+        match &d.price {
+            Some(p) => writeln!(
+                out,
+                "  {:<24} {} / {} / {}  {}",
+                d.name,
+                p.input.normalize(),
+                p.cache_read
+                    .map_or("-".to_owned(), |c| c.normalize().to_string()),
+                p.output.normalize(),
+                d.price_source
+            )?,
+            None => {
+                writeln!(out, "  {:<24} UNPRICED  {}", d.name, d.price_source)?;
+                unpriced.push(d.name.as_str());
+            }
+        }
     }
     writeln!(out, "\nroutes:")?;
     for name in &snap.route_order {
@@ -61,6 +85,15 @@ pub fn run(path: &Path, secrets: SecretLookup) -> anyhow::Result<()> {
     }
     if let Some(b) = snap.baseline {
         writeln!(out, "\nbaseline: {}", snap.deployment(b).name)?;
+    }
+    if !unpriced.is_empty() {
+        writeln!(
+            out,
+            "\nwarning: {} model(s) UNPRICED: {}. Their cost is reported as `unpriced` (never $0); \
+             set `price` on the model, or `vendor` on its provider if the catalog knows it under another vendor.",
+            unpriced.len(),
+            unpriced.join(", ")
+        )?;
     }
     Ok(())
 }

@@ -128,13 +128,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
         Format::Table => {
             let t = total.iter().fold(SummaryRow::default(), |mut a, r| {
-                a.requests += r.requests;
-                a.ok += r.ok;
-                a.errors += r.errors;
-                a.unpriced_requests += r.unpriced_requests;
-                a.cost_nanos += r.cost_nanos;
-                a.baseline_cost_nanos += r.baseline_cost_nanos;
-                a.savings_nanos += r.savings_nanos;
+                a.absorb(r);
                 a
             });
             writeln!(

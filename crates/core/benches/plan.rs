@@ -104,6 +104,7 @@ fn snapshot() -> Snapshot {
             timeouts: Default::default(),
             api_version: None,
             region: None,
+            vendor: String::new(),
         })
         .expect("adapter"),
     );

@@ -6,6 +6,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use switchyard_pricing::Vendor;
 use switchyard_pricing::{Catalog, Price};
 use switchyard_providers::{AnyProvider, ProviderKind, Timeouts};
 
@@ -97,8 +98,13 @@ pub struct Deployment {
     pub tags: Vec<String>,
     /// Capabilities (config over catalog).
     pub caps: Caps,
+    /// Who bills for it (the catalog provider key).
+    pub vendor: Vendor,
     /// The price in force (override, else catalog); `None` = unpriced.
     pub price: Option<Price>,
+    /// Where the price came from: "override", "catalog <vendor>/<model> @ <version>", or
+    /// why there is none.
+    pub price_source: String,
     /// Integer rates for estimates.
     pub rates: Option<EstRates>,
     /// Live statistics.
@@ -149,6 +155,8 @@ pub struct ProviderEntry {
     pub uplift_percent: Option<switchyard_pricing::Decimal>,
     /// Configured rate limits.
     pub limits: crate::config::ProviderLimits,
+    /// Who bills for it: the catalog provider key prices are looked up under.
+    pub vendor: Vendor,
 }
 
 /// Describe a provider for [`Snapshot::build`].
@@ -165,6 +173,7 @@ pub fn snapshot_provider(
         tags: Vec::new(),
         uplift_percent: None,
         limits: crate::config::ProviderLimits::default(),
+        vendor: switchyard_pricing::vendor::resolve(kind.as_str(), "", None, None),
     }
 }
 
@@ -293,16 +302,22 @@ fn deployment(
     stats: &StatsRegistry,
 ) -> Deployment {
     let upstream = m.upstream.clone().unwrap_or_else(|| m.name.clone());
-    let entry = catalog.lookup(p.kind.as_str(), &upstream);
-    let price = switchyard_pricing::resolve(
+    let vendor = p.vendor.key.as_str();
+    let entry = catalog.lookup(vendor, &upstream);
+    let resolved = switchyard_pricing::resolve(
         catalog,
-        p.kind.as_str(),
+        vendor,
         &upstream,
         m.price.as_ref(),
         p.uplift_percent,
-    )
-    .ok()
-    .map(|r| r.price);
+    );
+    let (price, price_source) = match resolved {
+        Ok(r) => {
+            let source = r.describe(&catalog.version);
+            (Some(r.price), source)
+        }
+        Err(e) => (None, e.to_string()),
+    };
     let cat = entry.map(|e| &e.caps);
     let caps = Caps {
         context_window: m.context_window.or(cat.and_then(|c| c.max_input_tokens)),
@@ -335,6 +350,8 @@ fn deployment(
         caps,
         rates: price.as_ref().map(EstRates::of),
         price,
+        price_source,
+        vendor: p.vendor.clone(),
         stats: stats.get(&m.name),
         limits: p.limits,
         usage: stats.provider(&m.provider),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Catalog;
 use crate::config::{resolve, PriceOverride, ResolvedPrice, Unpriced};
 use crate::exact;
-use crate::import::{catalog_provider_key, Disagreement, ImportReport, ProblemKind};
+use crate::import::{Disagreement, ImportReport, ProblemKind};
+use crate::vendor;
 
 /// The parts of a gateway config that pricing needs; everything else is ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,6 +32,12 @@ pub struct ProviderView {
     pub name: String,
     /// Provider kind (openai, anthropic, openai-compatible, …).
     pub kind: String,
+    /// Base URL, for inferring an OpenAI-compatible provider's vendor.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Explicit vendor.
+    #[serde(default)]
+    pub vendor: Option<String>,
     /// Residency or reseller uplift in percent, applied to every rate.
     #[serde(default, deserialize_with = "exact::deserialize_opt")]
     pub uplift_percent: Option<Decimal>,
@@ -138,7 +145,7 @@ impl GatewayView {
                 price: Err(format!("unknown provider {:?}", m.provider)),
             };
         };
-        let key = catalog_provider_key(&p.kind, &p.name);
+        let key = vendor::resolve(&p.kind, &p.name, p.base_url.as_deref(), p.vendor.as_deref()).key;
         let price = resolve(catalog, &key, &upstream, m.price.as_ref(), p.uplift_percent)
             .map_err(|e: Unpriced| e.to_string());
         DeploymentPrice {

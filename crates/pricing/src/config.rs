@@ -86,6 +86,8 @@ pub struct ResolvedPrice {
     pub price: Price,
     /// True when the rates came from the catalog rather than an override.
     pub from_catalog: bool,
+    /// The catalog entry used (`provider/model`), when the rates came from the catalog.
+    pub catalog_entry: Option<String>,
 }
 
 /// No price is known for a deployment: no override and no catalog entry.
@@ -147,6 +149,19 @@ impl PriceOverride {
     }
 }
 
+// === impl ResolvedPrice ===
+
+impl ResolvedPrice {
+    /// Where the price came from, for people: `override` or
+    /// `catalog openai/gpt-4o (genai-prices) @ sha256:…`, with any uplift noted.
+    pub fn describe(&self, catalog_version: &str) -> String {
+        match &self.catalog_entry {
+            Some(e) => format!("catalog {e} ({}) @ {catalog_version}", self.price.source),
+            None => self.price.source.clone(),
+        }
+    }
+}
+
 // === impl PriceResolver ===
 
 impl PriceResolver<'_> {
@@ -170,7 +185,7 @@ impl PriceResolver<'_> {
 
 /// The effective price of a deployment.
 ///
-/// `provider` is the catalog provider key ([`crate::catalog_provider_key`] maps a configured
+/// `provider` is the catalog provider key ([`crate::vendor::resolve`] maps a configured
 /// provider's kind and name to it). An override wins over the catalog; an uplift (e.g. `10`
 /// for a +10% residency surcharge) then scales every rate, and is noted in `source`.
 pub fn resolve(
@@ -180,10 +195,10 @@ pub fn resolve(
     price_override: Option<&PriceOverride>,
     uplift_percent: Option<Decimal>,
 ) -> Result<ResolvedPrice, Unpriced> {
-    let (mut price, from_catalog) = match price_override {
-        Some(o) => (o.to_price(), false),
+    let (mut price, catalog_entry) = match price_override {
+        Some(o) => (o.to_price(), None),
         None => match catalog.lookup(provider, upstream_model) {
-            Some(e) => (e.price.clone(), true),
+            Some(e) => (e.price.clone(), Some(format!("{}/{}", e.provider, e.model))),
             None => {
                 return Err(Unpriced {
                     provider: provider.to_owned(),
@@ -201,6 +216,7 @@ pub fn resolve(
     }
     Ok(ResolvedPrice {
         price,
-        from_catalog,
+        from_catalog: catalog_entry.is_some(),
+        catalog_entry,
     })
 }

@@ -6,12 +6,19 @@
 //!   `cache_write_1h` (falls back to the 5-minute rate, then input). Every fallback is recorded
 //!   in [`CostBreakdown::fallbacks`].
 //! * output at the output rate; the reasoning subset at `reasoning` when set, else output.
+//! * **modalities**: the audio and image subsets of input, cache reads and output at their own
+//!   rates (`input_audio`, `cache_read_audio`, `input_image`, `output_audio`, `output_image`)
+//!   where the price has them, else at the rate of their bucket (as the catalogs define it);
+//!   cached audio without a cache-read rate is priced as uncached audio.
+//! * **time of day**: a price with `windows` uses the rates of the last window containing the
+//!   request time ([`CostContext::at_unix`], UTC); without a time, the base rates.
 //! * **volume tier**: when the month's tokens before this request reach a tier's threshold,
 //!   that tier's rates replace the base rates for the whole request (the crossing request is
 //!   priced at the rate in force when it starts). Long-context and batch rates do not stack on
 //!   a volume tier: negotiated rates are what the contract says.
-//! * **long context**: when total input tokens exceed the tier threshold, the tier's rates
-//!   apply to the whole request, as the providers bill it. Batch rates are not applied on top
+//! * **long context**: when total input tokens exceed a tier's threshold, the highest such
+//!   tier's rates apply to the whole request, as the providers bill it; a rate the tier does
+//!   not state is the base rate of that kind (it is not tiered). Batch rates are not applied on top
 //!   (the catalogs do not state batch long-context rates consistently); this is recorded.
 //! * **batch**: batch rates where the catalog has them, else the standard rate (recorded) —
 //!   never a guessed discount. Cache rates stay standard.
@@ -43,6 +50,8 @@ pub struct CostContext {
     pub batch: bool,
     /// Tokens this deployment already used this month, before this request (volume tiers).
     pub monthly_tokens_before: u64,
+    /// When the request was made (unix seconds), for time-of-day price windows.
+    pub at_unix: Option<u64>,
 }
 
 /// A cost split by usage bucket, in USD.
@@ -78,12 +87,21 @@ struct Rates {
     cache_write_5m: Option<Decimal>,
     cache_write_1h: Option<Decimal>,
     reasoning: Option<Decimal>,
+    input_audio: Option<Decimal>,
+    cache_read_audio: Option<Decimal>,
+    input_image: Option<Decimal>,
+    output_audio: Option<Decimal>,
+    output_image: Option<Decimal>,
 }
 
 const MILLION: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// Price a request's usage. See the module docs for the rules.
 pub fn cost(price: &Price, usage: &Usage, ctx: &CostContext) -> CostBreakdown {
+    let price = match ctx.at_unix {
+        Some(t) => price.at((t % 86_400) as u32),
+        None => price,
+    };
     let mut b = CostBreakdown {
         total: Decimal::ZERO,
         input: Decimal::ZERO,
@@ -122,14 +140,42 @@ pub fn cost(price: &Price, usage: &Usage, ctx: &CostContext) -> CostBreakdown {
         note(&mut b, usage.cache_write_1h, why);
         cw5
     });
-    let reasoning = usage.reasoning.min(usage.output);
-    b.input = amount(usage.input, r.input);
-    b.cache_read = amount(usage.cache_read, cache_read);
+    // Each modality subset is carved out of its bucket, never more than the bucket holds.
+    let in_audio = usage.input_audio.min(usage.input);
+    let in_image = usage.input_image.min(usage.input - in_audio);
+    let cr_audio = usage.cache_read_audio.min(usage.cache_read);
+    let out_audio = usage.output_audio.min(usage.output);
+    let out_image = usage.output_image.min(usage.output - out_audio);
+    let reasoning = usage.reasoning.min(usage.output - out_audio - out_image);
+    b.input = [
+        amount(usage.input - in_audio - in_image, r.input),
+        amount(in_audio, r.input_audio.unwrap_or(r.input)),
+        amount(in_image, r.input_image.unwrap_or(r.input)),
+    ]
+    .into_iter()
+    .fold(Decimal::ZERO, add);
+    // Cached audio: its own rate, else the cache-read rate, else (no cache discount known)
+    // the uncached audio rate.
+    let cr_audio_rate = r
+        .cache_read_audio
+        .or(r.cache_read)
+        .or(r.input_audio)
+        .unwrap_or(r.input);
+    b.cache_read = add(
+        amount(usage.cache_read - cr_audio, cache_read),
+        amount(cr_audio, cr_audio_rate),
+    );
     b.cache_write = add(
         amount(usage.cache_write_5m, cw5),
         amount(usage.cache_write_1h, cw1h),
     );
-    b.output = amount(usage.output - reasoning, r.output);
+    b.output = [
+        amount(usage.output - reasoning - out_audio - out_image, r.output),
+        amount(out_audio, r.output_audio.unwrap_or(r.output)),
+        amount(out_image, r.output_image.unwrap_or(r.output)),
+    ]
+    .into_iter()
+    .fold(Decimal::ZERO, add);
     b.reasoning = amount(reasoning, r.reasoning.unwrap_or(r.output));
     b.total = [b.input, b.cache_read, b.cache_write, b.output, b.reasoning]
         .into_iter()
@@ -162,41 +208,6 @@ pub fn estimate(
 }
 
 fn rates(price: &Price, usage: &Usage, ctx: &CostContext, b: &mut CostBreakdown) -> Rates {
-    let volume = price
-        .volume_tiers
-        .iter()
-        .filter(|v| ctx.monthly_tokens_before >= v.above_tokens_per_month)
-        .max_by_key(|v| v.above_tokens_per_month);
-    if let Some(v) = volume {
-        b.tier_applied = Some("volume");
-        return Rates {
-            input: v.input,
-            output: v.output,
-            cache_read: v.cache_read,
-            cache_write_5m: price.cache_write_5m,
-            cache_write_1h: price.cache_write_1h,
-            reasoning: None,
-        };
-    }
-    if let Some(t) = price
-        .long_context
-        .as_ref()
-        .filter(|t| usage.total_input() > t.above_input_tokens)
-    {
-        b.tier_applied = Some("long_context");
-        if ctx.batch {
-            b.fallbacks
-                .push("batch rates not applied in the long-context tier");
-        }
-        return Rates {
-            input: t.input,
-            output: t.output,
-            cache_read: t.cache_read,
-            cache_write_5m: t.cache_write_5m,
-            cache_write_1h: t.cache_write_1h,
-            reasoning: None,
-        };
-    }
     let mut r = Rates {
         input: price.input,
         output: price.output,
@@ -204,7 +215,45 @@ fn rates(price: &Price, usage: &Usage, ctx: &CostContext, b: &mut CostBreakdown)
         cache_write_5m: price.cache_write_5m,
         cache_write_1h: price.cache_write_1h,
         reasoning: price.reasoning,
+        input_audio: price.input_audio,
+        cache_read_audio: price.cache_read_audio,
+        input_image: price.input_image,
+        output_audio: price.output_audio,
+        output_image: price.output_image,
     };
+    let volume = price
+        .volume_tiers
+        .iter()
+        .filter(|v| ctx.monthly_tokens_before >= v.above_tokens_per_month)
+        .max_by_key(|v| v.above_tokens_per_month);
+    if let Some(v) = volume {
+        b.tier_applied = Some("volume");
+        r.input = v.input;
+        r.output = v.output;
+        r.cache_read = v.cache_read;
+        r.reasoning = None;
+        return r;
+    }
+    let total_input = usage.total_input();
+    if let Some(t) = price
+        .long_context
+        .iter()
+        .rev()
+        .find(|t| total_input > t.above_input_tokens)
+    {
+        b.tier_applied = Some("long_context");
+        if ctx.batch {
+            b.fallbacks
+                .push("batch rates not applied in the long-context tier");
+        }
+        r.input = t.input;
+        r.output = t.output;
+        r.cache_read = t.cache_read.or(r.cache_read);
+        r.cache_write_5m = t.cache_write_5m.or(r.cache_write_5m);
+        r.cache_write_1h = t.cache_write_1h.or(r.cache_write_1h);
+        r.reasoning = None;
+        return r;
+    }
     if ctx.batch {
         match (price.batch_input, price.batch_output) {
             (None, None) => b.fallbacks.push("no batch rates: standard rates used"),

@@ -1,6 +1,6 @@
 //! The price model: rates in USD per million tokens, plus the catalog entry around them.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -26,15 +26,39 @@ pub struct Price {
     /// Reasoning tokens, when billed differently from other output (defaults to `output`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<Decimal>,
+    /// Uncached audio input (defaults to `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_audio: Option<Decimal>,
+    /// Audio input read from the prompt cache (defaults to `cache_read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_audio: Option<Decimal>,
+    /// Uncached image input (defaults to `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_image: Option<Decimal>,
+    /// Audio output (defaults to `output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_audio: Option<Decimal>,
+    /// Image output (defaults to `output`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_image: Option<Decimal>,
     /// Uncached input through the provider's batch API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_input: Option<Decimal>,
     /// Output through the provider's batch API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_output: Option<Decimal>,
-    /// Higher rates for the whole request once its input exceeds a threshold.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub long_context: Option<LongContextTier>,
+    /// Rates for the whole request once its input exceeds a threshold, ascending by threshold;
+    /// the highest tier whose threshold is passed applies.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub long_context: Vec<LongContextTier>,
+    /// Rates that replace all of the above during a time-of-day window (UTC), such as
+    /// DeepSeek's peak and off-peak prices. The last window containing the request time wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<PriceWindow>,
     /// Negotiated rates that replace the base rates past a monthly token volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_tiers: Vec<VolumeRates>,
@@ -45,7 +69,20 @@ pub struct Price {
     pub source: String,
 }
 
+/// A time-of-day window with its own rates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceWindow {
+    /// Start of the window, UTC, inclusive.
+    pub start_utc: NaiveTime,
+    /// End of the window, UTC, exclusive; a window may wrap past midnight.
+    pub end_utc: NaiveTime,
+    /// The rates in force during the window.
+    pub price: Box<Price>,
+}
+
 /// Rates that apply to a whole request whose total input exceeds `above_input_tokens`.
+/// A rate missing from a tier is the base rate of the same kind (that rate is not tiered).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LongContextTier {
@@ -55,15 +92,30 @@ pub struct LongContextTier {
     pub input: Decimal,
     /// Output rate.
     pub output: Decimal,
-    /// Cache read rate (falls back to the tier's input rate).
+    /// Cache read rate (default: the base cache read rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<Decimal>,
-    /// 5-minute cache write rate (falls back to the tier's input rate).
+    /// 5-minute cache write rate (default: the base 5-minute write rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_5m: Option<Decimal>,
-    /// 1-hour cache write rate (falls back to the tier's 5-minute rate, then input).
+    /// 1-hour cache write rate (default: the base 1-hour write rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_1h: Option<Decimal>,
+}
+
+/// `long_context` as one tier (catalogs written before several tiers were kept) or a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<LongContextTier>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(LongContextTier),
+        Many(Vec<LongContextTier>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(t)) => vec![t],
+        Some(OneOrMany::Many(v)) => v,
+    })
 }
 
 /// Base rates that replace the standard ones once a month's volume passes a threshold.
@@ -170,9 +222,15 @@ impl Price {
             cache_write_5m: None,
             cache_write_1h: None,
             reasoning: None,
+            input_audio: None,
+            cache_read_audio: None,
+            input_image: None,
+            output_audio: None,
+            output_image: None,
             batch_input: None,
             batch_output: None,
-            long_context: None,
+            long_context: Vec::new(),
+            windows: Vec::new(),
             volume_tiers: Vec::new(),
             effective_from: None,
             source: source.into(),
@@ -190,16 +248,34 @@ impl Price {
             cache_write_5m: o(self.cache_write_5m),
             cache_write_1h: o(self.cache_write_1h),
             reasoning: o(self.reasoning),
+            input_audio: o(self.input_audio),
+            cache_read_audio: o(self.cache_read_audio),
+            input_image: o(self.input_image),
+            output_audio: o(self.output_audio),
+            output_image: o(self.output_image),
             batch_input: o(self.batch_input),
             batch_output: o(self.batch_output),
-            long_context: self.long_context.as_ref().map(|t| LongContextTier {
-                above_input_tokens: t.above_input_tokens,
-                input: s(t.input),
-                output: s(t.output),
-                cache_read: o(t.cache_read),
-                cache_write_5m: o(t.cache_write_5m),
-                cache_write_1h: o(t.cache_write_1h),
-            }),
+            long_context: self
+                .long_context
+                .iter()
+                .map(|t| LongContextTier {
+                    above_input_tokens: t.above_input_tokens,
+                    input: s(t.input),
+                    output: s(t.output),
+                    cache_read: o(t.cache_read),
+                    cache_write_5m: o(t.cache_write_5m),
+                    cache_write_1h: o(t.cache_write_1h),
+                })
+                .collect(),
+            windows: self
+                .windows
+                .iter()
+                .map(|w| PriceWindow {
+                    start_utc: w.start_utc,
+                    end_utc: w.end_utc,
+                    price: Box::new(w.price.scaled(factor)),
+                })
+                .collect(),
             volume_tiers: self
                 .volume_tiers
                 .iter()
@@ -223,14 +299,45 @@ impl Price {
             ("cache_write_5m", self.cache_write_5m),
             ("cache_write_1h", self.cache_write_1h),
             ("reasoning", self.reasoning),
+            ("input_audio", self.input_audio),
+            ("cache_read_audio", self.cache_read_audio),
+            ("input_image", self.input_image),
+            ("output_audio", self.output_audio),
+            ("output_image", self.output_image),
             ("batch_input", self.batch_input),
             ("batch_output", self.batch_output),
         ];
         v.extend(opt.into_iter().filter_map(|(n, d)| d.map(|d| (n, d))));
-        if let Some(t) = &self.long_context {
+        if let Some(t) = self.long_context.first() {
             v.push(("long_context.input", t.input));
             v.push(("long_context.output", t.output));
         }
         v
+    }
+
+    /// The rates in force at `seconds_of_day` (UTC): the last window containing it, else these.
+    pub fn at(&self, seconds_of_day: u32) -> &Price {
+        self.windows
+            .iter()
+            .rev()
+            .find(|w| w.contains(seconds_of_day))
+            .map_or(self, |w| &w.price)
+    }
+}
+
+// === impl PriceWindow ===
+
+impl PriceWindow {
+    /// Whether the window covers this second of the day (UTC); windows may wrap midnight.
+    pub fn contains(&self, seconds_of_day: u32) -> bool {
+        let (s, e) = (
+            self.start_utc.num_seconds_from_midnight(),
+            self.end_utc.num_seconds_from_midnight(),
+        );
+        if e < s {
+            seconds_of_day >= s || seconds_of_day < e
+        } else {
+            s <= seconds_of_day && seconds_of_day < e
+        }
     }
 }

@@ -4,7 +4,7 @@ use rust_decimal_macros::dec;
 use switchyard_pricing::{
     cost, estimate, resolve, Catalog, Cost, CostContext, LongContextTier, Price, PriceOverride,
 };
-use switchyard_types::{PromptTokensDetails, Usage, WireUsage};
+use switchyard_types::{OpenAiDialect, PromptTokensDetails, Usage, WireUsage};
 
 fn mini() -> Price {
     let mut p = Price::new(dec!(0.15), dec!(0.60), "test");
@@ -17,6 +17,7 @@ fn mini() -> Price {
 const STD: CostContext = CostContext {
     batch: false,
     monthly_tokens_before: 0,
+    at_unix: None,
 };
 
 #[test]
@@ -28,11 +29,15 @@ fn openai_cached_prompt() {
         total_tokens: 1050,
         prompt_tokens_details: Some(PromptTokensDetails {
             cached_tokens: Some(800),
-            extra: Default::default(),
+            ..Default::default()
         }),
         ..Default::default()
     };
-    let b = cost(&mini(), &Usage::from_openai(&wire), &STD);
+    let b = cost(
+        &mini(),
+        &Usage::from_openai(&wire, OpenAiDialect::Standard),
+        &STD,
+    );
     assert_eq!(b.input, dec!(0.00003));
     assert_eq!(b.cache_read, dec!(0.00006));
     assert_eq!(b.output, dec!(0.00003));
@@ -55,6 +60,7 @@ fn anthropic_cache_write_and_read() {
         cache_write_1h: 500,
         output: 200,
         reasoning: 0,
+        ..Usage::default()
     };
     let b = cost(&p, &u, &STD);
     assert_eq!(b.input, dec!(0.00008));
@@ -129,14 +135,14 @@ fn batch_rates() {
 #[test]
 fn long_context_tier_applies_to_whole_request() {
     let mut p = Price::new(dec!(1.25), dec!(10), "test");
-    p.long_context = Some(LongContextTier {
+    p.long_context = vec![LongContextTier {
         above_input_tokens: 200_000,
         input: dec!(2.5),
         output: dec!(15),
         cache_read: Some(dec!(0.25)),
         cache_write_5m: None,
         cache_write_1h: None,
-    });
+    }];
     let at = Usage {
         input: 200_000,
         output: 1000,
@@ -236,4 +242,100 @@ fn unpriced_is_contagious_and_not_zero() {
         serde_json::to_string(&Cost::Priced(dec!(0.000123000))).unwrap(),
         "\"0.000123\""
     );
+}
+
+#[test]
+fn the_highest_long_context_tier_passed_applies_and_untiered_rates_stay_base() {
+    let mut p = Price::new(dec!(0.3), dec!(1.5), "test");
+    p.cache_read = Some(dec!(0.06));
+    let tier = |above, input, output| LongContextTier {
+        above_input_tokens: above,
+        input,
+        output,
+        cache_read: None,
+        cache_write_5m: None,
+        cache_write_1h: None,
+    };
+    p.long_context = vec![
+        tier(32_000, dec!(0.5), dec!(2.5)),
+        tier(128_000, dec!(0.8), dec!(4)),
+    ];
+    let usage = |input, cache_read| Usage {
+        input,
+        cache_read,
+        output: 1_000,
+        ..Usage::default()
+    };
+    // 150k input: the 128k tier; cached tokens at the (untiered) base cache rate.
+    let b = cost(&p, &usage(100_000, 50_000), &STD);
+    assert_eq!(b.total, dec!(0.08) + dec!(0.003) + dec!(0.004));
+    // 40k: the 32k tier.
+    let b = cost(&p, &usage(40_000, 0), &STD);
+    assert_eq!(b.total, dec!(0.02) + dec!(0.0025));
+    // Exactly at the threshold: not above it, base rates.
+    let b = cost(&p, &usage(32_000, 0), &STD);
+    assert_eq!(
+        (b.total, b.tier_applied),
+        (dec!(0.0096) + dec!(0.0015), None)
+    );
+}
+
+#[test]
+fn time_of_day_windows_price_at_the_request_time() {
+    use chrono::NaiveTime;
+    let mut peak = Price::new(dec!(0.27), dec!(1.1), "peak");
+    peak.cache_read = Some(dec!(0.07));
+    let mut p = Price::new(dec!(0.135), dec!(0.55), "off-peak");
+    p.windows = vec![switchyard_pricing::PriceWindow {
+        start_utc: NaiveTime::from_hms_opt(0, 30, 0).unwrap(),
+        end_utc: NaiveTime::from_hms_opt(16, 30, 0).unwrap(),
+        price: Box::new(peak),
+    }];
+    let u = Usage {
+        input: 1_000_000,
+        output: 1_000_000,
+        ..Usage::default()
+    };
+    let day = 1_764_460_800; // 2025-11-30T00:00:00Z
+    let at = |secs: u64| CostContext {
+        at_unix: Some(day + secs),
+        ..STD
+    };
+    assert_eq!(cost(&p, &u, &at(0)).total, dec!(0.685));
+    assert_eq!(cost(&p, &u, &at(30 * 60)).total, dec!(1.37));
+    assert_eq!(cost(&p, &u, &at(16 * 3600 + 29 * 60)).total, dec!(1.37));
+    assert_eq!(cost(&p, &u, &at(16 * 3600 + 30 * 60)).total, dec!(0.685));
+    // No time given: the base rates.
+    assert_eq!(cost(&p, &u, &STD).total, dec!(0.685));
+}
+
+#[test]
+fn modalities_are_priced_at_their_own_rates_or_their_buckets() {
+    let mut p = Price::new(dec!(0.1), dec!(0.4), "test");
+    p.cache_read = Some(dec!(0.025));
+    p.input_audio = Some(dec!(0.7));
+    p.cache_read_audio = Some(dec!(0.175));
+    p.output_audio = Some(dec!(8));
+    let u = Usage {
+        input: 3_000_000,
+        input_audio: 1_000_000,
+        input_image: 1_000_000,
+        cache_read: 2_000_000,
+        cache_read_audio: 1_000_000,
+        output: 2_000_000,
+        output_audio: 1_000_000,
+        reasoning: 500_000,
+        ..Usage::default()
+    };
+    let b = cost(&p, &u, &STD);
+    // input: 1M text × 0.1 + 1M audio × 0.7 + 1M image × 0.1 (no image rate: input rate)
+    assert_eq!(b.input, dec!(0.9));
+    // cache: 1M text × 0.025 + 1M audio × 0.175
+    assert_eq!(b.cache_read, dec!(0.2));
+    // output: 0.5M text × 0.4 + 1M audio × 8; reasoning 0.5M × 0.4
+    assert_eq!((b.output, b.reasoning), (dec!(8.2), dec!(0.2)));
+    // Cached audio without any cache rate is priced as uncached audio.
+    p.cache_read = None;
+    p.cache_read_audio = None;
+    assert_eq!(cost(&p, &u, &STD).cache_read, dec!(0.1) + dec!(0.7));
 }

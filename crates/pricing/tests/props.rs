@@ -40,6 +40,7 @@ fn usage() -> impl Strategy<Value = Usage> {
         cache_write_1h: w1,
         output: out,
         reasoning: reas.min(out),
+        ..Usage::default()
     })
 }
 
@@ -47,6 +48,7 @@ fn ctx() -> impl Strategy<Value = CostContext> {
     any::<bool>().prop_map(|batch| CostContext {
         batch,
         monthly_tokens_before: 0,
+        at_unix: None,
     })
 }
 

@@ -108,6 +108,8 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// AWS region (Bedrock: the SigV4 signing region and the default endpoint's region).
     pub region: Option<String>,
+    /// Who bills for this provider ([`crate::vendor::resolve`]); decides how usage is read.
+    pub vendor: String,
 }
 
 /// The Azure OpenAI `api-version` used when the config names none.

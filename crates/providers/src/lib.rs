@@ -17,6 +17,10 @@ pub mod gemini;
 pub mod http;
 mod openai;
 mod ratelimit;
+pub mod vendor;
+
+#[cfg(test)]
+mod usage_semantics;
 
 use std::future::Future;
 

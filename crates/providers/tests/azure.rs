@@ -30,6 +30,7 @@ async fn azure_url_auth_and_body() {
         timeouts: Default::default(),
         api_version: Some("2025-01-01-preview".into()),
         region: None,
+        vendor: String::new(),
     })
     .expect("adapter");
     let r = p
@@ -58,6 +59,7 @@ async fn azure_url_auth_and_body() {
         timeouts: Default::default(),
         api_version: None,
         region: None,
+        vendor: String::new(),
     })
     .expect("adapter");
     let err = anon.chat(&conformance::user("hi"), "d").await.unwrap_err();

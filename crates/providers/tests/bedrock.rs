@@ -38,6 +38,7 @@ async fn setup(key: &str) -> (Sim, AnyProvider) {
         },
         api_version: None,
         region: Some("eu-central-1".into()),
+        vendor: String::new(),
     };
     let p = AnyProvider::new(cfg).expect("adapter");
     (sim, p)
@@ -150,11 +151,13 @@ async fn bad_credentials_fail_at_build_time() {
         timeouts: Timeouts::default(),
         api_version: None,
         region: Some("us-east-1".into()),
+        vendor: String::new(),
     };
     assert!(AnyProvider::new(cfg.clone()).is_err());
     let no_region = ProviderConfig {
         api_key: Some("A:B".to_owned().into()),
         region: None,
+        vendor: String::new(),
         ..cfg
     };
     assert!(AnyProvider::new(no_region).is_err());

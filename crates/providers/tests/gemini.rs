@@ -66,6 +66,7 @@ async fn key_header_and_url() {
         timeouts: Default::default(),
         api_version: None,
         region: None,
+        vendor: String::new(),
     })
     .expect("adapter");
     p.chat(&conformance::user("hi"), "models/gemini-2.0-flash")

@@ -108,6 +108,11 @@ pub struct ProviderSection {
     /// the simulator embedded in the gateway).
     #[serde(default)]
     pub base_url: Option<String>,
+    /// Who bills for it: the price catalog's provider key (`groq`, `deepseek`, `xai`, …).
+    /// Default: the kind; for `openai-compatible`, inferred from the `base_url` host, else
+    /// the provider's name.
+    #[serde(default)]
+    pub vendor: Option<String>,
     /// Name of the environment variable holding the API key (never the key itself).
     #[serde(default)]
     pub api_key_env: Option<String>,

@@ -235,7 +235,14 @@ pub(crate) fn build_snapshot(
             },
             None => None,
         };
+        let vendor = switchyard_pricing::vendor::resolve(
+            p.kind.as_str(),
+            &p.name,
+            Some(base_url.as_str()),
+            p.vendor.as_deref(),
+        );
         let pc = ProviderConfig {
+            vendor: vendor.key.clone(),
             name: p.name.clone(),
             kind: p.kind,
             base_url,
@@ -250,6 +257,7 @@ pub(crate) fn build_snapshot(
                 entry.regions = p.regions.clone();
                 entry.tags = p.tags.clone();
                 entry.uplift_percent = p.uplift_percent;
+                entry.vendor = vendor;
                 entry.limits = p.limits;
                 providers.insert(p.name.clone(), entry);
             }

@@ -3,7 +3,7 @@
 use serde_json::json;
 use switchyard_core::{attempt::AttemptRecord, plan::Plan, DeploymentId, Features, Snapshot};
 use switchyard_pricing::{Cost, CostContext};
-use switchyard_store::{nanos_from_decimal, AttemptRow, LedgerRow};
+use switchyard_store::{AttemptRow, LedgerRow};
 use switchyard_types::Usage;
 
 /// The money side of a request.
@@ -20,10 +20,11 @@ pub(crate) struct Bill {
 /// Price every attempt and the baseline. An attempt that used no tokens costs exactly zero
 /// whatever its price; one that used tokens on an unpriced model makes the request unpriced.
 pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: &Usage) -> Bill {
-    let ctx = CostContext::default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
+    let ctx = CostContext {
+        at_unix: Some(now),
+        ..CostContext::default()
+    };
     let per: Vec<Cost> = attempts
         .iter()
         .map(|a| {
@@ -51,15 +52,21 @@ pub(crate) fn bill(snap: &Snapshot, attempts: &[AttemptRecord], answered_usage: 
     }
 }
 
-/// What the baseline model would have cost for the same usage; `None` without a baseline.
+/// What the baseline model would have cost for the same usage at the same time; `None`
+/// without a baseline.
 pub(crate) fn baseline(snap: &Snapshot, usage: &Usage) -> Option<Cost> {
-    snap.baseline.map(|b| {
-        Cost::of(
-            snap.deployment(b).price.as_ref(),
-            usage,
-            &CostContext::default(),
-        )
-    })
+    let ctx = CostContext {
+        at_unix: Some(unix_now()),
+        ..CostContext::default()
+    };
+    snap.baseline
+        .map(|b| Cost::of(snap.deployment(b).price.as_ref(), usage, &ctx))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Everything the ledger row is made of.
@@ -84,7 +91,6 @@ pub(crate) struct Record<'a> {
 /// Build the ledger row. Never contains prompt text or keys.
 pub(crate) fn row(r: Record<'_>) -> LedgerRow {
     let snap = r.snap;
-    let nanos = |c: &Cost| c.amount().map(nanos_from_decimal);
     let mut row = LedgerRow::new();
     row.id = r.request_id.to_owned();
     row.tenant = r
@@ -109,7 +115,7 @@ pub(crate) fn row(r: Record<'_>) -> LedgerRow {
         .zip(&r.bill.attempts)
         .map(|(a, c)| {
             let d = snap.deployment(a.deployment);
-            AttemptRow {
+            let mut row = AttemptRow {
                 provider: d.provider_name.clone(),
                 model: d.name.clone(),
                 status: a.status,
@@ -117,14 +123,18 @@ pub(crate) fn row(r: Record<'_>) -> LedgerRow {
                 latency_ms: a.latency.as_millis() as u64,
                 ttft_ms: a.ttft.map(|t| t.as_millis() as u64),
                 usage: a.usage,
-                cost_nanos: nanos(c),
+                cost_nanos: None,
+                cost_rem_femtos: 0,
+                usage_estimated: false,
                 billed: a.usage != Usage::default(),
-            }
+            };
+            row.set_cost(c.amount());
+            row
         })
         .collect();
     row.usage = r.usage;
-    row.cost_nanos = nanos(&r.bill.cost);
-    row.baseline_cost_nanos = r.bill.baseline.as_ref().and_then(nanos);
+    row.set_cost(r.bill.cost.amount());
+    row.set_baseline_cost(r.bill.baseline.as_ref().and_then(Cost::amount));
     row.unpriced = !r.bill.cost.is_priced();
     row.catalog_version = Some(snap.catalog_version.clone());
     row.overhead_us = r.overhead_us;

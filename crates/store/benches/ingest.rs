@@ -45,6 +45,8 @@ fn row(i: usize) -> LedgerRow {
         usage,
         cost_nanos: Some(36_000),
         billed: true,
+        cost_rem_femtos: 0,
+        usage_estimated: false,
     }];
     r.provider = Some("openai".into());
     r.model = Some("gpt-4o-mini".into());

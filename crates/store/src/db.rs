@@ -23,11 +23,13 @@ pub(crate) const COLUMNS: &str = "id, ts_ms, tenant, key_id, tags, task, ingress
     stream, decision, provider, model, attempt_count, attempts, input_tokens, cache_read_tokens, \
     cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, \
     baseline_cost_nanos, unpriced, catalog_version, overhead_us, latency_ms, status, http_status, \
-    error_class";
+    error_class, cost_rem_femtos, baseline_cost_rem_femtos, input_audio_tokens, \
+    input_image_tokens, cache_read_audio_tokens, output_audio_tokens, output_image_tokens, \
+    usage_estimated";
 
-/// Rows per INSERT statement: 30 columns × 1000 rows stays under SQLite's 32,766 and
+/// Rows per INSERT statement: 38 columns × 800 rows stays under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
-const ROWS_PER_STATEMENT: usize = 1000;
+const ROWS_PER_STATEMENT: usize = 800;
 
 /// A connected ledger database.
 #[derive(Clone)]
@@ -73,7 +75,15 @@ macro_rules! push_rows {
                 .push_bind(to_i64(r.latency_ms))
                 .push_bind(r.status.as_str())
                 .push_bind(i32::from(r.http_status))
-                .push_bind(r.error_class.as_deref());
+                .push_bind(r.error_class.as_deref())
+                .push_bind(r.cost_rem_femtos)
+                .push_bind(r.baseline_cost_rem_femtos)
+                .push_bind(to_i64(r.usage.input_audio))
+                .push_bind(to_i64(r.usage.input_image))
+                .push_bind(to_i64(r.usage.cache_read_audio))
+                .push_bind(to_i64(r.usage.output_audio))
+                .push_bind(to_i64(r.usage.output_image))
+                .push_bind(r.usage_estimated);
         })
     };
 }

@@ -23,6 +23,7 @@ pub use db::redact_url;
 pub use error::StoreError;
 pub use query::{query_rows, summary, GroupBy, LedgerReader, SummaryRow, NONE_KEY};
 pub use row::{
-    decimal_from_nanos, nanos_from_decimal, new_id, now_ms, AttemptRow, LedgerRow, NANOS_PER_DOLLAR,
+    decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,
+    AttemptRow, LedgerRow, FEMTOS_PER_NANO, NANOS_PER_DOLLAR,
 };
 pub use writer::{FlushReport, Ledger, LedgerConfig, LedgerStats};

@@ -1,6 +1,6 @@
 //! PostgreSQL batch insert: one `INSERT … SELECT FROM UNNEST($1::text[], …)` per batch.
 //!
-//! One fixed statement with 30 array parameters, whatever the batch size: it is prepared once
+//! One fixed statement with 38 array parameters, whatever the batch size: it is prepared once
 //! per connection, has no bind-parameter limit, and measured ~2× faster than a multi-row
 //! `VALUES` list (see `benches/ingest.rs`). JSON columns travel as text and are cast to JSONB.
 
@@ -13,16 +13,21 @@ const UNNEST: &str = "SELECT id, ts_ms, tenant, key_id, tags::jsonb, task, ingre
     stream, decision::jsonb, provider, model, attempt_count, attempts::jsonb, input_tokens, \
     cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, cost_nanos, baseline_cost_nanos, unpriced, catalog_version, overhead_us, \
-    latency_ms, status, http_status, error_class \
+    latency_ms, status, http_status, error_class, cost_rem_femtos, baseline_cost_rem_femtos, \
+    input_audio_tokens, input_image_tokens, cache_read_audio_tokens, output_audio_tokens, \
+    output_image_tokens, usage_estimated \
     FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], \
     $14::int4[], $15::text[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], \
     $21::int8[], $22::int8[], $23::int8[], $24::bool[], $25::text[], $26::int8[], $27::int8[], \
-    $28::text[], $29::int4[], $30::text[]) AS t(id, ts_ms, tenant, key_id, tags, task, ingress, \
+    $28::text[], $29::int4[], $30::text[], $31::int8[], $32::int8[], $33::int8[], $34::int8[], \
+    $35::int8[], $36::int8[], $37::int8[], $38::bool[]) AS t(id, ts_ms, tenant, key_id, tags, task, ingress, \
     route, rule, stream, decision, provider, model, attempt_count, attempts, input_tokens, \
     cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, cost_nanos, baseline_cost_nanos, unpriced, catalog_version, overhead_us, \
-    latency_ms, status, http_status, error_class)";
+    latency_ms, status, http_status, error_class, cost_rem_femtos, baseline_cost_rem_femtos, \
+    input_audio_tokens, input_image_tokens, cache_read_audio_tokens, output_audio_tokens, \
+    output_image_tokens, usage_estimated)";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(v).map_err(|e| sqlx::Error::Encode(Box::new(e)))
@@ -76,6 +81,14 @@ pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx
         .bind(col(rows, |r| r.status.as_str()))
         .bind(col(rows, |r| i32::from(r.http_status)))
         .bind(col(rows, |r| r.error_class.as_deref()))
+        .bind(col(rows, |r| r.cost_rem_femtos))
+        .bind(col(rows, |r| r.baseline_cost_rem_femtos))
+        .bind(u(|r| r.usage.input_audio))
+        .bind(u(|r| r.usage.input_image))
+        .bind(u(|r| r.usage.cache_read_audio))
+        .bind(u(|r| r.usage.output_audio))
+        .bind(u(|r| r.usage.output_image))
+        .bind(col(rows, |r| r.usage_estimated))
         .execute(pool)
         .await?;
     Ok(())

@@ -10,7 +10,7 @@ use sqlx::{QueryBuilder, Row};
 use switchyard_types::Usage;
 
 use crate::db::{db_err, Db, COLUMNS};
-use crate::row::{decimal_from_nanos, AttemptRow, LedgerRow};
+use crate::row::{AttemptRow, LedgerRow, FEMTOS_PER_NANO};
 use crate::StoreError;
 
 /// The dimension a summary is grouped by.
@@ -47,8 +47,8 @@ impl GroupBy {
 /// Key used in summaries for rows where the grouping column is empty (e.g. no rule matched).
 pub const NONE_KEY: &str = "(none)";
 
-/// Aggregates for one group. Money is exact integer nano-dollars (`*_nanos`); the methods
-/// give decimal dollars.
+/// Aggregates for one group. Money is exact integer femto-dollars (`*_femtos`, 1e-15 USD);
+/// the methods give decimal dollars.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryRow {
     /// Group value ([`NONE_KEY`] when empty).
@@ -62,11 +62,11 @@ pub struct SummaryRow {
     /// Requests cancelled by the client.
     pub cancelled: u64,
     /// Sum of priced costs.
-    pub cost_nanos: i64,
+    pub cost_femtos: i128,
     /// Sum of known baseline costs.
-    pub baseline_cost_nanos: i64,
+    pub baseline_cost_femtos: i128,
     /// Sum of (baseline − cost) over rows where both are known.
-    pub savings_nanos: i64,
+    pub savings_femtos: i128,
     /// Requests without a known cost (`unpriced` or NULL cost), excluded from the sums.
     pub unpriced_requests: u64,
     /// Median end-to-end latency (nearest rank).
@@ -84,16 +84,41 @@ pub struct SummaryRow {
 impl SummaryRow {
     /// Total cost in dollars.
     pub fn cost(&self) -> Decimal {
-        decimal_from_nanos(self.cost_nanos)
+        dollars(self.cost_femtos)
     }
     /// Baseline cost in dollars.
     pub fn baseline_cost(&self) -> Decimal {
-        decimal_from_nanos(self.baseline_cost_nanos)
+        dollars(self.baseline_cost_femtos)
     }
     /// Savings in dollars.
     pub fn savings(&self) -> Decimal {
-        decimal_from_nanos(self.savings_nanos)
+        dollars(self.savings_femtos)
     }
+
+    /// Add another group's figures (requests, money, tokens; not the percentiles).
+    pub fn absorb(&mut self, o: &SummaryRow) {
+        self.requests += o.requests;
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.cancelled += o.cancelled;
+        self.unpriced_requests += o.unpriced_requests;
+        self.cost_femtos += o.cost_femtos;
+        self.baseline_cost_femtos += o.baseline_cost_femtos;
+        self.savings_femtos += o.savings_femtos;
+        self.input_tokens += o.input_tokens;
+        self.cache_read_tokens += o.cache_read_tokens;
+        self.output_tokens += o.output_tokens;
+    }
+}
+
+/// Femto-dollars → exact dollars.
+fn dollars(femtos: i128) -> Decimal {
+    Decimal::try_from_i128_with_scale(femtos, 15).map_or(Decimal::MAX, |d| d.normalize())
+}
+
+/// A stored (nanos, femto remainder) pair → femto-dollars.
+fn femtos(nanos: Option<i64>, rem: i64) -> Option<i128> {
+    nanos.map(|n| i128::from(n) * i128::from(FEMTOS_PER_NANO) + i128::from(rem))
 }
 
 /// A read-side connection to a ledger database (runs migrations; never creates a SQLite file).
@@ -166,9 +191,17 @@ macro_rules! decode_row {
                 cache_write_1h: u("cache_write_1h_tokens")?,
                 output: u("output_tokens")?,
                 reasoning: u("reasoning_tokens")?,
+                input_audio: u("input_audio_tokens")?,
+                input_image: u("input_image_tokens")?,
+                cache_read_audio: u("cache_read_audio_tokens")?,
+                output_audio: u("output_audio_tokens")?,
+                output_image: u("output_image_tokens")?,
             },
             cost_nanos: r.try_get("cost_nanos")?,
+            cost_rem_femtos: r.try_get("cost_rem_femtos")?,
             baseline_cost_nanos: r.try_get("baseline_cost_nanos")?,
+            baseline_cost_rem_femtos: r.try_get("baseline_cost_rem_femtos")?,
+            usage_estimated: r.try_get("usage_estimated")?,
             unpriced: r.try_get("unpriced")?,
             catalog_version: r.try_get("catalog_version")?,
             overhead_us: u("overhead_us")?,
@@ -186,7 +219,8 @@ macro_rules! summarize {
             let mut qb = QueryBuilder::new("SELECT ");
             qb.push($group.column());
             qb.push(
-                " AS k, status, cost_nanos, baseline_cost_nanos, unpriced, latency_ms, \
+                " AS k, status, cost_nanos, cost_rem_femtos, baseline_cost_nanos, \
+             baseline_cost_rem_femtos, unpriced, latency_ms, \
              input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens \
              AS all_input, cache_read_tokens, output_tokens",
             );
@@ -200,8 +234,11 @@ macro_rules! summarize {
                     .unwrap_or_else(|| NONE_KEY.into());
                 acc.entry(key).or_default().add(
                     r.try_get::<String, _>("status")?.as_str(),
-                    r.try_get("cost_nanos")?,
-                    r.try_get("baseline_cost_nanos")?,
+                    femtos(r.try_get("cost_nanos")?, r.try_get("cost_rem_femtos")?),
+                    femtos(
+                        r.try_get("baseline_cost_nanos")?,
+                        r.try_get("baseline_cost_rem_femtos")?,
+                    ),
                     r.try_get("unpriced")?,
                     r.try_get("latency_ms")?,
                     r.try_get("all_input")?,
@@ -312,8 +349,8 @@ impl Acc {
     fn add(
         &mut self,
         status: &str,
-        cost: Option<i64>,
-        baseline: Option<i64>,
+        cost: Option<i128>,
+        baseline: Option<i128>,
         unpriced: bool,
         latency_ms: i64,
         input: i64,
@@ -329,15 +366,15 @@ impl Acc {
         }
         match cost.filter(|_| !unpriced) {
             Some(c) => {
-                s.cost_nanos = s.cost_nanos.saturating_add(c);
+                s.cost_femtos = s.cost_femtos.saturating_add(c);
                 if let Some(b) = baseline {
-                    s.savings_nanos = s.savings_nanos.saturating_add(b - c);
+                    s.savings_femtos = s.savings_femtos.saturating_add(b - c);
                 }
             }
             None => s.unpriced_requests += 1,
         }
         if let Some(b) = baseline {
-            s.baseline_cost_nanos = s.baseline_cost_nanos.saturating_add(b);
+            s.baseline_cost_femtos = s.baseline_cost_femtos.saturating_add(b);
         }
         s.input_tokens += u64::try_from(input).unwrap_or(0);
         s.cache_read_tokens += u64::try_from(cache_read).unwrap_or(0);

@@ -4,8 +4,12 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use switchyard_types::Usage;
 
-/// Nano-dollars per dollar: costs are stored as integer nano-dollars (1e-9 USD).
+/// Nano-dollars per dollar: costs are stored as integer nano-dollars (1e-9 USD) plus a
+/// sub-nano remainder in femto-dollars (1e-15 USD), see [`split_dollars`].
 pub const NANOS_PER_DOLLAR: i64 = 1_000_000_000;
+
+/// Femto-dollars per nano-dollar: the range of a stored remainder.
+pub const FEMTOS_PER_NANO: i64 = 1_000_000;
 
 /// One request as recorded in the ledger.
 ///
@@ -44,10 +48,21 @@ pub struct LedgerRow {
     pub attempts: Vec<AttemptRow>,
     /// Usage of the answer, normalised.
     pub usage: Usage,
-    /// Cost of the request (billed attempts included), nano-dollars; `None` when unpriced.
+    /// Cost of the request (billed attempts included): whole nano-dollars; `None` when
+    /// unpriced. The exact cost is this plus `cost_rem_femtos` ([`LedgerRow::cost`]).
     pub cost_nanos: Option<i64>,
-    /// What the baseline model would have cost, nano-dollars; `None` when unknown.
+    /// The sub-nano remainder of the cost, femto-dollars in `0..1_000_000`.
+    #[serde(default)]
+    pub cost_rem_femtos: i64,
+    /// What the baseline model would have cost: whole nano-dollars; `None` when unknown.
     pub baseline_cost_nanos: Option<i64>,
+    /// The sub-nano remainder of the baseline cost, femto-dollars.
+    #[serde(default)]
+    pub baseline_cost_rem_femtos: i64,
+    /// True when the usage is the gateway's estimate (a request abandoned before the
+    /// provider reported usage): input counted from the prompt, output from what was received.
+    #[serde(default)]
+    pub usage_estimated: bool,
     /// True when some billed usage had no known price.
     pub unpriced: bool,
     /// Price catalog version used for the costs.
@@ -84,9 +99,15 @@ pub struct AttemptRow {
     /// Usage reported for this attempt.
     #[serde(default)]
     pub usage: Usage,
-    /// Cost of this attempt, nano-dollars; `None` when unpriced.
+    /// Cost of this attempt, whole nano-dollars; `None` when unpriced.
     #[serde(default)]
     pub cost_nanos: Option<i64>,
+    /// The sub-nano remainder of the attempt's cost, femto-dollars.
+    #[serde(default)]
+    pub cost_rem_femtos: i64,
+    /// True when the attempt's usage is an estimate (see [`LedgerRow::usage_estimated`]).
+    #[serde(default)]
+    pub usage_estimated: bool,
     /// Whether the provider bills this attempt.
     pub billed: bool,
 }
@@ -111,7 +132,10 @@ impl LedgerRow {
             attempts: Vec::new(),
             usage: Usage::default(),
             cost_nanos: None,
+            cost_rem_femtos: 0,
             baseline_cost_nanos: None,
+            baseline_cost_rem_femtos: 0,
+            usage_estimated: false,
             unpriced: false,
             catalog_version: None,
             overhead_us: 0,
@@ -124,7 +148,44 @@ impl LedgerRow {
 
     /// The cost as an exact decimal in dollars, if priced.
     pub fn cost(&self) -> Option<Decimal> {
-        self.cost_nanos.map(decimal_from_nanos)
+        self.cost_nanos
+            .map(|n| join_dollars(n, self.cost_rem_femtos))
+    }
+
+    /// The baseline cost as an exact decimal in dollars, if known.
+    pub fn baseline_cost(&self) -> Option<Decimal> {
+        self.baseline_cost_nanos
+            .map(|n| join_dollars(n, self.baseline_cost_rem_femtos))
+    }
+
+    /// Store the cost (`None`: unpriced).
+    pub fn set_cost(&mut self, cost: Option<Decimal>) {
+        (self.cost_nanos, self.cost_rem_femtos) = split_opt(cost);
+    }
+
+    /// Store the baseline cost (`None`: unknown).
+    pub fn set_baseline_cost(&mut self, cost: Option<Decimal>) {
+        (self.baseline_cost_nanos, self.baseline_cost_rem_femtos) = split_opt(cost);
+    }
+}
+
+impl AttemptRow {
+    /// The attempt's cost as an exact decimal, if priced.
+    pub fn cost(&self) -> Option<Decimal> {
+        self.cost_nanos
+            .map(|n| join_dollars(n, self.cost_rem_femtos))
+    }
+
+    /// Store the attempt's cost (`None`: unpriced).
+    pub fn set_cost(&mut self, cost: Option<Decimal>) {
+        (self.cost_nanos, self.cost_rem_femtos) = split_opt(cost);
+    }
+}
+
+fn split_opt(cost: Option<Decimal>) -> (Option<i64>, i64) {
+    match cost.map(split_dollars) {
+        Some((n, r)) => (Some(n), r),
+        None => (None, 0),
     }
 }
 
@@ -161,6 +222,37 @@ pub fn nanos_from_decimal(dollars: Decimal) -> i64 {
     }
 }
 
+/// Dollars → (whole nano-dollars, remainder in femto-dollars `0..1_000_000`), the exact form
+/// the ledger stores: `nanos + rem / 10⁶` nano-dollars.
+///
+/// Exact for every amount with at most 15 decimal places, which covers any token count times
+/// a rate with at most 9 decimals per million tokens. Finer amounts are rounded half away
+/// from zero at the femto-dollar, so 100 million requests can move a month's total by at
+/// most 5·10⁻⁸ USD (`crates/store/tests/money.rs` checks it). Saturates at ±9.2 billion dollars.
+pub fn split_dollars(dollars: Decimal) -> (i64, i64) {
+    let femtos = dollars
+        .checked_mul(Decimal::from(NANOS_PER_DOLLAR))
+        .and_then(|d| d.checked_mul(Decimal::from(FEMTOS_PER_NANO)))
+        .map(|d| d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
+        .and_then(|d| i128::try_from(d).ok());
+    let Some(f) = femtos else {
+        return if dollars.is_sign_negative() {
+            (i64::MIN, 0)
+        } else {
+            (i64::MAX, 0)
+        };
+    };
+    let per = i128::from(FEMTOS_PER_NANO);
+    let nanos = i64::try_from(f.div_euclid(per)).unwrap_or(if f < 0 { i64::MIN } else { i64::MAX });
+    (nanos, f.rem_euclid(per) as i64)
+}
+
+/// The exact dollars of a stored (nano-dollars, femto remainder) pair.
+pub fn join_dollars(nanos: i64, rem_femtos: i64) -> Decimal {
+    let femtos = i128::from(nanos) * i128::from(FEMTOS_PER_NANO) + i128::from(rem_femtos);
+    Decimal::try_from_i128_with_scale(femtos, 15).map_or(Decimal::MAX, |d| d.normalize())
+}
+
 /// Nano-dollars → exact dollars (scale 9).
 pub fn decimal_from_nanos(nanos: i64) -> Decimal {
     Decimal::new(nanos, 9)
@@ -185,6 +277,24 @@ mod tests {
         assert_eq!(nanos_from_decimal(d("1.25")), 1_250_000_000);
         assert_eq!(nanos_from_decimal(d("-0.0000000015")), -2);
         assert_eq!(nanos_from_decimal(d("100000000000")), i64::MAX);
+    }
+
+    #[test]
+    fn split_keeps_sub_nano_precision() {
+        for s in [
+            "0.000000000375",
+            "0.000123456789012",
+            "12.5",
+            "0",
+            "0.000000000000001",
+        ] {
+            let (n, r) = split_dollars(d(s));
+            assert!((0..FEMTOS_PER_NANO).contains(&r));
+            assert_eq!(join_dollars(n, r), d(s).normalize(), "{s}");
+        }
+        assert_eq!(split_dollars(d("0.0000000015")), (1, 500_000));
+        assert_eq!(split_dollars(d("0.0000000000000004")), (0, 0));
+        assert_eq!(split_dollars(d("0.0000000000000005")), (0, 1));
     }
 
     #[test]

@@ -103,6 +103,14 @@ async fn postgres_summary_groups() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sub_nano_costs_sum_exactly() {
+    with_schema(|url, dir| async move {
+        common::sub_nano_costs_sum_exactly(&url, &dir, 1_000_000).await;
+    })
+    .await;
+}
+
 /// Open against a closed port fails fast and names PostgreSQL.
 #[tokio::test]
 async fn postgres_unreachable_open_names_postgres() {

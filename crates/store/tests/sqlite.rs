@@ -86,3 +86,9 @@ async fn unsupported_url_is_rejected() {
     assert!(err.contains("unsupported"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sub_nano_costs_sum_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    common::sub_nano_costs_sum_exactly(&url(dir.path()), dir.path(), 1_000_000).await;
+}

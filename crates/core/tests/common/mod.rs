@@ -59,6 +59,7 @@ pub fn adapter() -> Arc<AnyProvider> {
                     timeouts: Default::default(),
                     api_version: None,
                     region: None,
+                    vendor: String::new(),
                 })
                 .expect("sim adapter"),
             )

@@ -154,7 +154,12 @@ fn price(
     p.reasoning = get("output_cost_per_reasoning_token");
     p.batch_input = get("input_cost_per_token_batches");
     p.batch_output = get("output_cost_per_token_batches");
-    p.long_context = long_context(o, provider, model, r);
+    p.input_audio = get("input_cost_per_audio_token");
+    p.cache_read_audio = get("cache_read_input_audio_token_cost");
+    p.input_image = get("input_cost_per_image_token");
+    p.output_audio = get("output_cost_per_audio_token");
+    p.output_image = get("output_cost_per_image_token");
+    p.long_context = long_context(o);
     if o.contains_key("tiered_pricing") {
         r.push(
             SRC,
@@ -167,13 +172,9 @@ fn price(
     Some(p)
 }
 
-/// `input_cost_per_token_above_{N}k_tokens` and friends: the lowest threshold becomes the tier.
-fn long_context(
-    o: &Map<String, Value>,
-    provider: &str,
-    model: &str,
-    r: &mut ImportReport,
-) -> Option<LongContextTier> {
+/// `input_cost_per_token_above_{N}k_tokens` and friends: one tier per threshold. A rate the
+/// source does not tier is left out of the tier (the base rate then applies to it).
+fn long_context(o: &Map<String, Value>) -> Vec<LongContextTier> {
     let mut thresholds: Vec<u64> = o
         .keys()
         .filter_map(|k| {
@@ -183,25 +184,22 @@ fn long_context(
         .filter_map(|n| n.parse().ok())
         .collect();
     thresholds.sort_unstable();
-    let n = *thresholds.first()?;
-    if thresholds.len() > 1 {
-        let detail = format!(
-            "extra long-context thresholds {:?}k ignored",
-            &thresholds[1..]
-        );
-        r.push(SRC, provider, model, ProblemKind::NotModelled, detail);
-    }
-    let get = |f: &str| rate(o, &format!("{f}_above_{n}k_tokens")).ok().flatten();
-    let input = get("input_cost_per_token")?;
-    let output = get("output_cost_per_token").or(rate(o, "output_cost_per_token").ok()?)?;
-    Some(LongContextTier {
-        above_input_tokens: n * 1000,
-        input,
-        output,
-        cache_read: get("cache_read_input_token_cost"),
-        cache_write_5m: get("cache_creation_input_token_cost"),
-        cache_write_1h: get("cache_creation_input_token_cost_above_1hr"),
-    })
+    thresholds
+        .into_iter()
+        .filter_map(|n| {
+            let get = |f: &str| rate(o, &format!("{f}_above_{n}k_tokens")).ok().flatten();
+            let input = get("input_cost_per_token")?;
+            let output = get("output_cost_per_token").or(rate(o, "output_cost_per_token").ok()?)?;
+            Some(LongContextTier {
+                above_input_tokens: n * 1000,
+                input,
+                output,
+                cache_read: get("cache_read_input_token_cost"),
+                cache_write_5m: get("cache_creation_input_token_cost"),
+                cache_write_1h: get("cache_creation_input_token_cost_above_1hr"),
+            })
+        })
+        .collect()
 }
 
 fn deprecation(
@@ -294,7 +292,7 @@ mod tests {
         assert_eq!(mini.price.batch_output, Some(dec!(0.3)));
         assert_eq!(mini.caps.max_input_tokens, Some(128000));
         let pro = get("gemini", "gemini-2.5-pro").unwrap();
-        let tier = pro.price.long_context.as_ref().unwrap();
+        let tier = &pro.price.long_context[0];
         assert_eq!((tier.above_input_tokens, tier.input), (200_000, dec!(2.5)));
         assert_eq!(get("groq", "llama-x").unwrap().price.input, dec!(0.042));
         assert_eq!(get("openai", "emb").unwrap().price.output, Decimal::ZERO);

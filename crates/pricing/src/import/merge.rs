@@ -133,11 +133,16 @@ fn combine(genai: &Price, lit: &Price) -> Price {
     p.cache_write_5m = p.cache_write_5m.or(lit.cache_write_5m);
     p.cache_write_1h = p.cache_write_1h.or(lit.cache_write_1h);
     p.reasoning = p.reasoning.or(lit.reasoning);
+    p.input_audio = p.input_audio.or(lit.input_audio);
+    p.cache_read_audio = p.cache_read_audio.or(lit.cache_read_audio);
+    p.input_image = p.input_image.or(lit.input_image);
+    p.output_audio = p.output_audio.or(lit.output_audio);
+    p.output_image = p.output_image.or(lit.output_image);
     if p.batch_input.is_none() && p.batch_output.is_none() {
         p.batch_input = lit.batch_input;
         p.batch_output = lit.batch_output;
     }
-    if p.long_context.is_none() {
+    if p.long_context.is_empty() && p.windows.is_empty() {
         p.long_context = lit.long_context.clone();
     }
     if p != before {

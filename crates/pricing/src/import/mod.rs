@@ -62,19 +62,3 @@ pub fn genai_provider_key(p: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-/// The catalog provider key for a configured provider: its kind, except that an
-/// `openai-compatible` provider is keyed by its vendor (the provider's name, normalised:
-/// `together` → `together_ai`, `fireworks` → `fireworks_ai`, `x-ai`/`grok` → `xai`).
-pub fn catalog_provider_key(kind: &str, name: &str) -> String {
-    if kind != "openai-compatible" {
-        return kind.to_owned();
-    }
-    let n = name.to_ascii_lowercase();
-    match n.as_str() {
-        "together" | "together-ai" | "togetherai" => "together_ai".into(),
-        "fireworks" | "fireworks-ai" | "fireworksai" => "fireworks_ai".into(),
-        "x-ai" | "grok" => "xai".into(),
-        _ => n,
-    }
-}

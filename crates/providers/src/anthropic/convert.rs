@@ -344,9 +344,17 @@ pub fn finish_reason(stop: &str, json_tool: bool) -> FinishReason {
 
 /// Anthropic usage → normalised usage.
 pub fn usage(u: &AnthropicUsage) -> Usage {
+    let total = u.cache_creation_input_tokens.unwrap_or(0);
     let (w5, w1) = match u.cache_creation {
-        Some(c) => (c.ephemeral_5m_input_tokens, c.ephemeral_1h_input_tokens),
-        None => (u.cache_creation_input_tokens.unwrap_or(0), 0),
+        // Writes the TTL breakdown does not cover are billed at the default (5-minute) rate.
+        Some(c) => {
+            let detailed = c.ephemeral_5m_input_tokens + c.ephemeral_1h_input_tokens;
+            (
+                c.ephemeral_5m_input_tokens + total.saturating_sub(detailed),
+                c.ephemeral_1h_input_tokens,
+            )
+        }
+        None => (total, 0),
     };
     Usage {
         input: u.input_tokens.unwrap_or(0),
@@ -354,7 +362,7 @@ pub fn usage(u: &AnthropicUsage) -> Usage {
         cache_write_5m: w5,
         cache_write_1h: w1,
         output: u.output_tokens.unwrap_or(0),
-        reasoning: 0,
+        ..Usage::default()
     }
 }
 

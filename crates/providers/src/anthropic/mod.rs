@@ -7,7 +7,7 @@ mod error;
 pub mod ingress;
 
 mod stream;
-mod wire;
+pub(crate) mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -142,6 +142,7 @@ fn decodes_text_response_with_cache_usage() {
         cache_write_1h: 40,
         output: 9,
         reasoning: 0,
+        ..Usage::default()
     };
     assert_eq!(u, want);
     let w = r.usage.unwrap();

@@ -338,7 +338,7 @@ pub fn usage(u: &TokenUsage) -> Usage {
         cache_write_5m: w5,
         cache_write_1h: w1,
         output: u.output_tokens,
-        reasoning: 0,
+        ..Usage::default()
     }
 }
 

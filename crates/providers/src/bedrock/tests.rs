@@ -153,7 +153,8 @@ fn decodes_tool_response_and_cache_usage() {
             cache_write_5m: 100,
             cache_write_1h: 200,
             output: 40,
-            reasoning: 0
+            reasoning: 0,
+            ..Usage::default()
         }
     );
     let w = resp.usage.unwrap();

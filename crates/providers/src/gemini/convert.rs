@@ -21,8 +21,8 @@ use switchyard_types::{
 use super::schema;
 use super::wire::{
     Blob, Candidate, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
-    FunctionResponse, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part,
-    Tool, ToolConfig, UsageMetadata,
+    FunctionResponse, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
+    ModalityCount, Part, Tool, ToolConfig, UsageMetadata,
 };
 use crate::{ErrorClass, ProviderError};
 
@@ -304,16 +304,52 @@ pub fn finish_reason(reason: &str, had_calls: bool) -> FinishReason {
 }
 
 /// Normalised usage: `input` excludes cached tokens, `output` includes thoughts.
+///
+/// `promptTokenCount` includes `cachedContentTokenCount`; tool-use prompt tokens are billed
+/// as input too. The per-modality details (`promptTokensDetails`, `cacheTokensDetails`,
+/// `toolUsePromptTokensDetails`, `candidatesTokensDetails`) give the audio and image subsets
+/// (documents count as images, as Google bills them).
 pub fn usage(u: &UsageMetadata) -> Usage {
     let prompt = u.prompt_token_count + u.tool_use_prompt_token_count;
     let cached = u.cached_content_token_count.min(prompt);
+    let output = u.candidates_token_count + u.thoughts_token_count;
+    let sum = |lists: &[&[ModalityCount]], kinds: &[&str]| -> u64 {
+        lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|m| kinds.contains(&m.modality.as_str()))
+            .map(|m| m.token_count)
+            .sum()
+    };
+    let prompt_lists = [
+        &u.prompt_tokens_details[..],
+        &u.tool_use_prompt_tokens_details[..],
+    ];
+    let cache_audio = sum(&[&u.cache_tokens_details], &["AUDIO"]).min(cached);
+    let cache_image = sum(&[&u.cache_tokens_details], &["IMAGE", "DOCUMENT"]);
+    let input = prompt - cached;
+    let input_audio = sum(&prompt_lists, &["AUDIO"])
+        .saturating_sub(cache_audio)
+        .min(input);
+    let input_image = sum(&prompt_lists, &["IMAGE", "DOCUMENT"])
+        .saturating_sub(cache_image)
+        .min(input - input_audio);
+    let out_lists = [&u.candidates_tokens_details[..]];
+    let output_audio = sum(&out_lists, &["AUDIO"]).min(output);
+    let output_image = sum(&out_lists, &["IMAGE", "DOCUMENT"]).min(output - output_audio);
     Usage {
-        input: prompt - cached,
+        input,
         cache_read: cached,
-        cache_write_5m: 0,
-        cache_write_1h: 0,
-        output: u.candidates_token_count + u.thoughts_token_count,
-        reasoning: u.thoughts_token_count,
+        output,
+        reasoning: u
+            .thoughts_token_count
+            .min(output - output_audio - output_image),
+        input_audio,
+        input_image,
+        cache_read_audio: cache_audio,
+        output_audio,
+        output_image,
+        ..Usage::default()
     }
 }
 

@@ -159,7 +159,7 @@ fn on_event(ev: &Event, st: &mut State) {
         st.model.clone_from(v);
     }
     if resp.usage_metadata.is_some() {
-        st.usage = resp.usage_metadata;
+        st.usage.clone_from(&resp.usage_metadata);
     }
     if resp.candidates.is_empty() {
         if let Some(e) = blocked(&resp) {

@@ -261,7 +261,7 @@ pub struct PromptFeedback {
 
 /// `usageMetadata`. `promptTokenCount` includes `cachedContentTokenCount`;
 /// `candidatesTokenCount` excludes `thoughtsTokenCount`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageMetadata {
     /// Prompt tokens, cached ones included.
@@ -282,6 +282,30 @@ pub struct UsageMetadata {
     /// Sum.
     #[serde(default)]
     pub total_token_count: u64,
+    /// Prompt tokens by modality (cached ones included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_tokens_details: Vec<ModalityCount>,
+    /// Cached prompt tokens by modality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_tokens_details: Vec<ModalityCount>,
+    /// Output tokens by modality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates_tokens_details: Vec<ModalityCount>,
+    /// Tool-use prompt tokens by modality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_use_prompt_tokens_details: Vec<ModalityCount>,
+}
+
+/// `{"modality": "AUDIO", "tokenCount": 120}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModalityCount {
+    /// `TEXT`, `IMAGE`, `AUDIO`, `VIDEO`, `DOCUMENT`.
+    #[serde(default)]
+    pub modality: String,
+    /// Tokens of that modality.
+    #[serde(default)]
+    pub token_count: u64,
 }
 
 /// `batchEmbedContents` body.

@@ -16,7 +16,8 @@ use http::{header, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use switchyard_types::{
-    ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions, Usage,
+    ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, OpenAiDialect, StreamOptions,
+    Usage,
 };
 
 use crate::{
@@ -41,6 +42,8 @@ pub struct OpenAiProvider {
     flavor: Flavor,
     auth: Option<(HeaderName, HeaderValue)>,
     client: reqwest::Client,
+    /// How this vendor's usage counts its tokens.
+    dialect: OpenAiDialect,
 }
 
 impl OpenAiProvider {
@@ -83,6 +86,7 @@ impl OpenAiProvider {
             flavor,
             auth,
             client,
+            dialect: crate::vendor::openai_dialect(&cfg.vendor),
         })
     }
 
@@ -105,17 +109,20 @@ impl OpenAiProvider {
                 format!("upstream connection dropped before the response was complete: {e}"),
             )
         })?;
-        let response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
+        let mut response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 crate::ErrorClass::Malformed,
                 format!("upstream returned an unreadable completion: {e}"),
             )
         })?;
-        let usage = response
-            .usage
-            .as_ref()
-            .map(Usage::from_openai)
-            .unwrap_or_default();
+        let usage = match response.usage.as_mut() {
+            Some(w) => {
+                let u = Usage::from_openai(w, self.dialect);
+                w.set_counts(&u);
+                u
+            }
+            None => Usage::default(),
+        };
         Ok(Reply {
             response,
             usage,
@@ -138,7 +145,7 @@ impl OpenAiProvider {
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
         Ok(StreamReply {
-            stream: stream::decode(resp),
+            stream: stream::decode(resp, self.dialect),
             meta,
         })
     }

@@ -7,12 +7,13 @@
 
 use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures::{stream::BoxStream, Stream, StreamExt};
-use switchyard_types::{ChatChunk, Usage};
+use switchyard_types::{ChatChunk, OpenAiDialect, Usage};
 
 use crate::{ErrorClass, ProviderError, StreamItem};
 
 #[derive(Default)]
 struct State {
+    dialect: OpenAiDialect,
     finished: bool,
     /// The usage chunk after the finish reason has been yielded: the answer is complete.
     complete: bool,
@@ -22,17 +23,27 @@ struct State {
 /// Decode a streaming response body.
 pub(super) fn decode(
     resp: reqwest::Response,
+    dialect: OpenAiDialect,
 ) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
-    decode_events(resp.bytes_stream().eventsource()).boxed()
+    decode_events(resp.bytes_stream().eventsource(), dialect).boxed()
 }
 
-fn decode_events<S, E>(events: S) -> impl Stream<Item = Result<StreamItem, ProviderError>>
+fn decode_events<S, E>(
+    events: S,
+    dialect: OpenAiDialect,
+) -> impl Stream<Item = Result<StreamItem, ProviderError>>
 where
     S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
     E: std::fmt::Display,
 {
     futures::stream::unfold(
-        (events, State::default()),
+        (
+            events,
+            State {
+                dialect,
+                ..State::default()
+            },
+        ),
         |(mut events, mut st)| async move {
             if st.ended {
                 return None;
@@ -76,11 +87,15 @@ fn on_event(ev: &Event, st: &mut State) -> Option<Result<StreamItem, ProviderErr
         return Some(Ok(StreamItem::Done));
     }
     match serde_json::from_str::<ChatChunk>(data) {
-        Ok(chunk) => {
+        Ok(mut chunk) => {
             if chunk.finish_reason().is_some() {
                 st.finished = true;
             }
-            let usage = chunk.usage.as_ref().map(Usage::from_openai);
+            let usage = chunk.usage.as_mut().map(|w| {
+                let u = Usage::from_openai(w, st.dialect);
+                w.set_counts(&u);
+                u
+            });
             if st.finished && usage.is_some() {
                 st.complete = true;
             }
@@ -110,7 +125,7 @@ mod tests {
                 .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
                 .collect::<Vec<_>>(),
         );
-        block_on(decode_events(bytes.eventsource()).collect())
+        block_on(decode_events(bytes.eventsource(), OpenAiDialect::Standard).collect())
     }
 
     const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;

@@ -93,6 +93,7 @@ pub async fn env(
         },
         api_version: None,
         region: Some("us-east-1".to_owned()),
+        vendor: String::new(),
     };
     let provider = AnyProvider::new(cfg).expect("build the adapter");
     Env {

@@ -47,8 +47,15 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
         cache_write_1h: 0,
         output: 20 + (i % 50) as u64,
         reasoning: (i % 4) as u64,
+        input_audio: (i % 5) as u64,
+        input_image: (i % 9) as u64,
+        cache_read_audio: (i % 3) as u64,
+        output_audio: (i % 2) as u64 * 3,
+        output_image: (i % 4) as u64,
     };
     let cost = (!unpriced).then_some(1_000 + i as i64 * 7);
+    // A sub-nano remainder (femto-dollars) on every priced row.
+    let rem = (i as i64 * 37_337) % 1_000_000;
     if i.is_multiple_of(7) {
         r.attempts.push(AttemptRow {
             provider: "cheapco".into(),
@@ -60,6 +67,8 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
             usage: Usage::default(),
             cost_nanos: None,
             billed: false,
+            cost_rem_femtos: 0,
+            usage_estimated: false,
         });
     }
     r.attempts.push(AttemptRow {
@@ -72,12 +81,16 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
         usage,
         cost_nanos: cost,
         billed: true,
+        cost_rem_femtos: if unpriced { 0 } else { rem },
+        usage_estimated: i.is_multiple_of(13),
     });
     r.provider = Some("openai".into());
     r.model = Some("gpt-4o-mini".into());
     r.usage = usage;
     r.cost_nanos = cost;
-    r.baseline_cost_nanos = Some(nanos_from_decimal(Decimal::from_str("0.0000325").unwrap()));
+    r.cost_rem_femtos = if unpriced { 0 } else { rem };
+    r.usage_estimated = i.is_multiple_of(13);
+    r.set_baseline_cost(Some(Decimal::from_str("0.0000325000000123").unwrap()));
     r.unpriced = unpriced;
     r.catalog_version = Some("2025-06-01".into());
     r.overhead_us = 150 + i as u64;
@@ -293,9 +306,9 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
         (auto.requests, auto.ok, auto.errors, auto.cancelled),
         (3, 2, 1, 0)
     );
-    assert_eq!(auto.cost_nanos, 300);
-    assert_eq!(auto.baseline_cost_nanos, 3_000);
-    assert_eq!(auto.savings_nanos, 2_000 - 300);
+    assert_eq!(auto.cost_femtos, 300_000_000);
+    assert_eq!(auto.baseline_cost_femtos, 3_000_000_000);
+    assert_eq!(auto.savings_femtos, (2_000 - 300) * 1_000_000);
     assert_eq!(auto.unpriced_requests, 1);
     assert_eq!((auto.p50_latency_ms, auto.p95_latency_ms), (20, 30));
     assert_eq!(
@@ -310,8 +323,8 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
     let premium = &by_route[1];
     assert_eq!(premium.key, "premium");
     assert_eq!((premium.requests, premium.ok, premium.cancelled), (2, 1, 1));
-    assert_eq!(premium.cost_nanos, 950);
-    assert_eq!(premium.savings_nanos, 2_000 - 950);
+    assert_eq!(premium.cost_femtos, 950_000_000);
+    assert_eq!(premium.savings_femtos, (2_000 - 950) * 1_000_000);
 
     let by_provider = summary(url, Some(base), Some(base + 5), GroupBy::Provider)
         .await
@@ -337,4 +350,41 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
         .unwrap();
     assert_eq!(early.len(), 1);
     assert_eq!(early[0].requests, 2);
+}
+
+/// Sub-nano costs survive the ledger and sum exactly: 1,000 requests of 0.3751 nano-dollars
+/// each total exactly 375.1 nano-dollars (rounding each to the nano would report 0).
+pub async fn sub_nano_costs_sum_exactly(url: &str, dir: &Path, base: i64) {
+    let ledger = Ledger::open(cfg(url, dir, 100, 10_000)).await.unwrap();
+    let each = Decimal::from_str("0.0000000003751").unwrap();
+    let baseline = Decimal::from_str("0.000000012345678").unwrap();
+    for i in 0..1_000 {
+        let mut r = LedgerRow::new();
+        r.ts = base + i;
+        r.tenant = "t".into();
+        r.ingress = "openai".into();
+        r.route = Some("auto".into());
+        r.status = "ok".into();
+        r.http_status = 200;
+        r.set_cost(Some(each));
+        r.set_baseline_cost(Some(baseline));
+        ledger.record(r);
+    }
+    ledger.shutdown().await.unwrap();
+    let rows = query_rows(url, Some(base), Some(base + 1_000))
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.cost() == Some(each.normalize())));
+    let s = summary(url, Some(base), Some(base + 1_000), GroupBy::Route)
+        .await
+        .unwrap();
+    assert_eq!(s[0].cost(), Decimal::from_str("0.0000003751").unwrap());
+    assert_eq!(
+        s[0].baseline_cost(),
+        Decimal::from_str("0.000012345678").unwrap()
+    );
+    assert_eq!(
+        s[0].savings(),
+        Decimal::from_str("0.000012345678").unwrap() - Decimal::from_str("0.0000003751").unwrap()
+    );
 }
