@@ -75,7 +75,7 @@ fn dependencies_point_one_way() {
         ("store", &["types"]),
         ("sim", &[]),
         ("providers", &["types"]),
-        ("core", &["types", "providers", "pricing"]),
+        ("core", &["types", "providers", "pricing", "store"]),
         (
             "server",
             &["types", "providers", "core", "pricing", "store", "sim"],
@@ -138,6 +138,44 @@ fn retry_delays_come_from_one_module() {
         .filter(|(p, l)| l.contains("backon") && !p.ends_with("core/src/retry.rs"))
         .collect();
     assert!(bad.is_empty(), "backon outside core/src/retry.rs: {bad:#?}");
+}
+
+/// What follows a failure — retry, next candidate, stream continuation, stop — is decided by
+/// `core::retry::decide` alone: no other module reads an error's retryability, and only the
+/// attempt loop and the stream relay act on a decision.
+#[test]
+fn retry_and_fall_over_decisions_are_made_in_one_place() {
+    let mut bad: Vec<String> = CRATES
+        .iter()
+        .flat_map(|c| code(c))
+        .filter(|(p, l)| {
+            (l.contains(".retryable()") || l.contains(".try_next_candidate()"))
+                && !l.trim_start().starts_with("assert")
+                && !p.ends_with("core/src/retry.rs")
+                && !p.ends_with("providers/src/error.rs")
+        })
+        .map(|(p, l)| format!("{}: {}", p.display(), l.trim()))
+        .collect();
+    bad.extend(
+        CRATES
+            .iter()
+            .flat_map(|c| code(c))
+            .filter(|(p, l)| {
+                (l.contains("decide(") || l.contains("resume_stream("))
+                    && ![
+                        "core/src/retry.rs",
+                        "core/src/attempt.rs",
+                        "core/src/relay.rs",
+                    ]
+                    .iter()
+                    .any(|ok| p.ends_with(ok))
+            })
+            .map(|(p, l)| format!("{}: {}", p.display(), l.trim())),
+    );
+    assert!(
+        bad.is_empty(),
+        "retry decisions outside core::retry: {bad:#?}"
+    );
 }
 
 #[test]

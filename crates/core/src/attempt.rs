@@ -14,13 +14,13 @@ use futures::{stream::BoxStream, StreamExt};
 use switchyard_providers::{
     ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
 };
-use switchyard_types::{ChatRequest, Message, Role, Usage};
+use switchyard_types::{ChatRequest, EmbeddingsRequest, Message, Role, Usage};
 use tokio::time::Instant;
 
 use crate::{
     health::Admit,
     plan::Plan,
-    retry::{decide, Decision},
+    retry::{decide, Decision, Stage},
     CoreError, DeploymentId, Snapshot,
 };
 
@@ -127,6 +127,37 @@ pub async fn chat_stream(
     .await
 }
 
+/// Serve an embeddings request along the plan (the same loop, breakers, retry policy and
+/// deadline as chat).
+pub async fn embed(
+    snap: &Snapshot,
+    plan: &Plan,
+    req: &EmbeddingsRequest,
+) -> (
+    Result<(DeploymentId, switchyard_providers::EmbedReply), CoreError>,
+    Attempts,
+) {
+    run(snap, plan, |id, t, remaining| async move {
+        let d = snap.deployment(id);
+        let limit = t.response.min(remaining);
+        match tokio::time::timeout(limit, d.provider.embed(req, &d.upstream)).await {
+            Ok(Ok(reply)) => Ok(Done {
+                status: reply.meta.status,
+                usage: reply.usage,
+                ttft: None,
+                rate_limit: reply.meta.rate_limit,
+                value: reply,
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ProviderError::new(
+                ErrorClass::FirstTokenTimeout,
+                format!("no answer within {limit:?}"),
+            )),
+        }
+    })
+    .await
+}
+
 /// Open a stream on one deployment and wait (bounded by the first-token timeout) for its
 /// first token.
 async fn start_stream(
@@ -198,7 +229,8 @@ async fn start_stream(
 
 /// Complete a stream that broke after `text` was sent, from the next deployment in the plan
 /// that can continue a trailing assistant message (prefill). Returns the continuation, if
-/// any deployment could start one, and the attempts made.
+/// any deployment could start one; every attempt is recorded in `attempts` and reported to
+/// its deployment's health, as in the main loop.
 pub async fn resume_stream(
     snap: &Snapshot,
     plan: &Plan,
@@ -206,13 +238,14 @@ pub async fn resume_stream(
     failed: DeploymentId,
     text: &str,
     deadline: Instant,
-) -> (Option<StreamStart>, Vec<AttemptRecord>) {
-    let mut records = Vec::new();
+    attempts: &mut Attempts,
+) -> Option<StreamStart> {
     let pos = plan
         .targets
         .iter()
         .position(|&t| t == failed)
         .map_or(0, |p| p + 1);
+    // One copy of the request per continuation (rare), not per attempt.
     let mut cont = req.clone();
     cont.messages.push(Message::text(Role::Assistant, text));
     for &id in &plan.targets[pos..] {
@@ -224,43 +257,18 @@ pub async fn resume_stream(
         if remaining.is_zero() {
             break;
         }
+        d.usage.record(plan.tokens);
         let started = Instant::now();
-        let result = start_stream(
-            snap,
-            id,
-            plan.timeouts.unwrap_or(d.timeouts),
-            remaining,
-            &cont,
-        )
-        .await;
-        let latency = started.elapsed();
-        match result {
-            Ok(done) => {
-                d.stats.health.on_success();
-                records.push(AttemptRecord {
-                    deployment: id,
-                    status: done.status,
-                    error: None,
-                    latency,
-                    ttft: done.ttft,
-                    usage: Usage::default(),
-                });
-                return (Some(done.value), records);
-            }
-            Err(e) => {
-                d.stats.health.on_failure(e.class);
-                records.push(AttemptRecord {
-                    deployment: id,
-                    status: e.status.unwrap_or(0),
-                    error: Some(e),
-                    latency,
-                    ttft: None,
-                    usage: Usage::default(),
-                });
-            }
+        let result = {
+            let _inflight = d.stats.begin();
+            start_stream(snap, id, timeouts(snap, plan, id), remaining, &cont).await
+        };
+        attempts.upstream_time += started.elapsed();
+        if let Ok(start) = settle_attempt(snap, id, result, started, attempts) {
+            return Some(start);
         }
     }
-    (None, records)
+    None
 }
 
 /// APIs that require an output cap (`ProviderKind::requires_output_cap`) get the model's maximum output from
@@ -312,7 +320,8 @@ where
             Hedged::NotApplicable => {}
             Hedged::Won(id, value) => return (Ok((id, value)), attempts),
             Hedged::Failed(e, next) => {
-                if !e.class.try_next_candidate() {
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if decide(&e, 0, remaining, Stage::Hedge) != Decision::Next {
                     return (Err(CoreError::Upstream(e)), attempts);
                 }
                 idx = next;
@@ -363,7 +372,7 @@ where
             Err(e) => {
                 tracing::debug!(model = %d.name, class = e.class.as_str(), "attempt failed");
                 let remaining = deadline.saturating_duration_since(Instant::now());
-                match decide(&e, tries_here, remaining) {
+                match decide(&e, tries_here, remaining, Stage::BeforeFirstByte) {
                     Decision::RetrySame(wait) if health.spend_retry() => {
                         tokio::time::sleep(wait).await;
                         attempts.upstream_time += wait;
@@ -373,7 +382,9 @@ where
                         idx = next_target(snap, plan, idx, &e);
                         tries_here = 0;
                     }
-                    Decision::Stop => return (Err(CoreError::Upstream(e)), attempts),
+                    Decision::Stop | Decision::Resume => {
+                        return (Err(CoreError::Upstream(e)), attempts)
+                    }
                 }
                 last = Some(e);
             }

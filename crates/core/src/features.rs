@@ -3,7 +3,11 @@
 use http::HeaderMap;
 use std::sync::OnceLock;
 
-use switchyard_types::{ChatRequest, Content, ContentPart, Role};
+use switchyard_types::{
+    ChatRequest, Content, ContentPart, EmbeddingInput, EmbeddingsRequest, Role,
+};
+
+use crate::routable::Routable;
 
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,8 +39,36 @@ pub struct Features {
 }
 
 impl Features {
-    /// Extract features from a request and its headers.
+    /// Extract features from a chat request and its headers.
     pub fn extract(req: &ChatRequest, headers: &HeaderMap) -> Self {
+        Features {
+            input_tokens: estimate_input_tokens(req),
+            max_output: req.max_output().map(u64::from),
+            prefix_tokens: prefix_tokens(req),
+            tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
+            images: req.has_images(),
+            json: req.wants_json(),
+            ..Features::hints(req, headers)
+        }
+    }
+
+    /// Extract features from an embeddings request and its headers: the input estimate
+    /// (bytes/4, or the token count of pre-tokenised input) and the routing hints.
+    pub fn extract_embeddings(req: &EmbeddingsRequest, headers: &HeaderMap) -> Self {
+        let input_tokens = match &req.input {
+            EmbeddingInput::One(s) => s.len().div_ceil(4) as u64,
+            EmbeddingInput::Many(v) => v.iter().map(|s| s.len().div_ceil(4) as u64).sum(),
+            EmbeddingInput::Tokens(t) => t.len() as u64,
+            EmbeddingInput::TokenBatches(b) => b.iter().map(|t| t.len() as u64).sum(),
+        };
+        Features {
+            input_tokens,
+            ..Features::hints(req, headers)
+        }
+    }
+
+    /// The client's hints: headers first, then the same keys in `metadata`.
+    fn hints(req: &impl Routable, headers: &HeaderMap) -> Self {
         let hint = |name: &str, key: &str| {
             headers
                 .get(name)
@@ -45,8 +77,6 @@ impl Features {
                 .or_else(|| req.metadata_str(key).map(str::to_owned))
         };
         Features {
-            input_tokens: estimate_input_tokens(req),
-            max_output: req.max_output().map(u64::from),
             task: hint("x-switchyard-task", "task"),
             region: hint("x-switchyard-region", "region"),
             lane: hint("x-switchyard-lane", "lane"),
@@ -60,10 +90,7 @@ impl Features {
                         .collect()
                 })
                 .unwrap_or_default(),
-            prefix_tokens: prefix_tokens(req),
-            tools: req.tools.as_ref().is_some_and(|t| !t.is_empty()),
-            images: req.has_images(),
-            json: req.wants_json(),
+            ..Features::default()
         }
     }
 }
@@ -92,14 +119,25 @@ fn prefix_tokens(req: &ChatRequest) -> u64 {
     bytes.div_ceil(4) as u64
 }
 
+/// The `o200k_base` tokenizer, loaded once (its data ships inside the crate).
+fn bpe() -> Option<&'static tiktoken_rs::CoreBPE> {
+    static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+/// Tokens of a text under `o200k_base` (a bytes/4 estimate if the tokenizer is unavailable).
+pub fn count_tokens(text: &str) -> u64 {
+    match bpe() {
+        Some(b) => b.encode_ordinary(text).len() as u64,
+        None => text.len().div_ceil(4) as u64,
+    }
+}
+
 /// The exact input token count under OpenAI's `o200k_base` encoding (text only, plus the chat
 /// format's per-message overhead). Costs microseconds per kilobyte, so routing uses it only
 /// when the fast estimate is close to a context window.
 pub fn exact_input_tokens(req: &ChatRequest) -> Option<u64> {
-    static BPE: OnceLock<Option<tiktoken_rs::CoreBPE>> = OnceLock::new();
-    let bpe = BPE
-        .get_or_init(|| tiktoken_rs::o200k_base().ok())
-        .as_ref()?;
+    let bpe = bpe()?;
     let mut n = 3u64;
     for m in &req.messages {
         n += 4;

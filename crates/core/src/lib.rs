@@ -1,22 +1,29 @@
-//! The gateway's decisions: which deployments may answer a request and in what order
-//! ([`plan`]), and how to call them until one answers ([`attempt`]).
+//! The gateway's request path: the [`driver`] runs every request through the same phases —
+//! admit, features, [`plan`] (which deployments may answer, in what order), [`attempt`]
+//! (call them until one answers; streams continue in [`relay`]) and settle ([`cx`]: one bill,
+//! one ledger row, whatever the ending).
 //!
 //! Everything here works on one immutable [`Snapshot`] of the configuration, taken once per
 //! request, so a request never mixes two config versions. Nothing here knows HTTP servers:
-//! the server crate turns outcomes into responses, headers and ledger rows.
+//! the server crate decodes ingress bodies and encodes [`driver::Outcome`]s.
 
 pub mod attempt;
 pub mod config;
+pub mod cx;
+pub mod driver;
 mod error;
 pub mod features;
 pub mod health;
 pub mod plan;
+pub mod relay;
 mod retry;
+pub mod routable;
 pub mod rules;
 mod snapshot;
 pub mod stats;
 mod strategy;
 
+pub use cx::{Bill, Ending, Facts, RequestCx, Sink};
 pub use error::{ConfigError, CoreError};
 pub use features::Features;
 pub use snapshot::{

@@ -7,11 +7,10 @@
 //! orders what is left.
 
 use switchyard_providers::Timeouts;
-use switchyard_types::ChatRequest;
 
 use crate::{
     config::{OnUnpriced, Strategy},
-    features::exact_input_tokens,
+    routable::Routable,
     snapshot::{Deployment, Route},
     strategy, CoreError, DeploymentId, Features, Snapshot,
 };
@@ -91,9 +90,10 @@ pub struct Plan {
 /// Longest chain of rule hand-overs between routes.
 const MAX_HANDOVERS: usize = 4;
 
-/// Resolve `req.model` (`auto`, a route, or a model) into a plan.
-pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, CoreError> {
-    let name = req.model.as_str();
+/// Resolve `req.model()` (`auto`, a route, or a model) into a plan. Chat completions and
+/// embeddings are planned alike; embeddings keep the candidates' configured order.
+pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, CoreError> {
+    let name = req.model();
     let route_name = if name == "auto" {
         snap.default_route.as_deref().unwrap_or(name)
     } else {
@@ -104,7 +104,7 @@ pub fn plan(snap: &Snapshot, req: &ChatRequest, f: &Features) -> Result<Plan, Co
     } else if let Some(&id) = snap.models.get(name) {
         return direct(snap, id, req, f);
     } else {
-        return Err(CoreError::UnknownModel(req.model.clone()));
+        return Err(CoreError::UnknownModel(name.to_owned()));
     };
     let mut p = Plan {
         route: route.name.clone(),
@@ -128,7 +128,7 @@ fn apply_rules<'s>(
     snap: &'s Snapshot,
     mut route: &'s Route,
     f: &Features,
-    req: &ChatRequest,
+    req: &impl Routable,
 ) -> (&'s Route, Option<String>, &'s [DeploymentId]) {
     let mut rule_name = None;
     'hops: for _ in 0..MAX_HANDOVERS {
@@ -157,7 +157,7 @@ fn apply_rules<'s>(
 fn direct(
     snap: &Snapshot,
     id: DeploymentId,
-    req: &ChatRequest,
+    req: &impl Routable,
     f: &Features,
 ) -> Result<Plan, CoreError> {
     let d = snap.deployment(id);
@@ -189,7 +189,7 @@ fn finish(
     p: &mut Plan,
     route: Option<&Route>,
     candidates: &[DeploymentId],
-    req: &ChatRequest,
+    req: &impl Routable,
     f: &Features,
 ) -> Result<(), CoreError> {
     let tags = route.map_or(&[][..], |r| &r.require_tags[..]);
@@ -203,8 +203,8 @@ fn finish(
         .iter()
         .map(|&t| estimate(snap, snap.deployment(t), f))
         .collect();
-    if let Some(r) = route {
-        strategy::order(snap, r, f, req, p);
+    if let (Some(r), Some(chat)) = (route, req.as_chat()) {
+        strategy::order(snap, r, f, chat, p);
     }
     spill_low_headroom(snap, f, p);
     Ok(())
@@ -214,7 +214,7 @@ fn filter(
     snap: &Snapshot,
     require_tags: &[String],
     candidates: &[DeploymentId],
-    req: &ChatRequest,
+    req: &impl Routable,
     f: &Features,
     p: &mut Plan,
 ) {
@@ -291,7 +291,12 @@ fn spill_low_headroom(snap: &Snapshot, f: &Features, p: &mut Plan) {
 
 /// Whether input plus requested output fits the context window. The fast estimate decides
 /// unless it is within 20% of the window; then the exact count does.
-fn fits(d: &Deployment, f: &Features, req: &ChatRequest, exact: &mut Option<Option<u64>>) -> bool {
+fn fits(
+    d: &Deployment,
+    f: &Features,
+    req: &impl Routable,
+    exact: &mut Option<Option<u64>>,
+) -> bool {
     let Some(window) = d.caps.context_window else {
         return true;
     };
@@ -303,7 +308,7 @@ fn fits(d: &Deployment, f: &Features, req: &ChatRequest, exact: &mut Option<Opti
     if est * 10 > window * 12 {
         return false;
     }
-    match *exact.get_or_insert_with(|| exact_input_tokens(req)) {
+    match *exact.get_or_insert_with(|| req.exact_input_tokens()) {
         Some(n) => n + out <= window,
         None => est <= window,
     }

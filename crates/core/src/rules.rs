@@ -1,9 +1,8 @@
 //! Routing rules, compiled once at load: first match wins.
 
 use regex::Regex;
-use switchyard_types::{ChatRequest, Content, ContentPart, Role};
 
-use crate::{config::RuleWhen, DeploymentId, Features};
+use crate::{config::RuleWhen, routable::Routable, DeploymentId, Features};
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
@@ -43,7 +42,7 @@ impl Rule {
     }
 
     /// Whether every given condition holds.
-    pub fn matches(&self, f: &Features, req: &ChatRequest) -> bool {
+    pub fn matches(&self, f: &Features, req: &impl Routable) -> bool {
         let w = &self.when;
         let opt = |cond: &Option<crate::config::OneOrMany>, v: &Option<String>| match cond {
             None => true,
@@ -64,24 +63,6 @@ impl Rule {
             && w.metadata
                 .iter()
                 .all(|(k, v)| req.metadata_str(k) == Some(v.as_str()))
-            && self
-                .regex
-                .as_ref()
-                .is_none_or(|re| last_user_matches(re, req))
-    }
-}
-
-/// Match against the last user message without copying it.
-fn last_user_matches(re: &Regex, req: &ChatRequest) -> bool {
-    let Some(m) = req.messages.iter().rev().find(|m| m.role == Role::User) else {
-        return false;
-    };
-    match &m.content {
-        Some(Content::Text(t)) => re.is_match(t),
-        Some(Content::Parts(parts)) => parts.iter().any(|p| match p {
-            ContentPart::Text { text, .. } => re.is_match(text),
-            _ => false,
-        }),
-        None => false,
+            && self.regex.as_ref().is_none_or(|re| req.text_matches(re))
     }
 }

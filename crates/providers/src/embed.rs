@@ -2,7 +2,7 @@
 //!
 //! Kept out of the [`crate::Provider`] trait on purpose: only some adapters embed, and the
 //! trait stays the chat contract every adapter must fulfil. Adapters without embeddings
-//! answer with a `BadRequest` naming the provider kind.
+//! answer with an `Unsupported` error naming the provider (another candidate may serve it).
 
 use switchyard_types::{EmbeddingsRequest, EmbeddingsResponse, Usage};
 
@@ -26,16 +26,12 @@ impl AnyProvider {
         req: &EmbeddingsRequest,
         upstream_model: &str,
     ) -> Result<EmbedReply, ProviderError> {
-        #[allow(
-            unreachable_patterns,
-            reason = "other adapters join the enum without embeddings"
-        )]
         match self {
             AnyProvider::OpenAi(p) => p.embed(req, upstream_model).await,
             AnyProvider::Gemini(p) => p.embed(req, upstream_model).await,
-            other => Err(ProviderError::new(
-                ErrorClass::BadRequest,
-                format!("provider `{}` does not serve embeddings", other.name()),
+            AnyProvider::Anthropic(_) | AnyProvider::Bedrock(_) => Err(ProviderError::new(
+                ErrorClass::Unsupported,
+                format!("provider `{}` does not serve embeddings", self.name()),
             )),
         }
     }

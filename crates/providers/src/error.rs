@@ -37,6 +37,8 @@ pub enum ErrorClass {
     Malformed,
     /// A hedged attempt that lost the race and was cancelled (not a failure of the deployment).
     HedgeLost,
+    /// The adapter cannot serve this kind of request (e.g. embeddings); another may.
+    Unsupported,
     /// A bug or misconfiguration on our side.
     Internal,
 }
@@ -61,6 +63,7 @@ impl ErrorClass {
             ErrorClass::StreamCut => "stream_cut",
             ErrorClass::Malformed => "malformed",
             ErrorClass::HedgeLost => "hedge_lost",
+            ErrorClass::Unsupported => "unsupported",
             ErrorClass::Internal => "internal",
         }
     }
@@ -87,6 +90,7 @@ impl ErrorClass {
             || matches!(
                 self,
                 ErrorClass::ContextLength
+                    | ErrorClass::Unsupported
                     | ErrorClass::Quota
                     | ErrorClass::Auth
                     | ErrorClass::NotFound

@@ -145,6 +145,30 @@ async fn prometheus() -> Response {
     }
 }
 
+/// Read a request body up to `limit` bytes (413 beyond it).
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!("request body is larger than the gateway's limit of {limit} bytes"),
+        )
+        .code("request_too_large")
+    })
+}
+
+/// The driver's task panicked (a bug): a 500 in the client's shape. The request context was
+/// dropped while unwinding, which recorded the request.
+pub(crate) fn task_failed(e: tokio::task::JoinError, shape: crate::Shape) -> Response {
+    tracing::error!(error = %e, "request task failed");
+    ApiError::internal("internal error in the gateway")
+        .shaped(shape)
+        .into_response()
+}
+
 async fn not_found() -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,

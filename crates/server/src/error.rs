@@ -49,6 +49,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
     }
 
+    /// 500: a bug on our side.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", message)
+    }
+
     /// An error with status, type and message.
     pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
         ApiError {
@@ -138,6 +143,7 @@ impl From<CoreError> for ApiError {
                     ErrorClass::Quota => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota"),
                     ErrorClass::ContextLength
                     | ErrorClass::ContentPolicy
+                    | ErrorClass::Unsupported
                     | ErrorClass::BadRequest => (
                         passthrough(p.status.unwrap_or(400)),
                         "invalid_request_error",

@@ -10,11 +10,10 @@ mod chat;
 pub mod config;
 mod embeddings;
 mod error;
-mod headers;
 mod live;
 mod messages;
 pub mod metrics;
-mod settle;
+mod respond;
 mod sse;
 
 pub use error::{ApiError, Shape};

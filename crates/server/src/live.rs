@@ -31,6 +31,7 @@ pub struct Gateway {
     sim: Mutex<Option<Sim>>,
     stats: Arc<StatsRegistry>,
     ledger: Option<Ledger>,
+    sink: Arc<dyn switchyard_core::Sink>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -58,6 +59,9 @@ impl Gateway {
             None => None,
         };
         Ok(Arc::new(Gateway {
+            sink: Arc::new(crate::respond::LedgerSink {
+                ledger: ledger.clone(),
+            }),
             ledger,
             snapshot: ArcSwap::from_pointee(snap),
             config: ArcSwap::from_pointee(cfg),
@@ -71,6 +75,11 @@ impl Gateway {
     /// The current snapshot; take it once per request.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// Where settled requests go (log line, metrics, ledger).
+    pub fn sink(&self) -> Arc<dyn switchyard_core::Sink> {
+        self.sink.clone()
     }
 
     /// The current config.

@@ -5,8 +5,6 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use switchyard_store::LedgerRow;
 
-use crate::settle::Bill;
-
 /// Requests by route, model and status.
 pub const REQUESTS: &str = "switchyard_requests_total";
 /// Upstream attempts by provider, model and outcome.
@@ -29,7 +27,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 /// Count one finished request.
-pub(crate) fn request(row: &LedgerRow, bill: &Bill) {
+pub(crate) fn request(row: &LedgerRow) {
     let route = row.route.clone().unwrap_or_default();
     let model = row.model.clone().unwrap_or_default();
     metrics::counter!(REQUESTS, "route" => route.clone(), "model" => model.clone(), "status" => row.status.clone()).increment(1);
@@ -37,7 +35,7 @@ pub(crate) fn request(row: &LedgerRow, bill: &Bill) {
         let outcome = a.error_class.clone().unwrap_or_else(|| "ok".to_owned());
         metrics::counter!(ATTEMPTS, "provider" => a.provider.clone(), "model" => a.model.clone(), "outcome" => outcome).increment(1);
     }
-    match bill.cost.amount() {
+    match row.cost() {
         Some(c) => metrics::counter!(COST, "route" => route, "model" => model)
             .increment(switchyard_store::nanos_from_decimal(c).max(0) as u64),
         None => metrics::counter!(UNPRICED, "model" => model).increment(1),

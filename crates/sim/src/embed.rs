@@ -3,7 +3,8 @@
 //! A vector is a function of (model, text, dimensions) only: components drawn from a PRNG
 //! seeded by a hash of the model and the text, then normalised to unit length, so equal texts
 //! embed equally and cosine similarity is well defined. Usage counts one token per four
-//! characters (rounded up) per input.
+//! characters (rounded up) per input. Model-name faults `silent`, `429`, `500`, `503` and
+//! `529` apply, as for chat.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::engine::{Hasher, Rng};
+use crate::faults::Fault;
 use crate::model::Failure;
 use crate::server::SimState;
 
@@ -67,10 +69,22 @@ pub(crate) async fn embeddings(State(st): State<Arc<SimState>>, req: Request) ->
     else {
         return bad("you must provide a model parameter");
     };
-    st.registry
-        .get(model)
+    let state = st.registry.get(model);
+    let index = state
         .calls
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The model-name faults that make sense for embeddings: silence, 429, 5xx.
+    let failure = match state.fault_for(index) {
+        Some(Fault::Silent) => return std::future::pending().await,
+        Some(Fault::RateLimited { retry_after }) => Some(Failure::RateFault { retry_after }),
+        Some(Fault::ServerError) => Some(Failure::Server),
+        Some(Fault::Unavailable) => Some(Failure::Unavailable),
+        Some(Fault::Overloaded) => Some(Failure::Overloaded),
+        _ => None,
+    };
+    if let Some(f) = failure {
+        return crate::openai::error::response(&f, &[]);
+    }
     let texts: Vec<String> = match json.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) if !a.is_empty() => a

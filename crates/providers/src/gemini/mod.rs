@@ -117,7 +117,7 @@ impl GeminiProvider {
     ) -> Result<EmbedReply, ProviderError> {
         let texts = req.input.texts().ok_or_else(|| {
             ProviderError::new(
-                ErrorClass::BadRequest,
+                ErrorClass::Unsupported,
                 "Gemini embeddings take text input, not token arrays",
             )
         })?;

@@ -1,0 +1,378 @@
+//! The per-request context, and phase 7, settle: one bill per request, whatever its ending,
+//! from which the headers, the final stream chunk, the ledger row and the metrics are all
+//! written.
+//!
+//! A [`RequestCx`] travels through every phase and ends inside the response body: it settles
+//! exactly once, when the body has been handed to the client ([`RequestCx::finish`]) or, if
+//! the client went away first, when it is dropped (recorded as `client_cancelled`, with the
+//! usage the provider reported, or the gateway's estimate). Settling therefore happens after
+//! the answer is on its way, off the client's critical path, and no ending goes unrecorded.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use switchyard_pricing::{Cost, CostContext};
+use switchyard_store::{AttemptRow, LedgerRow};
+use switchyard_types::Usage;
+use tokio::time::Instant;
+
+use crate::{attempt::Attempts, plan::Plan, DeploymentId, Features, Snapshot};
+
+/// Where settled requests go: the server logs, counts and queues the ledger row.
+pub trait Sink: Send + Sync + 'static {
+    /// Record one finished request. Must not block.
+    fn record(&self, row: LedgerRow);
+}
+
+/// The money side of a request: every attempt priced, and the baseline.
+#[derive(Debug, Clone)]
+pub struct Bill {
+    /// All attempts together.
+    pub cost: Cost,
+    /// The baseline model for the same tokens; `None` when no baseline is configured.
+    pub baseline: Option<Cost>,
+    /// Per attempt, aligned with the attempt records.
+    pub attempts: Vec<Cost>,
+}
+
+/// What the response headers report.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The ledger row's id.
+    pub request_id: String,
+    /// The route (or model) that decided.
+    pub route: Option<String>,
+    /// The rule that matched (`None`: no rule; only meaningful with a route).
+    pub rule: Option<String>,
+    /// Provider that answered.
+    pub provider: Option<String>,
+    /// Deployment that answered.
+    pub model: Option<String>,
+    /// Upstream attempts made so far.
+    pub attempts: usize,
+    /// Time inside the gateway so far, upstream time excluded.
+    pub overhead_us: u64,
+    /// The bill, once known (streams: in the final chunk instead).
+    pub bill: Option<Bill>,
+}
+
+/// Everything one request accumulates on its way through the phases.
+pub struct RequestCx {
+    pub(crate) snap: Arc<Snapshot>,
+    sink: Arc<dyn Sink>,
+    id: String,
+    started: Instant,
+    ingress: &'static str,
+    pub(crate) stream: bool,
+    pub(crate) features: Option<Features>,
+    pub(crate) plan: Option<Arc<Plan>>,
+    pub(crate) attempts: Attempts,
+    pub(crate) answered: Option<DeploymentId>,
+    pub(crate) usage: Usage,
+    pub(crate) usage_estimated: bool,
+    bill: Option<Bill>,
+    overhead_us: Option<u64>,
+    error: Option<(u16, String)>,
+    settled: bool,
+}
+
+/// How a request ended, as the ledger's `status` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The answer reached the client (`ok`, or `error` if [`RequestCx::fail`] was called).
+    Delivered,
+    /// The client went away first (`client_cancelled`).
+    Abandoned,
+}
+
+impl std::fmt::Debug for RequestCx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestCx").field("id", &self.id).finish()
+    }
+}
+
+// === impl RequestCx ===
+
+impl RequestCx {
+    /// A new request on `snap`, started at `started` (when the gateway first saw it), for a
+    /// client speaking `ingress` (the ledger's label: `openai`, `anthropic`, …).
+    pub fn new(
+        snap: Arc<Snapshot>,
+        sink: Arc<dyn Sink>,
+        ingress: &'static str,
+        started: Instant,
+    ) -> Self {
+        RequestCx {
+            snap,
+            sink,
+            id: uuid::Uuid::now_v7().to_string(),
+            started,
+            ingress,
+            stream: false,
+            features: None,
+            plan: None,
+            attempts: Attempts::default(),
+            answered: None,
+            usage: Usage::default(),
+            usage_estimated: false,
+            bill: None,
+            overhead_us: None,
+            error: None,
+            settled: false,
+        }
+    }
+
+    /// The request id (the ledger row's id, `x-switchyard-request-id`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The snapshot the request runs on.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snap
+    }
+
+    /// The usage of the answer (as the provider reported it, or estimated).
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    /// The bill, computed once (pricing the month's volume tier advances its counter, so a
+    /// second computation would differ): the figure the client is told and the ledger keeps.
+    pub fn bill(&mut self) -> &Bill {
+        if self.bill.is_none() {
+            let answered = if self.answered.is_some() {
+                self.usage
+            } else {
+                Usage::default()
+            };
+            self.bill = Some(bill(&self.snap, &self.attempts.records, &answered));
+        }
+        self.bill.get_or_insert_with(|| Bill {
+            cost: Cost::Unpriced,
+            baseline: None,
+            attempts: Vec::new(),
+        })
+    }
+
+    /// The facts for the response headers. The overhead is fixed at the first call (when the
+    /// response headers are built); `with_bill` prices the request (non-streaming answers).
+    pub fn facts(&mut self, with_bill: bool) -> Facts {
+        let overhead = *self.overhead_us.get_or_insert_with(|| {
+            self.started
+                .elapsed()
+                .saturating_sub(self.attempts.upstream_time)
+                .as_micros() as u64
+        });
+        let bill = with_bill.then(|| self.bill().clone());
+        let answered = self.answered.map(|id| self.snap.deployment(id));
+        let plan = self.plan.as_deref();
+        Facts {
+            request_id: self.id.clone(),
+            route: plan.map(|p| p.route.clone()),
+            rule: plan.and_then(|p| p.rule.clone()),
+            provider: answered.map(|d| d.provider_name.clone()),
+            model: answered.map(|d| d.name.clone()),
+            attempts: self.attempts.records.len(),
+            overhead_us: overhead,
+            bill,
+        }
+    }
+
+    /// The request failed: the client is told `http_status`; `class` is the ledger's
+    /// `error_class`.
+    pub fn fail(&mut self, http_status: u16, class: impl Into<String>) {
+        self.error = Some((http_status, class.into()));
+    }
+
+    /// Settle now: price (if not yet), build the ledger row, hand it to the sink.
+    pub fn finish(mut self, ending: Ending) {
+        self.settle(ending);
+    }
+
+    /// The deployment `id` answered with `usage`.
+    pub(crate) fn answer(&mut self, id: DeploymentId, usage: Usage) {
+        self.answered = Some(id);
+        self.usage = usage;
+        if let Some(a) = self
+            .attempts
+            .records
+            .iter_mut()
+            .rev()
+            .find(|a| a.deployment == id && a.error.is_none())
+        {
+            a.usage = usage;
+        }
+        let task = self.features.as_ref().and_then(|f| f.task.as_deref());
+        self.snap
+            .deployment(id)
+            .stats
+            .observe_output(usage.output, task);
+    }
+
+    fn settle(&mut self, ending: Ending) {
+        if self.settled {
+            return;
+        }
+        self.settled = true;
+        self.bill();
+        let row = self.row(ending);
+        self.sink.record(row);
+    }
+
+    /// Build the ledger row. Never contains prompt text or keys.
+    fn row(&self, ending: Ending) -> LedgerRow {
+        let snap = &self.snap;
+        let f = self.features.as_ref();
+        let plan = self.plan.as_deref();
+        let mut row = LedgerRow::new();
+        row.id.clone_from(&self.id);
+        row.tenant = f
+            .and_then(|f| f.tenant.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        row.tags = f.map(|f| f.tags.clone()).unwrap_or_default();
+        row.task = f.and_then(|f| f.task.clone());
+        row.ingress = self.ingress.to_owned();
+        row.route = plan.map(|p| p.route.clone());
+        row.rule = plan.and_then(|p| p.rule.clone());
+        row.stream = self.stream;
+        row.decision = decision(snap, plan, f);
+        if let Some(id) = self.answered {
+            let d = snap.deployment(id);
+            row.provider = Some(d.provider_name.clone());
+            row.model = Some(d.name.clone());
+        }
+        let bill = self.bill.as_ref();
+        row.attempts = self
+            .attempts
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let d = snap.deployment(a.deployment);
+                let billed = a.usage != Usage::default();
+                let mut r = AttemptRow {
+                    provider: d.provider_name.clone(),
+                    model: d.name.clone(),
+                    status: a.status,
+                    error_class: a.error.as_ref().map(|e| e.class.as_str().to_owned()),
+                    latency_ms: a.latency.as_millis() as u64,
+                    ttft_ms: a.ttft.map(|t| t.as_millis() as u64),
+                    usage: a.usage,
+                    cost_nanos: None,
+                    cost_rem_femtos: 0,
+                    usage_estimated: billed
+                        && self.usage_estimated
+                        && Some(a.deployment) == self.answered,
+                    billed,
+                };
+                r.set_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
+                r
+            })
+            .collect();
+        row.usage = self.usage;
+        row.usage_estimated = self.usage_estimated;
+        let cost = bill.map_or(Cost::Unpriced, |b| b.cost);
+        row.set_cost(cost.amount());
+        row.set_baseline_cost(bill.and_then(|b| b.baseline).and_then(|c| c.amount()));
+        row.unpriced = !cost.is_priced();
+        row.catalog_version = Some(snap.catalog_version.clone());
+        row.overhead_us = self.overhead_us.unwrap_or_default();
+        row.latency_ms = self.started.elapsed().as_millis() as u64;
+        let (status, http, class) = match (&self.error, ending) {
+            (Some((http, class)), _) => ("error", *http, Some(class.clone())),
+            (None, Ending::Delivered) => ("ok", 200, None),
+            // 200 if the response had begun (a stream), else nginx's 499 "client closed".
+            (None, Ending::Abandoned) => (
+                "client_cancelled",
+                if self.overhead_us.is_some() { 200 } else { 499 },
+                None,
+            ),
+        };
+        row.status = status.to_owned();
+        row.http_status = http;
+        row.error_class = class;
+        row
+    }
+}
+
+impl Drop for RequestCx {
+    fn drop(&mut self) {
+        self.settle(Ending::Abandoned);
+    }
+}
+
+/// Price every attempt and the baseline, at the current time. An attempt that used no tokens
+/// costs exactly zero whatever its price; one that used tokens on an unpriced model makes the
+/// request unpriced.
+fn bill(snap: &Snapshot, attempts: &[crate::attempt::AttemptRecord], answered: &Usage) -> Bill {
+    let now = unix_now();
+    let ctx = CostContext {
+        at_unix: Some(now),
+        ..CostContext::default()
+    };
+    let per: Vec<Cost> = attempts
+        .iter()
+        .map(|a| {
+            if a.usage == Usage::default() {
+                return Cost::ZERO;
+            }
+            let d = snap.deployment(a.deployment);
+            // Monthly volume tiers: the rate in force when the request starts.
+            let before = d.stats.monthly.add(a.usage.total(), now);
+            let ctx = CostContext {
+                monthly_tokens_before: before,
+                ..ctx
+            };
+            Cost::of(d.price.as_ref(), &a.usage, &ctx)
+        })
+        .collect();
+    Bill {
+        cost: per.iter().fold(Cost::ZERO, |acc, c| acc + *c),
+        baseline: snap
+            .baseline
+            .map(|b| Cost::of(snap.deployment(b).price.as_ref(), answered, &ctx)),
+        attempts: per,
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The routing decision with its inputs, so past traffic can be re-decided later.
+fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde_json::Value {
+    let Some(p) = plan else {
+        return serde_json::Value::Null;
+    };
+    let features = f.map(|f| {
+        json!({
+            "input_tokens": f.input_tokens, "max_output": f.max_output, "task": f.task,
+            "region": f.region, "lane": f.lane, "tools": f.tools, "images": f.images,
+            "json": f.json, "tenant": f.tenant, "tags": f.tags, "prefix_tokens": f.prefix_tokens,
+            "session": f.session.is_some(),
+        })
+    });
+    let femto_to_usd = |v: u128| {
+        switchyard_pricing::Decimal::from_i128_with_scale(v as i128, 15)
+            .normalize()
+            .to_string()
+    };
+    let candidates: Vec<_> = p
+        .targets
+        .iter()
+        .zip(&p.estimates)
+        .map(|(id, est)| json!({"model": snap.deployment(*id).name, "est_cost_usd": est.map(femto_to_usd)}))
+        .collect();
+    let excluded: Vec<_> = p
+        .excluded
+        .iter()
+        .map(|(id, why)| json!({"model": snap.deployment(*id).name, "reason": why.as_str()}))
+        .collect();
+    json!({
+        "route": p.route, "rule": p.rule, "strategy": p.strategy.as_str(),
+        "features": features, "candidates": candidates, "excluded": excluded,
+    })
+}
