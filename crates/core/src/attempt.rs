@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::{stream::BoxStream, StreamExt};
 use switchyard_providers::{
-    ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
+    CallCx, ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
 };
 use switchyard_types::{ChatRequest, EmbeddingsRequest, Message, Role, Usage};
 use tokio::time::Instant;
@@ -95,8 +95,7 @@ pub async fn chat(
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
         let limit = t.response.min(remaining);
-        let req = with_output_cap(req, d);
-        match tokio::time::timeout(limit, d.provider.chat(&req, &d.upstream)).await {
+        match tokio::time::timeout(limit, d.provider.chat(req, call_cx(d))).await {
             Ok(Ok(reply)) => Ok(Done {
                 status: reply.meta.status,
                 usage: reply.usage,
@@ -172,8 +171,7 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let req = with_output_cap(req, d);
-        let reply = d.provider.chat_stream(&req, &d.upstream).await?;
+        let reply = d.provider.chat_stream(req, call_cx(d)).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();
         loop {
@@ -271,19 +269,17 @@ pub async fn resume_stream(
     None
 }
 
-/// APIs that require an output cap (`ProviderKind::requires_output_cap`) get the model's maximum output from
-/// the capability table when the client set none. Only then is the request copied.
-fn with_output_cap<'r>(
-    req: &'r ChatRequest,
-    d: &crate::Deployment,
-) -> std::borrow::Cow<'r, ChatRequest> {
-    match (req.max_output(), d.caps.max_output) {
-        (None, Some(max)) if d.provider_kind.requires_output_cap() => {
-            let mut r = req.clone();
-            r.max_tokens = Some(u32::try_from(max).unwrap_or(u32::MAX));
-            std::borrow::Cow::Owned(r)
-        }
-        _ => std::borrow::Cow::Borrowed(req),
+/// The call's facts: the upstream model id, and for APIs that require an output cap
+/// (`ProviderKind::requires_output_cap`) the model's maximum output from the capability table,
+/// sent when the client set none. The request itself is never copied.
+fn call_cx(d: &crate::Deployment) -> CallCx<'_> {
+    CallCx {
+        upstream_model: &d.upstream,
+        default_max_tokens: d
+            .caps
+            .max_output
+            .filter(|_| d.provider_kind.requires_output_cap())
+            .map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
     }
 }
 

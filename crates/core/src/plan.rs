@@ -204,7 +204,9 @@ fn finish(
         .map(|&t| estimate(snap, snap.deployment(t), f))
         .collect();
     if let (Some(r), Some(chat)) = (route, req.as_chat()) {
-        strategy::order(snap, r, f, chat, p);
+        if let Some(order) = strategy::order(snap, r, f, chat, &p.targets, &p.estimates) {
+            reorder(p, &order);
+        }
     }
     spill_low_headroom(snap, f, p);
     Ok(())
@@ -285,6 +287,11 @@ fn spill_low_headroom(snap: &Snapshot, f: &Features, p: &mut Plan) {
     }
     let mut order: Vec<usize> = (0..p.targets.len()).collect();
     order.sort_by_key(|&i| low(p.targets[i]));
+    reorder(p, &order);
+}
+
+/// Put the targets (and their estimates) in `order` (indices into them).
+fn reorder(p: &mut Plan, order: &[usize]) {
     p.targets = order.iter().map(|&i| p.targets[i]).collect();
     p.estimates = order.iter().map(|&i| p.estimates[i]).collect();
 }

@@ -1,32 +1,35 @@
-//! Strategies: each orders a plan's targets (and their estimates) in place.
+//! Strategies: each orders a plan's eligible targets, given their cost estimates.
 
 use std::hash::{BuildHasher, Hasher};
 
 use rand::Rng;
 use switchyard_types::{ChatRequest, Content};
 
-use crate::{config::Strategy, plan::Plan, snapshot::Route, Features, Snapshot};
+use crate::{config::Strategy, snapshot::Route, DeploymentId, Features, Snapshot};
 
-/// Order `p.targets` by the route's strategy.
-pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequest, p: &mut Plan) {
-    let n = p.targets.len();
+/// The order the route's strategy puts `targets` in, as indices into it (`None`: as they are).
+/// `estimates` are the targets' estimated costs, aligned with them.
+pub(crate) fn order(
+    snap: &Snapshot,
+    route: &Route,
+    f: &Features,
+    req: &ChatRequest,
+    targets: &[DeploymentId],
+    estimates: &[Option<u128>],
+) -> Option<Vec<usize>> {
+    let n = targets.len();
     if n < 2 {
-        return;
+        return None;
     }
     let mut idx: Vec<usize> = (0..n).collect();
     match route.strategy {
-        Strategy::Priority => return,
-        Strategy::Cheapest => idx.sort_by_key(|&i| p.estimates[i].unwrap_or(u128::MAX)),
+        Strategy::Priority => return None,
+        Strategy::Cheapest => idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX)),
         Strategy::LeastLatency => {
-            idx.sort_by_key(|&i| {
-                snap.deployment(p.targets[i])
-                    .stats
-                    .ttft()
-                    .unwrap_or_default()
-            });
+            idx.sort_by_key(|&i| snap.deployment(targets[i]).stats.ttft().unwrap_or_default());
         }
         Strategy::LeastOutstanding => {
-            let load = |i: usize| snap.deployment(p.targets[i]).stats.inflight();
+            let load = |i: usize| snap.deployment(targets[i]).stats.inflight();
             idx.sort_by_key(|&i| load(i));
             // Power of two choices for the head: avoids herding onto one momentarily idle target.
             let mut rng = rand::thread_rng();
@@ -41,28 +44,25 @@ pub(crate) fn order(snap: &Snapshot, route: &Route, f: &Features, req: &ChatRequ
             let mut rng = rand::thread_rng();
             let keys: Vec<f64> = (0..n)
                 .map(|i| {
-                    let w = f64::from(*route.weights.get(&p.targets[i]).unwrap_or(&1)).max(1e-9);
+                    let w = f64::from(*route.weights.get(&targets[i]).unwrap_or(&1)).max(1e-9);
                     rng.r#gen::<f64>().powf(1.0 / w)
                 })
                 .collect();
             idx.sort_by(|&a, &b| keys[b].total_cmp(&keys[a]));
         }
         Strategy::CacheAffinity => {
-            let Some(key) = affinity_key(f, req) else {
-                return;
-            };
+            let key = affinity_key(f, req)?;
             // Rendezvous hashing: stable per key, and only 1/n of keys move when a target leaves.
             let score = |i: usize| {
                 let mut h = FIXED.build_hasher();
                 h.write_u64(key);
-                h.write(snap.deployment(p.targets[i]).name.as_bytes());
+                h.write(snap.deployment(targets[i]).name.as_bytes());
                 h.finish()
             };
             idx.sort_by_key(|&i| std::cmp::Reverse(score(i)));
         }
     }
-    p.targets = idx.iter().map(|&i| p.targets[i]).collect();
-    p.estimates = idx.iter().map(|&i| p.estimates[i]).collect();
+    Some(idx)
 }
 
 /// A fixed-seed hasher, so affinity survives restarts and is the same on every replica.

@@ -19,6 +19,11 @@ fn imports_the_shared_catalogs() {
         shared("genai_prices.json"),
     );
     if !lp.exists() || !gp.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "shared price data not found at {} but CI=true",
+            lp.display()
+        );
         eprintln!("shared price data not found at {}: skipping", lp.display());
         return;
     }

@@ -98,17 +98,6 @@ impl ErrorClass {
     }
 }
 
-/// Who is at fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorSource {
-    /// The upstream provider.
-    Upstream,
-    /// The client's request.
-    Client,
-    /// switchyard itself.
-    Internal,
-}
-
 /// A failed upstream call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -145,17 +134,6 @@ impl ProviderError {
     /// Whether a retry or fallback may succeed.
     pub fn retryable(&self) -> bool {
         self.class.retryable()
-    }
-
-    /// Who is at fault.
-    pub fn source(&self) -> ErrorSource {
-        match self.class {
-            ErrorClass::ContextLength | ErrorClass::ContentPolicy | ErrorClass::BadRequest => {
-                ErrorSource::Client
-            }
-            ErrorClass::Internal => ErrorSource::Internal,
-            _ => ErrorSource::Upstream,
-        }
     }
 
     /// Classify a reqwest transport error.

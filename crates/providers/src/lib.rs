@@ -31,7 +31,7 @@ pub use anthropic::AnthropicProvider;
 pub use bedrock::BedrockProvider;
 pub use config::{ProviderConfig, ProviderKind, Timeouts};
 pub use embed::EmbedReply;
-pub use error::{ErrorClass, ErrorSource, ProviderError};
+pub use error::{ErrorClass, ProviderError};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use ratelimit::RateLimitInfo;
@@ -48,15 +48,35 @@ pub trait Provider {
     fn chat(
         &self,
         req: &ChatRequest,
-        upstream_model: &str,
+        call: CallCx<'_>,
     ) -> impl Future<Output = Result<Reply, ProviderError>> + Send;
 
     /// One streaming completion.
     fn chat_stream(
         &self,
         req: &ChatRequest,
-        upstream_model: &str,
+        call: CallCx<'_>,
     ) -> impl Future<Output = Result<StreamReply, ProviderError>> + Send;
+}
+
+/// What one call needs besides the request: the adapter reads the request by reference and
+/// writes its wire body from it once, with these facts applied (no copy of the prompt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCx<'a> {
+    /// The provider's model id.
+    pub upstream_model: &'a str,
+    /// The output cap to send when the client set none: the model's maximum, for APIs that
+    /// require a cap ([`ProviderKind::requires_output_cap`]).
+    pub default_max_tokens: Option<u32>,
+}
+
+impl<'a> From<&'a str> for CallCx<'a> {
+    fn from(upstream_model: &'a str) -> Self {
+        CallCx {
+            upstream_model,
+            default_max_tokens: None,
+        }
+    }
 }
 
 /// A finished non-streaming answer.
@@ -147,25 +167,25 @@ impl AnyProvider {
 }
 
 impl Provider for AnyProvider {
-    async fn chat(&self, req: &ChatRequest, upstream_model: &str) -> Result<Reply, ProviderError> {
+    async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
         match self {
-            AnyProvider::OpenAi(p) => p.chat(req, upstream_model).await,
-            AnyProvider::Gemini(p) => p.chat(req, upstream_model).await,
-            AnyProvider::Anthropic(p) => p.chat(req, upstream_model).await,
-            AnyProvider::Bedrock(p) => p.chat(req, upstream_model).await,
+            AnyProvider::OpenAi(p) => p.chat(req, call).await,
+            AnyProvider::Gemini(p) => p.chat(req, call).await,
+            AnyProvider::Anthropic(p) => p.chat(req, call).await,
+            AnyProvider::Bedrock(p) => p.chat(req, call).await,
         }
     }
 
     async fn chat_stream(
         &self,
         req: &ChatRequest,
-        upstream_model: &str,
+        call: CallCx<'_>,
     ) -> Result<StreamReply, ProviderError> {
         match self {
-            AnyProvider::OpenAi(p) => p.chat_stream(req, upstream_model).await,
-            AnyProvider::Gemini(p) => p.chat_stream(req, upstream_model).await,
-            AnyProvider::Anthropic(p) => p.chat_stream(req, upstream_model).await,
-            AnyProvider::Bedrock(p) => p.chat_stream(req, upstream_model).await,
+            AnyProvider::OpenAi(p) => p.chat_stream(req, call).await,
+            AnyProvider::Gemini(p) => p.chat_stream(req, call).await,
+            AnyProvider::Anthropic(p) => p.chat_stream(req, call).await,
+            AnyProvider::Bedrock(p) => p.chat_stream(req, call).await,
         }
     }
 }

@@ -21,7 +21,7 @@ async fn sends_anthropic_headers() {
     .await;
     let req = conformance::request(serde_json::json!({"model": "x", "messages": [
         {"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}]}));
-    switchyard_providers::Provider::chat(&e.provider, &req, "sim-cheap")
+    switchyard_providers::Provider::chat(&e.provider, &req, "sim-cheap".into())
         .await
         .expect("chat");
     let rec = e.sim.requests().pop().expect("recorded");

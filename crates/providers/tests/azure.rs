@@ -34,7 +34,7 @@ async fn azure_url_auth_and_body() {
     })
     .expect("adapter");
     let r = p
-        .chat(&conformance::user("hi"), "my-gpt4o")
+        .chat(&conformance::user("hi"), "my-gpt4o".into())
         .await
         .expect("chat");
     assert_eq!(r.response.model, "my-gpt4o");
@@ -62,6 +62,9 @@ async fn azure_url_auth_and_body() {
         vendor: String::new(),
     })
     .expect("adapter");
-    let err = anon.chat(&conformance::user("hi"), "d").await.unwrap_err();
+    let err = anon
+        .chat(&conformance::user("hi"), "d".into())
+        .await
+        .unwrap_err();
     assert_eq!(err.class, switchyard_providers::ErrorClass::Auth);
 }

@@ -51,7 +51,7 @@ async fn signs_requests_and_encodes_model_ids() {
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"}], "max_tokens": 50}));
     let r = p
-        .chat(&req, "anthropic.claude-3-haiku-20240307-v1:0")
+        .chat(&req, "anthropic.claude-3-haiku-20240307-v1:0".into())
         .await
         .expect("chat");
     assert!(r.response.id.starts_with("chatcmpl-"));
@@ -116,7 +116,7 @@ async fn strict_validation_surfaces_as_bad_request() {
         json!({"model": "x", "messages": [{"role": "assistant", "content": "Hello"}]}),
     );
     let err = p
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect_err("first turn assistant");
     assert_eq!((err.class, err.status), (ErrorClass::BadRequest, Some(400)));
@@ -136,7 +136,7 @@ async fn stream_faults_map_to_classes() {
         .expect("stream");
     assert_eq!(c.error.map(|e| e.class), Some(ErrorClass::Malformed));
     assert!(!c.done);
-    let err = p.chat(&req, "sim-503").await.expect_err("503");
+    let err = p.chat(&req, "sim-503".into()).await.expect_err("503");
     assert_eq!(err.class, ErrorClass::Overloaded);
     assert_eq!(err.code.as_deref(), Some("ServiceUnavailableException"));
 }

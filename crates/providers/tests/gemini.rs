@@ -69,11 +69,11 @@ async fn key_header_and_url() {
         vendor: String::new(),
     })
     .expect("adapter");
-    p.chat(&conformance::user("hi"), "models/gemini-2.0-flash")
+    p.chat(&conformance::user("hi"), "models/gemini-2.0-flash".into())
         .await
         .expect("chat");
     let _ = p
-        .chat_stream(&conformance::user("hi"), "gemini-2.0-flash")
+        .chat_stream(&conformance::user("hi"), "gemini-2.0-flash".into())
         .await
         .expect("stream");
     let reqs = sim.requests();
@@ -112,7 +112,7 @@ async fn strict_schema_keys_are_stripped() {
     );
     let r = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("cleaned schema accepted");
     assert!(r.response.choices[0].message.tool_calls.is_some());
@@ -120,7 +120,11 @@ async fn strict_schema_keys_are_stripped() {
     let bad = conformance::request(json!({"model": "x", "messages": [
         {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}));
     assert_eq!(
-        e.provider.chat(&bad, "sim-cheap").await.unwrap_err().class,
+        e.provider
+            .chat(&bad, "sim-cheap".into())
+            .await
+            .unwrap_err()
+            .class,
         ErrorClass::BadRequest
     );
 }
@@ -137,7 +141,7 @@ async fn blocked_prompt_is_content_policy() {
     .await;
     let err = e
         .provider
-        .chat(&conformance::user("hi"), "sim-policy")
+        .chat(&conformance::user("hi"), "sim-policy".into())
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::ContentPolicy);

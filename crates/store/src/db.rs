@@ -15,17 +15,9 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use sqlx::QueryBuilder;
 
+use crate::columns::{to_i64, COLUMNS};
 use crate::row::LedgerRow;
 use crate::StoreError;
-
-/// Columns in insert/select order.
-pub(crate) const COLUMNS: &str = "id, ts_ms, tenant, key_id, tags, task, ingress, route, rule, \
-    stream, decision, provider, model, attempt_count, attempts, input_tokens, cache_read_tokens, \
-    cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos, \
-    baseline_cost_nanos, unpriced, catalog_version, overhead_us, latency_ms, status, http_status, \
-    error_class, cost_rem_femtos, baseline_cost_rem_femtos, input_audio_tokens, \
-    input_image_tokens, cache_read_audio_tokens, output_audio_tokens, output_image_tokens, \
-    usage_estimated";
 
 /// Rows per INSERT statement: 38 columns × 800 rows stays under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
@@ -36,11 +28,6 @@ const ROWS_PER_STATEMENT: usize = 800;
 pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
-}
-
-/// u64 → BIGINT, saturating (no real count reaches 2^63).
-pub(crate) fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 macro_rules! push_rows {

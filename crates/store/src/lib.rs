@@ -10,6 +10,7 @@
 //! One logical schema, with embedded migrations per backend (`migrations/sqlite`,
 //! `migrations/postgres`); queries are built at runtime, so building needs no database.
 
+mod columns;
 mod db;
 mod error;
 mod pg_insert;

@@ -6,7 +6,7 @@
 
 use sqlx::PgPool;
 
-use crate::db::{to_i64, COLUMNS};
+use crate::columns::{to_i64, COLUMNS};
 use crate::row::LedgerRow;
 
 const UNNEST: &str = "SELECT id, ts_ms, tenant, key_id, tags::jsonb, task, ingress, route, rule, \

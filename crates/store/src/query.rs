@@ -9,7 +9,8 @@ use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
 use switchyard_types::Usage;
 
-use crate::db::{db_err, Db, COLUMNS};
+use crate::columns::COLUMNS;
+use crate::db::{db_err, Db};
 use crate::row::{AttemptRow, LedgerRow, FEMTOS_PER_NANO};
 use crate::StoreError;
 

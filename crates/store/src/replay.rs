@@ -3,8 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use crate::db::Db;
-use crate::spill::Spill;
-use crate::writer::{spill_rows, Counters};
+use crate::spill::{spill_rows, Counters, Spill};
 use crate::StoreError;
 
 /// Write every spilled row to the database in batches of `batch_size`.

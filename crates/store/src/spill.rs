@@ -12,7 +12,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::row::LedgerRow;
@@ -160,6 +160,58 @@ fn open_append(path: &Path) -> io::Result<BufWriter<File>> {
     }
     let f = OpenOptions::new().create(true).append(true).open(path)?;
     Ok(BufWriter::with_capacity(BUFFER_BYTES, f))
+}
+
+/// What the writer did with rows, for `LedgerStats`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) written: AtomicU64,
+    pub(crate) spilled: AtomicU64,
+    pub(crate) failed_batches: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) lost: AtomicU64,
+}
+
+/// Append rows to the spill file, counting and logging (rate-limited: the first spill, then
+/// each time the total crosses a power of two, plus every failed batch).
+pub(crate) fn spill_rows(
+    spill: &Spill,
+    counters: &Counters,
+    rows: &[LedgerRow],
+    reason: &'static str,
+) {
+    let n = rows.len() as u64;
+    if n == 0 {
+        return;
+    }
+    match spill.append(rows) {
+        Ok(()) => {
+            metrics::counter!("switchyard_ledger_rows_spilled_total").increment(n);
+            let before = counters.spilled.fetch_add(n, Ordering::Relaxed);
+            let after = before + n;
+            if n > 1 || before == 0 || after.is_power_of_two() {
+                tracing::warn!(
+                    rows = n,
+                    spilled_total = after,
+                    reason,
+                    spill = %spill.path().display(),
+                    "ledger rows spilled to file"
+                );
+            }
+        }
+        Err(e) => {
+            let lost = counters.lost.fetch_add(n, Ordering::Relaxed) + n;
+            metrics::counter!("switchyard_ledger_rows_lost_total").increment(n);
+            tracing::error!(
+                rows = n,
+                lost_total = lost,
+                reason,
+                error = %e,
+                spill = %spill.path().display(),
+                "ledger rows LOST: spill file not writable"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 //! `switchyard_ledger_rows_spilled_total` metric, and in a `warn!` with counts (never contents).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::db::Db;
 use crate::row::LedgerRow;
+use crate::spill::{spill_rows, Counters};
 use crate::StoreError;
 
 /// Delays between attempts of one batch write while the database is considered up.
@@ -97,15 +98,6 @@ pub struct FlushReport {
     pub stats: LedgerStats,
     /// The spill file; it holds rows still waiting when `stats.spilled > stats.replayed`.
     pub spill_path: PathBuf,
-}
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub(crate) written: AtomicU64,
-    pub(crate) spilled: AtomicU64,
-    pub(crate) failed_batches: AtomicU64,
-    pub(crate) replayed: AtomicU64,
-    pub(crate) lost: AtomicU64,
 }
 
 struct Shared {
@@ -239,48 +231,6 @@ fn snapshot(c: &Counters, queued: u64) -> LedgerStats {
         failed_batches: c.failed_batches.load(Ordering::Relaxed),
         replayed: c.replayed.load(Ordering::Relaxed),
         lost: c.lost.load(Ordering::Relaxed),
-    }
-}
-
-/// Append rows to the spill file, counting and logging (rate-limited: the first spill, then
-/// each time the total crosses a power of two, plus every failed batch).
-pub(crate) fn spill_rows(
-    spill: &crate::spill::Spill,
-    counters: &Counters,
-    rows: &[LedgerRow],
-    reason: &'static str,
-) {
-    let n = rows.len() as u64;
-    if n == 0 {
-        return;
-    }
-    match spill.append(rows) {
-        Ok(()) => {
-            metrics::counter!("switchyard_ledger_rows_spilled_total").increment(n);
-            let before = counters.spilled.fetch_add(n, Ordering::Relaxed);
-            let after = before + n;
-            if n > 1 || before == 0 || after.is_power_of_two() {
-                tracing::warn!(
-                    rows = n,
-                    spilled_total = after,
-                    reason,
-                    spill = %spill.path().display(),
-                    "ledger rows spilled to file"
-                );
-            }
-        }
-        Err(e) => {
-            let lost = counters.lost.fetch_add(n, Ordering::Relaxed) + n;
-            metrics::counter!("switchyard_ledger_rows_lost_total").increment(n);
-            tracing::error!(
-                rows = n,
-                lost_total = lost,
-                reason,
-                error = %e,
-                spill = %spill.path().display(),
-                "ledger rows LOST: spill file not writable"
-            );
-        }
     }
 }
 

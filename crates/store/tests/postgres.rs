@@ -1,5 +1,6 @@
 //! Ledger round trips against a real PostgreSQL, when `SWITCHYARD_TEST_POSTGRES_URL` is set
-//! (e.g. `postgres://postgres@127.0.0.1:5432/test`). Unset: these tests pass without running.
+//! (e.g. `postgres://postgres@127.0.0.1:5432/test`). Unset: these tests pass without running,
+//! except under `CI=true`, where they fail.
 //! Set but unreachable: they FAIL, naming PostgreSQL. Each test uses a fresh schema
 //! `sy_test_<uuid>` (via `options=-c search_path=…`), dropped at the end.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,6 +18,11 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(base) = std::env::var(ENV) else {
+        // Under CI a missing service is a failure, never a silent skip.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{ENV} is not set but CI=true: the PostgreSQL suite must run in CI"
+        );
         eprintln!("{ENV} not set: skipping PostgreSQL test");
         return;
     };

@@ -38,7 +38,11 @@ pub struct Encoded {
 }
 
 /// Canonical request → Anthropic body.
-pub fn encode_request(req: &ChatRequest, model: &str) -> Result<Encoded, ProviderError> {
+pub fn encode_request(
+    req: &ChatRequest,
+    model: &str,
+    default_max_tokens: Option<u32>,
+) -> Result<Encoded, ProviderError> {
     let mut system: Vec<Block> = Vec::new();
     let mut turns: Vec<WireMessage> = Vec::new();
     for m in &req.messages {
@@ -52,7 +56,11 @@ pub fn encode_request(req: &ChatRequest, model: &str) -> Result<Encoded, Provide
     trim_prefill(&mut turns);
     let mut body = MessagesRequest {
         model: model.to_owned(),
-        max_tokens: Some(req.max_output().unwrap_or(DEFAULT_MAX_TOKENS)),
+        max_tokens: Some(
+            req.max_output()
+                .or(default_max_tokens)
+                .unwrap_or(DEFAULT_MAX_TOKENS),
+        ),
         messages: turns,
         tools: req
             .tools

@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 use switchyard_types::ChatRequest;
 
 use crate::{
-    http::client, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply, StreamReply,
-    UpstreamMeta,
+    http::client, CallCx, ErrorClass, Provider, ProviderConfig, ProviderError, RateLimitInfo,
+    Reply, StreamReply, UpstreamMeta,
 };
 
 /// The API version this adapter speaks.
@@ -61,9 +61,26 @@ impl AnthropicProvider {
         &self.name
     }
 
+    async fn send(&self, body: &wire::MessagesRequest) -> Result<reqwest::Response, ProviderError> {
+        let bytes = crate::http::json_body(body)?;
+        let mut rb = self
+            .client
+            .post(&self.url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("anthropic-version", VERSION)
+            .body(bytes);
+        if let Some(key) = &self.key {
+            rb = rb.header("x-api-key", key.clone());
+        }
+        crate::http::send(rb, error::from_response).await
+    }
+}
+
+impl Provider for AnthropicProvider {
     /// Non-streaming completion.
-    pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
-        let enc = convert::encode_request(req, upstream)?;
+    async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
+        let upstream = call.upstream_model;
+        let enc = convert::encode_request(req, upstream, call.default_max_tokens)?;
         let resp = self.send(&enc.body).await?;
         let meta = meta(&resp);
         let bytes = resp
@@ -86,12 +103,13 @@ impl AnthropicProvider {
     }
 
     /// Streaming completion.
-    pub async fn chat_stream(
+    async fn chat_stream(
         &self,
         req: &ChatRequest,
-        upstream: &str,
+        call: CallCx<'_>,
     ) -> Result<StreamReply, ProviderError> {
-        let mut enc = convert::encode_request(req, upstream)?;
+        let upstream = call.upstream_model;
+        let mut enc = convert::encode_request(req, upstream, call.default_max_tokens)?;
         enc.body.stream = true;
         let resp = self.send(&enc.body).await?;
         let meta = meta(&resp);
@@ -103,20 +121,6 @@ impl AnthropicProvider {
             stream: stream::decode(resp, opts),
             meta,
         })
-    }
-
-    async fn send(&self, body: &wire::MessagesRequest) -> Result<reqwest::Response, ProviderError> {
-        let bytes = crate::http::json_body(body)?;
-        let mut rb = self
-            .client
-            .post(&self.url)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("anthropic-version", VERSION)
-            .body(bytes);
-        if let Some(key) = &self.key {
-            rb = rb.header("x-api-key", key.clone());
-        }
-        crate::http::send(rb, error::from_response).await
     }
 }
 

@@ -83,7 +83,7 @@ fn assemble(items: &[Result<StreamItem, ProviderError>]) -> Assembled {
 #[test]
 fn encodes_the_full_request() {
     let req: ChatRequest = serde_json::from_str(fixture!("request_full.canonical.json")).unwrap();
-    let enc = encode_request(&req, "claude-sonnet-4-5").unwrap();
+    let enc = encode_request(&req, "claude-sonnet-4-5", None).unwrap();
     let got = serde_json::to_value(&enc.body).unwrap();
     let want: Value = serde_json::from_str(fixture!("request_full.wire.json")).unwrap();
     assert_eq!(got, want);
@@ -96,7 +96,7 @@ fn plain_request_has_string_system_and_default_max_tokens() {
         {"role": "system", "content": "A"}, {"role": "system", "content": "B"},
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Sure: "}]}))
     .unwrap();
-    let body = serde_json::to_value(encode_request(&req, "up").unwrap().body).unwrap();
+    let body = serde_json::to_value(encode_request(&req, "up", None).unwrap().body).unwrap();
     assert_eq!(body["system"], "A\n\nB");
     assert_eq!(body["max_tokens"], 4096);
     // A prefill must not end with whitespace.
@@ -109,7 +109,7 @@ fn json_schema_becomes_a_forced_tool() {
     let req: ChatRequest = serde_json::from_value(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
         "response_format": {"type": "json_schema", "json_schema": {"name": "city info", "schema": {"type": "object"}}}}))
     .unwrap();
-    let enc = encode_request(&req, "up").unwrap();
+    let enc = encode_request(&req, "up", None).unwrap();
     assert_eq!(enc.json_tool.as_deref(), Some("city_info"));
     let body = serde_json::to_value(&enc.body).unwrap();
     assert_eq!(
@@ -286,7 +286,7 @@ proptest! {
     /// is the identity on the subset Anthropic expresses.
     #[test]
     fn canonical_to_wire_to_canonical_is_the_identity(req in canonical_request()) {
-        let wire = serde_json::to_vec(&encode_request(&req, "claude-x").unwrap().body).unwrap();
+        let wire = serde_json::to_vec(&encode_request(&req, "claude-x", None).unwrap().body).unwrap();
         let back = super::ingress::parse_request(&wire).unwrap();
         let view = |r: &ChatRequest| {
             let msgs: Vec<_> = r

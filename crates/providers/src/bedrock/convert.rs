@@ -46,7 +46,10 @@ pub struct Encoded {
 }
 
 /// Canonical request → Converse body.
-pub fn encode_request(req: &ChatRequest) -> Result<Encoded, ProviderError> {
+pub fn encode_request(
+    req: &ChatRequest,
+    default_max_tokens: Option<u32>,
+) -> Result<Encoded, ProviderError> {
     let mut system: Vec<SystemBlock> = Vec::new();
     let mut turns: Vec<WireMessage> = Vec::new();
     for m in &req.messages {
@@ -60,7 +63,7 @@ pub fn encode_request(req: &ChatRequest) -> Result<Encoded, ProviderError> {
     }
     let stop = req.stop.as_ref().map(|s| s.to_vec()).unwrap_or_default();
     let inference = InferenceConfig {
-        max_tokens: req.max_output(),
+        max_tokens: req.max_output().or(default_max_tokens),
         temperature: req.temperature,
         top_p: req.top_p,
         stop_sequences: stop.into_iter().filter(|s| !s.is_empty()).collect(),

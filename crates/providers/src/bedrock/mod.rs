@@ -27,8 +27,8 @@ use http::header;
 use switchyard_types::ChatRequest;
 
 use crate::{
-    http::client, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply, StreamReply,
-    UpstreamMeta,
+    http::client, CallCx, ErrorClass, Provider, ProviderConfig, ProviderError, RateLimitInfo,
+    Reply, StreamReply, UpstreamMeta,
 };
 
 pub use sigv4::SERVICE as SIGNING_SERVICE;
@@ -86,58 +86,6 @@ impl BedrockProvider {
         self.signer.region()
     }
 
-    /// Non-streaming completion.
-    pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
-        let enc = convert::encode_request(req)?;
-        let resp = self.send(upstream, "converse", &enc.body).await?;
-        let meta = meta(&resp);
-        let id = completion_id(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        let wire: wire::ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("upstream returned an unreadable response: {e}"),
-            )
-        })?;
-        let (response, usage) = convert::decode_response(
-            wire,
-            enc.json_tool.as_deref(),
-            id,
-            upstream,
-            crate::http::unix_now(),
-        );
-        Ok(Reply {
-            response,
-            usage,
-            meta,
-        })
-    }
-
-    /// Streaming completion.
-    pub async fn chat_stream(
-        &self,
-        req: &ChatRequest,
-        upstream: &str,
-    ) -> Result<StreamReply, ProviderError> {
-        let enc = convert::encode_request(req)?;
-        let resp = self.send(upstream, "converse-stream", &enc.body).await?;
-        let meta = meta(&resp);
-        let opts = stream::Options {
-            id: completion_id(&resp),
-            model: upstream.to_owned(),
-            created: crate::http::unix_now(),
-            json_tool: enc.json_tool,
-        };
-        let body = Box::pin(resp.bytes_stream());
-        Ok(StreamReply {
-            stream: Box::pin(stream::decode(body, opts)),
-            meta,
-        })
-    }
-
     async fn send(
         &self,
         model: &str,
@@ -169,6 +117,62 @@ impl BedrockProvider {
             rb = rb.header(name, value);
         }
         crate::http::send(rb, error::from_response).await
+    }
+}
+
+impl Provider for BedrockProvider {
+    /// Non-streaming completion.
+    async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
+        let upstream = call.upstream_model;
+        let enc = convert::encode_request(req, call.default_max_tokens)?;
+        let resp = self.send(upstream, "converse", &enc.body).await?;
+        let meta = meta(&resp);
+        let id = completion_id(&resp);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let wire: wire::ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Malformed,
+                format!("upstream returned an unreadable response: {e}"),
+            )
+        })?;
+        let (response, usage) = convert::decode_response(
+            wire,
+            enc.json_tool.as_deref(),
+            id,
+            upstream,
+            crate::http::unix_now(),
+        );
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
+    }
+
+    /// Streaming completion.
+    async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        call: CallCx<'_>,
+    ) -> Result<StreamReply, ProviderError> {
+        let upstream = call.upstream_model;
+        let enc = convert::encode_request(req, call.default_max_tokens)?;
+        let resp = self.send(upstream, "converse-stream", &enc.body).await?;
+        let meta = meta(&resp);
+        let opts = stream::Options {
+            id: completion_id(&resp),
+            model: upstream.to_owned(),
+            created: crate::http::unix_now(),
+            json_tool: enc.json_tool,
+        };
+        let body = Box::pin(resp.bytes_stream());
+        Ok(StreamReply {
+            stream: Box::pin(stream::decode(body, opts)),
+            meta,
+        })
     }
 }
 

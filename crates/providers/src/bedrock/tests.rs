@@ -26,7 +26,7 @@ macro_rules! fixture {
 #[test]
 fn encodes_the_full_request() {
     let req: ChatRequest = serde_json::from_str(fixture!("request_full.canonical.json")).unwrap();
-    let got = serde_json::to_value(encode_request(&req).unwrap().body).unwrap();
+    let got = serde_json::to_value(encode_request(&req, None).unwrap().body).unwrap();
     let want: Value = serde_json::from_str(fixture!("request_full.wire.json")).unwrap();
     assert_eq!(got, want);
 }
@@ -41,7 +41,7 @@ fn tool_choice_variants() {
             r["tool_choice"] = choice;
         }
         let req: ChatRequest = serde_json::from_value(r).unwrap();
-        serde_json::to_value(encode_request(&req).unwrap().body).unwrap()
+        serde_json::to_value(encode_request(&req, None).unwrap().body).unwrap()
     };
     assert_eq!(enc(Value::Null)["toolConfig"]["toolChoice"], Value::Null);
     assert_eq!(
@@ -67,7 +67,7 @@ fn rejects_what_converse_cannot_take() {
         "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]}))
         .unwrap();
     assert_eq!(
-        encode_request(&url_image).unwrap_err().class,
+        encode_request(&url_image, None).unwrap_err().class,
         ErrorClass::BadRequest
     );
     let bad_args: ChatRequest = serde_json::from_value(json!({"model": "m", "messages": [
@@ -76,7 +76,7 @@ fn rejects_what_converse_cannot_take() {
             "function": {"name": "f", "arguments": "{nope"}}]}]}))
     .unwrap();
     assert_eq!(
-        encode_request(&bad_args).unwrap_err().class,
+        encode_request(&bad_args, None).unwrap_err().class,
         ErrorClass::BadRequest
     );
 }
@@ -87,7 +87,7 @@ fn json_mode_is_a_forced_tool_or_an_instruction() {
     let req: ChatRequest = serde_json::from_value(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
         "response_format": {"type": "json_schema", "json_schema": {"name": "weather report", "schema": schema}}}))
     .unwrap();
-    let enc = encode_request(&req).unwrap();
+    let enc = encode_request(&req, None).unwrap();
     assert_eq!(enc.json_tool.as_deref(), Some("weather_report"));
     let tc = serde_json::to_value(&enc.body.tool_config).unwrap();
     assert_eq!(
@@ -107,7 +107,7 @@ fn json_mode_is_a_forced_tool_or_an_instruction() {
     // With client tools, the schema becomes a system instruction.
     let mut with_tools = serde_json::to_value(&req).unwrap();
     with_tools["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
-    let enc = encode_request(&serde_json::from_value(with_tools).unwrap()).unwrap();
+    let enc = encode_request(&serde_json::from_value(with_tools).unwrap(), None).unwrap();
     assert!(enc.json_tool.is_none());
     assert!(serde_json::to_string(&enc.body.system)
         .unwrap()
@@ -120,7 +120,7 @@ fn cache_control_becomes_a_cache_point() {
         {"role": "system", "content": [{"type": "text", "text": "long", "cache_control": {"type": "ephemeral"}}]},
         {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": {"type": "ephemeral"}}]}]}))
     .unwrap();
-    let v = serde_json::to_value(encode_request(&req).unwrap().body).unwrap();
+    let v = serde_json::to_value(encode_request(&req, None).unwrap().body).unwrap();
     assert_eq!(
         v["system"],
         json!([{"text": "long"}, {"cachePoint": {"type": "default"}}])

@@ -21,8 +21,8 @@ use switchyard_types::{
 };
 
 use crate::{
-    http::client, EmbedReply, ErrorClass, ProviderConfig, ProviderError, RateLimitInfo, Reply,
-    StreamReply, UpstreamMeta,
+    http::client, CallCx, EmbedReply, ErrorClass, Provider, ProviderConfig, ProviderError,
+    RateLimitInfo, Reply, StreamReply, UpstreamMeta,
 };
 
 /// A Gemini upstream.
@@ -65,47 +65,6 @@ impl GeminiProvider {
     fn url(&self, model: &str, method: &str) -> String {
         let model = model.strip_prefix("models/").unwrap_or(model);
         format!("{}/models/{model}:{method}", self.base)
-    }
-
-    /// Non-streaming completion.
-    pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
-        let body = convert::to_wire(req)?;
-        let resp = self
-            .send(&self.url(upstream, "generateContent"), &body)
-            .await?;
-        let meta = meta(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
-        let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("Gemini returned an unreadable answer: {e}"),
-            )
-        })?;
-        let (response, usage) = convert::from_wire(wire, upstream, crate::http::unix_now())?;
-        Ok(Reply {
-            response,
-            usage,
-            meta,
-        })
-    }
-
-    /// Streaming completion.
-    pub async fn chat_stream(
-        &self,
-        req: &ChatRequest,
-        upstream: &str,
-    ) -> Result<StreamReply, ProviderError> {
-        let body = convert::to_wire(req)?;
-        let url = format!("{}?alt=sse", self.url(upstream, "streamGenerateContent"));
-        let resp = self.send(&url, &body).await?;
-        let meta = meta(&resp);
-        Ok(StreamReply {
-            stream: stream::decode(resp, upstream.to_owned(), crate::http::unix_now()),
-            meta,
-        })
     }
 
     /// Embeddings through `:batchEmbedContents`. Gemini reports no token usage for embeddings,
@@ -217,6 +176,51 @@ impl GeminiProvider {
             rb = rb.header("x-goog-api-key", key.clone());
         }
         crate::http::send(rb, error::from_response).await
+    }
+}
+
+impl Provider for GeminiProvider {
+    /// Non-streaming completion.
+    async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
+        let upstream = call.upstream_model;
+        let body = convert::to_wire(req)?;
+        let resp = self
+            .send(&self.url(upstream, "generateContent"), &body)
+            .await?;
+        let meta = meta(&resp);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::from_transport(&e))?;
+        let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                ErrorClass::Malformed,
+                format!("Gemini returned an unreadable answer: {e}"),
+            )
+        })?;
+        let (response, usage) = convert::from_wire(wire, upstream, crate::http::unix_now())?;
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
+    }
+
+    /// Streaming completion.
+    async fn chat_stream(
+        &self,
+        req: &ChatRequest,
+        call: CallCx<'_>,
+    ) -> Result<StreamReply, ProviderError> {
+        let upstream = call.upstream_model;
+        let body = convert::to_wire(req)?;
+        let url = format!("{}?alt=sse", self.url(upstream, "streamGenerateContent"));
+        let resp = self.send(&url, &body).await?;
+        let meta = meta(&resp);
+        Ok(StreamReply {
+            stream: stream::decode(resp, upstream.to_owned(), crate::http::unix_now()),
+            meta,
+        })
     }
 }
 

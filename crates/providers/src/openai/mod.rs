@@ -10,19 +10,19 @@
 
 mod error;
 mod stream;
+mod wire;
 
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use switchyard_types::{
-    ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, OpenAiDialect, StreamOptions,
-    Usage,
+    ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, OpenAiDialect, Usage,
 };
 
 use crate::{
-    config::AZURE_API_VERSION, http::client, EmbedReply, ProviderConfig, ProviderError,
-    ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
+    config::AZURE_API_VERSION, http::client, CallCx, EmbedReply, Provider, ProviderConfig,
+    ProviderError, ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
 };
 
 /// Where requests go and how the key is sent.
@@ -95,12 +95,86 @@ impl OpenAiProvider {
         &self.name
     }
 
+    /// Embeddings: `POST {base}/embeddings` (Azure: the deployment's `embeddings`).
+    pub async fn embed(
+        &self,
+        req: &EmbeddingsRequest,
+        upstream: &str,
+    ) -> Result<EmbedReply, ProviderError> {
+        let body = wire::EmbedBody::new(req, self.body_model(upstream));
+        let resp = self.send("embeddings", upstream, &body).await?;
+        let meta = meta(&resp);
+        let bytes = resp.bytes().await.map_err(|e| {
+            ProviderError::new(
+                crate::ErrorClass::StreamCut,
+                format!("upstream connection dropped before the response was complete: {e}"),
+            )
+        })?;
+        let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::new(
+                crate::ErrorClass::Malformed,
+                format!("upstream returned unreadable embeddings: {e}"),
+            )
+        })?;
+        let usage = Usage {
+            input: response.usage.prompt_tokens,
+            ..Usage::default()
+        };
+        Ok(EmbedReply {
+            response,
+            usage,
+            meta,
+        })
+    }
+
+    /// The body's `model`: the upstream id, except on Azure, which routes by deployment in the
+    /// URL.
+    fn body_model<'a>(&self, upstream: &'a str) -> Option<&'a str> {
+        match self.flavor {
+            Flavor::OpenAi => Some(upstream),
+            Flavor::Azure { .. } => None,
+        }
+    }
+
+    fn url(&self, endpoint: &str, upstream: &str) -> String {
+        match &self.flavor {
+            Flavor::OpenAi => format!("{}/{endpoint}", self.base),
+            Flavor::Azure { api_version } => {
+                format!(
+                    "{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}",
+                    self.base
+                )
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        endpoint: &str,
+        upstream: &str,
+        body: &impl Serialize,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let bytes = Bytes::from(
+            serde_json::to_vec(body)
+                .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
+        );
+        let mut rb = self
+            .client
+            .post(self.url(endpoint, upstream))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(bytes);
+        if let Some((name, value)) = &self.auth {
+            rb = rb.header(name.clone(), value.clone());
+        }
+        crate::http::send(rb, error::from_response).await
+    }
+}
+
+impl Provider for OpenAiProvider {
     /// Non-streaming completion.
-    pub async fn chat(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
-        let mut body = req.clone();
-        body.model = upstream.to_owned();
-        body.stream = false;
-        body.stream_options = None;
+    async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
+        let upstream = call.upstream_model;
+        let body = wire::ChatBody::new(req, self.body_model(upstream), false);
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
         let bytes = resp.bytes().await.map_err(|e| {
@@ -131,98 +205,19 @@ impl OpenAiProvider {
     }
 
     /// Streaming completion; always asks the upstream for usage so the gateway can account.
-    pub async fn chat_stream(
+    async fn chat_stream(
         &self,
         req: &ChatRequest,
-        upstream: &str,
+        call: CallCx<'_>,
     ) -> Result<StreamReply, ProviderError> {
-        let mut body = req.clone();
-        body.model = upstream.to_owned();
-        body.stream = true;
-        let mut opts = body.stream_options.take().unwrap_or_default();
-        opts.include_usage = true;
-        body.stream_options = Some(StreamOptions { ..opts });
+        let upstream = call.upstream_model;
+        let body = wire::ChatBody::new(req, self.body_model(upstream), true);
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
         Ok(StreamReply {
             stream: stream::decode(resp, self.dialect),
             meta,
         })
-    }
-
-    /// Embeddings: `POST {base}/embeddings` (Azure: the deployment's `embeddings`).
-    pub async fn embed(
-        &self,
-        req: &EmbeddingsRequest,
-        upstream: &str,
-    ) -> Result<EmbedReply, ProviderError> {
-        let mut body = req.clone();
-        body.model = upstream.to_owned();
-        let resp = self.send("embeddings", upstream, &body).await?;
-        let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::StreamCut,
-                format!("upstream connection dropped before the response was complete: {e}"),
-            )
-        })?;
-        let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::Malformed,
-                format!("upstream returned unreadable embeddings: {e}"),
-            )
-        })?;
-        let usage = Usage {
-            input: response.usage.prompt_tokens,
-            ..Usage::default()
-        };
-        Ok(EmbedReply {
-            response,
-            usage,
-            meta,
-        })
-    }
-
-    fn url(&self, endpoint: &str, upstream: &str) -> String {
-        match &self.flavor {
-            Flavor::OpenAi => format!("{}/{endpoint}", self.base),
-            Flavor::Azure { api_version } => {
-                format!(
-                    "{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}",
-                    self.base
-                )
-            }
-        }
-    }
-
-    async fn send(
-        &self,
-        endpoint: &str,
-        upstream: &str,
-        body: &impl Serialize,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let encoded = match self.flavor {
-            Flavor::OpenAi => serde_json::to_vec(body),
-            // Azure routes by deployment in the URL; the body's `model` is dropped.
-            Flavor::Azure { .. } => serde_json::to_value(body).and_then(|mut v| {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("model");
-                }
-                serde_json::to_vec(&v)
-            }),
-        };
-        let bytes = Bytes::from(
-            encoded.map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
-        );
-        let mut rb = self
-            .client
-            .post(self.url(endpoint, upstream))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(bytes);
-        if let Some((name, value)) = &self.auth {
-            rb = rb.header(name.clone(), value.clone());
-        }
-        crate::http::send(rb, error::from_response).await
     }
 }
 

@@ -160,7 +160,7 @@ pub async fn collect(
     req: &ChatRequest,
     model: &str,
 ) -> Result<Collected, ProviderError> {
-    let mut s = p.chat_stream(req, model).await?.stream;
+    let mut s = p.chat_stream(req, model.into()).await?.stream;
     let mut c = Collected::default();
     while let Some(item) = s.next().await {
         match item {
@@ -200,7 +200,7 @@ fn text(r: &Reply) -> String {
 pub async fn chat(e: &Env) {
     let r = e
         .provider
-        .chat(&user("Say hello."), "sim-cheap")
+        .chat(&user("Say hello."), "sim-cheap".into())
         .await
         .expect("chat");
     assert!(!text(&r).trim().is_empty(), "empty answer");
@@ -241,7 +241,7 @@ pub async fn tools_single(e: &Env) {
         "messages": [{"role": "user", "content": "What is the weather in Paris?"}]}));
     let r = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("chat with tools");
     let choice = &r.response.choices[0];
@@ -260,7 +260,7 @@ pub async fn tools_single(e: &Env) {
     );
     let r2 = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("second turn with the tool result");
     assert_eq!(
@@ -277,7 +277,11 @@ pub async fn tools_parallel(e: &Env) {
     }
     let req = request(json!({"model": "x", "tools": tools(),
         "messages": [{"role": "user", "content": "Weather and time, in parallel please."}]}));
-    let r = e.provider.chat(&req, "sim-cheap").await.expect("chat");
+    let r = e
+        .provider
+        .chat(&req, "sim-cheap".into())
+        .await
+        .expect("chat");
     let calls = r.response.choices[0]
         .message
         .tool_calls
@@ -327,7 +331,7 @@ pub async fn images(e: &Env) {
     );
     let r = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("chat with an image");
     assert!(!text(&r).is_empty());
@@ -344,7 +348,7 @@ pub async fn json_mode(e: &Env) {
     );
     let r = e
         .provider
-        .chat(&obj, "sim-cheap")
+        .chat(&obj, "sim-cheap".into())
         .await
         .expect("json_object");
     let v: Value = serde_json::from_str(&text(&r)).expect("JSON answer");
@@ -356,7 +360,7 @@ pub async fn json_mode(e: &Env) {
     );
     let r = e
         .provider
-        .chat(&sch, "sim-cheap")
+        .chat(&sch, "sim-cheap".into())
         .await
         .expect("json_schema");
     assert_eq!(
@@ -386,13 +390,13 @@ pub async fn cache_usage(e: &Env) {
         {"role": "user", "content": "Summarise the policy."}]}));
     let first = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("first call")
         .usage;
     let second = e
         .provider
-        .chat(&req, "sim-cheap")
+        .chat(&req, "sim-cheap".into())
         .await
         .expect("second call")
         .usage;
@@ -418,7 +422,7 @@ pub async fn cache_usage(e: &Env) {
 }
 
 async fn expect_err(e: &Env, model: &str) -> ProviderError {
-    match e.provider.chat(&user("hi"), model).await {
+    match e.provider.chat(&user("hi"), model.into()).await {
         Ok(_) => panic!("{model}: expected an error"),
         Err(err) => err,
     }
@@ -442,7 +446,7 @@ pub async fn errors(e: &Env) {
         "{policy:?}"
     );
     assert_eq!(expect_err(e, "sim-quota").await.class, ErrorClass::Quota);
-    match e.provider.chat_stream(&user("hi"), "sim-529").await {
+    match e.provider.chat_stream(&user("hi"), "sim-529".into()).await {
         Ok(_) => panic!("stream start: expected an error"),
         Err(err) => assert_eq!(err.class, ErrorClass::Overloaded),
     }
@@ -462,7 +466,7 @@ pub async fn stream_cut(e: &Env) {
 pub async fn cancellation(e: &Env) {
     let mut s = e
         .provider
-        .chat_stream(&user("Tell me a long story."), "sim-tps-50-len-200")
+        .chat_stream(&user("Tell me a long story."), "sim-tps-50-len-200".into())
         .await
         .expect("stream")
         .stream;
