@@ -17,7 +17,12 @@
 //! 7. **Settle** ([`crate::cx`]): one bill, one ledger row, whatever the ending; it runs when
 //!    the response body has been handed over (or dropped), off the client's critical path.
 
-use std::sync::Arc;
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use http::HeaderMap;
 use switchyard_providers::Reply;
@@ -72,10 +77,51 @@ pub enum Verdict {
     Accept,
 }
 
+/// A request future that runs to completion even if its caller goes away: polled in place
+/// while the client waits (no extra task, no extra hop), and moved into a task of its own if
+/// it is dropped first — a client that disconnects does not cancel an upstream call already
+/// under way, so what it costs is still recorded (the outcome then settles as abandoned).
+pub struct RunToCompletion<T: Send + 'static> {
+    fut: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+}
+
+impl<T: Send + 'static> RunToCompletion<T> {
+    /// Wrap `fut`.
+    pub fn new(fut: impl Future<Output = T> + Send + 'static) -> Self {
+        RunToCompletion {
+            fut: Some(Box::pin(fut)),
+        }
+    }
+}
+
+impl<T: Send + 'static> Future for RunToCompletion<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let Some(fut) = self.fut.as_mut() else {
+            return Poll::Pending;
+        };
+        let out = fut.as_mut().poll(cx);
+        if out.is_ready() {
+            self.fut = None;
+        }
+        out
+    }
+}
+
+impl<T: Send + 'static> Drop for RunToCompletion<T> {
+    fn drop(&mut self) {
+        if let (Some(fut), Ok(rt)) = (self.fut.take(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(fut);
+        }
+    }
+}
+
 // === the phases ===
 
 /// Phases 2–5 and 7 for a chat completion (streamed or not).
-pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: &HeaderMap) -> Outcome {
+pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outcome {
+    let hints = &hints;
     cx.stream = req.stream;
     if let Err(e) = admit(&cx, &req) {
         return Outcome::Failed(e, cx);
@@ -93,7 +139,8 @@ pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: &HeaderMap) -> Out
 }
 
 /// Phases 2–5 and 7 for embeddings: the same name resolution, plan, attempt loop and settle.
-pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: &HeaderMap) -> EmbedOutcome {
+pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: HeaderMap) -> EmbedOutcome {
+    let hints = &hints;
     if let Err(e) = admit(&cx, &req) {
         return Err((e, cx));
     }

@@ -41,8 +41,8 @@ pub enum Event {
 }
 
 struct State {
-    /// `None` once settled.
-    cx: Option<RequestCx>,
+    /// `None` once settled. Boxed: `unfold` moves the state on every item.
+    cx: Option<Box<RequestCx>>,
     plan: Arc<Plan>,
     req: Arc<ChatRequest>,
     head: VecDeque<StreamItem>,
@@ -69,7 +69,7 @@ pub fn relay(
 ) -> impl Stream<Item = Event> + Send {
     cx.answered = Some(start.deployment);
     let state = State {
-        cx: Some(cx),
+        cx: Some(Box::new(cx)),
         plan,
         req,
         head: start.head.into(),
@@ -116,7 +116,9 @@ impl State {
     /// Settle: completed (`None`) or failed after the first byte.
     fn end(&mut self, failure: Option<&ProviderError>) {
         let elapsed = self.relay_started.elapsed();
-        let Some(mut cx) = self.cx.take() else { return };
+        let Some(mut cx) = self.cx.take().map(|b| *b) else {
+            return;
+        };
         if let Some(a) = answering_record(&mut cx) {
             a.latency += elapsed;
         }

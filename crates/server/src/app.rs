@@ -160,15 +160,6 @@ pub(crate) async fn read_body(
     })
 }
 
-/// The driver's task panicked (a bug): a 500 in the client's shape. The request context was
-/// dropped while unwinding, which recorded the request.
-pub(crate) fn task_failed(e: tokio::task::JoinError, shape: crate::Shape) -> Response {
-    tracing::error!(error = %e, "request task failed");
-    ApiError::internal("internal error in the gateway")
-        .shaped(shape)
-        .into_response()
-}
-
 async fn not_found() -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,

@@ -2,8 +2,9 @@
 //! body) and phase 6 (respond: encode the outcome). Everything between runs in
 //! [`switchyard_core::driver`].
 //!
-//! The driver runs in its own task: a client that disconnects does not cancel an upstream
-//! call already under way, so what was spent is still recorded (as `client_cancelled`).
+//! The driver runs to completion even if the client disconnects ([`RunToCompletion`]): an
+//! upstream call already under way is not cancelled, so what was spent is still recorded (as
+//! `client_cancelled`).
 
 use axum::{
     body::Body,
@@ -11,7 +12,11 @@ use axum::{
     http::{header, HeaderMap, HeaderValue},
     response::Response,
 };
-use switchyard_core::{driver, driver::Outcome, RequestCx};
+use switchyard_core::{
+    driver,
+    driver::{Outcome, RunToCompletion},
+    RequestCx,
+};
 use switchyard_providers::anthropic::ingress as anthropic;
 use switchyard_types::ChatRequest;
 use tokio::time::Instant;
@@ -71,11 +76,8 @@ pub(crate) async fn serve(
         Err(e) => return respond::error(cx, e, ingress.shape()),
     };
     let include_usage = req.wants_stream_usage();
-    let task = tokio::spawn(async move { driver::chat(cx, req, &headers).await });
-    match task.await {
-        Ok(outcome) => encode_outcome(outcome, ingress, include_usage),
-        Err(e) => crate::app::task_failed(e, ingress.shape()),
-    }
+    let outcome = RunToCompletion::new(driver::chat(cx, req, headers)).await;
+    encode_outcome(outcome, ingress, include_usage)
 }
 
 fn encode_outcome(outcome: Outcome, ingress: Ingress, include_usage: bool) -> Response {

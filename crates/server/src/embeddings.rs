@@ -6,7 +6,7 @@
 //! breakers and deadline, and settle — is the driver's, as for chat.
 
 use axum::{body::Body, extract::State, http::HeaderMap, response::Response};
-use switchyard_core::{driver, RequestCx};
+use switchyard_core::{driver, driver::RunToCompletion, RequestCx};
 use switchyard_types::EmbeddingsRequest;
 use tokio::time::Instant;
 
@@ -28,9 +28,8 @@ pub(crate) async fn embeddings(
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, Shape::OpenAi),
     };
-    let task = tokio::spawn(async move { driver::embed(cx, req, &headers).await });
-    match task.await {
-        Ok(Ok((resp, cx))) => match serde_json::to_vec(&resp) {
+    match RunToCompletion::new(driver::embed(cx, req, headers)).await {
+        Ok((resp, cx)) => match serde_json::to_vec(&resp) {
             Ok(body) => respond::json(cx, body),
             Err(e) => respond::error(
                 cx,
@@ -38,8 +37,7 @@ pub(crate) async fn embeddings(
                 Shape::OpenAi,
             ),
         },
-        Ok(Err((e, cx))) => respond::error(cx, e.into(), Shape::OpenAi),
-        Err(e) => crate::app::task_failed(e, Shape::OpenAi),
+        Err((e, cx)) => respond::error(cx, e.into(), Shape::OpenAi),
     }
 }
 
