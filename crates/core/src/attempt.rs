@@ -94,21 +94,14 @@ pub async fn chat(
 ) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
-        let limit = t.response.min(remaining);
-        match tokio::time::timeout(limit, d.provider.chat(req, call_cx(d))).await {
-            Ok(Ok(reply)) => Ok(Done {
-                status: reply.meta.status,
-                usage: reply.usage,
-                ttft: None,
-                rate_limit: reply.meta.rate_limit,
-                value: reply,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ProviderError::new(
-                ErrorClass::FirstTokenTimeout,
-                format!("no answer within {limit:?}"),
-            )),
-        }
+        let reply = whole(t.response.min(remaining), d.provider.chat(req, call_cx(d))).await?;
+        Ok(Done {
+            status: reply.meta.status,
+            usage: reply.usage,
+            ttft: None,
+            rate_limit: reply.meta.rate_limit,
+            value: reply,
+        })
     })
     .await
 }
@@ -138,23 +131,33 @@ pub async fn embed(
 ) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
-        let limit = t.response.min(remaining);
-        match tokio::time::timeout(limit, d.provider.embed(req, &d.upstream)).await {
-            Ok(Ok(reply)) => Ok(Done {
-                status: reply.meta.status,
-                usage: reply.usage,
-                ttft: None,
-                rate_limit: reply.meta.rate_limit,
-                value: reply,
-            }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ProviderError::new(
-                ErrorClass::FirstTokenTimeout,
-                format!("no answer within {limit:?}"),
-            )),
-        }
+        let reply = whole(
+            t.response.min(remaining),
+            d.provider.embed(req, &d.upstream),
+        )
+        .await?;
+        Ok(Done {
+            status: reply.meta.status,
+            usage: reply.usage,
+            ttft: None,
+            rate_limit: reply.meta.rate_limit,
+            value: reply,
+        })
     })
     .await
+}
+
+/// A whole answer (non-streaming) within `limit`.
+async fn whole<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(ProviderError::new(
+            ErrorClass::FirstTokenTimeout,
+            format!("no answer within {limit:?}"),
+        ))
+    })
 }
 
 /// Open a stream on one deployment and wait (bounded by the first-token timeout) for its

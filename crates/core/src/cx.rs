@@ -140,18 +140,18 @@ impl RequestCx {
     /// The bill, computed once (pricing the month's volume tier advances its counter, so a
     /// second computation would differ): the figure the client is told and the ledger keeps.
     pub fn bill(&mut self) -> &Bill {
-        if self.bill.is_none() {
-            let answered = if self.answered.is_some() {
-                self.usage
-            } else {
-                Usage::default()
-            };
-            self.bill = Some(bill(&self.snap, &self.attempts.records, &answered));
-        }
-        self.bill.get_or_insert_with(|| Bill {
-            cost: Cost::Unpriced,
-            baseline: None,
-            attempts: Vec::new(),
+        let RequestCx {
+            bill: slot,
+            snap,
+            attempts,
+            answered,
+            usage,
+            ..
+        } = self;
+        slot.get_or_insert_with(|| {
+            // The baseline prices the answer's usage; a request with no answer has none.
+            let answer = answered.map_or_else(Usage::default, |_| *usage);
+            bill(snap, &attempts.records, &answer)
         })
     }
 

@@ -182,6 +182,7 @@ fn plan_for(
     req: &impl Routable,
     features: Features,
 ) -> Result<Arc<Plan>, CoreError> {
+    features.check_labels().map_err(CoreError::BadRequest)?;
     let planned = plan::plan(&cx.snap, req, &features);
     cx.features = Some(features);
     let plan = Arc::new(planned?);

@@ -9,6 +9,11 @@ use switchyard_types::{
 
 use crate::routable::Routable;
 
+/// Longest client-supplied label (task, region, lane, session, tenant, each tag), in bytes.
+pub const MAX_LABEL_BYTES: usize = 128;
+/// Most tags on one request.
+pub const MAX_TAGS: usize = 32;
+
 /// What routing needs to know about a request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Features {
@@ -65,6 +70,31 @@ impl Features {
             input_tokens,
             ..Features::hints(req, headers)
         }
+    }
+
+    /// Client-supplied labels reach the ledger, logs and metric labels: each is bounded
+    /// ([`MAX_LABEL_BYTES`], [`MAX_TAGS`]), and a request past a bound is refused, naming it.
+    pub fn check_labels(&self) -> Result<(), String> {
+        let labels = [
+            ("task", &self.task),
+            ("region", &self.region),
+            ("lane", &self.lane),
+            ("session", &self.session),
+            ("tenant", &self.tenant),
+        ];
+        for (name, v) in labels {
+            if v.as_ref().is_some_and(|v| v.len() > MAX_LABEL_BYTES) {
+                return Err(format!(
+                    "the {name} label (x-switchyard-{name} or metadata.{name}) is longer than {MAX_LABEL_BYTES} bytes"
+                ));
+            }
+        }
+        if self.tags.len() > MAX_TAGS || self.tags.iter().any(|t| t.len() > MAX_LABEL_BYTES) {
+            return Err(format!(
+                "at most {MAX_TAGS} tags of at most {MAX_LABEL_BYTES} bytes each are accepted"
+            ));
+        }
+        Ok(())
     }
 
     /// The client's hints: headers first, then the same keys in `metadata`.

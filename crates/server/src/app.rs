@@ -145,19 +145,49 @@ async fn prometheus() -> Response {
     }
 }
 
-/// Read a request body up to `limit` bytes (413 beyond it).
+/// Read an API request body: JSON only (415 otherwise — a browser form or `text/plain` POST,
+/// which any web page can send cross-origin without a preflight, is refused), up to
+/// `server.max_body_bytes` (413 beyond it), within `server.body_read_timeout` (408 when the
+/// client stalls).
 pub(crate) async fn read_body(
+    headers: &axum::http::HeaderMap,
     body: axum::body::Body,
-    limit: usize,
+    server: &crate::config::ServerConfig,
 ) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "the request body must be JSON: send `Content-Type: application/json`",
+        )
+        .code("unsupported_media_type"));
+    }
+    let limit = server.max_body_bytes;
+    let read = tokio::time::timeout(server.body_read_timeout, axum::body::to_bytes(body, limit));
+    match read.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             format!("request body is larger than the gateway's limit of {limit} bytes"),
         )
-        .code("request_too_large")
-    })
+        .code("request_too_large")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            format!(
+                "the request body did not arrive within {:?}",
+                server.body_read_timeout
+            ),
+        )
+        .code("body_read_timeout")),
+    }
 }
 
 async fn not_found() -> Response {

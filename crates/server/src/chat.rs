@@ -71,7 +71,7 @@ pub(crate) async fn serve(
     ingress: Ingress,
 ) -> Response {
     let cx = RequestCx::new(gw.snapshot(), gw.sink(), ingress.as_str(), Instant::now());
-    let req = match parse(body, gw.config().server.max_body_bytes, ingress).await {
+    let req = match parse(&headers, body, &gw.config().server, ingress).await {
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, ingress.shape()),
     };
@@ -122,8 +122,13 @@ fn encode_outcome(outcome: Outcome, ingress: Ingress, include_usage: bool) -> Re
 }
 
 /// Read and parse the body, with errors that name the problem.
-async fn parse(body: Body, limit: usize, ingress: Ingress) -> Result<ChatRequest, ApiError> {
-    let bytes = crate::app::read_body(body, limit).await?;
+async fn parse(
+    headers: &HeaderMap,
+    body: Body,
+    server: &crate::config::ServerConfig,
+    ingress: Ingress,
+) -> Result<ChatRequest, ApiError> {
+    let bytes = crate::app::read_body(headers, body, server).await?;
     if ingress == Ingress::Anthropic {
         return anthropic::parse_request(&bytes).map_err(ApiError::bad_request);
     }

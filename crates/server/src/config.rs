@@ -84,6 +84,12 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most API requests in flight at once; beyond it requests get 503 at once (load shedding).
     pub max_in_flight: usize,
+    /// Longest time to receive a request body once its headers are in; a client that stalls
+    /// gets 408 and frees its slot.
+    #[serde(with = "humantime_serde")]
+    pub body_read_timeout: std::time::Duration,
+    /// Most inputs in one embeddings request (OpenAI's own limit is 2,048).
+    pub max_embedding_inputs: usize,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +98,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 4 * 1024 * 1024,
             max_in_flight: 10_000,
+            body_read_timeout: std::time::Duration::from_secs(30),
+            max_embedding_inputs: 2048,
         }
     }
 }

@@ -24,7 +24,7 @@ pub(crate) async fn embeddings(
         "openai-embeddings",
         Instant::now(),
     );
-    let req = match parse(body, gw.config().server.max_body_bytes).await {
+    let req = match parse(&headers, body, &gw.config().server).await {
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, Shape::OpenAi),
     };
@@ -41,8 +41,12 @@ pub(crate) async fn embeddings(
     }
 }
 
-async fn parse(body: Body, limit: usize) -> Result<EmbeddingsRequest, ApiError> {
-    let bytes = crate::app::read_body(body, limit).await?;
+async fn parse(
+    headers: &HeaderMap,
+    body: Body,
+    server: &crate::config::ServerConfig,
+) -> Result<EmbeddingsRequest, ApiError> {
+    let bytes = crate::app::read_body(headers, body, server).await?;
     let req: EmbeddingsRequest = serde_json::from_slice(&bytes).map_err(|e| {
         let what = if e.is_syntax() || e.is_eof() {
             "request body is not valid JSON"
@@ -56,6 +60,14 @@ async fn parse(body: Body, limit: usize) -> Result<EmbeddingsRequest, ApiError> 
     }
     if req.input.is_empty() {
         return Err(ApiError::bad_request("`input` must not be empty").param("input"));
+    }
+    if req.input.len() > server.max_embedding_inputs {
+        return Err(ApiError::bad_request(format!(
+            "`input` has {} items; at most {} are accepted",
+            req.input.len(),
+            server.max_embedding_inputs
+        ))
+        .param("input"));
     }
     if req
         .input

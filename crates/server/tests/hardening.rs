@@ -1,0 +1,160 @@
+//! Slow, careless and hostile clients (issue 17): each test is a defect that was reproduced
+//! against the release binary, named after what it checks.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{json, Value};
+use switchyard_server::{app, config, Gateway};
+use switchyard_sim::{Sim, SimConfig};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+/// A gateway over a fresh simulator, with `server` as its `[server]` extra keys; returns its
+/// base URL (the simulator and server live as long as the test's runtime).
+async fn start(server: &str) -> (Sim, String) {
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let text = format!(
+        r#"
+        [server]
+        {server}
+        [ledger]
+        enabled = false
+        [[providers]]
+        name = "sim"
+        kind = "openai-compatible"
+        base_url = "{}"
+        [[models]]
+        name = "sim-cheap"
+        provider = "sim"
+        [[models]]
+        name = "embed"
+        provider = "sim"
+        upstream = "text-embedding-3-small"
+        price = {{ input = 0.02, output = 0 }}
+        "#,
+        sim.base_url()
+    );
+    let gw = Gateway::start(
+        config::parse(&text).unwrap(),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    (sim, url)
+}
+
+/// A stalled request body held a concurrency slot forever: headers with `Content-Length: 100`,
+/// one byte, then nothing. Now the client gets a 408 in the OpenAI shape once
+/// `server.body_read_timeout` passes.
+#[tokio::test]
+async fn a_stalled_request_body_gets_408_and_frees_its_slot() {
+    let (_sim, url) = start("body_read_timeout = \"300ms\"\nmax_in_flight = 1").await;
+    let addr = url.trim_start_matches("http://");
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .expect("an answer before 5 s")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(head.contains("body_read_timeout"), "{head}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The slot is free again: a normal request is served.
+    let ok = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "sim-cheap", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+/// A `text/plain` POST — what any web page can send cross-origin without a preflight — was
+/// accepted and billed. Now: 415, and the upstream is never called.
+#[tokio::test]
+async fn a_non_json_body_is_refused_with_415_before_any_upstream_call() {
+    let (sim, url) = start("").await;
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .header("content-type", "text/plain")
+        .body(r#"{"model": "sim-cheap", "messages": [{"role": "user", "content": "hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+    assert_eq!(sim.calls("sim-cheap"), 0);
+}
+
+/// Client-supplied labels were unbounded: a 3 MB `metadata.task` went into the ledger twice.
+/// Now a label past 128 bytes (or more than 32 tags) is a 400 naming it.
+#[tokio::test]
+async fn oversized_client_labels_are_refused() {
+    let (sim, url) = start("").await;
+    let client = reqwest::Client::new();
+    let long = "t".repeat(129);
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "sim-cheap", "metadata": {"task": long},
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("task")),
+        "{body}"
+    );
+    let tags = vec!["a"; 33].join(",");
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .header("x-switchyard-tags", tags)
+        .json(&json!({"model": "sim-cheap", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(sim.calls("sim-cheap"), 0);
+}
+
+/// One embeddings request with 16,000 inputs could take the process down. Now more than
+/// `server.max_embedding_inputs` (default 2,048, OpenAI's own limit) is a 400.
+#[tokio::test]
+async fn too_many_embedding_inputs_are_refused() {
+    let (sim, url) = start("").await;
+    let inputs: Vec<String> = (0..2049).map(|i| format!("x{i}")).collect();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/embeddings"))
+        .json(&json!({"model": "embed", "input": inputs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "input", "{body}");
+    assert_eq!(sim.calls("text-embedding-3-small"), 0);
+}
