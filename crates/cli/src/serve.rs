@@ -142,7 +142,10 @@ fn spawn_reload_on_sighup(gw: switchyard_server::GatewayHandle) {
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 match gw.reload().await {
-                    Ok(()) => tracing::info!("config reloaded"),
+                    Ok(switchyard_server::Reload::Applied) => tracing::info!("config reloaded"),
+                    Ok(switchyard_server::Reload::Unchanged) => {
+                        tracing::info!("SIGHUP: config file unchanged")
+                    }
                     Err(errs) => {
                         for e in &errs {
                             tracing::error!(error = %e, "config reload rejected; the running config keeps serving");

@@ -98,6 +98,43 @@ impl ErrorClass {
     }
 }
 
+/// Prefixes of credential shapes providers use (OpenAI and compatible `sk-`, Anthropic
+/// `sk-ant-`, Google `AIza`, AWS `AKIA`/`ASIA`, Groq `gsk_`, xAI `xai-`, GitHub `ghp_`).
+const KEY_PREFIXES: &[&str] = &[
+    "sk-", "sk_", "AIza", "AKIA", "ASIA", "gsk_", "xai-", "ghp_", "r8_", "pk-",
+];
+
+/// Text from an upstream with anything that looks like a credential masked: a token with a
+/// known key prefix, and whatever follows `Bearer`. Upstreams echo the key they were sent
+/// ("Incorrect API key provided: sk-…"); such text must never reach a client.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_bearer = false;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '+' | '='))
+            })
+            .unwrap_or(rest.len());
+        let token = &rest[..end];
+        let keyish = token.len() >= 12 && KEY_PREFIXES.iter().any(|p| token.starts_with(p));
+        if (after_bearer && token.len() >= 8) || keyish {
+            out.push_str("[REDACTED]");
+        } else {
+            out.push_str(token);
+        }
+        after_bearer = token.eq_ignore_ascii_case("bearer");
+        rest = &rest[end..];
+    }
+    out
+}
+
 /// A failed upstream call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
@@ -174,4 +211,20 @@ fn without_url(e: &reqwest::Error) -> String {
         };
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_in_upstream_text_are_masked() {
+        let t = "Incorrect API key provided: sk-proj-abc123DEF456ghi. Authorization: Bearer gsk_live_0123456789 ok";
+        let r = super::redact_secrets(t);
+        assert!(!r.contains("sk-proj") && !r.contains("gsk_live"), "{r}");
+        assert_eq!(r.matches("[REDACTED]").count(), 2, "{r}");
+        assert_eq!(
+            super::redact_secrets("the model is overloaded"),
+            "the model is overloaded"
+        );
+        assert_eq!(super::redact_secrets("AKIAABCDEFGHIJKLMNOP"), "[REDACTED]");
+    }
 }

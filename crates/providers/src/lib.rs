@@ -31,7 +31,7 @@ pub use anthropic::AnthropicProvider;
 pub use bedrock::BedrockProvider;
 pub use config::{ProviderConfig, ProviderKind, Timeouts};
 pub use embed::EmbedReply;
-pub use error::{ErrorClass, ProviderError};
+pub use error::{redact_secrets, ErrorClass, ProviderError};
 pub use gemini::GeminiProvider;
 pub use openai::OpenAiProvider;
 pub use ratelimit::RateLimitInfo;

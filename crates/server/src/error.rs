@@ -155,16 +155,17 @@ impl From<CoreError> for ApiError {
                     ErrorClass::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
                     _ => (StatusCode::BAD_GATEWAY, "upstream_error"),
                 };
+                // Upstream text never reaches a client unredacted (it may echo our key).
                 let message = match p.class {
                     ErrorClass::Auth => {
                         "the upstream provider rejected the gateway's credentials".to_owned()
                     }
-                    _ => p.message.clone(),
+                    _ => switchyard_providers::redact_secrets(&p.message),
                 };
-                let code = p
-                    .code
-                    .clone()
-                    .unwrap_or_else(|| p.class.as_str().to_owned());
+                let code = match (p.class, &p.code) {
+                    (ErrorClass::Auth, _) | (_, None) => p.class.as_str().to_owned(),
+                    (_, Some(c)) => switchyard_providers::redact_secrets(c),
+                };
                 let mut err = ApiError::new(status, kind, message).code(code);
                 err.retry_after = p.retry_after.map(|d| d.as_secs().max(1));
                 err

@@ -17,4 +17,4 @@ mod respond;
 mod sse;
 
 pub use error::{ApiError, Shape};
-pub use live::{check, watch_config, Gateway, GatewayHandle, SecretLookup};
+pub use live::{check, watch_config, Gateway, GatewayHandle, Reload, SecretLookup};

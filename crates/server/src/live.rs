@@ -14,7 +14,20 @@ use switchyard_sim::{Sim, SimConfig};
 use switchyard_store::{Ledger, LedgerConfig};
 use tokio::sync::Mutex;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ProviderSection};
+
+/// Provider adapters by provider name, with the settings they were built from: a reload reuses
+/// the adapter (and its connection pool) of every provider whose settings did not change.
+type Adapters = HashMap<String, (ProviderSection, String, Arc<AnyProvider>)>;
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The file changed and its new config is now serving.
+    Applied,
+    /// The file's content is what is already serving: nothing was rebuilt.
+    Unchanged,
+}
 
 /// Looks up a secret (an environment variable) by name. Only the binary reads the environment.
 pub type SecretLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -32,6 +45,10 @@ pub struct Gateway {
     stats: Arc<StatsRegistry>,
     ledger: Option<Ledger>,
     sink: Arc<dyn switchyard_core::Sink>,
+    adapters: std::sync::Mutex<Adapters>,
+    /// Hash of the config file's text in force, to tell a real change from a touch.
+    loaded: std::sync::Mutex<Option<u64>>,
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -50,7 +67,12 @@ impl Gateway {
         let sim = Mutex::new(None);
         let stats = Arc::new(StatsRegistry::default());
         let sim_url = embedded_sim_url(&cfg, &sim).await?;
-        let snap = build_snapshot(&cfg, &secrets, sim_url.as_deref(), &stats)?;
+        let mut adapters = Adapters::new();
+        let snap = build_snapshot(&cfg, &secrets, sim_url.as_deref(), &stats, &mut adapters)?;
+        let loaded = path
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| text_hash(&t));
         let ledger = match open_ledger(&cfg, path.as_deref()).await? {
             Some((ledger, url)) => {
                 seed_monthly_tokens(url, stats.clone());
@@ -69,6 +91,9 @@ impl Gateway {
             secrets,
             sim,
             stats,
+            adapters: std::sync::Mutex::new(adapters),
+            loaded: std::sync::Mutex::new(loaded),
+            reloads: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -92,20 +117,49 @@ impl Gateway {
         self.sim.lock().await.as_ref().map(Sim::base_url)
     }
 
-    /// Re-read the config file; on any error the running config keeps serving.
-    pub async fn reload(&self) -> Result<(), Vec<ConfigError>> {
+    /// Re-read the config file; on any error the running config keeps serving. A file whose
+    /// content is what already serves is not rebuilt; providers whose settings did not change
+    /// keep their adapters (and connection pools).
+    pub async fn reload(&self) -> Result<Reload, Vec<ConfigError>> {
         let Some(path) = &self.path else {
             return Err(vec![ConfigError::new(
                 "config",
                 "running on the embedded config; nothing to reload",
             )]);
         };
-        let cfg = config::load(path)?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError::new(
+                path.display().to_string(),
+                format!("cannot read: {e}"),
+            )]
+        })?;
+        let hash = text_hash(&text);
+        if *lock(&self.loaded) == Some(hash) {
+            return Ok(Reload::Unchanged);
+        }
+        let cfg = config::parse(&text)?;
         let sim_url = embedded_sim_url(&cfg, &self.sim).await?;
-        let snap = build_snapshot(&cfg, &self.secrets, sim_url.as_deref(), &self.stats)?;
+        let snap = {
+            let mut adapters = lock(&self.adapters);
+            build_snapshot(
+                &cfg,
+                &self.secrets,
+                sim_url.as_deref(),
+                &self.stats,
+                &mut adapters,
+            )?
+        };
         self.snapshot.store(Arc::new(snap));
         self.config.store(Arc::new(cfg));
-        Ok(())
+        *lock(&self.loaded) = Some(hash);
+        self.reloads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Reload::Applied)
+    }
+
+    /// How many reloads were applied since start.
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The ledger writer, if enabled.
@@ -142,14 +196,25 @@ pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let file = path.file_name().map(|f| f.to_owned());
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        if let Ok(ev) = ev {
-            if ev
+        // Only writes, creations, renames and removals can change the file; reading it (as
+        // reload does) fires access events, which must not trigger another reload.
+        let Ok(ev) = ev else { return };
+        let changes = matches!(
+            ev.kind,
+            notify::EventKind::Create(_)
+                | notify::EventKind::Modify(_)
+                | notify::EventKind::Remove(_)
+        ) && !matches!(
+            ev.kind,
+            notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
+        );
+        if changes
+            && ev
                 .paths
                 .iter()
                 .any(|p| p.file_name().map(|f| f.to_owned()) == file)
-            {
-                let _ = tx.send(());
-            }
+        {
+            let _ = tx.send(());
         }
     })
     .ok()?;
@@ -165,7 +230,12 @@ pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
             while rx.try_recv().is_ok() {}
             let Some(gw) = weak.upgrade() else { break };
             match gw.reload().await {
-                Ok(()) => tracing::info!(path = %path.display(), "config file changed: reloaded"),
+                Ok(Reload::Applied) => {
+                    tracing::info!(path = %path.display(), "config file changed: reloaded")
+                }
+                Ok(Reload::Unchanged) => {
+                    tracing::debug!(path = %path.display(), "config file touched, content unchanged")
+                }
                 Err(errs) => {
                     for e in &errs {
                         tracing::error!(error = %e, "config change rejected; the running config keeps serving");
@@ -209,7 +279,20 @@ pub fn check(cfg: &Config, secrets: &SecretLookup) -> Result<Snapshot, Vec<Confi
         secrets,
         Some("http://127.0.0.1:0/v1"),
         &StatsRegistry::default(),
+        &mut Adapters::new(),
     )
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// A poisoned lock only means a panic elsewhere while it was held; the data is still usable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Resolve providers (keys, URLs, clients) and let the core validate the rest.
@@ -218,6 +301,7 @@ pub(crate) fn build_snapshot(
     secrets: &SecretLookup,
     sim_url: Option<&str>,
     stats: &StatsRegistry,
+    adapters: &mut Adapters,
 ) -> Result<Snapshot, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let catalog = match load_catalog(cfg) {
@@ -250,19 +334,28 @@ pub(crate) fn build_snapshot(
             Some(base_url.as_str()),
             p.vendor.as_deref(),
         );
-        let pc = ProviderConfig {
-            vendor: vendor.key.clone(),
-            name: p.name.clone(),
-            kind: p.kind,
-            base_url,
-            api_key,
-            timeouts: p.timeouts,
-            api_version: p.api_version.clone(),
-            region: p.region.clone(),
+        let reused = adapters
+            .get(&p.name)
+            .filter(|(section, url, _)| section == p && *url == base_url)
+            .map(|(_, _, a)| a.clone());
+        let built = match reused {
+            Some(a) => Ok(a),
+            None => AnyProvider::new(ProviderConfig {
+                vendor: vendor.key.clone(),
+                name: p.name.clone(),
+                kind: p.kind,
+                base_url: base_url.clone(),
+                api_key,
+                timeouts: p.timeouts,
+                api_version: p.api_version.clone(),
+                region: p.region.clone(),
+            })
+            .map(Arc::new),
         };
-        match AnyProvider::new(pc) {
+        match built {
             Ok(adapter) => {
-                let mut entry = snapshot_provider(Arc::new(adapter), p.kind, p.timeouts);
+                adapters.insert(p.name.clone(), (p.clone(), base_url, adapter.clone()));
+                let mut entry = snapshot_provider(adapter, p.kind, p.timeouts);
                 entry.regions = p.regions.clone();
                 entry.tags = p.tags.clone();
                 entry.uplift_percent = p.uplift_percent;
@@ -273,6 +366,7 @@ pub(crate) fn build_snapshot(
             Err(e) => errors.push(ConfigError::new(format!("providers[{i}].kind"), e.message)),
         }
     }
+    adapters.retain(|name, _| cfg.providers.iter().any(|p| &p.name == name));
     let inputs = SnapshotInputs {
         models: &cfg.models,
         routes: &cfg.routes,

@@ -105,7 +105,10 @@ fn encode_chunk(mut chunk: ChatChunk, include_usage: bool) -> Option<Bytes> {
 }
 
 fn incomplete(e: &ProviderError) -> String {
-    format!("switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}", e.message)
+    format!(
+        "switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}",
+        switchyard_providers::redact_secrets(&e.message)
+    )
 }
 
 /// The explicit error event that ends a failed stream (OpenAI clients raise it as an error).

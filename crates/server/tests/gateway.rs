@@ -970,3 +970,71 @@ async fn reloads_under_load_lose_no_request() {
     let env = Arc::into_inner(env).expect("all tasks done");
     env.stop().await;
 }
+
+/// Issue 17: an unchanged file is not rebuilt, and a change that does not touch a provider keeps
+/// its adapter (and connection pool); a changed provider gets a new one.
+#[tokio::test]
+async fn reload_rebuilds_only_what_changed() {
+    let (env, path, _dir) = start_from_file(SMALL).await;
+    let before = env.gw.snapshot();
+    assert_eq!(
+        env.gw.reload().await.unwrap(),
+        switchyard_server::Reload::Unchanged
+    );
+    assert!(Arc::ptr_eq(&before, &env.gw.snapshot()), "nothing rebuilt");
+    let extra = format!("{SMALL}\n[[routes]]\nname = \"extra\"\ncandidates = [\"premium\"]\n");
+    std::fs::write(&path, render(&extra, &env.sim, "")).expect("rewrite");
+    assert_eq!(
+        env.gw.reload().await.unwrap(),
+        switchyard_server::Reload::Applied
+    );
+    let after = env.gw.snapshot();
+    assert!(Arc::ptr_eq(
+        &before.deployments[0].provider,
+        &after.deployments[0].provider
+    ));
+    let retimed = extra.replace(
+        "kind = \"openai-compatible\"",
+        "kind = \"openai-compatible\"\ntimeouts = { connect = \"2s\" }",
+    );
+    std::fs::write(&path, render(&retimed, &env.sim, "")).expect("rewrite");
+    assert_eq!(
+        env.gw.reload().await.unwrap(),
+        switchyard_server::Reload::Applied
+    );
+    assert!(!Arc::ptr_eq(
+        &after.deployments[0].provider,
+        &env.gw.snapshot().deployments[0].provider
+    ));
+    assert_eq!(env.gw.reloads(), 2);
+    env.stop().await;
+}
+
+/// Issue 17: after any edit the file was reloaded every second, forever (reading it fired
+/// another watch event). Now reading the file triggers nothing, and one edit one reload.
+#[tokio::test]
+async fn the_file_watcher_reloads_once_per_change_and_never_on_reads() {
+    let (env, path, _dir) = start_from_file(SMALL).await;
+    let _watcher = switchyard_server::watch_config(&env.gw).expect("watcher");
+    let wait_for = |n: u64| {
+        let gw = env.gw.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while gw.reloads() < n && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            gw.reloads()
+        }
+    };
+    for _ in 0..5 {
+        std::fs::read_to_string(&path).expect("read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let extra = format!("{SMALL}\n[[routes]]\nname = \"extra\"\ncandidates = [\"premium\"]\n");
+    std::fs::write(&path, render(&extra, &env.sim, "")).expect("rewrite");
+    assert_eq!(wait_for(1).await, 1);
+    // The watcher's own reload read the file; no second reload may follow.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(env.gw.reloads(), 1);
+    env.stop().await;
+}

@@ -158,3 +158,84 @@ async fn too_many_embedding_inputs_are_refused() {
     assert_eq!(body["error"]["param"], "input", "{body}");
     assert_eq!(sim.calls("text-embedding-3-small"), 0);
 }
+
+/// A one-shot-per-connection upstream that answers every request with `status` and `body`.
+async fn canned_upstream(status: u16, body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = tcp.read(&mut buf).await;
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// Upstream error text reached clients unredacted: an upstream echoing the key in a 400 passed
+/// it through, and a 401 carried the upstream's own code instead of `upstream_auth`.
+#[tokio::test]
+async fn upstream_error_text_never_carries_a_credential_to_the_client() {
+    let bad = canned_upstream(
+        400,
+        r#"{"error":{"message":"Incorrect API key provided: sk-test-SECRET0123456789abcdef (Bearer sk-test-SECRET0123456789abcdef)","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+    )
+    .await;
+    let auth = canned_upstream(
+        401,
+        r#"{"error":{"message":"Incorrect API key provided: sk-test-SECRET0123456789abcdef","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+    )
+    .await;
+    let text = format!(
+        r#"
+        [ledger]
+        enabled = false
+        [[providers]]
+        name = "bad"
+        kind = "openai-compatible"
+        base_url = "{bad}"
+        [[providers]]
+        name = "auth"
+        kind = "openai-compatible"
+        base_url = "{auth}"
+        [[models]]
+        name = "echoes"
+        provider = "bad"
+        price = {{ input = 1, output = 1 }}
+        [[models]]
+        name = "rejects"
+        provider = "auth"
+        price = {{ input = 1, output = 1 }}
+        "#
+    );
+    let gw = Gateway::start(
+        config::parse(&text).unwrap(),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let client = reqwest::Client::new();
+    for (model, code) in [("echoes", "invalid_api_key"), ("rejects", "upstream_auth")] {
+        let r = client
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("SECRET"), "{model}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], code, "{body}");
+    }
+}

@@ -34,12 +34,15 @@ pub struct SimConfig {
     /// Address to listen on; `127.0.0.1:0` (a free port) when absent.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
-    /// Whether requests are recorded for [`crate::Sim::requests`]. Load tests turn it off.
-    #[serde(default = "yes")]
+    /// Whether requests are recorded for [`crate::Sim::requests`] (tests); off by default.
+    #[serde(default)]
     pub record: bool,
     /// How many recorded requests are kept (the oldest are dropped).
     #[serde(default = "default_record_capacity")]
     pub record_capacity: usize,
+    /// How many bytes of recorded requests are kept (the oldest are dropped).
+    #[serde(default = "default_record_max_bytes")]
+    pub record_max_bytes: usize,
     /// Seed mixed into the fault PRNG (`fault_rate`, `p<percent>`).
     #[serde(default)]
     pub seed: u64,
@@ -142,11 +145,11 @@ pub struct OutageConfig {
 #[serde(transparent)]
 pub struct WindowBound(#[serde(with = "humantime_serde")] pub Duration);
 
-fn yes() -> bool {
-    true
-}
 fn default_record_capacity() -> usize {
     1000
+}
+fn default_record_max_bytes() -> usize {
+    16 << 20
 }
 fn default_answer_tokens() -> u32 {
     20
@@ -193,11 +196,14 @@ impl SimConfig {
                 model("sim-cheap", 20, 400.0, 24),
                 model("sim-premium", 60, 200.0, 90),
             ],
+            // The embedded demo serves real clients: nothing is kept.
+            record: false,
             ..SimConfig::instant()
         }
     }
 
-    /// Every model answers with zero latency and unlimited speed (tests, load tests).
+    /// Every model answers with zero latency and unlimited speed (tests, load tests); records
+    /// requests (bounded) for tests to inspect.
     pub fn instant() -> SimConfig {
         let model = |name: &str, answer: u32| ModelConfig {
             name: name.to_string(),
@@ -208,6 +214,7 @@ impl SimConfig {
             listen: None,
             record: true,
             record_capacity: default_record_capacity(),
+            record_max_bytes: default_record_max_bytes(),
             seed: 0,
             defaults: DefaultsConfig::default(),
             models: vec![model("sim-cheap", 24), model("sim-premium", 90)],
@@ -308,7 +315,7 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.models.len(), 3);
         assert_eq!(cfg.models[0].ttft, Some(Duration::from_millis(30)));
-        assert!(cfg.record);
+        assert!(!cfg.record, "recording is off unless asked for");
     }
 
     #[test]

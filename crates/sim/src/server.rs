@@ -42,6 +42,24 @@ pub struct RecordedRequest {
     pub time: SystemTime,
 }
 
+/// Recorded requests, bounded by count and by bytes.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    /// The requests and their approximate total size.
+    buf: Mutex<(VecDeque<RecordedRequest>, usize)>,
+    capacity: usize,
+    max_bytes: usize,
+}
+
+impl RecordedRequest {
+    /// Roughly what the request holds in memory: path, model, headers and the JSON body.
+    fn approx_bytes(&self) -> usize {
+        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let body = serde_json::to_vec(&self.body).map_or(0, |b| b.len());
+        self.path.len() + self.model.len() + headers + body
+    }
+}
+
 /// State shared by all handlers.
 #[derive(Debug)]
 pub struct SimState {
@@ -49,7 +67,7 @@ pub struct SimState {
     /// Start of the simulator's clock (outages, rate-limit windows).
     pub(crate) start: Instant,
     pub(crate) created: u64,
-    record: Option<(Mutex<VecDeque<RecordedRequest>>, usize)>,
+    record: Option<Recorder>,
     /// Hashes of (model, first message) seen with a cacheable prompt.
     cache_seen: Mutex<HashSet<u64>>,
 }
@@ -64,9 +82,11 @@ impl SimState {
             registry: Registry::new(cfg),
             start: Instant::now(),
             created,
-            record: cfg
-                .record
-                .then(|| (Mutex::new(VecDeque::new()), cfg.record_capacity.max(1))),
+            record: cfg.record.then(|| Recorder {
+                buf: Mutex::new((VecDeque::new(), 0)),
+                capacity: cfg.record_capacity.max(1),
+                max_bytes: cfg.record_max_bytes,
+            }),
             cache_seen: Mutex::new(HashSet::new()),
         })
     }
@@ -76,12 +96,17 @@ impl SimState {
     }
 
     pub(crate) fn record(&self, req: RecordedRequest) {
-        if let Some((buf, cap)) = &self.record {
-            let mut buf = buf.lock().unwrap_or_else(|p| p.into_inner());
-            if buf.len() >= *cap {
-                buf.pop_front();
+        let Some(r) = &self.record else { return };
+        let size = req.approx_bytes();
+        let mut guard = r.buf.lock().unwrap_or_else(|p| p.into_inner());
+        let (buf, bytes) = &mut *guard;
+        buf.push_back(req);
+        *bytes += size;
+        while buf.len() > r.capacity || (*bytes > r.max_bytes && buf.len() > 1) {
+            match buf.pop_front() {
+                Some(old) => *bytes = bytes.saturating_sub(old.approx_bytes()),
+                None => break,
             }
-            buf.push_back(req);
         }
     }
 
@@ -96,9 +121,11 @@ impl SimState {
 
     fn requests(&self) -> Vec<RecordedRequest> {
         match &self.record {
-            Some((buf, _)) => buf
+            Some(r) => r
+                .buf
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
+                .0
                 .iter()
                 .cloned()
                 .collect(),

@@ -69,6 +69,27 @@ async fn recording_can_be_disabled() {
     assert_eq!(sim.calls("sim-cheap"), 1);
 }
 
+/// Issue 17: the simulator recorded by default and bounded its record by count only (1,000
+/// large bodies took RSS from 164 MB to 1 GB in the embedded demo). Now recording is off unless
+/// asked for, and bounded by bytes as well.
+#[tokio::test]
+async fn recording_is_off_by_default_and_bounded_by_bytes() {
+    assert!(!SimConfig::from_toml("").unwrap().record);
+    assert!(!SimConfig::demo().record);
+    let cfg = SimConfig {
+        record_max_bytes: 20_000,
+        ..SimConfig::instant()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let big = "x".repeat(2_000);
+    for _ in 0..30 {
+        post_json(&sim, &chat("sim-cheap", &big)).await;
+    }
+    let kept = sim.requests();
+    assert!(!kept.is_empty() && kept.len() <= 10, "{}", kept.len());
+    assert_eq!(sim.calls("sim-cheap"), 30);
+}
+
 #[tokio::test]
 async fn deterministic_answers() {
     let sim = sim().await;
