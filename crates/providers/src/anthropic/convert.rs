@@ -11,6 +11,8 @@
 //! `finish_reason = stop`. With client tools present, forcing a tool would stop the model from
 //! calling the client's own tools, so the schema is given as a system instruction instead.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall, JsonMap,
@@ -30,21 +32,23 @@ pub const JSON_TOOL: &str = "json_response";
 
 /// An encoded request and what the decoder must know about it.
 #[derive(Debug, Clone)]
-pub struct Encoded {
-    /// The wire body.
-    pub body: MessagesRequest,
+pub struct Encoded<'a> {
+    /// The wire body, borrowing the request's text.
+    pub body: MessagesRequest<'a>,
     /// The forced tool emulating JSON mode, whose input is the answer text.
     pub json_tool: Option<String>,
 }
 
-/// Canonical request → Anthropic body.
-pub fn encode_request(
-    req: &ChatRequest,
-    model: &str,
+/// Canonical request → Anthropic body. The body borrows the request's text, tool schemas and
+/// extras; only what the translation creates (sources of images, tool inputs parsed from their
+/// JSON text) is owned.
+pub fn encode_request<'a>(
+    req: &'a ChatRequest,
+    model: &'a str,
     default_max_tokens: Option<u32>,
-) -> Result<Encoded, ProviderError> {
-    let mut system: Vec<Block> = Vec::new();
-    let mut turns: Vec<WireMessage> = Vec::new();
+) -> Result<Encoded<'a>, ProviderError> {
+    let mut system: Vec<Block<'a>> = Vec::new();
+    let mut turns: Vec<WireMessage<'a>> = Vec::new();
     for m in &req.messages {
         match m.role {
             Role::System | Role::Developer => system.extend(text_blocks(m.content.as_ref())),
@@ -55,7 +59,7 @@ pub fn encode_request(
     }
     trim_prefill(&mut turns);
     let mut body = MessagesRequest {
-        model: model.to_owned(),
+        model: Cow::Borrowed(model),
         max_tokens: Some(
             req.max_output()
                 .or(default_max_tokens)
@@ -86,7 +90,7 @@ pub fn encode_request(
     Ok(Encoded { body, json_tool })
 }
 
-fn push(turns: &mut Vec<WireMessage>, role: &str, blocks: Vec<Block>) {
+fn push<'a>(turns: &mut Vec<WireMessage<'a>>, role: &'static str, blocks: Vec<Block<'a>>) {
     if blocks.is_empty() {
         return;
     }
@@ -96,14 +100,14 @@ fn push(turns: &mut Vec<WireMessage>, role: &str, blocks: Vec<Block>) {
             content: MessageContent::Blocks(b),
         }) if r == role => b.extend(blocks),
         _ => turns.push(WireMessage {
-            role: role.to_owned(),
+            role: Cow::Borrowed(role),
             content: MessageContent::Blocks(blocks),
         }),
     }
 }
 
 /// The API rejects a final assistant turn (prefill) that ends with whitespace.
-fn trim_prefill(turns: &mut [WireMessage]) {
+fn trim_prefill(turns: &mut [WireMessage<'_>]) {
     if let Some(WireMessage {
         role,
         content: MessageContent::Blocks(blocks),
@@ -111,24 +115,27 @@ fn trim_prefill(turns: &mut [WireMessage]) {
     {
         if role == "assistant" {
             if let Some(Block::Text { text, .. }) = blocks.last_mut() {
-                text.truncate(text.trim_end().len());
+                let trimmed = text.trim_end().len();
+                if trimmed < text.len() {
+                    text.to_mut().truncate(trimmed);
+                }
             }
             blocks.retain(|b| !matches!(b, Block::Text { text, .. } if text.is_empty()));
         }
     }
 }
 
-fn text_blocks(content: Option<&Content>) -> Vec<Block> {
+fn text_blocks(content: Option<&Content>) -> Vec<Block<'_>> {
     match content {
         None => Vec::new(),
         Some(Content::Text(t)) if t.is_empty() => Vec::new(),
-        Some(Content::Text(t)) => vec![Block::text(t.clone())],
+        Some(Content::Text(t)) => vec![Block::text(t.as_str())],
         Some(Content::Parts(parts)) => parts
             .iter()
             .filter_map(|p| match p {
                 ContentPart::Text { text, extra } if !text.is_empty() => Some(Block::Text {
-                    text: text.clone(),
-                    extra: extra.clone(),
+                    text: Cow::Borrowed(text),
+                    extra: Cow::Borrowed(extra),
                 }),
                 _ => None,
             })
@@ -136,32 +143,32 @@ fn text_blocks(content: Option<&Content>) -> Vec<Block> {
     }
 }
 
-fn user_blocks(content: Option<&Content>) -> Vec<Block> {
+fn user_blocks(content: Option<&Content>) -> Vec<Block<'_>> {
     let Some(Content::Parts(parts)) = content else {
         return text_blocks(content);
     };
     parts.iter().filter_map(part_block).collect()
 }
 
-fn part_block(p: &ContentPart) -> Option<Block> {
+fn part_block(p: &ContentPart) -> Option<Block<'_>> {
     match p {
         ContentPart::Text { text, extra } if !text.is_empty() => Some(Block::Text {
-            text: text.clone(),
-            extra: extra.clone(),
+            text: Cow::Borrowed(text),
+            extra: Cow::Borrowed(extra),
         }),
         ContentPart::Text { .. } => None,
         ContentPart::ImageUrl { image_url } => Some(Block::Image {
-            source: source(&image_url.url),
-            extra: JsonMap::new(),
+            source: Cow::Owned(source(&image_url.url)),
+            extra: Cow::Owned(JsonMap::new()),
         }),
         ContentPart::File { file } => {
             let data = file.get("file_data").and_then(Value::as_str)?;
             Some(Block::Document {
-                source: source(data),
-                extra: JsonMap::new(),
+                source: Cow::Owned(source(data)),
+                extra: Cow::Owned(JsonMap::new()),
             })
         }
-        ContentPart::Refusal { refusal } => Some(Block::text(refusal.clone())),
+        ContentPart::Refusal { refusal } => Some(Block::text(refusal.as_str())),
         ContentPart::InputAudio { .. } => None,
     }
 }
@@ -176,7 +183,7 @@ fn source(url: &str) -> Value {
     json!({"type": "url", "url": url})
 }
 
-fn assistant_blocks(m: &Message) -> Result<Vec<Block>, ProviderError> {
+fn assistant_blocks(m: &Message) -> Result<Vec<Block<'_>>, ProviderError> {
     let mut blocks = text_blocks(m.content.as_ref());
     for call in m.tool_calls.iter().flatten() {
         let args = call.function.arguments.trim();
@@ -194,19 +201,19 @@ fn assistant_blocks(m: &Message) -> Result<Vec<Block>, ProviderError> {
             })?
         };
         blocks.push(Block::ToolUse {
-            id: call.id.clone(),
-            name: call.function.name.clone(),
-            input,
-            extra: JsonMap::new(),
+            id: Cow::Borrowed(&call.id),
+            name: Cow::Borrowed(&call.function.name),
+            input: Cow::Owned(input),
+            extra: Cow::Owned(JsonMap::new()),
         });
     }
     Ok(blocks)
 }
 
-fn tool_result(m: &Message) -> Block {
+fn tool_result(m: &Message) -> Block<'_> {
     let content = match &m.content {
         None => None,
-        Some(Content::Text(t)) => Some(MessageContent::Text(t.clone())),
+        Some(Content::Text(t)) => Some(MessageContent::Text(Cow::Borrowed(t))),
         Some(Content::Parts(parts)) => Some(MessageContent::Blocks(
             parts.iter().filter_map(part_block).collect(),
         )),
@@ -214,26 +221,26 @@ fn tool_result(m: &Message) -> Block {
     Block::ToolResult {
         tool_use_id: m
             .tool_call_id
-            .clone()
-            .or_else(|| m.name.clone())
-            .unwrap_or_default(),
+            .as_deref()
+            .or(m.name.as_deref())
+            .map_or(Cow::Borrowed(""), Cow::Borrowed),
         content,
         is_error: None,
-        extra: JsonMap::new(),
+        extra: Cow::Owned(JsonMap::new()),
     }
 }
 
-fn tool(t: &switchyard_types::Tool) -> WireTool {
+fn tool(t: &switchyard_types::Tool) -> WireTool<'_> {
     WireTool {
-        name: t.function.name.clone(),
-        description: t.function.description.clone(),
+        name: Cow::Borrowed(&t.function.name),
+        description: t.function.description.as_deref().map(Cow::Borrowed),
         input_schema: Some(
             t.function
                 .parameters
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
+                .as_ref()
+                .map_or_else(|| Cow::Owned(json!({"type": "object"})), Cow::Borrowed),
         ),
-        extra: JsonMap::new(),
+        extra: Cow::Owned(JsonMap::new()),
     }
 }
 
@@ -259,20 +266,24 @@ fn tool_choice(req: &ChatRequest) -> Option<WireToolChoice> {
 }
 
 /// Emulate `response_format`; returns the forced tool's name when one is used.
-fn json_mode(
-    req: &ChatRequest,
-    body: &mut MessagesRequest,
-    system: &mut Vec<Block>,
+fn json_mode<'a>(
+    req: &'a ChatRequest,
+    body: &mut MessagesRequest<'a>,
+    system: &mut Vec<Block<'a>>,
 ) -> Option<String> {
     let (name, schema, description) = match req.response_format.as_ref()? {
         ResponseFormat::Text => return None,
-        ResponseFormat::JsonObject => (JSON_TOOL.to_owned(), json!({"type": "object"}), None),
+        ResponseFormat::JsonObject => (
+            JSON_TOOL.to_owned(),
+            Cow::Owned(json!({"type": "object"})),
+            None,
+        ),
         ResponseFormat::JsonSchema { json_schema: s } => (
             tool_name(&s.name),
             s.schema
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            s.description.clone(),
+                .as_ref()
+                .map_or_else(|| Cow::Owned(json!({"type": "object"})), Cow::Borrowed),
+            s.description.as_deref(),
         ),
     };
     if body.tools.is_some() {
@@ -282,13 +293,12 @@ fn json_mode(
         )));
         return None;
     }
-    let description =
-        description.unwrap_or_else(|| "Return the answer as this tool's input.".to_owned());
+    let description = description.unwrap_or("Return the answer as this tool's input.");
     body.tools = Some(vec![WireTool {
-        name: name.clone(),
-        description: Some(description),
+        name: Cow::Owned(name.clone()),
+        description: Some(Cow::Borrowed(description)),
         input_schema: Some(schema),
-        extra: JsonMap::new(),
+        extra: Cow::Owned(JsonMap::new()),
     }]);
     body.tool_choice = Some(WireToolChoice {
         kind: "tool".to_owned(),
@@ -318,7 +328,7 @@ fn tool_name(name: &str) -> String {
     }
 }
 
-fn system_field(blocks: Vec<Block>) -> Option<System> {
+fn system_field(blocks: Vec<Block<'_>>) -> Option<System<'_>> {
     if blocks.is_empty() {
         return None;
     }
@@ -328,14 +338,20 @@ fn system_field(blocks: Vec<Block>) -> Option<System> {
     if !plain {
         return Some(System::Blocks(blocks));
     }
-    let texts: Vec<String> = blocks
+    if let [Block::Text { .. }] = blocks.as_slice() {
+        if let Some(Block::Text { text, .. }) = blocks.into_iter().next() {
+            return Some(System::Text(text));
+        }
+        return None;
+    }
+    let texts: Vec<Cow<'_, str>> = blocks
         .into_iter()
         .filter_map(|b| match b {
             Block::Text { text, .. } => Some(text),
             _ => None,
         })
         .collect();
-    Some(System::Text(texts.join("\n\n")))
+    Some(System::Text(Cow::Owned(texts.join("\n\n"))))
 }
 
 /// `stop_reason` → canonical finish reason.
@@ -387,16 +403,16 @@ pub fn decode_response(
         match block {
             Block::Text { text: t, .. } => text.push_str(&t),
             Block::Thinking { thinking, .. } => reasoning.push_str(&thinking),
-            Block::ToolUse { name, input, .. } if Some(name.as_str()) == json_tool => {
+            Block::ToolUse { name, input, .. } if Some(name.as_ref()) == json_tool => {
                 text.push_str(&input.to_string());
             }
             Block::ToolUse {
                 id, name, input, ..
             } => calls.push(ToolCall {
-                id,
+                id: id.into_owned(),
                 kind: "function".to_owned(),
                 function: FunctionCall {
-                    name,
+                    name: name.into_owned(),
                     arguments: input.to_string(),
                 },
             }),

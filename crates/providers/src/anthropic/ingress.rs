@@ -19,7 +19,7 @@ use super::wire::{Block, MessageContent, MessagesRequest, System, WireToolChoice
 
 /// Parse an Anthropic Messages request into the canonical form; the error names the problem.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
-    let w: MessagesRequest =
+    let w: MessagesRequest<'static> =
         serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))?;
     if w.model.is_empty() {
         return Err("model: Field required".to_owned());
@@ -32,7 +32,9 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
     }
     let mut messages = Vec::with_capacity(w.messages.len() + 1);
     match w.system {
-        Some(System::Text(t)) if !t.is_empty() => messages.push(Message::text(Role::System, t)),
+        Some(System::Text(t)) if !t.is_empty() => {
+            messages.push(Message::text(Role::System, t.into_owned()));
+        }
         Some(System::Blocks(b)) if !b.is_empty() => {
             messages.push(with_content(
                 Role::System,
@@ -42,7 +44,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
         _ => {}
     }
     for m in w.messages {
-        match m.role.as_str() {
+        match m.role.as_ref() {
             "user" => user_messages(m.content, &mut messages),
             "assistant" => messages.push(assistant_message(m.content)),
             other => {
@@ -60,7 +62,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
         .collect();
     let (tool_choice, parallel) = w.tool_choice.map_or((None, None), choice);
     Ok(ChatRequest {
-        model: w.model,
+        model: w.model.into_owned(),
         messages,
         stream: w.stream,
         tools: (!tools.is_empty()).then_some(tools),
@@ -86,9 +88,12 @@ fn with_content(role: Role, content: Content) -> Message {
     m
 }
 
-fn part(b: Block) -> Option<ContentPart> {
+fn part(b: Block<'_>) -> Option<ContentPart> {
     match b {
-        Block::Text { text, extra } => Some(ContentPart::Text { text, extra }),
+        Block::Text { text, extra } => Some(ContentPart::Text {
+            text: text.into_owned(),
+            extra: extra.into_owned(),
+        }),
         Block::Image { source, .. } => {
             let url = match source.get("type").and_then(Value::as_str) {
                 Some("base64") => format!(
@@ -116,7 +121,7 @@ fn part(b: Block) -> Option<ContentPart> {
     }
 }
 
-fn user_messages(content: MessageContent, out: &mut Vec<Message>) {
+fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) {
     let mut parts = Vec::new();
     for b in content.into_blocks() {
         match b {
@@ -128,7 +133,7 @@ fn user_messages(content: MessageContent, out: &mut Vec<Message>) {
             } => {
                 let text = match content {
                     None => String::new(),
-                    Some(MessageContent::Text(t)) => t,
+                    Some(MessageContent::Text(t)) => t.into_owned(),
                     Some(MessageContent::Blocks(bs)) => bs
                         .into_iter()
                         .filter_map(|b| match b {
@@ -144,7 +149,7 @@ fn user_messages(content: MessageContent, out: &mut Vec<Message>) {
                     text
                 };
                 let mut m = Message::text(Role::Tool, text);
-                m.tool_call_id = Some(tool_use_id);
+                m.tool_call_id = Some(tool_use_id.into_owned());
                 out.push(m);
             }
             other => parts.extend(part(other)),
@@ -171,7 +176,7 @@ fn user_messages(content: MessageContent, out: &mut Vec<Message>) {
     }
 }
 
-fn assistant_message(content: MessageContent) -> Message {
+fn assistant_message(content: MessageContent<'_>) -> Message {
     let mut text = String::new();
     let mut calls = Vec::new();
     for b in content.into_blocks() {
@@ -180,10 +185,10 @@ fn assistant_message(content: MessageContent) -> Message {
             Block::ToolUse {
                 id, name, input, ..
             } => calls.push(ToolCall {
-                id,
+                id: id.into_owned(),
                 kind: "function".to_owned(),
                 function: FunctionCall {
-                    name,
+                    name: name.into_owned(),
                     arguments: input.to_string(),
                 },
             }),
@@ -200,15 +205,15 @@ fn assistant_message(content: MessageContent) -> Message {
     m
 }
 
-fn tool(t: super::wire::WireTool) -> Option<Tool> {
+fn tool(t: super::wire::WireTool<'_>) -> Option<Tool> {
     // Server tools (web search, …) have no input schema and cannot be served elsewhere.
     let schema = t.input_schema?;
     Some(Tool {
         kind: "function".to_owned(),
         function: FunctionDef {
-            name: t.name,
-            description: t.description,
-            parameters: Some(schema),
+            name: t.name.into_owned(),
+            description: t.description.map(std::borrow::Cow::into_owned),
+            parameters: Some(schema.into_owned()),
             strict: None,
         },
     })

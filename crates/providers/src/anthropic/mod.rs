@@ -61,7 +61,10 @@ impl AnthropicProvider {
         &self.name
     }
 
-    async fn send(&self, body: &wire::MessagesRequest) -> Result<reqwest::Response, ProviderError> {
+    async fn send(
+        &self,
+        body: &wire::MessagesRequest<'_>,
+    ) -> Result<reqwest::Response, ProviderError> {
         let bytes = crate::http::json_body(body)?;
         let mut rb = self
             .client

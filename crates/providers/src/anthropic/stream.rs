@@ -142,7 +142,7 @@ fn on_event(ev: &Event, st: &mut State) {
 
 fn block_start(st: &mut State, index: u32, block: Block) {
     match block {
-        Block::ToolUse { name, .. } if Some(name.as_str()) == st.opts.json_tool.as_deref() => {
+        Block::ToolUse { name, .. } if Some(name.as_ref()) == st.opts.json_tool.as_deref() => {
             st.tools.insert(index, None);
         }
         Block::ToolUse { id, name, .. } => {
@@ -151,10 +151,10 @@ fn block_start(st: &mut State, index: u32, block: Block) {
             st.tools.insert(index, Some(i));
             let call = ToolCallDelta {
                 index: i,
-                id: Some(id),
+                id: Some(id.into_owned()),
                 kind: Some("function".to_owned()),
                 function: Some(FunctionCallDelta {
-                    name: Some(name),
+                    name: Some(name.into_owned()),
                     arguments: Some(String::new()),
                 }),
             };
@@ -171,7 +171,7 @@ fn block_start(st: &mut State, index: u32, block: Block) {
             emit(
                 st,
                 Delta {
-                    content: Some(text),
+                    content: Some(text.into_owned()),
                     ..Delta::default()
                 },
                 None,

@@ -3,6 +3,11 @@
 //! Unknown fields ride in `#[serde(flatten)] extra` maps so a pass-through never drops data
 //! (`cache_control`, `citations`, …); unknown block and event types decode to `Unknown`
 //! instead of failing the whole response.
+//!
+//! The request-side types borrow (`Cow`): an upstream body is written straight from the
+//! canonical request, without copying the prompt; decoded bodies own their data (`'static`).
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,22 +15,22 @@ use switchyard_types::JsonMap;
 
 /// `POST /v1/messages` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MessagesRequest {
+pub struct MessagesRequest<'a> {
     /// Model id.
     #[serde(default)]
-    pub model: String,
+    pub model: Cow<'a, str>,
     /// Output cap; required by the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// The conversation: alternating user / assistant turns.
     #[serde(default)]
-    pub messages: Vec<WireMessage>,
+    pub messages: Vec<WireMessage<'a>>,
     /// Top-level system prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<System>,
+    pub system: Option<System<'a>>,
     /// Tool definitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<WireTool>>,
+    pub tools: Option<Vec<WireTool<'a>>>,
     /// How tools are chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<WireToolChoice>,
@@ -55,35 +60,35 @@ pub struct MessagesRequest {
 /// `system`: a string, or text blocks (needed for `cache_control`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum System {
+pub enum System<'a> {
     /// Plain text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Text blocks.
-    Blocks(Vec<Block>),
+    Blocks(Vec<Block<'a>>),
 }
 
 /// One turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireMessage {
+pub struct WireMessage<'a> {
     /// `user` or `assistant`.
-    pub role: String,
+    pub role: Cow<'a, str>,
     /// A string or blocks.
-    pub content: MessageContent,
+    pub content: MessageContent<'a>,
 }
 
 /// Turn content: a string or blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum MessageContent {
+pub enum MessageContent<'a> {
     /// Plain text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Typed blocks.
-    Blocks(Vec<Block>),
+    Blocks(Vec<Block<'a>>),
 }
 
-impl MessageContent {
+impl<'a> MessageContent<'a> {
     /// The content as blocks (a string becomes one text block).
-    pub fn into_blocks(self) -> Vec<Block> {
+    pub fn into_blocks(self) -> Vec<Block<'a>> {
         match self {
             MessageContent::Text(text) => vec![Block::text(text)],
             MessageContent::Blocks(b) => b,
@@ -94,102 +99,102 @@ impl MessageContent {
 /// A content block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Block {
+pub enum Block<'a> {
     /// Text.
     Text {
         /// The text.
         #[serde(default)]
-        text: String,
+        text: Cow<'a, str>,
         /// `cache_control`, `citations`, ….
         #[serde(flatten)]
-        extra: JsonMap,
+        extra: Cow<'a, JsonMap>,
     },
     /// An image.
     Image {
         /// Where the image comes from.
-        source: Value,
+        source: Cow<'a, Value>,
         /// `cache_control`, ….
         #[serde(flatten)]
-        extra: JsonMap,
+        extra: Cow<'a, JsonMap>,
     },
     /// A document (PDF, text).
     Document {
         /// Where the document comes from.
-        source: Value,
+        source: Cow<'a, Value>,
         /// `title`, `cache_control`, ….
         #[serde(flatten)]
-        extra: JsonMap,
+        extra: Cow<'a, JsonMap>,
     },
     /// A tool call by the model.
     ToolUse {
         /// Call id (`toolu_…`).
-        id: String,
+        id: Cow<'a, str>,
         /// Tool name.
-        name: String,
+        name: Cow<'a, str>,
         /// Arguments as a JSON object.
         #[serde(default)]
-        input: Value,
+        input: Cow<'a, Value>,
         /// Unmodelled fields.
         #[serde(flatten)]
-        extra: JsonMap,
+        extra: Cow<'a, JsonMap>,
     },
     /// A tool's result, in a user turn.
     ToolResult {
         /// The call it answers.
-        tool_use_id: String,
+        tool_use_id: Cow<'a, str>,
         /// Result text or blocks.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        content: Option<MessageContent>,
+        content: Option<MessageContent<'a>>,
         /// Whether the tool failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         is_error: Option<bool>,
         /// `cache_control`, ….
         #[serde(flatten)]
-        extra: JsonMap,
+        extra: Cow<'a, JsonMap>,
     },
     /// Extended thinking.
     Thinking {
         /// The reasoning text.
         #[serde(default)]
-        thinking: String,
+        thinking: Cow<'a, str>,
         /// Signature needed to send the block back.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        signature: Option<String>,
+        signature: Option<Cow<'a, str>>,
     },
     /// Encrypted thinking.
     RedactedThinking {
         /// Opaque payload.
-        data: String,
+        data: Cow<'a, str>,
     },
     /// Any block type this gateway does not model.
     #[serde(other)]
     Unknown,
 }
 
-impl Block {
+impl<'a> Block<'a> {
     /// A plain text block.
-    pub fn text(text: impl Into<String>) -> Block {
+    pub fn text(text: impl Into<Cow<'a, str>>) -> Block<'a> {
         Block::Text {
             text: text.into(),
-            extra: JsonMap::new(),
+            extra: Cow::Owned(JsonMap::new()),
         }
     }
 }
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireTool {
+pub struct WireTool<'a> {
     /// Tool name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// What it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Cow<'a, str>>,
     /// JSON schema of the input; absent for server tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<Cow<'a, Value>>,
     /// `cache_control`, server-tool `type`, ….
     #[serde(flatten)]
-    pub extra: JsonMap,
+    pub extra: Cow<'a, JsonMap>,
 }
 
 /// `tool_choice`.
@@ -217,7 +222,7 @@ pub struct MessagesResponse {
     pub model: String,
     /// Content blocks.
     #[serde(default)]
-    pub content: Vec<Block>,
+    pub content: Vec<Block<'static>>,
     /// Why generation ended.
     #[serde(default)]
     pub stop_reason: Option<String>,
@@ -298,7 +303,7 @@ pub enum StreamEvent {
         /// Block position.
         index: u32,
         /// The block header (text / tool_use with id and name / thinking).
-        content_block: Block,
+        content_block: Block<'static>,
     },
     /// A block grows.
     ContentBlockDelta {

@@ -20,6 +20,8 @@
 //! every write is priced at the default 5-minute TTL. Converse does not break reasoning
 //! tokens out of `outputTokens`.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall, JsonMap,
@@ -38,9 +40,9 @@ pub const JSON_TOOL: &str = "json_response";
 
 /// An encoded request and what the decoder must know about it.
 #[derive(Debug, Clone)]
-pub struct Encoded {
-    /// The wire body.
-    pub body: ConverseRequest,
+pub struct Encoded<'a> {
+    /// The wire body, borrowing the request's text.
+    pub body: ConverseRequest<'a>,
     /// The forced tool emulating JSON mode, whose input is the answer text.
     pub json_tool: Option<String>,
 }
@@ -49,9 +51,9 @@ pub struct Encoded {
 pub fn encode_request(
     req: &ChatRequest,
     default_max_tokens: Option<u32>,
-) -> Result<Encoded, ProviderError> {
-    let mut system: Vec<SystemBlock> = Vec::new();
-    let mut turns: Vec<WireMessage> = Vec::new();
+) -> Result<Encoded<'_>, ProviderError> {
+    let mut system: Vec<SystemBlock<'_>> = Vec::new();
+    let mut turns: Vec<WireMessage<'_>> = Vec::new();
     for m in &req.messages {
         match m.role {
             Role::System | Role::Developer => system_blocks(m.content.as_ref(), &mut system),
@@ -89,14 +91,14 @@ fn cache_point() -> Value {
     json!({"cachePoint": {"type": "default"}})
 }
 
-fn system_blocks(content: Option<&Content>, out: &mut Vec<SystemBlock>) {
+fn system_blocks<'a>(content: Option<&'a Content>, out: &mut Vec<SystemBlock<'a>>) {
     match content {
-        Some(Content::Text(t)) if !t.is_empty() => out.push(SystemBlock::Text(t.clone())),
+        Some(Content::Text(t)) if !t.is_empty() => out.push(SystemBlock::Text(Cow::Borrowed(t))),
         Some(Content::Parts(parts)) => {
             for p in parts {
                 if let ContentPart::Text { text, extra } = p {
                     if !text.is_empty() {
-                        out.push(SystemBlock::Text(text.clone()));
+                        out.push(SystemBlock::Text(Cow::Borrowed(text)));
                     }
                     if extra.contains_key("cache_control") {
                         out.push(SystemBlock::Other(cache_point()));
@@ -108,38 +110,38 @@ fn system_blocks(content: Option<&Content>, out: &mut Vec<SystemBlock>) {
     }
 }
 
-fn push(turns: &mut Vec<WireMessage>, role: &str, blocks: Vec<ContentBlock>) {
+fn push<'a>(turns: &mut Vec<WireMessage<'a>>, role: &'static str, blocks: Vec<ContentBlock<'a>>) {
     if blocks.is_empty() {
         return;
     }
     match turns.last_mut() {
         Some(last) if last.role == role => last.content.extend(blocks),
         _ => turns.push(WireMessage {
-            role: role.to_owned(),
+            role: Cow::Borrowed(role),
             content: blocks,
         }),
     }
 }
 
-fn user_blocks(content: Option<&Content>) -> Result<Vec<ContentBlock>, ProviderError> {
+fn user_blocks(content: Option<&Content>) -> Result<Vec<ContentBlock<'_>>, ProviderError> {
     match content {
         None => Ok(Vec::new()),
         Some(Content::Text(t)) if t.is_empty() => Ok(Vec::new()),
-        Some(Content::Text(t)) => Ok(vec![ContentBlock::Text(t.clone())]),
+        Some(Content::Text(t)) => Ok(vec![ContentBlock::Text(Cow::Borrowed(t))]),
         Some(Content::Parts(parts)) => {
             let mut out = Vec::new();
             for p in parts {
                 match p {
                     ContentPart::Text { text, extra } => {
                         if !text.is_empty() {
-                            out.push(ContentBlock::Text(text.clone()));
+                            out.push(ContentBlock::Text(Cow::Borrowed(text)));
                         }
                         if extra.contains_key("cache_control") {
                             out.push(ContentBlock::Other(cache_point()));
                         }
                     }
                     ContentPart::Refusal { refusal } if !refusal.is_empty() => {
-                        out.push(ContentBlock::Text(refusal.clone()));
+                        out.push(ContentBlock::Text(Cow::Borrowed(refusal)));
                     }
                     ContentPart::ImageUrl { image_url } => out.push(image(&image_url.url)?),
                     _ => {}
@@ -151,7 +153,7 @@ fn user_blocks(content: Option<&Content>) -> Result<Vec<ContentBlock>, ProviderE
 }
 
 /// `data:image/png;base64,…` → an image block; any other URL is rejected.
-fn image(url: &str) -> Result<ContentBlock, ProviderError> {
+fn image(url: &str) -> Result<ContentBlock<'_>, ProviderError> {
     let parsed = url
         .strip_prefix("data:")
         .and_then(|rest| rest.split_once(";base64,"))
@@ -166,14 +168,14 @@ fn image(url: &str) -> Result<ContentBlock, ProviderError> {
     Ok(ContentBlock::Image(ImageBlock {
         format: format.to_owned(),
         source: ImageSource {
-            bytes: data.to_owned(),
+            bytes: Cow::Borrowed(data),
         },
     }))
 }
 
-fn assistant_blocks(m: &Message) -> Result<Vec<ContentBlock>, ProviderError> {
+fn assistant_blocks(m: &Message) -> Result<Vec<ContentBlock<'_>>, ProviderError> {
     let mut blocks = Vec::new();
-    let text = m.text_content();
+    let text = text_of(m);
     if !text.trim().is_empty() {
         blocks.push(ContentBlock::Text(text));
     }
@@ -193,28 +195,35 @@ fn assistant_blocks(m: &Message) -> Result<Vec<ContentBlock>, ProviderError> {
             })?
         };
         blocks.push(ContentBlock::ToolUse(ToolUseBlock {
-            tool_use_id: call.id.clone(),
-            name: call.function.name.clone(),
+            tool_use_id: Cow::Borrowed(&call.id),
+            name: Cow::Borrowed(&call.function.name),
             input,
         }));
     }
     Ok(blocks)
 }
 
-fn tool_result(m: &Message) -> ContentBlock {
-    let text = m.text_content();
+fn tool_result(m: &Message) -> ContentBlock<'_> {
     ContentBlock::ToolResult(ToolResultBlock {
         tool_use_id: m
             .tool_call_id
-            .clone()
-            .or_else(|| m.name.clone())
-            .unwrap_or_default(),
-        content: vec![ToolResultContent::Text(text)],
+            .as_deref()
+            .or(m.name.as_deref())
+            .map_or(Cow::Borrowed(""), Cow::Borrowed),
+        content: vec![ToolResultContent::Text(text_of(m))],
         status: None,
     })
 }
 
-fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig> {
+/// A message's text, borrowed when it is one string.
+fn text_of(m: &Message) -> Cow<'_, str> {
+    match &m.content {
+        Some(Content::Text(t)) => Cow::Borrowed(t),
+        _ => Cow::Owned(m.text_content()),
+    }
+}
+
+fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig<'_>> {
     let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
     let choice = match &req.tool_choice {
         None => None,
@@ -233,14 +242,13 @@ fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig> {
             .iter()
             .map(|t| WireTool {
                 tool_spec: ToolSpec {
-                    name: t.function.name.clone(),
-                    description: t.function.description.clone(),
+                    name: Cow::Borrowed(&t.function.name),
+                    description: t.function.description.as_deref().map(Cow::Borrowed),
                     input_schema: InputSchema {
-                        json: t
-                            .function
-                            .parameters
-                            .clone()
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                        json: t.function.parameters.as_ref().map_or_else(
+                            || Cow::Owned(json!({"type": "object", "properties": {}})),
+                            Cow::Borrowed,
+                        ),
                     },
                 },
             })
@@ -255,32 +263,35 @@ fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig> {
 /// `toolChoice.tool`) makes the model answer with schema-shaped JSON; the decoders turn that
 /// call back into message text. With client tools, forcing would stop the model from calling
 /// them, so the schema is given as a system instruction instead.
-fn json_mode(req: &ChatRequest, body: &mut ConverseRequest) -> Option<String> {
+fn json_mode<'a>(req: &'a ChatRequest, body: &mut ConverseRequest<'a>) -> Option<String> {
     let (name, schema, description) = match req.response_format.as_ref()? {
         ResponseFormat::Text => return None,
-        ResponseFormat::JsonObject => (JSON_TOOL.to_owned(), json!({"type": "object"}), None),
+        ResponseFormat::JsonObject => (
+            JSON_TOOL.to_owned(),
+            Cow::Owned(json!({"type": "object"})),
+            None,
+        ),
         ResponseFormat::JsonSchema { json_schema: s } => (
             tool_name(&s.name),
             s.schema
-                .clone()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            s.description.clone(),
+                .as_ref()
+                .map_or_else(|| Cow::Owned(json!({"type": "object"})), Cow::Borrowed),
+            s.description.as_deref(),
         ),
     };
     if body.tool_config.is_some() {
-        body.system.push(SystemBlock::Text(format!(
+        body.system.push(SystemBlock::Text(Cow::Owned(format!(
             "When you answer (rather than call a tool), answer with a single JSON value matching \
              this JSON schema, and nothing else: {schema}"
-        )));
+        ))));
         return None;
     }
-    let description =
-        description.unwrap_or_else(|| "Return the answer as this tool's input.".to_owned());
+    let description = description.unwrap_or("Return the answer as this tool's input.");
     body.tool_config = Some(ToolConfig {
         tools: vec![WireTool {
             tool_spec: ToolSpec {
-                name: name.clone(),
-                description: Some(description),
+                name: Cow::Owned(name.clone()),
+                description: Some(Cow::Borrowed(description)),
                 input_schema: InputSchema { json: schema },
             },
         }],
@@ -364,14 +375,14 @@ pub fn decode_response(
                     reasoning.push_str(t);
                 }
             }
-            ContentBlock::ToolUse(t) if Some(t.name.as_str()) == json_tool => {
+            ContentBlock::ToolUse(t) if Some(t.name.as_ref()) == json_tool => {
                 text.push_str(&t.input.to_string());
             }
             ContentBlock::ToolUse(t) => calls.push(ToolCall {
-                id: t.tool_use_id,
+                id: t.tool_use_id.into_owned(),
                 kind: "function".to_owned(),
                 function: FunctionCall {
-                    name: t.name,
+                    name: t.name.into_owned(),
                     arguments: t.input.to_string(),
                 },
             }),

@@ -90,7 +90,7 @@ impl BedrockProvider {
         &self,
         model: &str,
         action: &str,
-        body: &wire::ConverseRequest,
+        body: &wire::ConverseRequest<'_>,
     ) -> Result<reqwest::Response, ProviderError> {
         let bytes = crate::http::json_body(body)?;
         let url = format!(

@@ -107,7 +107,8 @@ fn json_mode_is_a_forced_tool_or_an_instruction() {
     // With client tools, the schema becomes a system instruction.
     let mut with_tools = serde_json::to_value(&req).unwrap();
     with_tools["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
-    let enc = encode_request(&serde_json::from_value(with_tools).unwrap(), None).unwrap();
+    let req: ChatRequest = serde_json::from_value(with_tools).unwrap();
+    let enc = encode_request(&req, None).unwrap();
     assert!(enc.json_tool.is_none());
     assert!(serde_json::to_string(&enc.body.system)
         .unwrap()

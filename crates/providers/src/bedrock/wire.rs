@@ -1,7 +1,10 @@
 //! Serde types of the Bedrock Converse / ConverseStream API, field for field.
 //!
 //! Unknown response fields are kept in `extra` maps where a pass-through could need them;
-//! stream events carry a padding field `p` that is ignored.
+//! stream events carry a padding field `p` that is ignored. Request types borrow (`Cow`) from
+//! the canonical request, so a body is written without copying the prompt.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,18 +13,18 @@ use switchyard_types::JsonMap;
 /// `POST /model/{modelId}/converse` (and `/converse-stream`) body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseRequest {
+pub struct ConverseRequest<'a> {
     /// The conversation; the first message must be a user turn.
-    pub messages: Vec<WireMessage>,
+    pub messages: Vec<WireMessage<'a>>,
     /// System prompts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub system: Vec<SystemBlock>,
+    pub system: Vec<SystemBlock<'a>>,
     /// Sampling and length settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_config: Option<InferenceConfig>,
     /// Tools and the tool choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_config: Option<ToolConfig>,
+    pub tool_config: Option<ToolConfig<'a>>,
     /// Model-specific fields, passed through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_model_request_fields: Option<Value>,
@@ -29,25 +32,25 @@ pub struct ConverseRequest {
 
 /// One turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireMessage {
+pub struct WireMessage<'a> {
     /// `user` or `assistant`.
-    pub role: String,
+    pub role: Cow<'a, str>,
     /// Content blocks.
-    pub content: Vec<ContentBlock>,
+    pub content: Vec<ContentBlock<'a>>,
 }
 
 /// A content block: exactly one of its fields is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ContentBlock {
+pub enum ContentBlock<'a> {
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// An image given by bytes.
-    Image(ImageBlock),
+    Image(ImageBlock<'a>),
     /// A tool call made by the assistant.
-    ToolUse(ToolUseBlock),
+    ToolUse(ToolUseBlock<'a>),
     /// A tool's answer, in a user turn.
-    ToolResult(ToolResultBlock),
+    ToolResult(ToolResultBlock<'a>),
     /// Model reasoning (returned by reasoning models).
     ReasoningContent(Value),
     /// Any other block type (documents, video, cache points, guard content, …).
@@ -57,28 +60,28 @@ pub enum ContentBlock {
 
 /// `{"format": "png", "source": {"bytes": "<base64>"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImageBlock {
+pub struct ImageBlock<'a> {
     /// `png`, `jpeg`, `gif` or `webp`.
     pub format: String,
     /// Where the image comes from.
-    pub source: ImageSource,
+    pub source: ImageSource<'a>,
 }
 
 /// Image bytes (base64 in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ImageSource {
+pub struct ImageSource<'a> {
     /// Base64 of the image.
-    pub bytes: String,
+    pub bytes: Cow<'a, str>,
 }
 
 /// `toolUse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolUseBlock {
+pub struct ToolUseBlock<'a> {
     /// Call id, echoed by the result.
-    pub tool_use_id: String,
+    pub tool_use_id: Cow<'a, str>,
     /// Tool name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Arguments as a JSON value.
     pub input: Value,
 }
@@ -86,11 +89,11 @@ pub struct ToolUseBlock {
 /// `toolResult`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolResultBlock {
+pub struct ToolResultBlock<'a> {
     /// The call answered.
-    pub tool_use_id: String,
+    pub tool_use_id: Cow<'a, str>,
     /// The result.
-    pub content: Vec<ToolResultContent>,
+    pub content: Vec<ToolResultContent<'a>>,
     /// `success` or `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
@@ -99,9 +102,9 @@ pub struct ToolResultBlock {
 /// One piece of a tool result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ToolResultContent {
+pub enum ToolResultContent<'a> {
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// A JSON document.
     Json(Value),
     /// Images, documents, ….
@@ -112,9 +115,9 @@ pub enum ToolResultContent {
 /// `{"text": …}` (or a cache point / guard content, passed through).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub enum SystemBlock {
+pub enum SystemBlock<'a> {
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Anything else.
     #[serde(untagged)]
     Other(Value),
@@ -141,9 +144,9 @@ pub struct InferenceConfig {
 /// `toolConfig`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolConfig {
+pub struct ToolConfig<'a> {
     /// Tool specs.
-    pub tools: Vec<WireTool>,
+    pub tools: Vec<WireTool<'a>>,
     /// How to choose; absent = auto.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<WireToolChoice>,
@@ -152,29 +155,29 @@ pub struct ToolConfig {
 /// `{"toolSpec": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WireTool {
+pub struct WireTool<'a> {
     /// The spec.
-    pub tool_spec: ToolSpec,
+    pub tool_spec: ToolSpec<'a>,
 }
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolSpec {
+pub struct ToolSpec<'a> {
     /// Name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// What it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Cow<'a, str>>,
     /// `{"json": <schema>}`.
-    pub input_schema: InputSchema,
+    pub input_schema: InputSchema<'a>,
 }
 
 /// `{"json": <schema>}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InputSchema {
+pub struct InputSchema<'a> {
     /// The JSON schema.
-    pub json: Value,
+    pub json: Cow<'a, Value>,
 }
 
 /// `{"auto":{}}`, `{"any":{}}` or `{"tool":{"name":…}}`.
@@ -219,7 +222,7 @@ pub struct ConverseResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Output {
     /// The assistant turn.
-    pub message: WireMessage,
+    pub message: WireMessage<'static>,
 }
 
 /// `usage` (`TokenUsage`). `inputTokens` excludes cache reads and writes (see `convert::usage`).

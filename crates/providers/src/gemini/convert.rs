@@ -9,7 +9,7 @@
 //! Responses: text parts → `content`, `thought` parts → `reasoning_content`, `functionCall`
 //! parts → `tool_calls` with ids `call_<n>` numbered in order of appearance.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use serde_json::{json, Value};
 use switchyard_types::{
@@ -31,9 +31,9 @@ fn bad(msg: impl Into<String>) -> ProviderError {
 }
 
 /// Build the Gemini request body (the model goes in the URL, not the body).
-pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderError> {
-    let mut system: Vec<Part> = Vec::new();
-    let mut contents: Vec<Content> = Vec::new();
+pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest<'_>, ProviderError> {
+    let mut system: Vec<Part<'_>> = Vec::new();
+    let mut contents: Vec<Content<'_>> = Vec::new();
     // tool_call id → function name, filled as assistant messages go by.
     let mut call_names: HashMap<&str, &str> = HashMap::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -60,7 +60,7 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderErro
                 let part = Part {
                     function_response: Some(FunctionResponse {
                         id: None,
-                        name: name.to_owned(),
+                        name: Cow::Borrowed(name),
                         response: response_object(&m.text_content()),
                     }),
                     ..Part::default()
@@ -74,7 +74,7 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderErro
         match contents.last_mut() {
             Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
             _ => contents.push(Content {
-                role: Some(role.to_owned()),
+                role: Some(Cow::Borrowed(role)),
                 parts,
             }),
         }
@@ -91,8 +91,11 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest, ProviderErro
     })
 }
 
-fn text_parts(m: &Message) -> Vec<Part> {
-    let t = m.text_content();
+fn text_parts(m: &Message) -> Vec<Part<'_>> {
+    let t = match &m.content {
+        Some(CContent::Text(t)) => Cow::Borrowed(t.as_str()),
+        _ => Cow::Owned(m.text_content()),
+    };
     if t.is_empty() {
         Vec::new()
     } else {
@@ -100,19 +103,19 @@ fn text_parts(m: &Message) -> Vec<Part> {
     }
 }
 
-fn user_parts(m: &Message) -> Result<Vec<Part>, ProviderError> {
+fn user_parts(m: &Message) -> Result<Vec<Part<'_>>, ProviderError> {
     match &m.content {
         None => Ok(Vec::new()),
-        Some(CContent::Text(t)) => Ok(vec![Part::text(t.clone())]),
+        Some(CContent::Text(t)) => Ok(vec![Part::text(t.as_str())]),
         Some(CContent::Parts(parts)) => parts.iter().filter_map(part).collect(),
     }
 }
 
-fn part(p: &ContentPart) -> Option<Result<Part, ProviderError>> {
+fn part(p: &ContentPart) -> Option<Result<Part<'_>, ProviderError>> {
     match p {
-        ContentPart::Text { text, .. } => Some(Ok(Part::text(text.clone()))),
+        ContentPart::Text { text, .. } => Some(Ok(Part::text(text.as_str()))),
         ContentPart::ImageUrl { image_url } => Some(image(&image_url.url)),
-        ContentPart::Refusal { refusal } => Some(Ok(Part::text(refusal.clone()))),
+        ContentPart::Refusal { refusal } => Some(Ok(Part::text(refusal.as_str()))),
         ContentPart::InputAudio { input_audio } => {
             let data = input_audio.get("data").and_then(Value::as_str);
             let format = input_audio
@@ -124,8 +127,8 @@ fn part(p: &ContentPart) -> Option<Result<Part, ProviderError>> {
                 |d| {
                     Ok(Part {
                         inline_data: Some(Blob {
-                            mime_type: format!("audio/{format}"),
-                            data: d.to_owned(),
+                            mime_type: Cow::Owned(format!("audio/{format}")),
+                            data: Cow::Borrowed(d),
                         }),
                         ..Part::default()
                     })
@@ -140,7 +143,7 @@ fn part(p: &ContentPart) -> Option<Result<Part, ProviderError>> {
 }
 
 /// `data:` URLs become inline bytes; other URLs become `fileData`.
-fn image(url: &str) -> Result<Part, ProviderError> {
+fn image(url: &str) -> Result<Part<'_>, ProviderError> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (meta, data) = rest
             .split_once(',')
@@ -150,16 +153,16 @@ fn image(url: &str) -> Result<Part, ProviderError> {
             .ok_or_else(|| bad("only base64 data: URLs are supported"))?;
         return Ok(Part {
             inline_data: Some(Blob {
-                mime_type: mime.to_owned(),
-                data: data.to_owned(),
+                mime_type: Cow::Borrowed(mime),
+                data: Cow::Borrowed(data),
             }),
             ..Part::default()
         });
     }
     Ok(Part {
         file_data: Some(FileData {
-            mime_type: Some(mime_from_url(url).to_owned()),
-            file_uri: url.to_owned(),
+            mime_type: Some(Cow::Borrowed(mime_from_url(url))),
+            file_uri: Cow::Borrowed(url),
         }),
         ..Part::default()
     })
@@ -181,7 +184,7 @@ fn mime_from_url(url: &str) -> &'static str {
     }
 }
 
-fn assistant_parts(m: &Message) -> Result<Vec<Part>, ProviderError> {
+fn assistant_parts(m: &Message) -> Result<Vec<Part<'_>>, ProviderError> {
     let mut parts = text_parts(m);
     for c in m.tool_calls.iter().flatten() {
         let args: Value = if c.function.arguments.trim().is_empty() {
@@ -197,7 +200,7 @@ fn assistant_parts(m: &Message) -> Result<Vec<Part>, ProviderError> {
         parts.push(Part {
             function_call: Some(FunctionCall {
                 id: None,
-                name: c.function.name.clone(),
+                name: Cow::Borrowed(&c.function.name),
                 args: Some(args),
             }),
             ..Part::default()
@@ -215,15 +218,15 @@ fn response_object(text: &str) -> Value {
     }
 }
 
-fn tools(req: &ChatRequest) -> Option<Vec<Tool>> {
-    let decls: Vec<FunctionDeclaration> = req
+fn tools(req: &ChatRequest) -> Option<Vec<Tool<'_>>> {
+    let decls: Vec<FunctionDeclaration<'_>> = req
         .tools
         .iter()
         .flatten()
         .filter(|t| t.kind == "function")
         .map(|t| FunctionDeclaration {
-            name: t.function.name.clone(),
-            description: t.function.description.clone(),
+            name: Cow::Borrowed(&t.function.name),
+            description: t.function.description.as_deref().map(Cow::Borrowed),
             parameters: t.function.parameters.as_ref().map(schema::clean),
         })
         .collect();
@@ -389,10 +392,13 @@ pub fn split(c: &Candidate, next_call: &mut u32) -> Split {
                 .as_ref()
                 .map_or_else(|| "{}".to_owned(), Value::to_string);
             s.calls.push(ToolCall {
-                id: f.id.clone().unwrap_or_else(|| format!("call_{next_call}")),
+                id: f
+                    .id
+                    .as_deref()
+                    .map_or_else(|| format!("call_{next_call}"), str::to_owned),
                 kind: "function".to_owned(),
                 function: CFunctionCall {
-                    name: f.name.clone(),
+                    name: f.name.to_string(),
                     arguments: args,
                 },
             });

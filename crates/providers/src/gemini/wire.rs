@@ -2,7 +2,10 @@
 //!
 //! Every struct that Gemini may extend keeps unknown fields in a flattened `extra` map, so
 //! fields we do not model (safety ratings, citation metadata, thought signatures, …) survive
-//! a round trip.
+//! a round trip. Request types borrow (`Cow`) from the canonical request, so a body is
+//! written without copying the prompt; decoded answers own their data (`'static`).
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,15 +14,15 @@ use switchyard_types::JsonMap;
 /// `POST models/{model}:generateContent` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerateContentRequest {
+pub struct GenerateContentRequest<'a> {
     /// The conversation (`user` / `model` turns).
-    pub contents: Vec<Content>,
+    pub contents: Vec<Content<'a>>,
     /// System prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_instruction: Option<Content>,
+    pub system_instruction: Option<Content<'a>>,
     /// Declared tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    pub tools: Option<Vec<Tool<'a>>>,
     /// How tools may be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<ToolConfig>,
@@ -30,45 +33,45 @@ pub struct GenerateContentRequest {
 
 /// A turn: a role and its parts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Content {
+pub struct Content<'a> {
     /// `user` or `model` (absent on `systemInstruction`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Cow<'a, str>>,
     /// The parts.
     #[serde(default)]
-    pub parts: Vec<Part>,
+    pub parts: Vec<Part<'a>>,
 }
 
 /// One part; exactly one of the data fields is set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Part {
+pub struct Part<'a> {
     /// Text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Cow<'a, str>>,
     /// Whether `text` is a thought summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     /// Inline bytes (base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inline_data: Option<Blob>,
+    pub inline_data: Option<Blob<'a>>,
     /// A file by URI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<FileData>,
+    pub file_data: Option<FileData<'a>>,
     /// A call made by the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<FunctionCall>,
+    pub function_call: Option<FunctionCall<'a>>,
     /// A tool result sent by the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_response: Option<FunctionResponse>,
+    pub function_response: Option<FunctionResponse<'a>>,
     /// Unmodelled fields (`thoughtSignature`, `executableCode`, …).
     #[serde(flatten)]
     pub extra: JsonMap,
 }
 
-impl Part {
+impl<'a> Part<'a> {
     /// A text part.
-    pub fn text(t: impl Into<String>) -> Part {
+    pub fn text(t: impl Into<Cow<'a, str>>) -> Part<'a> {
         Part {
             text: Some(t.into()),
             ..Part::default()
@@ -79,32 +82,32 @@ impl Part {
 /// `inlineData`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Blob {
+pub struct Blob<'a> {
     /// MIME type.
-    pub mime_type: String,
+    pub mime_type: Cow<'a, str>,
     /// Base64 bytes.
-    pub data: String,
+    pub data: Cow<'a, str>,
 }
 
 /// `fileData`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileData {
+pub struct FileData<'a> {
     /// MIME type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
+    pub mime_type: Option<Cow<'a, str>>,
     /// The URI.
-    pub file_uri: String,
+    pub file_uri: Cow<'a, str>,
 }
 
 /// `functionCall`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionCall {
+pub struct FunctionCall<'a> {
     /// Optional call id (newer models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Cow<'a, str>>,
     /// Function name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Arguments as a JSON object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
@@ -112,12 +115,12 @@ pub struct FunctionCall {
 
 /// `functionResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionResponse {
+pub struct FunctionResponse<'a> {
     /// Optional call id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Cow<'a, str>>,
     /// Function name (required by Gemini).
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// The result: always a JSON object.
     pub response: Value,
 }
@@ -125,10 +128,10 @@ pub struct FunctionResponse {
 /// One entry of `tools`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
+pub struct Tool<'a> {
     /// Function declarations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub function_declarations: Vec<FunctionDeclaration>,
+    pub function_declarations: Vec<FunctionDeclaration<'a>>,
     /// Other tool kinds (`googleSearch`, `codeExecution`, …).
     #[serde(flatten)]
     pub extra: JsonMap,
@@ -136,12 +139,12 @@ pub struct Tool {
 
 /// A function the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionDeclaration {
+pub struct FunctionDeclaration<'a> {
     /// Name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// What it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Cow<'a, str>>,
     /// OpenAPI-subset schema of the arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
@@ -235,7 +238,7 @@ pub struct GenerateContentResponse {
 pub struct Candidate {
     /// The content (absent when blocked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<Content>,
+    pub content: Option<Content<'static>>,
     /// `STOP`, `MAX_TOKENS`, `SAFETY`, …
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -310,19 +313,19 @@ pub struct ModalityCount {
 
 /// `batchEmbedContents` body.
 #[derive(Debug, Clone, Serialize)]
-pub struct BatchEmbedRequest {
+pub struct BatchEmbedRequest<'a> {
     /// One request per input.
-    pub requests: Vec<EmbedContentRequest>,
+    pub requests: Vec<EmbedContentRequest<'a>>,
 }
 
 /// One `embedContent` request.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EmbedContentRequest {
+pub struct EmbedContentRequest<'a> {
     /// `models/{model}`.
     pub model: String,
     /// The text.
-    pub content: Content,
+    pub content: Content<'a>,
     /// Truncate the vector to this many dimensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dimensionality: Option<u32>,
