@@ -20,6 +20,62 @@ pub fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// Largest upstream answer read whole (non-streaming completions, embeddings): a bigger one is
+/// refused as malformed instead of exhausting memory.
+pub const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Largest upstream error body read (the rest is ignored: an error message is short).
+pub const MAX_ERROR_BYTES: usize = 64 << 10;
+
+/// Read an upstream answer whole, up to [`MAX_RESPONSE_BYTES`]. A connection that drops
+/// mid-body is a cut; a body past the limit is malformed.
+pub(crate) async fn read_answer(resp: reqwest::Response) -> Result<Bytes, ProviderError> {
+    read_limited(resp, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| match e {
+            Limited::Transport(e) => ProviderError::new(
+                crate::ErrorClass::StreamCut,
+                format!("upstream connection dropped before the response was complete: {e}"),
+            ),
+            Limited::TooLarge => ProviderError::new(
+                crate::ErrorClass::Malformed,
+                format!("upstream response is larger than {MAX_RESPONSE_BYTES} bytes"),
+            ),
+        })
+}
+
+/// Read an upstream error body, at most [`MAX_ERROR_BYTES`] of it (empty if unreadable).
+pub(crate) async fn read_error(mut resp: reqwest::Response) -> Bytes {
+    let mut buf = bytes::BytesMut::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ERROR_BYTES.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= MAX_ERROR_BYTES {
+            break;
+        }
+    }
+    buf.freeze()
+}
+
+enum Limited {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Bytes, Limited> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Limited::TooLarge);
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Limited::Transport)? {
+        if buf.len() + chunk.len() > limit {
+            return Err(Limited::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
 /// A request body as JSON bytes.
 pub(crate) fn json_body(body: &impl Serialize) -> Result<Bytes, ProviderError> {
     serde_json::to_vec(body)

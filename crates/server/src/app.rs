@@ -1,6 +1,6 @@
 //! The axum app: routes and the tower layers around them, top to bottom.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::{
@@ -68,21 +68,60 @@ pub fn router(gw: GatewayHandle) -> Router {
         .with_state(gw)
 }
 
-/// Serve the app on a bound listener until `shutdown` resolves.
+/// Serve the app on a bound listener until `shutdown` resolves, then wait for the requests in
+/// flight. Every connection gets `TCP_NODELAY`, a header-read timeout (hyper's timer is set, so
+/// it fires; a keep-alive connection idle that long is closed too) and a place under
+/// `server.max_connections` (past it, new connections are closed at once).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gw: GatewayHandle,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let server = gw.config().server.clone();
+    let app = hyper_util::service::TowerToHyperService::new(router(gw));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let places = Arc::new(tokio::sync::Semaphore::new(server.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(place) = places.clone().try_acquire_owned() else {
+            tracing::debug!("connection refused: server.max_connections reached");
+            continue;
+        };
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "set TCP_NODELAY on an accepted connection");
         }
-    });
-    axum::serve(listener, router(gw))
-        .with_graceful_shutdown(shutdown)
-        .await
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), app.clone())
+            .into_owned();
+        let conn = graceful.watch(conn);
+        // Ends with the connection; holds its place under max_connections until then.
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(place);
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Bind the configured listen address.

@@ -90,6 +90,13 @@ pub struct ServerConfig {
     pub body_read_timeout: std::time::Duration,
     /// Most inputs in one embeddings request (OpenAI's own limit is 2,048).
     pub max_embedding_inputs: usize,
+    /// Longest time for a client to send a request's headers (a connection idle between
+    /// keep-alive requests is closed after it too); slowloris clients are disconnected.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: std::time::Duration,
+    /// Most client connections open at once; past it new connections are closed at once, so a
+    /// flood of idle connections cannot exhaust file descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +107,8 @@ impl Default for ServerConfig {
             max_in_flight: 10_000,
             body_read_timeout: std::time::Duration::from_secs(30),
             max_embedding_inputs: 2048,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 20_000,
         }
     }
 }

@@ -239,3 +239,110 @@ async fn upstream_error_text_never_carries_a_credential_to_the_client() {
         assert_eq!(v["error"]["code"], code, "{body}");
     }
 }
+
+/// Upstream response bodies were read without a size limit. Now an answer past 64 MiB is
+/// refused as malformed (502) without being read.
+#[tokio::test]
+async fn an_oversized_upstream_answer_is_refused_not_read() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = tcp.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000000\r\n\r\n{\"id\":";
+                let _ = tcp.write_all(head.as_bytes()).await;
+                // Never send the rest: a gateway that reads it whole would wait.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let text = format!(
+        r#"
+        [ledger]
+        enabled = false
+        [[providers]]
+        name = "huge"
+        kind = "openai-compatible"
+        base_url = "{upstream}"
+        [[models]]
+        name = "huge"
+        provider = "huge"
+        price = {{ input = 1, output = 1 }}
+        "#
+    );
+    let gw = Gateway::start(
+        config::parse(&text).unwrap(),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .timeout(Duration::from_secs(10))
+        .json(&json!({"model": "huge", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "malformed", "{body}");
+}
+
+/// Read from `tcp` until it closes (or 5 s pass): `true` if the server closed it.
+async fn closed_by_server(tcp: &mut TcpStream) -> bool {
+    let mut buf = vec![0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// No header-read or idle timeout was set (hyper's timer was missing): slowloris connections
+/// stayed open forever. Now a connection that does not finish its headers in time is closed.
+#[tokio::test]
+async fn a_slowloris_connection_is_closed_after_the_header_read_timeout() {
+    let (_sim, url) = start("header_read_timeout = \"300ms\"").await;
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(closed_by_server(&mut tcp).await, "still open after 5 s");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// Idle connections were unbounded: enough of them exhausted file descriptors and took the
+/// health endpoint down. Now past `server.max_connections` a new connection is closed at once.
+#[tokio::test]
+async fn connections_past_the_cap_are_closed_at_once() {
+    let (_sim, url) = start("max_connections = 2\nheader_read_timeout = \"30s\"").await;
+    let addr = url.trim_start_matches("http://").to_owned();
+    let _a = TcpStream::connect(&addr).await.unwrap();
+    let _b = TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = TcpStream::connect(&addr).await.unwrap();
+    let _ = c
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    assert!(
+        closed_by_server(&mut c).await,
+        "the third connection was served"
+    );
+    drop((_a, _b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ok = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(ok.status(), 200, "a place frees when a connection closes");
+}

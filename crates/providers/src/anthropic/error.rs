@@ -7,7 +7,7 @@ use crate::{ratelimit::retry_after, ErrorClass, ProviderError};
 pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
     let retry = retry_after(resp.headers());
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = crate::http::read_error(resp).await;
     let mut err = classify(status, &body);
     err.retry_after = retry;
     err

@@ -86,10 +86,7 @@ impl Provider for AnthropicProvider {
         let enc = convert::encode_request(req, upstream, call.default_max_tokens)?;
         let resp = self.send(&enc.body).await?;
         let meta = meta(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
+        let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::Malformed,

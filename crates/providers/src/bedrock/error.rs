@@ -18,7 +18,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())
         .map(|s| s.split(':').next().unwrap_or(s).trim().to_owned());
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = crate::http::read_error(resp).await;
     let mut err = classify(Some(status), kind.as_deref(), &body);
     err.retry_after = retry;
     err

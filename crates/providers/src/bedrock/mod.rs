@@ -128,10 +128,7 @@ impl Provider for BedrockProvider {
         let resp = self.send(upstream, "converse", &enc.body).await?;
         let meta = meta(&resp);
         let id = completion_id(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
+        let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::Malformed,

@@ -37,7 +37,7 @@ struct Body {
 pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
     let status = resp.status().as_u16();
     let header_retry = retry_after(resp.headers());
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = crate::http::read_error(resp).await;
     let mut err = classify(status, &body);
     if header_retry.is_some() {
         err.retry_after = header_retry;

@@ -101,10 +101,7 @@ impl GeminiProvider {
             .send(&self.url(upstream, "batchEmbedContents"), &body)
             .await?;
         let meta = meta(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
+        let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::BatchEmbedResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::Malformed,
@@ -188,10 +185,7 @@ impl Provider for GeminiProvider {
             .send(&self.url(upstream, "generateContent"), &body)
             .await?;
         let meta = meta(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::from_transport(&e))?;
+        let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 ErrorClass::Malformed,

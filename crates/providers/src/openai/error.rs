@@ -31,7 +31,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
             _ => None,
         }
     });
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = crate::http::read_error(resp).await;
     let mut err = classify(status, &body);
     err.retry_after = retry;
     err

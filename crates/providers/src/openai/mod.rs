@@ -104,12 +104,7 @@ impl OpenAiProvider {
         let body = wire::EmbedBody::new(req, self.body_model(upstream));
         let resp = self.send("embeddings", upstream, &body).await?;
         let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::StreamCut,
-                format!("upstream connection dropped before the response was complete: {e}"),
-            )
-        })?;
+        let bytes = crate::http::read_answer(resp).await?;
         let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 crate::ErrorClass::Malformed,
@@ -177,12 +172,7 @@ impl Provider for OpenAiProvider {
         let body = wire::ChatBody::new(req, self.body_model(upstream), false);
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
-        let bytes = resp.bytes().await.map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::StreamCut,
-                format!("upstream connection dropped before the response was complete: {e}"),
-            )
-        })?;
+        let bytes = crate::http::read_answer(resp).await?;
         let mut response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::new(
                 crate::ErrorClass::Malformed,
