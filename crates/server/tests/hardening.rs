@@ -346,3 +346,69 @@ async fn connections_past_the_cap_are_closed_at_once() {
     let ok = reqwest::get(format!("{url}/healthz")).await.unwrap();
     assert_eq!(ok.status(), 200, "a place frees when a connection closes");
 }
+
+/// Valid requests were refused: an integer field sent as a whole float (`493824.0`, as
+/// JavaScript clients do) was a 400.
+#[tokio::test]
+async fn whole_numbers_sent_as_floats_are_accepted() {
+    let (_sim, url) = start("").await;
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "sim-cheap", "max_tokens": 16.0, "n": 1.0,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "sim-cheap", "max_tokens": 16.5,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a fraction is still refused");
+}
+
+/// `/v1/messages` dropped content blocks it did not model (the client then saw a misleading
+/// upstream error), and a string `input_schema` became a tool call with `"input": null`. Now
+/// an unsupported block or a non-object schema is a 400 in Anthropic's shape, naming it.
+#[tokio::test]
+async fn messages_ingress_refuses_what_it_cannot_serve_and_names_it() {
+    let (sim, url) = start("").await;
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        client
+            .post(format!("{url}/v1/messages"))
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    let r = post(json!({"model": "sim-cheap", "max_tokens": 16,
+        "messages": [{"role": "user", "content": [{"type": "mystery_block", "x": 1}]}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("messages[0].content")),
+        "{body}"
+    );
+    let r = post(json!({"model": "sim-cheap", "max_tokens": 16,
+        "tools": [{"name": "f", "input_schema": "{\"type\": \"object\"}"}],
+        "messages": [{"role": "user", "content": "hi"}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tools[0].input_schema")),
+        "{body}"
+    );
+    assert_eq!(sim.calls("sim-cheap"), 0);
+}

@@ -12,6 +12,7 @@ mod chat;
 mod embeddings;
 mod stream;
 mod usage;
+mod whole;
 
 pub use chat::*;
 pub use embeddings::*;

@@ -36,16 +36,18 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
             messages.push(Message::text(Role::System, t.into_owned()));
         }
         Some(System::Blocks(b)) if !b.is_empty() => {
+            let parts = b.into_iter().map(part).collect::<Result<Vec<_>, _>>()?;
             messages.push(with_content(
                 Role::System,
-                Content::Parts(b.into_iter().filter_map(part).collect()),
+                Content::Parts(parts.into_iter().flatten().collect()),
             ));
         }
         _ => {}
     }
-    for m in w.messages {
+    for (i, m) in w.messages.into_iter().enumerate() {
         match m.role.as_ref() {
-            "user" => user_messages(m.content, &mut messages),
+            "user" => user_messages(m.content, &mut messages)
+                .map_err(|e| format!("messages[{i}].content: {e}"))?,
             "assistant" => messages.push(assistant_message(m.content)),
             other => {
                 return Err(format!(
@@ -54,12 +56,13 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
             }
         }
     }
-    let tools: Vec<Tool> = w
-        .tools
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(tool)
-        .collect();
+    let mut tools: Vec<Tool> = Vec::new();
+    for (i, t) in w.tools.unwrap_or_default().into_iter().enumerate() {
+        if t.input_schema.as_deref().is_some_and(|s| !s.is_object()) {
+            return Err(format!("tools[{i}].input_schema: must be a JSON object"));
+        }
+        tools.extend(tool(t));
+    }
     let (tool_choice, parallel) = w.tool_choice.map_or((None, None), choice);
     Ok(ChatRequest {
         model: w.model.into_owned(),
@@ -88,12 +91,37 @@ fn with_content(role: Role, content: Content) -> Message {
     m
 }
 
-fn part(b: Block<'_>) -> Option<ContentPart> {
-    match b {
+/// A content block as a canonical part: `Ok(None)` for blocks with no canonical form that can
+/// be left out (thinking), an error naming a block that cannot be served.
+fn part(b: Block<'_>) -> Result<Option<ContentPart>, String> {
+    Ok(match b {
         Block::Text { text, extra } => Some(ContentPart::Text {
             text: text.into_owned(),
             extra: extra.into_owned(),
         }),
+        Block::Document { source, .. } => {
+            let data = match (
+                source.get("type").and_then(Value::as_str),
+                source.get("data").and_then(Value::as_str),
+            ) {
+                (Some("base64"), Some(data)) => data,
+                _ => return Err("only base64 document blocks are supported".to_owned()),
+            };
+            let media = source
+                .get("media_type")
+                .and_then(Value::as_str)
+                .unwrap_or("application/pdf");
+            Some(ContentPart::File {
+                file: json!({"file_data": format!("data:{media};base64,{data}")}),
+            })
+        }
+        Block::Unknown => {
+            return Err(
+                "a content block of a type switchyard does not support (text, image, document, \
+                 tool_use, tool_result and thinking are)"
+                    .to_owned(),
+            )
+        }
         Block::Image { source, .. } => {
             let url = match source.get("type").and_then(Value::as_str) {
                 Some("base64") => format!(
@@ -118,10 +146,10 @@ fn part(b: Block<'_>) -> Option<ContentPart> {
             })
         }
         _ => None,
-    }
+    })
 }
 
-fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) {
+fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) -> Result<(), String> {
     let mut parts = Vec::new();
     for b in content.into_blocks() {
         match b {
@@ -152,11 +180,11 @@ fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) {
                 m.tool_call_id = Some(tool_use_id.into_owned());
                 out.push(m);
             }
-            other => parts.extend(part(other)),
+            other => parts.extend(part(other)?),
         }
     }
     if parts.is_empty() {
-        return;
+        return Ok(());
     }
     let plain = parts
         .iter()
@@ -174,6 +202,7 @@ fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) {
     } else {
         out.push(with_content(Role::User, Content::Parts(parts)));
     }
+    Ok(())
 }
 
 fn assistant_message(content: MessageContent<'_>) -> Message {
