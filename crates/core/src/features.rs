@@ -220,12 +220,9 @@ pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
         .tools
         .iter()
         .flatten()
-        .map(|t| {
-            t.function.name.len()
-                + t.function
-                    .parameters
-                    .as_ref()
-                    .map_or(0, |p| p.to_string().len())
+        .map(|t| match &t.function {
+            Some(f) => f.name.len() + f.parameters.as_ref().map_or(0, |p| p.to_string().len()),
+            None => serde_json::Value::Object(t.extra.clone()).to_string().len(),
         })
         .sum();
     ((bytes + tools).div_ceil(4) + 4 * req.messages.len() + 3) as u64

@@ -412,3 +412,28 @@ async fn messages_ingress_refuses_what_it_cannot_serve_and_names_it() {
     );
     assert_eq!(sim.calls("sim-cheap"), 0);
 }
+
+/// OpenAI custom tools (`"type": "custom"`) were refused with "missing field `function`". Now
+/// they are passed through to OpenAI-wire upstreams unchanged.
+#[tokio::test]
+async fn custom_tools_pass_through_to_openai_upstreams() {
+    let (sim, url) = start("").await;
+    let tool =
+        json!({"type": "custom", "custom": {"name": "code_exec", "description": "Runs Python"}});
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "sim-cheap", "tools": [tool],
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("missing field"), "{body}");
+    let sent = sim.requests();
+    let last = sent.last().expect("the upstream was called");
+    assert_eq!(
+        last.body["tools"][0], tool,
+        "forwarded unchanged (status {status})"
+    );
+}

@@ -295,11 +295,34 @@ pub struct ImageUrl {
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
-    /// Always `function` today.
+    /// `function`, or `custom` (a free-form tool; OpenAI-wire upstreams only).
     #[serde(rename = "type")]
     pub kind: String,
-    /// The function.
-    pub function: FunctionDef,
+    /// The function (`None` for custom tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionDef>,
+    /// The rest (`custom: {name, description, format}`, …), passed through.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl Tool {
+    /// The function, or the tool's name and kind when it is not one (for the error that a
+    /// translating adapter cannot serve it).
+    pub fn function_def(&self) -> Result<&FunctionDef, String> {
+        self.function.as_ref().ok_or_else(|| {
+            let name = self
+                .extra
+                .get(&self.kind)
+                .and_then(|t| t.get("name"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("?");
+            format!(
+                "tool `{name}` of type `{}` can be served only by an OpenAI-wire upstream",
+                self.kind
+            )
+        })
+    }
 }
 
 /// A callable function.

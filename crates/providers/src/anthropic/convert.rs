@@ -70,7 +70,8 @@ pub fn encode_request<'a>(
             .tools
             .as_ref()
             .filter(|t| !t.is_empty())
-            .map(|ts| ts.iter().map(tool).collect()),
+            .map(|ts| ts.iter().map(tool).collect::<Result<Vec<_>, _>>())
+            .transpose()?,
         stop_sequences: req
             .stop
             .as_ref()
@@ -230,18 +231,20 @@ fn tool_result(m: &Message) -> Block<'_> {
     }
 }
 
-fn tool(t: &switchyard_types::Tool) -> WireTool<'_> {
-    WireTool {
-        name: Cow::Borrowed(&t.function.name),
-        description: t.function.description.as_deref().map(Cow::Borrowed),
+fn tool(t: &switchyard_types::Tool) -> Result<WireTool<'_>, ProviderError> {
+    let f = t
+        .function_def()
+        .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+    Ok(WireTool {
+        name: Cow::Borrowed(&f.name),
+        description: f.description.as_deref().map(Cow::Borrowed),
         input_schema: Some(
-            t.function
-                .parameters
+            f.parameters
                 .as_ref()
                 .map_or_else(|| Cow::Owned(json!({"type": "object"})), Cow::Borrowed),
         ),
         extra: Cow::Owned(JsonMap::new()),
-    }
+    })
 }
 
 fn tool_choice(req: &ChatRequest) -> Option<WireToolChoice> {

@@ -239,12 +239,13 @@ fn tool(t: super::wire::WireTool<'_>) -> Option<Tool> {
     let schema = t.input_schema?;
     Some(Tool {
         kind: "function".to_owned(),
-        function: FunctionDef {
+        function: Some(FunctionDef {
             name: t.name.into_owned(),
             description: t.description.map(std::borrow::Cow::into_owned),
             parameters: Some(schema.into_owned()),
             strict: None,
-        },
+        }),
+        extra: JsonMap::new(),
     })
 }
 

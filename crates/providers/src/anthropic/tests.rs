@@ -265,12 +265,13 @@ fn canonical_request() -> impl Strategy<Value = ChatRequest> {
                 tools: with_tool.then(|| {
                     vec![Tool {
                         kind: "function".into(),
-                        function: FunctionDef {
+                        function: Some(FunctionDef {
                             name: "get_weather".into(),
                             description: Some("Weather for a city".into()),
                             parameters: Some(json!({"type": "object", "properties": {"city": {"type": "string"}}})),
                             strict: None,
-                        },
+                        }),
+                        extra: Default::default(),
                     }]
                 }),
                 stop: stop.map(Stop::Many),
@@ -299,4 +300,18 @@ proptest! {
         };
         prop_assert_eq!(view(&back), view(&req));
     }
+}
+
+/// A custom (free-form) tool has no Anthropic form: the request is unsupported here (another
+/// candidate may serve it), naming the tool.
+#[test]
+fn custom_tools_cannot_be_translated() {
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "custom", "custom": {"name": "code_exec"}}]
+    }))
+    .unwrap();
+    let e = encode_request(&req, "up", None).unwrap_err();
+    assert_eq!(e.class, crate::ErrorClass::Unsupported);
+    assert!(e.message.contains("`code_exec`"), "{}", e.message);
 }

@@ -78,7 +78,7 @@ pub fn encode_request(
         messages: turns,
         system,
         inference_config: (inference != InferenceConfig::default()).then_some(inference),
-        tool_config: tool_config(req, has_tool_blocks),
+        tool_config: tool_config(req, has_tool_blocks)?,
         additional_model_request_fields: None,
     };
     let json_tool = json_mode(req, &mut body);
@@ -223,12 +223,17 @@ fn text_of(m: &Message) -> Cow<'_, str> {
     }
 }
 
-fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig<'_>> {
-    let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
+fn tool_config(
+    req: &ChatRequest,
+    has_tool_blocks: bool,
+) -> Result<Option<ToolConfig<'_>>, ProviderError> {
+    let Some(tools) = req.tools.as_ref().filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
     let choice = match &req.tool_choice {
         None => None,
         Some(ToolChoice::Mode(m)) => match m.as_str() {
-            "none" if !has_tool_blocks => return None,
+            "none" if !has_tool_blocks => return Ok(None),
             "required" => Some(WireToolChoice::Any(JsonMap::new())),
             "auto" => Some(WireToolChoice::Auto(JsonMap::new())),
             _ => None,
@@ -237,24 +242,30 @@ fn tool_config(req: &ChatRequest, has_tool_blocks: bool) -> Option<ToolConfig<'_
             name: n.function.name.clone(),
         })),
     };
-    Some(ToolConfig {
-        tools: tools
-            .iter()
-            .map(|t| WireTool {
+    let tools = tools
+        .iter()
+        .map(|t| {
+            let f = t
+                .function_def()
+                .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+            Ok(WireTool {
                 tool_spec: ToolSpec {
-                    name: Cow::Borrowed(&t.function.name),
-                    description: t.function.description.as_deref().map(Cow::Borrowed),
+                    name: Cow::Borrowed(&f.name),
+                    description: f.description.as_deref().map(Cow::Borrowed),
                     input_schema: InputSchema {
-                        json: t.function.parameters.as_ref().map_or_else(
+                        json: f.parameters.as_ref().map_or_else(
                             || Cow::Owned(json!({"type": "object", "properties": {}})),
                             Cow::Borrowed,
                         ),
                     },
                 },
             })
-            .collect(),
+        })
+        .collect::<Result<Vec<_>, ProviderError>>()?;
+    Ok(Some(ToolConfig {
+        tools,
         tool_choice: choice,
-    })
+    }))
 }
 
 /// Emulate `response_format`; returns the forced tool's name when one is used.

@@ -85,7 +85,7 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest<'_>, Provider
             role: None,
             parts: system,
         }),
-        tools: tools(req),
+        tools: tools(req)?,
         tool_config: tool_config(req),
         generation_config: Some(generation_config(req)),
     })
@@ -218,24 +218,28 @@ fn response_object(text: &str) -> Value {
     }
 }
 
-fn tools(req: &ChatRequest) -> Option<Vec<Tool<'_>>> {
-    let decls: Vec<FunctionDeclaration<'_>> = req
+fn tools(req: &ChatRequest) -> Result<Option<Vec<Tool<'_>>>, ProviderError> {
+    let decls = req
         .tools
         .iter()
         .flatten()
-        .filter(|t| t.kind == "function")
-        .map(|t| FunctionDeclaration {
-            name: Cow::Borrowed(&t.function.name),
-            description: t.function.description.as_deref().map(Cow::Borrowed),
-            parameters: t.function.parameters.as_ref().map(schema::clean),
+        .map(|t| {
+            let f = t
+                .function_def()
+                .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+            Ok(FunctionDeclaration {
+                name: Cow::Borrowed(&f.name),
+                description: f.description.as_deref().map(Cow::Borrowed),
+                parameters: f.parameters.as_ref().map(schema::clean),
+            })
         })
-        .collect();
-    (!decls.is_empty()).then(|| {
+        .collect::<Result<Vec<FunctionDeclaration<'_>>, ProviderError>>()?;
+    Ok((!decls.is_empty()).then(|| {
         vec![Tool {
             function_declarations: decls,
             extra: JsonMap::new(),
         }]
-    })
+    }))
 }
 
 fn tool_config(req: &ChatRequest) -> Option<ToolConfig> {
