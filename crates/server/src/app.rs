@@ -57,6 +57,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
         .layer(shed);
+    let cors = cors(&gw.config().server.cors_origins);
     Router::new()
         .merge(api)
         .route("/v1/models", get(models))
@@ -65,7 +66,25 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/admin/health", get(health))
         .fallback(not_found)
         .layer(layers)
+        .layer(tower::util::option_layer(cors))
         .with_state(gw)
+}
+
+/// CORS only for the configured origins: off by default, so a web page on another origin can
+/// neither read answers nor, since API bodies must be JSON (which needs a preflight), send them.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<header::HeaderValue> = origins
+        .iter()
+        .filter_map(|o| header::HeaderValue::from_str(o).ok())
+        .collect();
+    (!allowed.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers(tower_http::cors::Any)
+            .expose_headers(tower_http::cors::Any)
+    })
 }
 
 /// Serve the app on a bound listener until `shutdown` resolves, then wait for the requests in
@@ -208,10 +227,10 @@ pub(crate) async fn read_body(
         .code("unsupported_media_type"));
     }
     let limit = server.max_body_bytes;
-    let read = tokio::time::timeout(server.body_read_timeout, axum::body::to_bytes(body, limit));
+    let read = tokio::time::timeout(server.body_read_timeout, read_within(body, limit));
     match read.await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(ApiError::new(
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
             format!("request body is larger than the gateway's limit of {limit} bytes"),
@@ -227,6 +246,34 @@ pub(crate) async fn read_body(
         )
         .code("body_read_timeout")),
     }
+}
+
+/// Bytes past `max_body_bytes` read and discarded before answering 413 (nginx's lingering
+/// close): a client still sending when the connection closed would see a broken pipe instead
+/// of the 413.
+const DRAIN_BYTES: usize = 64 << 20;
+
+/// The body if it fits in `limit` (`None` if not, after draining up to [`DRAIN_BYTES`] more, or
+/// if the client broke off).
+async fn read_within(mut body: axum::body::Body, limit: usize) -> Option<bytes::Bytes> {
+    use http_body_util::BodyExt;
+    let mut buf = bytes::BytesMut::new();
+    let mut drained = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return None };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if drained > 0 || buf.len() + data.len() > limit {
+            drained += data.len();
+            if drained > DRAIN_BYTES {
+                return None;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    (drained == 0).then(|| buf.freeze())
 }
 
 async fn not_found() -> Response {

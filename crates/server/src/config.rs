@@ -97,6 +97,8 @@ pub struct ServerConfig {
     /// Most client connections open at once; past it new connections are closed at once, so a
     /// flood of idle connections cannot exhaust file descriptors.
     pub max_connections: usize,
+    /// Browser origins allowed to call the API (CORS); empty (the default): none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +111,7 @@ impl Default for ServerConfig {
             max_embedding_inputs: 2048,
             header_read_timeout: std::time::Duration::from_secs(10),
             max_connections: 20_000,
+            cors_origins: Vec::new(),
         }
     }
 }

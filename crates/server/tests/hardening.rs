@@ -437,3 +437,63 @@ async fn custom_tools_pass_through_to_openai_upstreams() {
         "forwarded unchanged (status {status})"
     );
 }
+
+/// A body over `max_body_bytes` got a 413 only clients that read while sending could see
+/// (Python's urllib got a broken pipe: the connection closed while it was still sending). Now
+/// the rest is drained (bounded) before the 413, so a client that sends everything first reads it.
+#[tokio::test]
+async fn an_oversized_body_gets_a_413_the_client_can_read() {
+    let (_sim, url) = start("max_body_bytes = 65536").await;
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let body = vec![b'x'; 40 << 20];
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body)
+        .await
+        .expect("the whole body is accepted");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
+/// CORS is answered deliberately: no origin is allowed unless configured, and a configured one
+/// gets its preflight answered.
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let preflight = |url: String, origin: &'static str| async move {
+        reqwest::Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{url}/v1/chat/completions"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+            .await
+            .unwrap()
+    };
+    let (_a, closed) = start("").await;
+    let r = preflight(closed, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let (_b, open) = start("cors_origins = [\"https://app.example\"]").await;
+    let r = preflight(open.clone(), "https://app.example").await;
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let r = preflight(open, "https://evil.example").await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
