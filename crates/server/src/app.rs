@@ -88,9 +88,9 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 }
 
 /// Serve the app on a bound listener until `shutdown` resolves, then wait for the requests in
-/// flight. Every connection gets `TCP_NODELAY`, a header-read timeout (hyper's timer is set, so
-/// it fires; a keep-alive connection idle that long is closed too) and a place under
-/// `server.max_connections` (past it, new connections are closed at once).
+/// flight. Every connection gets `TCP_NODELAY`, must send its first byte and then its headers
+/// each within `server.header_read_timeout` (hyper's timer is set, so it fires), and takes a
+/// place under `server.max_connections` (past it, new connections are closed at once).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gw: GatewayHandle,
@@ -129,13 +129,23 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "set TCP_NODELAY on an accepted connection");
         }
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), app.clone())
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let (builder, app, watcher) = (builder.clone(), app.clone(), graceful.watcher());
+        let first_byte = server.header_read_timeout;
         // Ends with the connection; holds its place under max_connections until then.
         tokio::spawn(async move {
-            let _ = conn.await;
+            // hyper's header timer starts at the first byte: a connection that sends nothing
+            // is closed here instead of holding its place forever.
+            let mut probe = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(first_byte, tcp.peek(&mut probe)).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), app)
+                .into_owned();
+            let _ = watcher.watch(conn).await;
             drop(place);
         });
     }

@@ -497,3 +497,16 @@ async fn cors_is_off_unless_origins_are_configured() {
     let r = preflight(open, "https://evil.example").await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+/// A connection that sends nothing at all held its place forever (hyper's header timer starts
+/// at the first byte). Now it is closed after `server.header_read_timeout`.
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let (_sim, url) = start("header_read_timeout = \"300ms\"").await;
+    let mut tcp = TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(closed_by_server(&mut tcp).await, "still open after 5 s");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
