@@ -44,6 +44,16 @@ pub(crate) async fn read_answer(resp: reqwest::Response) -> Result<Bytes, Provid
         })
 }
 
+/// Decode an answer read by [`read_answer`]; a body that does not parse is malformed, and the
+/// error says `what` was being read.
+pub(crate) fn decode_answer<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, ProviderError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ProviderError::new(crate::ErrorClass::Malformed, format!("{what}: {e}")))
+}
+
 /// Read an upstream error body, at most [`MAX_ERROR_BYTES`] of it (empty if unreadable).
 pub(crate) async fn read_error(mut resp: reqwest::Response) -> Bytes {
     let mut buf = bytes::BytesMut::new();

@@ -17,8 +17,8 @@ use secrecy::ExposeSecret;
 use switchyard_types::ChatRequest;
 
 use crate::{
-    http::client, CallCx, ErrorClass, Provider, ProviderConfig, ProviderError, RateLimitInfo,
-    Reply, StreamReply, UpstreamMeta,
+    http::client, CallCx, Provider, ProviderConfig, ProviderError, RateLimitInfo, Reply,
+    StreamReply, UpstreamMeta,
 };
 
 /// The API version this adapter speaks.
@@ -87,12 +87,8 @@ impl Provider for AnthropicProvider {
         let resp = self.send(&enc.body).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let wire: wire::MessagesResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("upstream returned an unreadable message: {e}"),
-            )
-        })?;
+        let wire: wire::MessagesResponse =
+            crate::http::decode_answer(&bytes, "upstream returned an unreadable message")?;
         let (response, usage) =
             convert::decode_response(wire, enc.json_tool.as_deref(), crate::http::unix_now());
         Ok(Reply {

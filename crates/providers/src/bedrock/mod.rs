@@ -27,8 +27,8 @@ use http::header;
 use switchyard_types::ChatRequest;
 
 use crate::{
-    http::client, CallCx, ErrorClass, Provider, ProviderConfig, ProviderError, RateLimitInfo,
-    Reply, StreamReply, UpstreamMeta,
+    http::client, CallCx, Provider, ProviderConfig, ProviderError, RateLimitInfo, Reply,
+    StreamReply, UpstreamMeta,
 };
 
 pub use sigv4::SERVICE as SIGNING_SERVICE;
@@ -129,12 +129,8 @@ impl Provider for BedrockProvider {
         let meta = meta(&resp);
         let id = completion_id(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let wire: wire::ConverseResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("upstream returned an unreadable response: {e}"),
-            )
-        })?;
+        let wire: wire::ConverseResponse =
+            crate::http::decode_answer(&bytes, "upstream returned an unreadable response")?;
         let (response, usage) = convert::decode_response(
             wire,
             enc.json_tool.as_deref(),

@@ -102,12 +102,8 @@ impl GeminiProvider {
             .await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let wire: wire::BatchEmbedResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("Gemini returned unreadable embeddings: {e}"),
-            )
-        })?;
+        let wire: wire::BatchEmbedResponse =
+            crate::http::decode_answer(&bytes, "Gemini returned unreadable embeddings")?;
         if wire.embeddings.len() != texts.len() {
             return Err(ProviderError::new(
                 ErrorClass::Malformed,
@@ -186,12 +182,8 @@ impl Provider for GeminiProvider {
             .await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let wire: wire::GenerateContentResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                ErrorClass::Malformed,
-                format!("Gemini returned an unreadable answer: {e}"),
-            )
-        })?;
+        let wire: wire::GenerateContentResponse =
+            crate::http::decode_answer(&bytes, "Gemini returned an unreadable answer")?;
         let (response, usage) = convert::from_wire(wire, upstream, crate::http::unix_now())?;
         Ok(Reply {
             response,

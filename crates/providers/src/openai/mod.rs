@@ -105,12 +105,8 @@ impl OpenAiProvider {
         let resp = self.send("embeddings", upstream, &body).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let response: EmbeddingsResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::Malformed,
-                format!("upstream returned unreadable embeddings: {e}"),
-            )
-        })?;
+        let response: EmbeddingsResponse =
+            crate::http::decode_answer(&bytes, "upstream returned unreadable embeddings")?;
         let usage = Usage {
             input: response.usage.prompt_tokens,
             ..Usage::default()
@@ -173,12 +169,8 @@ impl Provider for OpenAiProvider {
         let resp = self.send("chat/completions", upstream, &body).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
-        let mut response: ChatResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            ProviderError::new(
-                crate::ErrorClass::Malformed,
-                format!("upstream returned an unreadable completion: {e}"),
-            )
-        })?;
+        let mut response: ChatResponse =
+            crate::http::decode_answer(&bytes, "upstream returned an unreadable completion")?;
         let usage = match response.usage.as_mut() {
             Some(w) => {
                 let u = Usage::from_openai(w, self.dialect);
