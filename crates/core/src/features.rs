@@ -185,7 +185,7 @@ pub fn exact_input_tokens(req: &ChatRequest) -> Option<u64> {
             None => {}
         }
         for c in m.tool_calls.iter().flatten() {
-            n += bpe.encode_ordinary(&c.function.arguments).len() as u64 + 3;
+            n += bpe.encode_ordinary(c.input()).len() as u64 + 3;
         }
     }
     Some(n)
@@ -212,7 +212,7 @@ pub fn estimate_input_tokens(req: &ChatRequest) -> u64 {
         if let Some(calls) = &m.tool_calls {
             bytes += calls
                 .iter()
-                .map(|c| c.function.name.len() + c.function.arguments.len())
+                .map(|c| c.name().len() + c.input().len())
                 .sum::<usize>();
         }
     }

@@ -438,6 +438,72 @@ async fn custom_tools_pass_through_to_openai_upstreams() {
     );
 }
 
+/// Requests the OpenAI spec allows were refused with 400 (found by schemathesis): `stream: null`,
+/// a `custom` or `allowed_tools` tool choice, a custom tool's call in the conversation, and
+/// embeddings `dimensions` as a whole float. Now they are accepted and forwarded unchanged.
+#[tokio::test]
+async fn requests_the_openai_spec_allows_are_accepted() {
+    let (sim, url) = start("").await;
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, body: Value| {
+        client.post(format!("{url}/v1/{path}")).json(&body).send()
+    };
+    let hi = json!([{"role": "user", "content": "hi"}]);
+    let r = post(
+        "chat/completions",
+        json!({"model": "sim-cheap", "messages": hi, "stream": null}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let custom = json!({"type": "custom", "custom": {"name": "grep"}});
+    let choices = [
+        json!({"type": "custom", "custom": {"name": "grep"}}),
+        json!({"type": "allowed_tools", "allowed_tools": {"mode": "auto",
+               "tools": [{"type": "custom", "custom": {"name": "grep"}}]}}),
+    ];
+    for choice in choices {
+        let r = post(
+            "chat/completions",
+            json!({"model": "sim-cheap", "messages": hi,
+                     "tools": [custom], "tool_choice": choice}),
+        )
+        .await
+        .unwrap();
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("untagged enum"), "{body}");
+        let sent = sim.requests();
+        assert_eq!(sent.last().unwrap().body["tool_choice"], choice, "{body}");
+    }
+
+    let call =
+        json!({"id": "call_1", "type": "custom", "custom": {"name": "grep", "input": "foo"}});
+    let r = post(
+        "chat/completions",
+        json!({"model": "sim-cheap", "tools": [custom],
+        "messages": [{"role": "user", "content": "hi"},
+                     {"role": "assistant", "content": null, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": "call_1", "content": "bar"}]}),
+    )
+    .await
+    .unwrap();
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("missing field"), "{body}");
+    assert_eq!(
+        sim.requests().last().unwrap().body["messages"][1]["tool_calls"][0],
+        call
+    );
+
+    let r = post(
+        "embeddings",
+        json!({"model": "sim-cheap", "input": "hi", "dimensions": 8.0}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
 /// A body over `max_body_bytes` got a 413 only clients that read while sending could see
 /// (Python's urllib got a broken pipe: the connection closed while it was still sending). Now
 /// the rest is drained (bounded) before the 413, so a client that sends everything first reads it.

@@ -13,7 +13,11 @@ pub struct ChatRequest {
     /// The conversation, oldest first.
     pub messages: Vec<Message>,
     /// Whether the client wants server-sent events.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_is_false",
+        skip_serializing_if = "is_false"
+    )]
     pub stream: bool,
     /// Stream options (`include_usage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +137,11 @@ impl ChatRequest {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// A boolean that may be sent as `null` (the OpenAI spec makes `stream` nullable).
+fn null_is_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
 /// `stream_options`.
@@ -341,7 +350,7 @@ pub struct FunctionDef {
     pub strict: Option<bool>,
 }
 
-/// `tool_choice`: a mode or a named function.
+/// `tool_choice`: a mode, a named function, or another choice passed through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ToolChoice {
@@ -349,6 +358,42 @@ pub enum ToolChoice {
     Mode(String),
     /// `{"type":"function","function":{"name":…}}`.
     Named(NamedToolChoice),
+    /// Any other object (`{"type":"custom",…}`, `{"type":"allowed_tools",…}`): OpenAI-wire
+    /// upstreams only.
+    Other(JsonMap),
+}
+
+/// A `tool_choice` reduced to what every tool-calling API can express.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimpleToolChoice<'a> {
+    /// Never call a tool.
+    None,
+    /// The model decides (also any mode this gateway does not know).
+    Auto,
+    /// Call at least one tool.
+    Required,
+    /// Call this function.
+    Function(&'a str),
+}
+
+impl ToolChoice {
+    /// The choice as a translating adapter can express it, or the error that it cannot.
+    pub fn simple(&self) -> Result<SimpleToolChoice<'_>, String> {
+        Ok(match self {
+            ToolChoice::Mode(m) => match m.as_str() {
+                "none" => SimpleToolChoice::None,
+                "required" => SimpleToolChoice::Required,
+                _ => SimpleToolChoice::Auto,
+            },
+            ToolChoice::Named(n) => SimpleToolChoice::Function(&n.function.name),
+            ToolChoice::Other(o) => {
+                let kind = o.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+                return Err(format!(
+                    "tool_choice of type `{kind}` can be served only by an OpenAI-wire upstream"
+                ));
+            }
+        })
+    }
 }
 
 /// A forced function choice.
@@ -373,11 +418,61 @@ pub struct FunctionName {
 pub struct ToolCall {
     /// Call id, echoed by the tool result.
     pub id: String,
-    /// `function`.
+    /// `function`, or `custom` (a call of a free-form tool; OpenAI-wire upstreams only).
     #[serde(rename = "type", default = "function_kind")]
     pub kind: String,
-    /// Name and JSON-encoded arguments.
-    pub function: FunctionCall,
+    /// Name and JSON-encoded arguments (`None` for a custom tool's call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCall>,
+    /// The rest (`custom: {name, input}`, …), passed through.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl ToolCall {
+    /// A function call.
+    pub fn function(id: String, name: String, arguments: String) -> Self {
+        ToolCall {
+            id,
+            kind: function_kind(),
+            function: Some(FunctionCall { name, arguments }),
+            extra: JsonMap::new(),
+        }
+    }
+
+    /// The function call, or the error that a translating adapter cannot express this call.
+    pub fn function_call(&self) -> Result<&FunctionCall, String> {
+        self.function.as_ref().ok_or_else(|| {
+            format!(
+                "tool call `{}` of type `{}` can be served only by an OpenAI-wire upstream",
+                self.id, self.kind
+            )
+        })
+    }
+
+    /// The called tool's name, whatever its kind (empty if the call names none).
+    pub fn name(&self) -> &str {
+        match &self.function {
+            Some(f) => &f.name,
+            None => self.custom_str("name"),
+        }
+    }
+
+    /// The call's input: a function's JSON arguments, a custom tool's free text.
+    pub fn input(&self) -> &str {
+        match &self.function {
+            Some(f) => &f.arguments,
+            None => self.custom_str("input"),
+        }
+    }
+
+    fn custom_str(&self, key: &str) -> &str {
+        self.extra
+            .get(&self.kind)
+            .and_then(|t| t.get(key))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+    }
 }
 
 fn function_kind() -> String {

@@ -15,7 +15,11 @@ pub struct EmbeddingsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding_format: Option<String>,
     /// Truncate vectors to this many dimensions (where the model supports it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::whole::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dimensions: Option<u32>,
     /// End-user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,8 +15,8 @@ use std::borrow::Cow;
 
 use serde_json::{json, Value};
 use switchyard_types::{
-    ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall, JsonMap,
-    Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, JsonMap, Message,
+    ResponseFormat, Role, SimpleToolChoice, ToolCall, Usage,
 };
 
 use super::wire::{
@@ -85,7 +85,10 @@ pub fn encode_request<'a>(
             .map(|u| JsonMap::from_iter([("user_id".to_owned(), json!(u))])),
         ..MessagesRequest::default()
     };
-    body.tool_choice = body.tools.as_ref().and_then(|_| tool_choice(req));
+    body.tool_choice = match body.tools {
+        Some(_) => tool_choice(req)?,
+        None => None,
+    };
     let json_tool = json_mode(req, &mut body, &mut system);
     body.system = system_field(system);
     Ok(Encoded { body, json_tool })
@@ -187,7 +190,10 @@ fn source(url: &str) -> Value {
 fn assistant_blocks(m: &Message) -> Result<Vec<Block<'_>>, ProviderError> {
     let mut blocks = text_blocks(m.content.as_ref());
     for call in m.tool_calls.iter().flatten() {
-        let args = call.function.arguments.trim();
+        let f = call
+            .function_call()
+            .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+        let args = f.arguments.trim();
         let input = if args.is_empty() {
             Value::Object(JsonMap::new())
         } else {
@@ -203,7 +209,7 @@ fn assistant_blocks(m: &Message) -> Result<Vec<Block<'_>>, ProviderError> {
         };
         blocks.push(Block::ToolUse {
             id: Cow::Borrowed(&call.id),
-            name: Cow::Borrowed(&call.function.name),
+            name: Cow::Borrowed(&f.name),
             input: Cow::Owned(input),
             extra: Cow::Owned(JsonMap::new()),
         });
@@ -247,25 +253,28 @@ fn tool(t: &switchyard_types::Tool) -> Result<WireTool<'_>, ProviderError> {
     })
 }
 
-fn tool_choice(req: &ChatRequest) -> Option<WireToolChoice> {
-    let (kind, name) = match &req.tool_choice {
-        None => ("auto", None),
-        Some(ToolChoice::Mode(m)) => match m.as_str() {
-            "none" => ("none", None),
-            "required" => ("any", None),
-            _ => ("auto", None),
-        },
-        Some(ToolChoice::Named(n)) => ("tool", Some(n.function.name.clone())),
+fn tool_choice(req: &ChatRequest) -> Result<Option<WireToolChoice>, ProviderError> {
+    let choice = match &req.tool_choice {
+        None => SimpleToolChoice::Auto,
+        Some(c) => c
+            .simple()
+            .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?,
+    };
+    let (kind, name) = match choice {
+        SimpleToolChoice::None => ("none", None),
+        SimpleToolChoice::Required => ("any", None),
+        SimpleToolChoice::Auto => ("auto", None),
+        SimpleToolChoice::Function(name) => ("tool", Some(name.to_owned())),
     };
     let disable = (req.parallel_tool_calls == Some(false) && kind != "none").then_some(true);
     if req.tool_choice.is_none() && disable.is_none() {
-        return None;
+        return Ok(None);
     }
-    Some(WireToolChoice {
+    Ok(Some(WireToolChoice {
         kind: kind.to_owned(),
         name,
         disable_parallel_tool_use: disable,
-    })
+    }))
 }
 
 /// Emulate `response_format`; returns the forced tool's name when one is used.
@@ -411,14 +420,11 @@ pub fn decode_response(
             }
             Block::ToolUse {
                 id, name, input, ..
-            } => calls.push(ToolCall {
-                id: id.into_owned(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: name.into_owned(),
-                    arguments: input.to_string(),
-                },
-            }),
+            } => calls.push(ToolCall::function(
+                id.into_owned(),
+                name.into_owned(),
+                input.to_string(),
+            )),
             _ => {}
         }
     }

@@ -10,9 +10,8 @@
 
 use serde_json::{json, Value};
 use switchyard_types::{
-    ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionCall, FunctionDef,
-    FunctionName, ImageUrl, JsonMap, Message, NamedToolChoice, Role, Stop, Tool, ToolCall,
-    ToolChoice, Usage,
+    ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionDef, FunctionName,
+    ImageUrl, JsonMap, Message, NamedToolChoice, Role, Stop, Tool, ToolCall, ToolChoice, Usage,
 };
 
 use super::wire::{Block, MessageContent, MessagesRequest, System, WireToolChoice};
@@ -213,14 +212,11 @@ fn assistant_message(content: MessageContent<'_>) -> Message {
             Block::Text { text: t, .. } => text.push_str(&t),
             Block::ToolUse {
                 id, name, input, ..
-            } => calls.push(ToolCall {
-                id: id.into_owned(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: name.into_owned(),
-                    arguments: input.to_string(),
-                },
-            }),
+            } => calls.push(ToolCall::function(
+                id.into_owned(),
+                name.into_owned(),
+                input.to_string(),
+            )),
             _ => {}
         }
     }
@@ -301,9 +297,14 @@ pub fn encode_response(r: &ChatResponse, usage: &Usage, extra: JsonMap) -> Value
             content.push(json!({"type": "text", "text": text}));
         }
         for call in c.message.tool_calls.iter().flatten() {
-            let input: Value =
-                serde_json::from_str(&call.function.arguments).unwrap_or_else(|_| json!({}));
-            content.push(json!({"type": "tool_use", "id": call.id, "name": call.function.name, "input": input}));
+            // A custom tool's free text has no JSON form: it is passed as `{"input": text}`.
+            let input: Value = match &call.function {
+                Some(f) => serde_json::from_str(&f.arguments).unwrap_or_else(|_| json!({})),
+                None => json!({ "input": call.input() }),
+            };
+            content.push(
+                json!({"type": "tool_use", "id": call.id, "name": call.name(), "input": input}),
+            );
         }
     }
     let mut body = json!({

@@ -157,11 +157,11 @@ fn decodes_tool_response() {
     let calls = r.choices[0].message.tool_calls.clone().unwrap();
     assert_eq!(calls.len(), 2);
     assert_eq!(
-        (calls[0].id.as_str(), calls[0].function.name.as_str()),
+        (calls[0].id.as_str(), calls[0].name()),
         ("toolu_01", "get_weather")
     );
     assert_eq!(
-        serde_json::from_str::<Value>(&calls[1].function.arguments).unwrap(),
+        serde_json::from_str::<Value>(calls[1].input()).unwrap(),
         json!({"tz": "Europe/Paris"})
     );
     assert_eq!(r.choices[0].finish_reason, Some(FinishReason::ToolCalls));
@@ -222,7 +222,7 @@ proptest! {
 /// text, alternating user/assistant text turns, an assistant tool call answered by a tool
 /// result, tool definitions, stop sequences, temperature and max_tokens.
 fn canonical_request() -> impl Strategy<Value = ChatRequest> {
-    use switchyard_types::{FunctionCall, FunctionDef, Message, Role, Stop, Tool, ToolCall};
+    use switchyard_types::{FunctionDef, Message, Role, Stop, Tool, ToolCall};
     let word = "[a-z]{1,8}( [a-z]{1,8}){0,4}";
     (
         proptest::option::of(word),
@@ -241,11 +241,11 @@ fn canonical_request() -> impl Strategy<Value = ChatRequest> {
                 messages.push(Message::text(Role::User, "weather in paris?"));
                 let mut call = Message::text(Role::Assistant, "");
                 call.content = None;
-                call.tool_calls = Some(vec![ToolCall {
-                    id: "toolu_1".into(),
-                    kind: "function".into(),
-                    function: FunctionCall { name: "get_weather".into(), arguments: r#"{"city":"paris"}"#.into() },
-                }]);
+                call.tool_calls = Some(vec![ToolCall::function(
+                    "toolu_1".into(),
+                    "get_weather".into(),
+                    r#"{"city":"paris"}"#.into(),
+                )]);
                 messages.push(call);
                 let mut result = Message::text(Role::Tool, "18C");
                 result.tool_call_id = Some("toolu_1".into());
@@ -314,4 +314,30 @@ fn custom_tools_cannot_be_translated() {
     let e = encode_request(&req, "up", None).unwrap_err();
     assert_eq!(e.class, crate::ErrorClass::Unsupported);
     assert!(e.message.contains("`code_exec`"), "{}", e.message);
+}
+
+/// A custom tool's call in the conversation, or a `custom` / `allowed_tools` tool choice, has
+/// no Anthropic form either: unsupported, never a silently different request.
+#[test]
+fn custom_calls_and_choices_cannot_be_translated() {
+    let fn_tool = json!({"type": "function", "function": {"name": "f"}});
+    let bodies = [
+        json!({"model": "m", "tools": [fn_tool], "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "custom",
+                "custom": {"name": "grep", "input": "x"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "y"}]}),
+        json!({"model": "m", "tools": [fn_tool], "messages": [{"role": "user", "content": "hi"}],
+            "tool_choice": {"type": "allowed_tools",
+                "allowed_tools": {"mode": "auto", "tools": [fn_tool]}}}),
+    ];
+    for body in bodies {
+        let req: ChatRequest = serde_json::from_value(body).unwrap();
+        let e = encode_request(&req, "up", None).unwrap_err();
+        assert_eq!(e.class, crate::ErrorClass::Unsupported, "{}", e.message);
+        let e = crate::bedrock::convert::encode_request(&req, None).unwrap_err();
+        assert_eq!(e.class, crate::ErrorClass::Unsupported, "{}", e.message);
+        let e = crate::gemini::convert::to_wire(&req).unwrap_err();
+        assert_eq!(e.class, crate::ErrorClass::Unsupported, "{}", e.message);
+    }
 }

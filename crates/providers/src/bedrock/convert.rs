@@ -24,8 +24,8 @@ use std::borrow::Cow;
 
 use serde_json::{json, Value};
 use switchyard_types::{
-    ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, FunctionCall, JsonMap,
-    Message, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, JsonMap, Message,
+    ResponseFormat, Role, SimpleToolChoice, ToolCall, ToolChoice, Usage,
 };
 
 use super::wire::{
@@ -180,7 +180,10 @@ fn assistant_blocks(m: &Message) -> Result<Vec<ContentBlock<'_>>, ProviderError>
         blocks.push(ContentBlock::Text(text));
     }
     for call in m.tool_calls.iter().flatten() {
-        let args = call.function.arguments.trim();
+        let f = call
+            .function_call()
+            .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+        let args = f.arguments.trim();
         let input = if args.is_empty() {
             Value::Object(JsonMap::new())
         } else {
@@ -196,7 +199,7 @@ fn assistant_blocks(m: &Message) -> Result<Vec<ContentBlock<'_>>, ProviderError>
         };
         blocks.push(ContentBlock::ToolUse(ToolUseBlock {
             tool_use_id: Cow::Borrowed(&call.id),
-            name: Cow::Borrowed(&call.function.name),
+            name: Cow::Borrowed(&f.name),
             input,
         }));
     }
@@ -230,16 +233,20 @@ fn tool_config(
     let Some(tools) = req.tools.as_ref().filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let choice = match &req.tool_choice {
+    let simple = req
+        .tool_choice
+        .as_ref()
+        .map(ToolChoice::simple)
+        .transpose()
+        .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+    let choice = match simple {
         None => None,
-        Some(ToolChoice::Mode(m)) => match m.as_str() {
-            "none" if !has_tool_blocks => return Ok(None),
-            "required" => Some(WireToolChoice::Any(JsonMap::new())),
-            "auto" => Some(WireToolChoice::Auto(JsonMap::new())),
-            _ => None,
-        },
-        Some(ToolChoice::Named(n)) => Some(WireToolChoice::Tool(NamedTool {
-            name: n.function.name.clone(),
+        Some(SimpleToolChoice::None) if !has_tool_blocks => return Ok(None),
+        Some(SimpleToolChoice::None) => None,
+        Some(SimpleToolChoice::Required) => Some(WireToolChoice::Any(JsonMap::new())),
+        Some(SimpleToolChoice::Auto) => Some(WireToolChoice::Auto(JsonMap::new())),
+        Some(SimpleToolChoice::Function(name)) => Some(WireToolChoice::Tool(NamedTool {
+            name: name.to_owned(),
         })),
     };
     let tools = tools
@@ -389,14 +396,11 @@ pub fn decode_response(
             ContentBlock::ToolUse(t) if Some(t.name.as_ref()) == json_tool => {
                 text.push_str(&t.input.to_string());
             }
-            ContentBlock::ToolUse(t) => calls.push(ToolCall {
-                id: t.tool_use_id.into_owned(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: t.name.into_owned(),
-                    arguments: t.input.to_string(),
-                },
-            }),
+            ContentBlock::ToolUse(t) => calls.push(ToolCall::function(
+                t.tool_use_id.into_owned(),
+                t.name.into_owned(),
+                t.input.to_string(),
+            )),
             _ => {}
         }
     }

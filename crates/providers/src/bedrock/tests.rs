@@ -143,7 +143,7 @@ fn decodes_tool_response_and_cache_usage() {
     let calls = msg.tool_calls.as_ref().unwrap();
     assert_eq!(calls.len(), 2);
     assert_eq!(
-        (calls[1].id.as_str(), calls[1].function.arguments.as_str()),
+        (calls[1].id.as_str(), calls[1].input()),
         ("tooluse_b", r#"{"city":"Rome"}"#)
     );
     assert_eq!(

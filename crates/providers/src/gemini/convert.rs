@@ -13,9 +13,8 @@ use std::{borrow::Cow, collections::HashMap};
 
 use serde_json::{json, Value};
 use switchyard_types::{
-    ChatRequest, ChatResponse, Choice, Content as CContent, ContentPart, FinishReason,
-    FunctionCall as CFunctionCall, JsonMap, Message, ResponseFormat, Role, ToolCall, ToolChoice,
-    Usage,
+    ChatRequest, ChatResponse, Choice, Content as CContent, ContentPart, FinishReason, JsonMap,
+    Message, ResponseFormat, Role, SimpleToolChoice, ToolCall, Usage,
 };
 
 use super::schema;
@@ -45,7 +44,7 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest<'_>, Provider
             Role::User => ("user", user_parts(m)?),
             Role::Assistant => {
                 for c in m.tool_calls.iter().flatten() {
-                    call_names.insert(c.id.as_str(), c.function.name.as_str());
+                    call_names.insert(c.id.as_str(), c.name());
                 }
                 ("model", assistant_parts(m)?)
             }
@@ -86,7 +85,7 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest<'_>, Provider
             parts: system,
         }),
         tools: tools(req)?,
-        tool_config: tool_config(req),
+        tool_config: tool_config(req)?,
         generation_config: Some(generation_config(req)),
     })
 }
@@ -187,10 +186,13 @@ fn mime_from_url(url: &str) -> &'static str {
 fn assistant_parts(m: &Message) -> Result<Vec<Part<'_>>, ProviderError> {
     let mut parts = text_parts(m);
     for c in m.tool_calls.iter().flatten() {
-        let args: Value = if c.function.arguments.trim().is_empty() {
+        let f = c
+            .function_call()
+            .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?;
+        let args: Value = if f.arguments.trim().is_empty() {
             json!({})
         } else {
-            serde_json::from_str(&c.function.arguments).map_err(|e| {
+            serde_json::from_str(&f.arguments).map_err(|e| {
                 bad(format!(
                     "tool call `{}` has arguments that are not JSON: {e}",
                     c.id
@@ -200,7 +202,7 @@ fn assistant_parts(m: &Message) -> Result<Vec<Part<'_>>, ProviderError> {
         parts.push(Part {
             function_call: Some(FunctionCall {
                 id: None,
-                name: Cow::Borrowed(&c.function.name),
+                name: Cow::Borrowed(&f.name),
                 args: Some(args),
             }),
             ..Part::default()
@@ -242,21 +244,25 @@ fn tools(req: &ChatRequest) -> Result<Option<Vec<Tool<'_>>>, ProviderError> {
     }))
 }
 
-fn tool_config(req: &ChatRequest) -> Option<ToolConfig> {
-    let (mode, names) = match req.tool_choice.as_ref()? {
-        ToolChoice::Mode(m) => match m.as_str() {
-            "none" => ("NONE", None),
-            "required" => ("ANY", None),
-            _ => ("AUTO", None),
-        },
-        ToolChoice::Named(n) => ("ANY", Some(vec![n.function.name.clone()])),
+fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfig>, ProviderError> {
+    let Some(choice) = &req.tool_choice else {
+        return Ok(None);
     };
-    Some(ToolConfig {
+    let (mode, names) = match choice
+        .simple()
+        .map_err(|e| ProviderError::new(ErrorClass::Unsupported, e))?
+    {
+        SimpleToolChoice::None => ("NONE", None),
+        SimpleToolChoice::Required => ("ANY", None),
+        SimpleToolChoice::Auto => ("AUTO", None),
+        SimpleToolChoice::Function(name) => ("ANY", Some(vec![name.to_owned()])),
+    };
+    Ok(Some(ToolConfig {
         function_calling_config: FunctionCallingConfig {
             mode: mode.to_owned(),
             allowed_function_names: names,
         },
-    })
+    }))
 }
 
 fn generation_config(req: &ChatRequest) -> GenerationConfig {
@@ -395,17 +401,12 @@ pub fn split(c: &Candidate, next_call: &mut u32) -> Split {
                 .args
                 .as_ref()
                 .map_or_else(|| "{}".to_owned(), Value::to_string);
-            s.calls.push(ToolCall {
-                id: f
-                    .id
-                    .as_deref()
+            s.calls.push(ToolCall::function(
+                f.id.as_deref()
                     .map_or_else(|| format!("call_{next_call}"), str::to_owned),
-                kind: "function".to_owned(),
-                function: CFunctionCall {
-                    name: f.name.to_string(),
-                    arguments: args,
-                },
-            });
+                f.name.to_string(),
+                args,
+            ));
             *next_call += 1;
         } else if let Some(t) = &p.text {
             if p.thought == Some(true) {

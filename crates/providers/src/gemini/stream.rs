@@ -46,7 +46,7 @@ pub(super) fn decode(
     decode_events(resp.bytes_stream().eventsource(), model, created).boxed()
 }
 
-fn decode_events<S, E>(
+pub(crate) fn decode_events<S, E>(
     events: S,
     model: String,
     created: u64,
@@ -184,9 +184,9 @@ fn on_event(ev: &Event, st: &mut State) {
                 index: first_call + k as u32,
                 id: Some(call.id),
                 kind: Some("function".to_owned()),
-                function: Some(FunctionCallDelta {
-                    name: Some(call.function.name),
-                    arguments: Some(call.function.arguments),
+                function: call.function.map(|f| FunctionCallDelta {
+                    name: Some(f.name),
+                    arguments: Some(f.arguments),
                 }),
             })
             .collect();

@@ -129,8 +129,8 @@ fn response_text_thoughts_calls_usage() {
     let calls = r.choices[1].message.tool_calls.as_ref().unwrap();
     assert_eq!(calls[0].id, "call_0");
     assert_eq!(calls[1].id, "call_1");
-    assert_eq!(calls[0].function.arguments, r#"{"a":1}"#);
-    assert_eq!(calls[1].function.arguments, "{}");
+    assert_eq!(calls[0].input(), r#"{"a":1}"#);
+    assert_eq!(calls[1].input(), "{}");
     assert!(r.choices[1].message.content.is_none());
     assert_eq!(r.choices[1].finish_reason, Some(FinishReason::ToolCalls));
     assert_eq!(

@@ -249,7 +249,7 @@ pub async fn tools_single(e: &Env) {
     let calls = choice.message.tool_calls.clone().expect("tool calls");
     assert_eq!(calls.len(), 1);
     assert!(!calls[0].id.is_empty());
-    let args: Value = serde_json::from_str(&calls[0].function.arguments).expect("JSON arguments");
+    let args: Value = serde_json::from_str(calls[0].input()).expect("JSON arguments");
     assert!(args.is_object());
     req.messages.push(choice.message.clone());
     req.messages.push(
