@@ -13,10 +13,13 @@ pub mod bedrock;
 mod config;
 mod embed;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod gemini;
 pub mod http;
 mod openai;
 mod ratelimit;
+pub mod sse;
 pub mod vendor;
 
 #[cfg(test)]

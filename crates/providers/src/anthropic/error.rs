@@ -14,7 +14,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 }
 
 /// Classify a status and body.
-pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
+pub(crate) fn classify(status: u16, body: &[u8]) -> ProviderError {
     match serde_json::from_slice::<ErrorEnvelope>(body) {
         Ok(e) => classify_body(Some(status), &e.error),
         Err(_) => {

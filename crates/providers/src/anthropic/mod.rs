@@ -3,10 +3,10 @@
 //! ingress conversions (client speaks Anthropic, gateway speaks canonical) in [`ingress`].
 
 pub mod convert;
-mod error;
+pub(crate) mod error;
 pub mod ingress;
 
-mod stream;
+pub(crate) mod stream;
 pub(crate) mod wire;
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures::{stream::BoxStream, Stream, StreamExt};
 use switchyard_types::{
     ChatChunk, ChunkChoice, Delta, FunctionCallDelta, JsonMap, Role, ToolCallDelta, Usage,
@@ -17,6 +16,7 @@ use switchyard_types::{
 
 use super::convert::{finish_reason, usage};
 use super::wire::{AnthropicUsage, Block, BlockDelta, StreamEvent};
+use crate::sse::{Event, SseError};
 use crate::{ErrorClass, ProviderError, StreamItem};
 
 /// What the decoder knows about the request.
@@ -47,17 +47,16 @@ pub(super) fn decode(
     resp: reqwest::Response,
     opts: Options,
 ) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
-    decode_events(resp.bytes_stream().eventsource(), opts).boxed()
+    decode_events(crate::sse::events(resp.bytes_stream()), opts).boxed()
 }
 
 /// Decode a stream of SSE events (exposed for tests with arbitrary chunking).
-pub(crate) fn decode_events<S, E>(
+pub(crate) fn decode_events<S>(
     events: S,
     opts: Options,
 ) -> impl Stream<Item = Result<StreamItem, ProviderError>>
 where
-    S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Event, SseError>> + Unpin + Send + 'static,
 {
     let st = State {
         opts,

@@ -1,6 +1,5 @@
 //! Golden wire tests (fixtures in `tests/fixtures/anthropic/`) and properties of the decoder.
 
-use eventsource_stream::Eventsource;
 use futures::{executor::block_on, StreamExt};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -31,7 +30,7 @@ fn run(raw: &str, chunk: usize, json_tool: Option<&str>) -> Vec<Result<StreamIte
         json_tool: json_tool.map(str::to_owned),
         created: 7,
     };
-    block_on(decode_events(futures::stream::iter(parts).eventsource(), opts).collect())
+    block_on(decode_events(crate::sse::events(futures::stream::iter(parts)), opts).collect())
 }
 
 /// Reassembled stream: text, reasoning, tool calls (id, name, args), finish, usage, done.

@@ -25,7 +25,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 }
 
 /// Classify by exception name (any case), status and body.
-pub(super) fn classify(status: Option<u16>, kind: Option<&str>, body: &[u8]) -> ProviderError {
+pub(crate) fn classify(status: Option<u16>, kind: Option<&str>, body: &[u8]) -> ProviderError {
     let message = serde_json::from_slice::<ErrorBody>(body)
         .ok()
         .and_then(|b| b.message)

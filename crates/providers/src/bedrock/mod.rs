@@ -11,10 +11,10 @@
 //! `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`.
 
 pub mod convert;
-mod error;
+pub(crate) mod error;
 pub mod eventstream;
 mod sigv4;
-mod stream;
+pub(crate) mod stream;
 pub mod wire;
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 
 /// Classify a status and a body. The body may also be a one-element array (some Google
 /// front ends wrap errors that way).
-pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
+pub(crate) fn classify(status: u16, body: &[u8]) -> ProviderError {
     let parsed = serde_json::from_slice::<Envelope>(body)
         .or_else(|_| {
             serde_json::from_slice::<Vec<Envelope>>(body)

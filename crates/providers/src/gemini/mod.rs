@@ -7,9 +7,9 @@
 //! schemas down to the subset Gemini accepts.
 
 pub mod convert;
-mod error;
+pub(crate) mod error;
 mod schema;
-mod stream;
+pub(crate) mod stream;
 pub mod wire;
 
 use http::{header, HeaderValue};

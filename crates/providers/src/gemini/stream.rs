@@ -9,7 +9,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures::{stream::BoxStream, Stream, StreamExt};
 use switchyard_types::{
     ChatChunk, ChunkChoice, Delta, FunctionCallDelta, JsonMap, Role, ToolCallDelta,
@@ -17,6 +16,7 @@ use switchyard_types::{
 
 use super::convert::{blocked, finish_reason, split, usage};
 use super::wire::{GenerateContentResponse, UsageMetadata};
+use crate::sse::{Event, SseError};
 use crate::{ErrorClass, ProviderError, StreamItem};
 
 #[derive(Default)]
@@ -43,17 +43,16 @@ pub(super) fn decode(
     model: String,
     created: u64,
 ) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
-    decode_events(resp.bytes_stream().eventsource(), model, created).boxed()
+    decode_events(crate::sse::events(resp.bytes_stream()), model, created).boxed()
 }
 
-pub(crate) fn decode_events<S, E>(
+pub(crate) fn decode_events<S>(
     events: S,
     model: String,
     created: u64,
 ) -> impl Stream<Item = Result<StreamItem, ProviderError>>
 where
-    S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Event, SseError>> + Unpin + Send + 'static,
 {
     let st = State {
         id: None,
@@ -225,7 +224,7 @@ mod tests {
                 .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
                 .collect::<Vec<_>>(),
         );
-        block_on(decode_events(bytes.eventsource(), "gemini-2.0-flash".into(), 1).collect())
+        block_on(decode_events(crate::sse::events(bytes), "gemini-2.0-flash".into(), 1).collect())
     }
 
     fn chunk(r: &Result<StreamItem, ProviderError>) -> &ChatChunk {

@@ -38,7 +38,7 @@ pub(super) async fn from_response(resp: reqwest::Response) -> ProviderError {
 }
 
 /// Classify a status and body.
-pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {
+pub(crate) fn classify(status: u16, body: &[u8]) -> ProviderError {
     let parsed = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
         .map(|e| e.error);

@@ -8,9 +8,9 @@
 //! api-version={v}` with an `api-key` header, the deployment being the model's `upstream`.
 //! Azure ignores the body's `model`, so it is not sent.
 
-mod error;
-mod stream;
-mod wire;
+pub(crate) mod error;
+pub(crate) mod stream;
+pub(crate) mod wire;
 
 use bytes::Bytes;
 use http::{header, HeaderName, HeaderValue};

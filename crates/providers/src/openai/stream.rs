@@ -5,10 +5,10 @@
 //! A stream that ends before any finish reason is reported as [`ErrorClass::StreamCut`]; a
 //! chunk that is not valid JSON is skipped and logged.
 
-use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures::{stream::BoxStream, Stream, StreamExt};
 use switchyard_types::{ChatChunk, OpenAiDialect, Usage};
 
+use crate::sse::{Event, SseError};
 use crate::{ErrorClass, ProviderError, StreamItem};
 
 #[derive(Default)]
@@ -25,16 +25,15 @@ pub(super) fn decode(
     resp: reqwest::Response,
     dialect: OpenAiDialect,
 ) -> BoxStream<'static, Result<StreamItem, ProviderError>> {
-    decode_events(resp.bytes_stream().eventsource(), dialect).boxed()
+    decode_events(crate::sse::events(resp.bytes_stream()), dialect).boxed()
 }
 
-fn decode_events<S, E>(
+pub(crate) fn decode_events<S>(
     events: S,
     dialect: OpenAiDialect,
 ) -> impl Stream<Item = Result<StreamItem, ProviderError>>
 where
-    S: Stream<Item = Result<Event, EventStreamError<E>>> + Unpin + Send + 'static,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Event, SseError>> + Unpin + Send + 'static,
 {
     futures::stream::unfold(
         (
@@ -125,7 +124,7 @@ mod tests {
                 .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
                 .collect::<Vec<_>>(),
         );
-        block_on(decode_events(bytes.eventsource(), OpenAiDialect::Standard).collect())
+        block_on(decode_events(crate::sse::events(bytes), OpenAiDialect::Standard).collect())
     }
 
     const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;

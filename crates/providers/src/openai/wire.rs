@@ -14,7 +14,7 @@ use switchyard_types::{
 /// `POST …/chat/completions`. Mirrors [`ChatRequest`] field for field (a test keeps the two
 /// in step).
 #[derive(Debug, Serialize)]
-pub(super) struct ChatBody<'a> {
+pub(crate) struct ChatBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     model: Option<&'a str>,
     messages: &'a [Message],
@@ -63,7 +63,7 @@ pub(super) struct ChatBody<'a> {
 impl<'a> ChatBody<'a> {
     /// The body for `req` on `model` (`None`: Azure). Streams always ask for usage, so the
     /// gateway can account.
-    pub(super) fn new(req: &'a ChatRequest, model: Option<&'a str>, stream: bool) -> Self {
+    pub(crate) fn new(req: &'a ChatRequest, model: Option<&'a str>, stream: bool) -> Self {
         let stream_options = stream.then(|| StreamOptions {
             include_usage: true,
             extra: req
