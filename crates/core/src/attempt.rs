@@ -315,7 +315,9 @@ where
     let mut idx = 0;
     let mut tries_here = 0u32;
     if let Some(h) = &plan.hedge {
-        match hedged(snap, plan, h, &mut call, deadline, &mut attempts).await {
+        // Boxed: a hedge holds two attempts at once (~16 KB of future); inline, that size would
+        // be part of every request's future and copied with it, hedged or not.
+        match Box::pin(hedged(snap, plan, h, &mut call, deadline, &mut attempts)).await {
             Hedged::NotApplicable => {}
             Hedged::Won(id, value) => return (Ok((id, value)), attempts),
             Hedged::Failed(e, next) => {
