@@ -10,7 +10,9 @@
 # keep-alive requests, non-streamed or streamed: one run with WARM requests, one with WARM + N.
 # Reports (instructions of the second - instructions of the first) / N per mode, so start-up and
 # first-use costs (catalog load, clock calibration, connection set-up) cancel out. The callgrind
-# files stay in the printed directory for `callgrind_annotate`.
+# files stay in the printed directory for `callgrind_annotate`. Extra callgrind options come from
+# CALLGRIND_ARGS, e.g. CALLGRIND_ARGS="--toggle-collect=switchyard_server::chat::serve::*" to
+# count only what runs inside the request handler (the span `x-switchyard-overhead-us` times).
 set -euo pipefail
 
 bin="$(realpath "${1:-target/release/switchyard}")"
@@ -61,7 +63,7 @@ wait_up "$sim_port"
 # run MODE COUNT: one gateway under callgrind, COUNT requests; prints the instruction total.
 run() {
   local mode="$1" count="$2" out="$work/callgrind.$1.$2"
-  (cd "$work" && valgrind --tool=callgrind --callgrind-out-file="$out" \
+  (cd "$work" && valgrind --tool=callgrind --callgrind-out-file="$out" ${CALLGRIND_ARGS:-} \
     "$bin" serve --config "$work/gateway.toml" >"$work/gateway.$mode.$count.log" 2>&1) &
   local vg=$!
   wait_up "$gw_port"
