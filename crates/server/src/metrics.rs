@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchyard_store::LedgerRow;
 
 /// Requests by route, model and status.
@@ -15,14 +15,45 @@ pub const COST: &str = "switchyard_cost_nanousd_total";
 pub const UNPRICED: &str = "switchyard_unpriced_requests_total";
 /// Circuit state per deployment: 0 closed, 1 half-open, 2 open.
 pub const CIRCUIT: &str = "switchyard_circuit_state";
-/// Gateway overhead per request, in microseconds.
+/// Gateway overhead per request, in microseconds (histogram).
 pub const OVERHEAD: &str = "switchyard_overhead_us";
+/// Request duration as the gateway saw it, in seconds (histogram).
+pub const DURATION: &str = "switchyard_request_duration_seconds";
+/// Time to the first token of a streamed answer, in seconds (histogram).
+pub const TTFT: &str = "switchyard_time_to_first_token_seconds";
+/// Tokens by model and type: `input` (uncached), `cache_read`, `cache_write`, `output`, and
+/// `reasoning` (the part of `output` spent reasoning).
+pub const TOKENS: &str = "switchyard_tokens_total";
+/// Requests that did not end `ok`, by error class.
+pub const ERRORS: &str = "switchyard_errors_total";
+/// What the baseline model would have cost, in nano-USD by route (priced baselines only).
+pub const BASELINE_COST: &str = "switchyard_baseline_cost_nanousd_total";
 
-/// The process-wide recorder (installed on first use).
+const OVERHEAD_BUCKETS_US: &[f64] = &[
+    5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0,
+];
+const SECONDS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// The process-wide recorder (installed on first use). Latencies are histograms, so that
+/// percentiles can be aggregated across replicas.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full(OVERHEAD.to_owned()), OVERHEAD_BUCKETS_US)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), SECONDS_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(TTFT.to_owned()), SECONDS_BUCKETS)
+                })
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
         .as_ref()
 }
 
@@ -35,10 +66,35 @@ pub(crate) fn request(row: &LedgerRow) {
         let outcome = a.error_class.clone().unwrap_or_else(|| "ok".to_owned());
         metrics::counter!(ATTEMPTS, "provider" => a.provider.clone(), "model" => a.model.clone(), "outcome" => outcome).increment(1);
     }
+    let u = &row.usage;
+    for (kind, n) in [
+        ("input", u.input),
+        ("cache_read", u.cache_read),
+        ("cache_write", u.cache_write_5m + u.cache_write_1h),
+        ("output", u.output),
+        ("reasoning", u.reasoning),
+    ] {
+        if n > 0 {
+            metrics::counter!(TOKENS, "model" => model.clone(), "type" => kind).increment(n);
+        }
+    }
+    if let Some(class) = &row.error_class {
+        metrics::counter!(ERRORS, "class" => class.clone()).increment(1);
+    }
+    if let Some(nanos) = row.baseline_cost_nanos {
+        metrics::counter!(BASELINE_COST, "route" => route.clone()).increment(nanos.max(0) as u64);
+    }
     match row.cost() {
         Some(c) => metrics::counter!(COST, "route" => route, "model" => model)
             .increment(switchyard_store::nanos_from_decimal(c).max(0) as u64),
         None => metrics::counter!(UNPRICED, "model" => model).increment(1),
     }
     metrics::histogram!(OVERHEAD).record(row.overhead_us as f64);
+    metrics::histogram!(DURATION).record(row.latency_ms as f64 / 1000.0);
+    if row.stream {
+        let answered = row.attempts.iter().rev().find(|a| a.error_class.is_none());
+        if let Some(ttft) = answered.and_then(|a| a.ttft_ms) {
+            metrics::histogram!(TTFT).record(ttft as f64 / 1000.0);
+        }
+    }
 }

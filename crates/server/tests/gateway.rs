@@ -821,7 +821,17 @@ async fn models_lists_routes_and_models_and_metrics_respond() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.expect("body");
-    assert!(text.contains("switchyard_requests_total"), "{text}");
+    for name in [
+        "switchyard_requests_total",
+        "switchyard_tokens_total",
+        "switchyard_upstream_attempts_total",
+        // Latencies are histograms (aggregatable across replicas), not summaries.
+        "switchyard_overhead_us_bucket",
+        "switchyard_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert!(text.contains("type=\"input\""), "{text}");
 
     let r = env
         .http
