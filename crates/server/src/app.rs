@@ -191,20 +191,16 @@ async fn health(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
             })
         })
         .collect();
-    for d in &snap.deployments {
-        let state = match d.stats.health.state() {
-            switchyard_core::health::CircuitState::Closed => 0.0,
-            switchyard_core::health::CircuitState::HalfOpen => 1.0,
-            switchyard_core::health::CircuitState::Open => 2.0,
-        };
-        metrics::gauge!(crate::metrics::CIRCUIT, "model" => d.name.clone()).set(state);
-    }
+    crate::metrics::refresh_gauges(&gw);
     Json(json!({"deployments": deployments}))
 }
 
-async fn prometheus() -> Response {
+async fn prometheus(State(gw): State<GatewayHandle>) -> Response {
     match crate::metrics::handle() {
-        Some(h) => h.render().into_response(),
+        Some(h) => {
+            crate::metrics::refresh_gauges(&gw);
+            h.render().into_response()
+        }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics recorder unavailable",

@@ -15,6 +15,10 @@ pub const COST: &str = "switchyard_cost_nanousd_total";
 pub const UNPRICED: &str = "switchyard_unpriced_requests_total";
 /// Circuit state per deployment: 0 closed, 1 half-open, 2 open.
 pub const CIRCUIT: &str = "switchyard_circuit_state";
+/// Upstream requests in flight per deployment.
+pub const INFLIGHT: &str = "switchyard_upstream_inflight";
+/// Ledger rows waiting in the writer's queue.
+pub const LEDGER_QUEUE: &str = "switchyard_ledger_queue_depth";
 /// Gateway overhead per request, in microseconds (histogram).
 pub const OVERHEAD: &str = "switchyard_overhead_us";
 /// Request duration as the gateway saw it, in seconds (histogram).
@@ -24,6 +28,8 @@ pub const TTFT: &str = "switchyard_time_to_first_token_seconds";
 /// Tokens by model and type: `input` (uncached), `cache_read`, `cache_write`, `output`, and
 /// `reasoning` (the part of `output` spent reasoning).
 pub const TOKENS: &str = "switchyard_tokens_total";
+/// Moves from one deployment to another within a request (fallbacks and hedges), by route.
+pub const FALLBACKS: &str = "switchyard_fallbacks_total";
 /// Requests that did not end `ok`, by error class.
 pub const ERRORS: &str = "switchyard_errors_total";
 /// What the baseline model would have cost, in nano-USD by route (priced baselines only).
@@ -57,6 +63,25 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Set the gauges that describe the present (read when `/metrics` or `/admin/health` is
+/// served, so they are never stale by more than a scrape).
+pub(crate) fn refresh_gauges(gw: &crate::live::GatewayHandle) {
+    use switchyard_core::health::CircuitState;
+    let snap = gw.snapshot();
+    for d in &snap.deployments {
+        let state = match d.stats.health.state() {
+            CircuitState::Closed => 0.0,
+            CircuitState::HalfOpen => 1.0,
+            CircuitState::Open => 2.0,
+        };
+        metrics::gauge!(CIRCUIT, "model" => d.name.clone()).set(state);
+        metrics::gauge!(INFLIGHT, "model" => d.name.clone()).set(d.stats.inflight() as f64);
+    }
+    if let Some(ledger) = gw.ledger() {
+        metrics::gauge!(LEDGER_QUEUE).set(ledger.stats().queued as f64);
+    }
+}
+
 /// Count one finished request.
 pub(crate) fn request(row: &LedgerRow) {
     let route = row.route.clone().unwrap_or_default();
@@ -77,6 +102,14 @@ pub(crate) fn request(row: &LedgerRow) {
         if n > 0 {
             metrics::counter!(TOKENS, "model" => model.clone(), "type" => kind).increment(n);
         }
+    }
+    let moves = row
+        .attempts
+        .windows(2)
+        .filter(|w| (&w[0].provider, &w[0].model) != (&w[1].provider, &w[1].model))
+        .count();
+    if moves > 0 {
+        metrics::counter!(FALLBACKS, "route" => route.clone()).increment(moves as u64);
     }
     if let Some(class) = &row.error_class {
         metrics::counter!(ERRORS, "class" => class.clone()).increment(1);

@@ -828,6 +828,9 @@ async fn models_lists_routes_and_models_and_metrics_respond() {
         // Latencies are histograms (aggregatable across replicas), not summaries.
         "switchyard_overhead_us_bucket",
         "switchyard_request_duration_seconds_bucket",
+        // Gauges of the present are set when /metrics is scraped.
+        "switchyard_circuit_state",
+        "switchyard_upstream_inflight",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
