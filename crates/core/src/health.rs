@@ -243,6 +243,19 @@ impl Health {
             .store(now_ms() + reset.as_millis() as u64, Relaxed);
     }
 
+    /// The provider's last reported remaining requests and tokens, while that report is
+    /// current (until its reset time); `None` for a figure it did not report.
+    pub fn headroom(&self) -> Option<(Option<u64>, Option<u64>)> {
+        if now_ms() >= self.headroom_until.load(Relaxed) {
+            return None;
+        }
+        let known = |v: u64| (v != u64::MAX).then_some(v);
+        Some((
+            known(self.remaining_requests.load(Relaxed)),
+            known(self.remaining_tokens.load(Relaxed)),
+        ))
+    }
+
     /// Whether the provider's last report leaves no room for a request of `tokens` tokens.
     pub fn low_headroom(&self, tokens: u64) -> bool {
         (self.remaining_requests.load(Relaxed) <= 1 || self.remaining_tokens.load(Relaxed) < tokens)
@@ -266,6 +279,24 @@ fn counts_against_health(class: ErrorClass) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headroom_is_reported_while_current_and_only_what_the_provider_said() {
+        let h = Health::default();
+        assert_eq!(h.headroom(), None, "nothing reported yet");
+        h.observe_rate_limit(&RateLimitInfo {
+            remaining_requests: Some(7),
+            reset_requests: Some(Duration::from_secs(60)),
+            ..RateLimitInfo::default()
+        });
+        assert_eq!(h.headroom(), Some((Some(7), None)));
+        h.observe_rate_limit(&RateLimitInfo {
+            remaining_tokens: Some(100),
+            reset_tokens: Some(Duration::ZERO),
+            ..RateLimitInfo::default()
+        });
+        assert_eq!(h.headroom(), None, "a report past its reset time is not current");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn breaker_opens_probes_and_closes() {

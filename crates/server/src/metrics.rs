@@ -17,6 +17,10 @@ pub const UNPRICED: &str = "switchyard_unpriced_requests_total";
 pub const CIRCUIT: &str = "switchyard_circuit_state";
 /// Upstream requests in flight per deployment.
 pub const INFLIGHT: &str = "switchyard_upstream_inflight";
+/// The provider's last reported remaining requests / tokens per deployment (while current).
+pub const RATELIMIT_REQUESTS: &str = "switchyard_ratelimit_remaining_requests";
+/// See [`RATELIMIT_REQUESTS`].
+pub const RATELIMIT_TOKENS: &str = "switchyard_ratelimit_remaining_tokens";
 /// Ledger rows waiting in the writer's queue.
 pub const LEDGER_QUEUE: &str = "switchyard_ledger_queue_depth";
 /// Gateway overhead per request, in microseconds (histogram).
@@ -76,6 +80,14 @@ pub(crate) fn refresh_gauges(gw: &crate::live::GatewayHandle) {
         };
         metrics::gauge!(CIRCUIT, "model" => d.name.clone()).set(state);
         metrics::gauge!(INFLIGHT, "model" => d.name.clone()).set(d.stats.inflight() as f64);
+        if let Some((requests, tokens)) = d.stats.health.headroom() {
+            if let Some(n) = requests {
+                metrics::gauge!(RATELIMIT_REQUESTS, "model" => d.name.clone()).set(n as f64);
+            }
+            if let Some(n) = tokens {
+                metrics::gauge!(RATELIMIT_TOKENS, "model" => d.name.clone()).set(n as f64);
+            }
+        }
     }
     if let Some(ledger) = gw.ledger() {
         metrics::gauge!(LEDGER_QUEUE).set(ledger.stats().queued as f64);
