@@ -295,7 +295,11 @@ mod tests {
             reset_tokens: Some(Duration::ZERO),
             ..RateLimitInfo::default()
         });
-        assert_eq!(h.headroom(), None, "a report past its reset time is not current");
+        assert_eq!(
+            h.headroom(),
+            None,
+            "a report past its reset time is not current"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,7 @@
 //! Metric names, defined once, and the Prometheus endpoint.
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchyard_store::LedgerRow;
@@ -34,6 +35,12 @@ pub const TTFT: &str = "switchyard_time_to_first_token_seconds";
 pub const TOKENS: &str = "switchyard_tokens_total";
 /// Moves from one deployment to another within a request (fallbacks and hedges), by route.
 pub const FALLBACKS: &str = "switchyard_fallbacks_total";
+/// Requests by tenant (at most [`MAX_TENANT_SERIES`] tenants, then `_other`).
+pub const TENANT_REQUESTS: &str = "switchyard_tenant_requests_total";
+/// Spend in nano-USD by tenant (the same cap).
+pub const TENANT_COST: &str = "switchyard_tenant_cost_nanousd_total";
+/// Distinct tenant label values before the rest share the `_other` series.
+pub const MAX_TENANT_SERIES: usize = 100;
 /// Requests that did not end `ok`, by error class.
 pub const ERRORS: &str = "switchyard_errors_total";
 /// What the baseline model would have cost, in nano-USD by route (priced baselines only).
@@ -94,6 +101,25 @@ pub(crate) fn refresh_gauges(gw: &crate::live::GatewayHandle) {
     }
 }
 
+/// The tenant's label value: its name for the first [`MAX_TENANT_SERIES`] tenants seen,
+/// `_other` after that (tenants are client-supplied until gateway keys exist, and every label
+/// value is a series Prometheus keeps).
+fn tenant_label(tenant: &str) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if seen.contains(tenant) {
+        return tenant.to_owned();
+    }
+    if seen.len() < MAX_TENANT_SERIES {
+        seen.insert(tenant.to_owned());
+        return tenant.to_owned();
+    }
+    "_other".to_owned()
+}
+
 /// Count one finished request.
 pub(crate) fn request(row: &LedgerRow) {
     let route = row.route.clone().unwrap_or_default();
@@ -129,9 +155,18 @@ pub(crate) fn request(row: &LedgerRow) {
     if let Some(nanos) = row.baseline_cost_nanos {
         metrics::counter!(BASELINE_COST, "route" => route.clone()).increment(nanos.max(0) as u64);
     }
+    let tenant = (!row.tenant.is_empty()).then(|| tenant_label(&row.tenant));
+    if let Some(t) = &tenant {
+        metrics::counter!(TENANT_REQUESTS, "tenant" => t.clone()).increment(1);
+    }
     match row.cost() {
-        Some(c) => metrics::counter!(COST, "route" => route, "model" => model)
-            .increment(switchyard_store::nanos_from_decimal(c).max(0) as u64),
+        Some(c) => {
+            let nanos = switchyard_store::nanos_from_decimal(c).max(0) as u64;
+            if let Some(t) = tenant {
+                metrics::counter!(TENANT_COST, "tenant" => t).increment(nanos);
+            }
+            metrics::counter!(COST, "route" => route, "model" => model).increment(nanos);
+        }
         None => metrics::counter!(UNPRICED, "model" => model).increment(1),
     }
     metrics::histogram!(OVERHEAD).record(row.overhead_us as f64);
@@ -141,5 +176,20 @@ pub(crate) fn request(row: &LedgerRow) {
         if let Some(ttft) = answered.and_then(|a| a.ttft_ms) {
             metrics::histogram!(TTFT).record(ttft as f64 / 1000.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_series_are_capped_with_an_overflow_series() {
+        let labels: Vec<String> = (0..MAX_TENANT_SERIES + 5)
+            .map(|i| tenant_label(&format!("t{i}")))
+            .collect();
+        assert_eq!(labels[0], "t0");
+        assert_eq!(tenant_label("t0"), "t0", "a tenant keeps its series");
+        assert!(labels[MAX_TENANT_SERIES..].iter().all(|l| l == "_other"));
     }
 }
