@@ -5,7 +5,62 @@ use std::{io::Write, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use switchyard_store::{now_ms, summary, GroupBy, SummaryRow};
+use rust_decimal::prelude::ToPrimitive;
+use switchyard_store::{now_ms, summary, Forecast, GroupBy, LedgerReader, SummaryRow};
+
+/// Days of daily totals the forecast reads.
+const FORECAST_HISTORY_DAYS: i64 = 28;
+
+/// The month-end forecast from the ledger's daily spend (see `switchyard_store::forecast`):
+/// full days before today are the history; today counts as spent so far plus its remaining
+/// hours at today's rate; the forecast covers tomorrow to the end of the month. A ledger with
+/// only today's traffic uses today's rate as a one-day history.
+async fn forecast(url: &str, budget: Option<f64>) -> anyhow::Result<Forecast> {
+    const DAY_MS: i64 = 86_400_000;
+    let now = now_ms();
+    let today = now.div_euclid(DAY_MS);
+    let (month_start, month_end) = switchyard_store::month_bounds(today);
+    let from = (today - FORECAST_HISTORY_DAYS).min(month_start);
+    let reader = LedgerReader::connect(url).await?;
+    let daily = reader.daily_cost(from * DAY_MS, now + 1).await;
+    reader.close().await;
+    let daily: Vec<(i64, f64)> = daily?
+        .into_iter()
+        .map(|(d, usd)| (d, usd.to_f64().unwrap_or(0.0)))
+        .collect();
+    let spent_today: f64 = daily
+        .iter()
+        .filter(|(d, _)| *d == today)
+        .map(|(_, v)| v)
+        .sum();
+    let elapsed = ((now - today * DAY_MS) as f64 / DAY_MS as f64).max(1.0 / 1440.0);
+    let today_full = spent_today / elapsed;
+    let month_to_date: f64 = daily
+        .iter()
+        .filter(|(d, _)| *d >= month_start)
+        .map(|(_, v)| v)
+        .sum::<f64>()
+        + today_full * (1.0 - elapsed);
+    let mut history: Vec<(i64, f64)> = daily
+        .into_iter()
+        .filter(|(d, _)| *d >= today - FORECAST_HISTORY_DAYS && *d < today)
+        .collect();
+    if history.is_empty() && spent_today > 0.0 {
+        history.push((today, today_full));
+    }
+    Ok(switchyard_store::forecast(
+        &history,
+        today + 1,
+        month_end,
+        month_to_date,
+        budget,
+    ))
+}
+
+fn date(day: i64) -> String {
+    let (y, m, d) = switchyard_store::civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
 
 /// Report options.
 #[derive(Debug, Args)]
@@ -26,6 +81,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, default_value = "table")]
     format: Format,
+    /// This month's budget in USD: the forecast says on which day it runs out.
+    #[arg(long)]
+    budget: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +144,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                 .context("summarise the ledger")?,
         ));
     }
+    let fc = forecast(&url, args.budget)
+        .await
+        .context("forecast from the ledger")?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -98,7 +159,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by});
+            let doc = serde_json::json!({"since_ms": since, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -191,6 +252,22 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )?;
                 }
             }
+            writeln!(
+                out,
+                "\nforecast (estimate): month to date ${:.2} (today at its rate so far); month end ${:.2} (90%: ${:.2}–${:.2}) from {} day(s) of history",
+                fc.month_to_date_usd,
+                fc.month_end_usd,
+                fc.month_end_low_usd,
+                fc.month_end_high_usd,
+                fc.history_days
+            )?;
+            if let Some(b) = args.budget {
+                match fc.budget_exhausted_day {
+                    Some(d) => writeln!(out, "  budget ${b:.2} runs out on {}", date(d))?,
+                    None => writeln!(out, "  budget ${b:.2} lasts the month")?,
+                }
+            }
+            writeln!(out, "  method: {}", fc.method)?;
         }
     }
     Ok(())

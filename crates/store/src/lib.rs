@@ -13,6 +13,7 @@
 mod columns;
 mod db;
 mod error;
+mod forecast;
 mod pg_insert;
 mod query;
 mod replay;
@@ -22,6 +23,7 @@ mod writer;
 
 pub use db::redact_url;
 pub use error::StoreError;
+pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast};
 pub use query::{query_rows, summary, GroupBy, LedgerReader, SummaryRow, NONE_KEY};
 pub use row::{
     decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,

@@ -290,6 +290,43 @@ impl LedgerReader {
             .collect())
     }
 
+    /// Priced spend per UTC day (days since 1970-01-01) over `since <= ts < until` (unix ms),
+    /// exact: one `SUM … GROUP BY` of nano-dollars and femto remainders in the database.
+    pub async fn daily_cost(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(i64, Decimal)>, StoreError> {
+        const SQL_SQLITE: &str = "SELECT ts_ms / 86400000, SUM(cost_nanos), SUM(cost_rem_femtos) FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 AND cost_nanos IS NOT NULL GROUP BY ts_ms / 86400000 ORDER BY 1";
+        const SQL_PG: &str = "SELECT ts_ms / 86400000, SUM(cost_nanos)::BIGINT, SUM(cost_rem_femtos)::BIGINT FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 AND cost_nanos IS NOT NULL GROUP BY ts_ms / 86400000 ORDER BY 1";
+        /// (day, Σ nano-dollars, Σ femto remainders).
+        type DayRow = (i64, Option<i64>, Option<i64>);
+        let rows: Result<Vec<DayRow>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(SQL_SQLITE)
+                    .bind(since)
+                    .bind(until)
+                    .fetch_all(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(SQL_PG)
+                    .bind(since)
+                    .bind(until)
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        let rows = rows.map_err(|e| db_err(self.db.backend(), e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, nanos, rem)| {
+                let f = femtos(Some(nanos.unwrap_or(0)), rem.unwrap_or(0)).unwrap_or(0);
+                (day, Decimal::from_i128_with_scale(f, 15))
+            })
+            .collect())
+    }
+
     /// Per-group aggregates over `since <= ts < until`, sorted by key.
     ///
     /// Rows are streamed and aggregated here (not in SQL) so both backends compute identical,

@@ -294,6 +294,13 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
         vec![("anthropic-m".to_owned(), 54), ("openai-m".to_owned(), 36)]
     );
     assert!(reader.tokens_by_model(base + 5).await.unwrap().is_empty());
+    // Daily priced spend for the forecast: exact, unpriced rows left out.
+    let day = base.div_euclid(86_400_000);
+    assert_eq!(
+        reader.daily_cost(base, base + 5).await.unwrap(),
+        vec![(day, rust_decimal::Decimal::new(1_250, 9))],
+        "100 + 200 + 900 + 50 nano-dollars"
+    );
     reader.close().await;
 
     let by_route = summary(url, Some(base), Some(base + 5), GroupBy::Route)
