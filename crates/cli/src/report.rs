@@ -72,9 +72,13 @@ pub struct ReportArgs {
     /// Config file whose `[ledger]` to read.
     #[arg(long, short)]
     config: Option<PathBuf>,
-    /// How far back, e.g. `1h`, `24h`, `7d`.
+    /// How far back the window starts, e.g. `1h`, `24h`, `7d`.
     #[arg(long, default_value = "24h")]
     since: humantime::Duration,
+    /// How long ago the window ends (default: now), e.g. `1d` with `--since 8d` for the week
+    /// before yesterday.
+    #[arg(long)]
+    until: Option<humantime::Duration>,
     /// Dimensions to group by (repeat or comma-separate).
     #[arg(long, value_delimiter = ',', default_values = ["route", "rule", "model"])]
     by: Vec<Dim>,
@@ -132,14 +136,17 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let url = ledger_url(&args)?;
     let window: Duration = args.since.into();
     let since = now_ms() - window.as_millis() as i64;
-    let total = summary(&url, Some(since), None, GroupBy::Tenant)
+    let until = args
+        .until
+        .map(|u| now_ms() - Duration::from(u).as_millis() as i64);
+    let total = summary(&url, Some(since), until, GroupBy::Tenant)
         .await
         .with_context(|| format!("read the ledger at {url}"))?;
     let mut groups = Vec::new();
     for d in &args.by {
         groups.push((
             *d,
-            summary(&url, Some(since), None, d.group())
+            summary(&url, Some(since), until, d.group())
                 .await
                 .context("summarise the ledger")?,
         ));
@@ -159,16 +166,16 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
+            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
-            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,p50_ms,p95_ms,input_tokens,output_tokens")?;
+            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,cost_per_request_usd,p50_ms,p95_ms,p99_ms,input_tokens,output_tokens")?;
             for (d, rows) in &groups {
                 for r in rows {
                     writeln!(
                         out,
-                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                         d.name(),
                         csv(&r.key),
                         r.requests,
@@ -179,8 +186,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         r.cost(),
                         r.baseline_cost(),
                         r.savings(),
+                        r.cost_per_request(),
                         r.p50_latency_ms,
                         r.p95_latency_ms,
+                        r.p99_latency_ms,
                         r.input_tokens,
                         r.output_tokens
                     )?;
@@ -194,9 +203,11 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             });
             writeln!(
                 out,
-                "ledger {} — last {}",
+                "ledger {} — from {} ago to {}",
                 switchyard_store::redact_url(&url),
-                args.since
+                args.since,
+                args.until
+                    .map_or_else(|| "now".to_owned(), |u| format!("{u} ago"))
             )?;
             writeln!(
                 out,
@@ -221,7 +232,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                 writeln!(out, "\nby {}:", d.name())?;
                 writeln!(
                     out,
-                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}",
+                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8}",
                     "key",
                     "requests",
                     "ok %",
@@ -229,13 +240,15 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     "cost $",
                     "baseline $",
                     "saved",
+                    "$ / request",
                     "p50 ms",
-                    "p95 ms"
+                    "p95 ms",
+                    "p99 ms"
                 )?;
                 for r in rows {
                     writeln!(
                         out,
-                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>8} {:>8}",
+                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8}",
                         r.key,
                         r.requests,
                         if r.requests > 0 {
@@ -247,8 +260,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         r.cost(),
                         r.baseline_cost(),
                         pct(r),
+                        r.cost_per_request().round_dp(9),
                         r.p50_latency_ms,
-                        r.p95_latency_ms
+                        r.p95_latency_ms,
+                        r.p99_latency_ms
                     )?;
                 }
             }

@@ -74,6 +74,9 @@ pub struct SummaryRow {
     pub p50_latency_ms: u64,
     /// 95th percentile end-to-end latency (nearest rank).
     pub p95_latency_ms: u64,
+    /// 99th percentile end-to-end latency (nearest rank).
+    #[serde(default)]
+    pub p99_latency_ms: u64,
     /// All input tokens (uncached + cache reads + cache writes).
     pub input_tokens: u64,
     /// The cache-read part of `input_tokens`.
@@ -94,6 +97,16 @@ impl SummaryRow {
     /// Savings in dollars.
     pub fn savings(&self) -> Decimal {
         dollars(self.savings_femtos)
+    }
+    /// Mean cost of a priced request in dollars (exact to 15 decimal places; 0 when none).
+    pub fn cost_per_request(&self) -> Decimal {
+        let priced = self.requests.saturating_sub(self.unpriced_requests);
+        if priced == 0 {
+            return Decimal::ZERO;
+        }
+        (self.cost() / Decimal::from(priced))
+            .round_dp(15)
+            .normalize()
     }
 
     /// Add another group's figures (requests, money, tokens; not the percentiles).
@@ -425,6 +438,7 @@ impl Acc {
         self.row.key = key;
         self.row.p50_latency_ms = nearest_rank(&self.latencies, 50);
         self.row.p95_latency_ms = nearest_rank(&self.latencies, 95);
+        self.row.p99_latency_ms = nearest_rank(&self.latencies, 99);
         self.row
     }
 }

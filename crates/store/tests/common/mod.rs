@@ -317,7 +317,14 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
     assert_eq!(auto.baseline_cost_femtos, 3_000_000_000);
     assert_eq!(auto.savings_femtos, (2_000 - 300) * 1_000_000);
     assert_eq!(auto.unpriced_requests, 1);
-    assert_eq!((auto.p50_latency_ms, auto.p95_latency_ms), (20, 30));
+    assert_eq!(
+        (
+            auto.p50_latency_ms,
+            auto.p95_latency_ms,
+            auto.p99_latency_ms
+        ),
+        (20, 30, 30)
+    );
     assert_eq!(
         (
             auto.input_tokens,
@@ -327,6 +334,11 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
         (45, 15, 9)
     );
     assert_eq!(auto.cost(), Decimal::from_str("0.0000003").unwrap());
+    assert_eq!(
+        auto.cost_per_request(),
+        Decimal::from_str("0.00000015").unwrap(),
+        "over the two priced requests"
+    );
     let premium = &by_route[1];
     assert_eq!(premium.key, "premium");
     assert_eq!((premium.requests, premium.ok, premium.cancelled), (2, 1, 1));
