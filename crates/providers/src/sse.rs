@@ -10,8 +10,8 @@
 //! This replaces `eventsource-stream`, which copies the rest of its buffer after every line it
 //! parses: quadratic in the size of a chunk, and about 40% of the instructions of a streamed
 //! request when an upstream sends its answer in a few large chunks (callgrind,
-//! `scripts/instructions.sh`). A line longer than [`MAX_LINE_BYTES`] is an error, not an
-//! unbounded buffer.
+//! `scripts/instructions.sh`). A line, or one event's `data`, longer than [`MAX_LINE_BYTES`] is
+//! an error, not an unbounded buffer.
 
 use std::fmt::Display;
 
@@ -36,8 +36,8 @@ pub enum SseError {
     /// The body could not be read.
     #[error("{0}")]
     Transport(String),
-    /// A line went past [`MAX_LINE_BYTES`] without ending.
-    #[error("an event-stream line is longer than {MAX_LINE_BYTES} bytes")]
+    /// A line, or the `data` of one event, went past [`MAX_LINE_BYTES`].
+    #[error("an event-stream line or event is longer than {MAX_LINE_BYTES} bytes")]
     LineTooLong,
 }
 
@@ -112,6 +112,10 @@ impl Decoder {
             self.scan = self.start;
             if let Some(event) = self.line(line_start, end) {
                 return Ok(Some(event));
+            }
+            if self.data.len() > MAX_LINE_BYTES {
+                // Many short `data` lines without a blank one: bounded like a single line.
+                return Err(SseError::LineTooLong);
             }
         }
     }
@@ -238,6 +242,21 @@ mod tests {
         let big = vec![b'x'; MAX_LINE_BYTES];
         dec.push(&big);
         assert_eq!(dec.next_event(), Err(SseError::LineTooLong));
+    }
+
+    #[test]
+    fn an_event_past_the_limit_is_an_error_too() {
+        let mut dec = Decoder::new();
+        let line = [b"data: ".as_slice(), &vec![b'x'; 1 << 20], b"\n"].concat();
+        let mut result = Ok(None);
+        for _ in 0..=(MAX_LINE_BYTES >> 20) {
+            dec.push(&line);
+            result = dec.next_event();
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(SseError::LineTooLong));
     }
 
     proptest! {
