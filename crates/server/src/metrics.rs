@@ -152,8 +152,10 @@ pub(crate) fn request(row: &LedgerRow) {
     if let Some(class) = &row.error_class {
         metrics::counter!(ERRORS, "class" => class.clone()).increment(1);
     }
-    if let Some(nanos) = row.baseline_cost_nanos {
-        metrics::counter!(BASELINE_COST, "route" => route.clone()).increment(nanos.max(0) as u64);
+    if let Some(b) = row.baseline_cost() {
+        // The same conversion as the spend counter below.
+        let nanos = switchyard_store::nanos_from_decimal(b).max(0) as u64;
+        metrics::counter!(BASELINE_COST, "route" => route.clone()).increment(nanos);
     }
     let tenant = (!row.tenant.is_empty()).then(|| tenant_label(&row.tenant));
     if let Some(t) = &tenant {
