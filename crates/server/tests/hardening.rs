@@ -8,10 +8,11 @@
     reason = "tests fail loudly"
 )]
 
-use std::{sync::Arc, time::Duration};
+mod common;
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -43,17 +44,7 @@ async fn start(server: &str) -> (Sim, String) {
         "#,
         sim.base_url()
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
-    (sim, url)
+    (sim, common::serve(&text).await)
 }
 
 /// A stalled request body held a concurrency slot forever: headers with `Content-Length: 100`,
@@ -215,16 +206,7 @@ async fn upstream_error_text_never_carries_a_credential_to_the_client() {
         price = {{ input = 1, output = 1 }}
         "#
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let url = common::serve(&text).await;
     let client = reqwest::Client::new();
     for (model, code) in [("echoes", "invalid_api_key"), ("rejects", "upstream_auth")] {
         let r = client
@@ -272,16 +254,7 @@ async fn an_oversized_upstream_answer_is_refused_not_read() {
         price = {{ input = 1, output = 1 }}
         "#
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let url = common::serve(&text).await;
     let r = reqwest::Client::new()
         .post(format!("{url}/v1/chat/completions"))
         .timeout(Duration::from_secs(10))

@@ -8,11 +8,12 @@
     reason = "tests fail loudly"
 )]
 
-use std::{str::FromStr, sync::Arc};
+mod common;
+
+use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 
 /// The value of the series `name{labels}` (labels as rendered, in order), 0 if absent.
@@ -58,16 +59,7 @@ async fn counters_equal_what_the_responses_said() {
         "#,
         sim.base_url()
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    let url = common::serve(&text).await;
     let http = reqwest::Client::new();
 
     let (mut input, mut output, mut cost, mut baseline) =
