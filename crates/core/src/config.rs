@@ -84,6 +84,12 @@ pub enum Strategy {
     LeastOutstanding,
     /// Requests sharing a session id or a long prompt prefix stay on one deployment.
     CacheAffinity,
+    /// The cheapest candidate whose learned quality (lower bound) meets the route's target,
+    /// with bounded exploration.
+    QualityFloor,
+    /// Cheapest first; the route's evaluators judge each answer and a failed one is
+    /// escalated to the next candidate.
+    Cascade,
 }
 
 impl Strategy {
@@ -96,6 +102,8 @@ impl Strategy {
             Strategy::LeastLatency => "least-latency",
             Strategy::LeastOutstanding => "least-outstanding",
             Strategy::CacheAffinity => "cache-affinity",
+            Strategy::QualityFloor => "quality-floor",
+            Strategy::Cascade => "cascade",
         }
     }
 }
@@ -206,6 +214,132 @@ pub struct RouteConfig {
     /// answered (first token, or the whole answer) after a delay.
     #[serde(default)]
     pub hedge: Option<HedgeConfig>,
+    /// Automatic evaluators run on every answer of this route (signals in the ledger; a
+    /// `cascade` escalates when one fails).
+    #[serde(default)]
+    pub evaluators: Vec<EvaluatorConfig>,
+    /// The `quality-floor` target.
+    #[serde(default)]
+    pub quality: Option<QualityTarget>,
+    /// Answer a refusal from the next candidate (one provider may refuse what another
+    /// answers); the refused attempt is still billed.
+    #[serde(default)]
+    pub escalate_on_refusal: bool,
+    /// A streamed `cascade` holds back this much of an answer that may still be rejected
+    /// (the client sees nothing of a rejected answer); a longer answer is released unjudged.
+    #[serde(default = "default_hold_back")]
+    pub hold_back_bytes: usize,
+}
+
+fn default_hold_back() -> usize {
+    256 * 1024
+}
+
+/// An automatic evaluator: `{ kind = "json" }`, `{ kind = "regex", pattern = "…" }`, …
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EvaluatorConfig {
+    /// When the request asked for JSON: the answer parses, and conforms to the schema if one
+    /// was given.
+    Json,
+    /// The answer is not a refusal (content filter, a `refusal` field, or a refusal text).
+    Refusal,
+    /// The answer text matches (or, with `must_match = false`, does not match) a regex.
+    Regex {
+        /// The pattern (compiled once at load).
+        pattern: String,
+        /// Pass when it matches (default) or when it does not.
+        #[serde(default = "yes")]
+        must_match: bool,
+    },
+    /// The answer's length in characters is within bounds.
+    Length {
+        /// Fewest characters.
+        #[serde(default)]
+        min_chars: Option<usize>,
+        /// Most characters.
+        #[serde(default)]
+        max_chars: Option<usize>,
+    },
+    /// The model's confidence, the geometric mean of its token probabilities, is at least
+    /// `min` (needs `logprobs` from the provider; skipped when there are none).
+    Logprob {
+        /// Least confidence in `(0, 1]`.
+        min: f64,
+    },
+    /// Every tool call's arguments are JSON conforming to the tool's parameter schema.
+    ToolArgs,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `quality = { target = 0.8 }` or `quality = { relative = 0.95, explore = 0.05 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityTarget {
+    /// Least acceptable quality (probability an answer is acceptable), in `[0, 1]`.
+    #[serde(default)]
+    pub target: Option<f64>,
+    /// Or: at least this share of the best candidate's expected quality.
+    #[serde(default)]
+    pub relative: Option<f64>,
+    /// Share of requests that explore: they go to the cheapest candidate that may meet the
+    /// target (upper bound), so a new, repriced or recovered model gets tried.
+    #[serde(default = "default_explore")]
+    pub explore: f64,
+}
+
+fn default_explore() -> f64 {
+    0.05
+}
+
+/// `[routing.quality]`: the prior belief about a model's quality before any signal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityPriors {
+    /// The default prior for every (task, model).
+    #[serde(default)]
+    pub prior: Prior,
+    /// Priors for particular models (and tasks).
+    #[serde(default)]
+    pub priors: Vec<ModelPrior>,
+}
+
+/// A Beta prior as a mean and a weight in pseudo-observations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prior {
+    /// Expected quality.
+    pub mean: f64,
+    /// How many observations it is worth.
+    pub weight: f64,
+}
+
+impl Default for Prior {
+    /// Uniform: Beta(1, 1).
+    fn default() -> Self {
+        Prior {
+            mean: 0.5,
+            weight: 2.0,
+        }
+    }
+}
+
+/// A prior for one model, on one task or all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrior {
+    /// The model.
+    pub model: String,
+    /// The task label (default: every task).
+    #[serde(default)]
+    pub task: Option<String>,
+    /// Expected quality.
+    pub mean: f64,
+    /// Pseudo-observations.
+    pub weight: f64,
 }
 
 /// `hedge = { after = "p95" }` or `hedge = { after = "800ms" }`.
@@ -291,6 +425,9 @@ pub struct RoutingConfig {
     /// Expected output tokens when neither the client nor history says (for cost estimates).
     #[serde(default = "default_expected_output")]
     pub expected_output_tokens: u64,
+    /// Quality priors.
+    #[serde(default)]
+    pub quality: QualityPriors,
 }
 
 fn default_expected_output() -> u64 {
@@ -304,6 +441,7 @@ impl Default for RoutingConfig {
             baseline: None,
             on_unpriced: OnUnpriced::default(),
             expected_output_tokens: default_expected_output(),
+            quality: QualityPriors::default(),
         }
     }
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use serde_json::json;
 use switchyard_pricing::{Cost, CostContext};
-use switchyard_store::{AttemptRow, LedgerRow};
+use switchyard_store::{AttemptRow, LedgerRow, SignalRow};
 use switchyard_types::Usage;
 use tokio::time::Instant;
 
-use crate::{attempt::Attempts, plan::Plan, DeploymentId, Features, Snapshot};
+use crate::{attempt::Attempts, evaluate::Signal, plan::Plan, DeploymentId, Features, Snapshot};
 
 /// Where settled requests go: the server logs, counts and queues the ledger row.
 pub trait Sink: Send + Sync + 'static {
@@ -70,10 +70,20 @@ pub struct RequestCx {
     pub(crate) answered: Option<DeploymentId>,
     pub(crate) usage: Usage,
     pub(crate) usage_estimated: bool,
+    /// Judged answers: who answered, the evaluators' signals, and the verdict.
+    pub(crate) judged: Vec<Judged>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
     settled: bool,
+}
+
+/// One answer the route's evaluators judged.
+#[derive(Debug, Clone)]
+pub(crate) struct Judged {
+    pub(crate) deployment: DeploymentId,
+    pub(crate) signals: Vec<Signal>,
+    pub(crate) passed: bool,
 }
 
 /// How a request ended, as the ledger's `status` says it.
@@ -115,6 +125,7 @@ impl RequestCx {
             answered: None,
             usage: Usage::default(),
             usage_estimated: false,
+            judged: Vec::new(),
             bill: None,
             overhead_us: None,
             error: None,
@@ -199,7 +210,7 @@ impl RequestCx {
             .records
             .iter_mut()
             .rev()
-            .find(|a| a.deployment == id && a.error.is_none())
+            .find(|a| a.deployment == id && a.error.is_none() && a.rejected.is_none())
         {
             a.usage = usage;
         }
@@ -208,6 +219,52 @@ impl RequestCx {
             .deployment(id)
             .stats
             .observe_output(usage.output, task);
+    }
+
+    /// The evaluators judged an answer of `id`: keep the signals for the ledger and teach the
+    /// quality model the verdict (when any evaluator applied).
+    pub(crate) fn judge(&mut self, id: DeploymentId, signals: Vec<Signal>, passed: bool) {
+        if signals.is_empty() {
+            return;
+        }
+        let task = self.features.as_ref().and_then(|f| f.task.as_deref());
+        let model = &self.snap.deployment(id).name;
+        self.snap
+            .quality
+            .observe(task, model, if passed { 1.0 } else { 0.0 });
+        self.judged.push(Judged {
+            deployment: id,
+            signals,
+            passed,
+        });
+    }
+
+    /// The answer of `id`, which used `usage`, was rejected (`why`) and is escalated: it is
+    /// billed, and marked in its attempt record.
+    pub(crate) fn reject(&mut self, id: DeploymentId, usage: Usage, why: &str) {
+        if let Some(a) = self
+            .attempts
+            .records
+            .iter_mut()
+            .rev()
+            .find(|a| a.deployment == id && a.error.is_none() && a.rejected.is_none())
+        {
+            a.usage = usage;
+            a.rejected = Some(why.to_owned());
+        }
+    }
+
+    /// A rejected answer of `id` is served after all (every later candidate failed).
+    pub(crate) fn unreject(&mut self, id: DeploymentId) {
+        if let Some(a) = self
+            .attempts
+            .records
+            .iter_mut()
+            .rev()
+            .find(|a| a.deployment == id && a.rejected.is_some())
+        {
+            a.rejected = None;
+        }
     }
 
     fn settle(&mut self, ending: Ending) {
@@ -265,6 +322,7 @@ impl RequestCx {
                         && self.usage_estimated
                         && Some(a.deployment) == self.answered,
                     billed,
+                    rejected: a.rejected.clone(),
                 };
                 r.set_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
                 r
@@ -292,7 +350,44 @@ impl RequestCx {
         row.status = status.to_owned();
         row.http_status = http;
         row.error_class = class;
+        row.signals = self.signal_rows(&row);
         row
+    }
+
+    /// The ledger's signal rows: each evaluator's signal, then the verdict, per judged answer.
+    fn signal_rows(&self, row: &LedgerRow) -> Vec<SignalRow> {
+        let mut out = Vec::new();
+        for j in &self.judged {
+            let model = Some(self.snap.deployment(j.deployment).name.clone());
+            let mut push = |source: &str, name: &str, score: f64, passed: bool, detail| {
+                out.push(SignalRow {
+                    id: format!("{}:{}", row.id, out.len()),
+                    request_id: row.id.clone(),
+                    ts: row.ts,
+                    source: source.to_owned(),
+                    name: name.to_owned(),
+                    model: model.clone(),
+                    task: row.task.clone(),
+                    route: row.route.clone(),
+                    score,
+                    passed: Some(passed),
+                    observed: source == "verdict",
+                    label: None,
+                    detail,
+                });
+            };
+            for s in &j.signals {
+                push("evaluator", s.name, s.score, s.passed, s.detail.clone());
+            }
+            push(
+                "verdict",
+                "verdict",
+                if j.passed { 1.0 } else { 0.0 },
+                j.passed,
+                None,
+            );
+        }
+        out
     }
 }
 

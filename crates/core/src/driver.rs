@@ -25,12 +25,14 @@ use std::{
 };
 
 use http::HeaderMap;
-use switchyard_providers::Reply;
-use switchyard_types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
+use switchyard_providers::{Reply, StreamItem};
+use switchyard_types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, Usage};
 
 use crate::{
-    attempt,
+    attempt::{self, StreamStart},
+    config::Strategy,
     cx::{Facts, RequestCx},
+    evaluate::{self, AnswerView},
     plan::{self, Plan},
     relay::{relay, Event},
     routable::Routable,
@@ -71,10 +73,12 @@ impl std::fmt::Debug for Outcome {
 }
 
 /// What [`evaluate`] says about an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Serve it.
     Accept,
+    /// Do not serve it; ask the next candidate (the reason goes in the attempt record).
+    Escalate(String),
 }
 
 /// A request future that runs to completion even if its caller goes away: polled in place
@@ -170,10 +174,50 @@ pub fn admit(_cx: &RequestCx, _req: &impl Routable) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Phase 5's judgement of an answer: the place a cascade will evaluate the cheap answer and
-/// escalate. Everything is accepted today.
-pub fn evaluate(_cx: &RequestCx, _answered: DeploymentId, _reply: &Reply) -> Verdict {
-    Verdict::Accept
+/// Phase 5's judgement of an answer: the route's evaluators read it (their signals are
+/// kept for the ledger and teach the quality model); a `cascade` escalates an answer that
+/// fails one, and a route with `escalate_on_refusal` escalates a refusal — unless `last`
+/// (no candidate is left to ask), when the answer is served whatever the verdict.
+pub fn evaluate(
+    cx: &mut RequestCx,
+    req: &ChatRequest,
+    answered: DeploymentId,
+    answer: &AnswerView,
+    last: bool,
+) -> Verdict {
+    let snap = cx.snap.clone();
+    let Some(route) = cx.plan.as_ref().and_then(|p| snap.routes.get(&p.route)) else {
+        return Verdict::Accept;
+    };
+    let (mut signals, mut passed) = evaluate::judge_all(&route.evaluators, req, answer);
+    let refused = route.escalate_on_refusal && evaluate::is_refusal(answer);
+    if refused && !signals.iter().any(|s| s.name == "refusal") {
+        signals.push(evaluate::Signal {
+            name: "refusal",
+            score: 0.0,
+            passed: false,
+            detail: Some("the model refused".into()),
+        });
+        passed = false;
+    }
+    let failed: Vec<&'static str> = signals
+        .iter()
+        .filter(|s| !s.passed)
+        .map(|s| s.name)
+        .collect();
+    cx.judge(answered, signals, passed);
+    let cascade = route.strategy == Strategy::Cascade && !passed;
+    if last || !(cascade || refused) {
+        return Verdict::Accept;
+    }
+    Verdict::Escalate(format!("evaluator failed: {}", failed.join(", ")))
+}
+
+/// Whether the route judges its answers (so a streamed cascade holds answers back).
+fn holds_back(cx: &RequestCx, plan: &Plan) -> Option<usize> {
+    let route = cx.snap.routes.get(&plan.route)?;
+    let escalates = route.strategy == Strategy::Cascade || route.escalate_on_refusal;
+    escalates.then_some(route.hold_back_bytes)
 }
 
 /// Phases 3–4: features, then the plan; both are kept on the context for settle.
@@ -190,33 +234,104 @@ fn plan_for(
     Ok(plan)
 }
 
+/// A whole answer; a judged route may escalate it to the next candidate (a cascade's later
+/// stage), in which case both attempts are billed.
 async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
-    let (result, attempts) = attempt::chat(&cx.snap, &plan, &req).await;
-    cx.attempts = attempts;
-    match result {
-        Ok((id, reply)) => match evaluate(&cx, id, &reply) {
+    let mut stage = plan.clone();
+    // A rejected answer is kept: if every later candidate fails, it is served after all.
+    let mut held: Option<(DeploymentId, Reply)> = None;
+    loop {
+        let (result, attempts) = attempt::chat(&cx.snap, &stage, &req).await;
+        cx.attempts.extend(attempts);
+        let (id, reply) = match result {
+            Ok(answer) => answer,
+            Err(e) => match held.take() {
+                Some((id, reply)) => {
+                    cx.unreject(id);
+                    cx.answer(id, reply.usage);
+                    return Outcome::Answer(Box::new(reply.response), cx);
+                }
+                None => return Outcome::Failed(e, cx),
+            },
+        };
+        let next = next_stage(&cx, &plan, id);
+        let view = AnswerView::of_response(&reply.response);
+        match evaluate(&mut cx, &req, id, &view, next.is_none()) {
             Verdict::Accept => {
                 cx.answer(id, reply.usage);
-                Outcome::Answer(Box::new(reply.response), cx)
+                return Outcome::Answer(Box::new(reply.response), cx);
             }
-        },
-        Err(e) => Outcome::Failed(e, cx),
+            Verdict::Escalate(why) => {
+                cx.reject(id, reply.usage, &why);
+                tracing::debug!(model = %cx.snap.deployment(id).name, %why, "escalating");
+                held = Some((id, reply));
+                stage = Arc::new(
+                    plan.from_target(next.unwrap_or(usize::MAX), cx.attempts.records.len()),
+                );
+            }
+        }
     }
 }
 
+/// The index in `plan` of the candidate after `answered`, if one is left and attempts remain.
+fn next_stage(cx: &RequestCx, plan: &Plan, answered: DeploymentId) -> Option<usize> {
+    let pos = plan.targets.iter().position(|&t| t == answered)?;
+    let more = (cx.attempts.records.len() as u32) < plan.max_attempts;
+    (pos + 1 < plan.targets.len() && more).then_some(pos + 1)
+}
+
+/// A stream. On a route that may escalate, each answer but the last candidate's is held back
+/// (up to `hold_back_bytes`) until the evaluators have judged it: the client sees nothing of a
+/// rejected answer. An answer longer than the hold-back is released unjudged.
 async fn stream(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
-    let (result, attempts) = attempt::chat_stream(&cx.snap, &plan, &req).await;
-    cx.attempts = attempts;
-    match result {
-        Ok((id, start)) => {
-            cx.answered = Some(id);
-            let facts = cx.facts(false);
-            let events = relay(cx, plan, Arc::new(req), start);
-            Outcome::Stream(Stream {
-                facts,
-                events: futures::StreamExt::boxed(events),
-            })
+    let hold_back = holds_back(&cx, &plan);
+    let mut stage = plan.clone();
+    let mut held: Option<(DeploymentId, StreamStart)> = None;
+    loop {
+        let (result, attempts) = attempt::chat_stream(&cx.snap, &stage, &req).await;
+        cx.attempts.extend(attempts);
+        let (id, mut start) = match (result, held.take()) {
+            (Ok(started), _) => started,
+            // Every later candidate failed: the rejected answer is better than none.
+            (Err(_), Some((id, start))) => {
+                cx.unreject(id);
+                (id, start)
+            }
+            (Err(e), None) => return Outcome::Failed(e, cx),
+        };
+        let next = next_stage(&cx, &plan, id);
+        if let (Some(limit), Some(next)) = (hold_back, next) {
+            if attempt::hold_back(&mut start, limit).await {
+                let view = AnswerView::of_chunks(&start.head);
+                if let Verdict::Escalate(why) = evaluate(&mut cx, &req, id, &view, false) {
+                    let usage = held_usage(&cx, &req, &start, &view);
+                    cx.reject(id, usage, &why);
+                    stage = Arc::new(plan.from_target(next, cx.attempts.records.len()));
+                    held = Some((id, start));
+                    continue;
+                }
+            }
         }
-        Err(e) => Outcome::Failed(e, cx),
+        cx.answered = Some(id);
+        let facts = cx.facts(false);
+        let events = relay(cx, stage, Arc::new(req), start);
+        return Outcome::Stream(Stream {
+            facts,
+            events: futures::StreamExt::boxed(events),
+        });
     }
+}
+
+/// The usage of a held-back answer: as its stream reported it, else estimated.
+fn held_usage(cx: &RequestCx, req: &ChatRequest, start: &StreamStart, view: &AnswerView) -> Usage {
+    let reported = start.head.iter().rev().find_map(|i| match i {
+        StreamItem::Chunk(_, Some(u)) => Some(*u),
+        _ => None,
+    });
+    reported.unwrap_or_else(|| Usage {
+        input: crate::features::exact_input_tokens(req)
+            .unwrap_or_else(|| cx.features.as_ref().map_or(0, |f| f.input_tokens)),
+        output: crate::features::count_tokens(&view.text),
+        ..Usage::default()
+    })
 }

@@ -87,6 +87,22 @@ pub struct Plan {
     pub panic: bool,
 }
 
+impl Plan {
+    /// The plan from target `from` on, with `used` attempts already spent: the next stage of
+    /// a cascade.
+    pub fn from_target(&self, from: usize, used: usize) -> Plan {
+        let from = from.min(self.targets.len());
+        Plan {
+            targets: self.targets[from..].to_vec(),
+            estimates: self.estimates[from..].to_vec(),
+            max_attempts: self
+                .max_attempts
+                .saturating_sub(u32::try_from(used).unwrap_or(u32::MAX)),
+            ..self.clone()
+        }
+    }
+}
+
 /// Longest chain of rule hand-overs between routes.
 const MAX_HANDOVERS: usize = 4;
 

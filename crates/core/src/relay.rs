@@ -55,6 +55,8 @@ struct State {
     sent: String,
     /// A tool call was sent: the answer cannot be continued by prefill.
     tool_call_sent: bool,
+    /// The answer's finish reason, once sent.
+    finish: Option<switchyard_types::FinishReason>,
     usage_seen: bool,
     first_id: Option<String>,
     resuming: bool,
@@ -79,6 +81,7 @@ pub fn relay(
         relay_started: Instant::now(),
         sent: String::new(),
         tool_call_sent: false,
+        finish: None,
         usage_seen: false,
         first_id: None,
         resuming: false,
@@ -122,10 +125,34 @@ impl State {
         if let Some(a) = answering_record(&mut cx) {
             a.latency += elapsed;
         }
-        if let Some(e) = failure {
-            cx.fail(200, e.class.as_str());
+        match failure {
+            Some(e) => cx.fail(200, e.class.as_str()),
+            None => self.judge(&mut cx),
         }
         cx.finish(Ending::Delivered);
+    }
+
+    /// The route's evaluators read a streamed answer that was not held back (it can no
+    /// longer be escalated, but its signals count): its text, as sent.
+    fn judge(&self, cx: &mut RequestCx) {
+        let Some(id) = cx.answered else { return };
+        if cx.judged.last().is_some_and(|j| j.deployment == id) {
+            return; // judged while held back
+        }
+        let has_evaluators = cx
+            .snap
+            .routes
+            .get(&self.plan.route)
+            .is_some_and(|r| !r.evaluators.is_empty());
+        if !has_evaluators || self.tool_call_sent {
+            return;
+        }
+        let view = crate::evaluate::AnswerView {
+            text: self.sent.clone(),
+            finish: self.finish.clone(),
+            ..Default::default()
+        };
+        crate::driver::evaluate(cx, &self.req, id, &view, true);
     }
 }
 
@@ -176,6 +203,9 @@ fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Optio
         Some(_) => {}
     }
     for c in &chunk.choices {
+        if c.finish_reason.is_some() {
+            st.finish.clone_from(&c.finish_reason);
+        }
         if let Some(t) = &c.delta.content {
             st.sent.push_str(t);
         }

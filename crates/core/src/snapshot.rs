@@ -136,6 +136,14 @@ pub struct Route {
     pub max_attempts: u32,
     /// Hedging policy.
     pub hedge: Option<crate::config::HedgeConfig>,
+    /// Evaluators run on every answer.
+    pub evaluators: Vec<crate::evaluate::Evaluator>,
+    /// The `quality-floor` target.
+    pub quality: Option<crate::config::QualityTarget>,
+    /// Answer a refusal from the next candidate.
+    pub escalate_on_refusal: bool,
+    /// Longest held-back stream of a `cascade`, bytes.
+    pub hold_back_bytes: usize,
 }
 
 /// A provider as the snapshot needs it.
@@ -198,6 +206,10 @@ pub struct Snapshot {
     pub expected_output: u64,
     /// Version of the price catalog in use.
     pub catalog_version: String,
+    /// Quality observations (shared across snapshots).
+    pub quality: Arc<crate::quality::QualityBook>,
+    /// Quality priors (`[routing.quality]`).
+    pub quality_priors: crate::config::QualityPriors,
 }
 
 /// The inputs of [`Snapshot::build`].
@@ -225,6 +237,8 @@ impl Snapshot {
             on_unpriced: inp.routing.on_unpriced,
             expected_output: inp.routing.expected_output_tokens,
             catalog_version: inp.catalog.version.clone(),
+            quality: inp.stats.quality().clone(),
+            quality_priors: inp.routing.quality.clone(),
             ..Snapshot::default()
         };
         for (i, m) in inp.models.iter().enumerate() {
@@ -422,6 +436,39 @@ fn build_route(
             Err(e) => errors.push(ConfigError::new(format!("{rp}.when.prompt_regex"), e)),
         }
     }
+    let mut evaluators = Vec::with_capacity(r.evaluators.len());
+    for (j, e) in r.evaluators.iter().enumerate() {
+        match crate::evaluate::Evaluator::compile(e) {
+            Ok(e) => evaluators.push(e),
+            Err(e) => errors.push(ConfigError::new(format!("{path}.evaluators[{j}]"), e)),
+        }
+    }
+    match (r.strategy, &r.quality) {
+        (crate::config::Strategy::QualityFloor, None) => errors.push(ConfigError::new(
+            format!("{path}.quality"),
+            "the quality-floor strategy needs `quality = { target = … }` or `{ relative = … }`",
+        )),
+        (_, Some(q)) => {
+            let unit = |v: Option<f64>| v.is_none_or(|v| (0.0..=1.0).contains(&v));
+            if q.target.is_none() && q.relative.is_none()
+                || !unit(q.target)
+                || !unit(q.relative)
+                || !unit(Some(q.explore))
+            {
+                errors.push(ConfigError::new(
+                    format!("{path}.quality"),
+                    "needs `target` or `relative` in [0, 1], and `explore` in [0, 1]",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if r.strategy == crate::config::Strategy::Cascade && evaluators.is_empty() {
+        errors.push(ConfigError::new(
+            format!("{path}.evaluators"),
+            "a cascade needs at least one evaluator to judge the cheaper answers",
+        ));
+    }
     let mut weights = HashMap::new();
     for (name, w) in &r.weights {
         match snap.models.get(name) {
@@ -444,6 +491,10 @@ fn build_route(
         timeouts: r.timeouts,
         max_attempts: r.max_attempts,
         hedge: r.hedge.clone(),
+        evaluators,
+        quality: r.quality,
+        escalate_on_refusal: r.escalate_on_refusal,
+        hold_back_bytes: r.hold_back_bytes,
     })
 }
 

@@ -181,14 +181,21 @@ impl Drop for InflightGuard {
     }
 }
 
-/// Statistics by deployment name, and usage by provider name, shared by every snapshot.
+/// Statistics by deployment name, usage by provider name, and the quality observations,
+/// shared by every snapshot.
 #[derive(Debug, Default)]
 pub struct StatsRegistry(
     Mutex<HashMap<String, Arc<DeploymentStats>>>,
     Mutex<HashMap<String, Arc<crate::health::ProviderUsage>>>,
+    Arc<crate::quality::QualityBook>,
 );
 
 impl StatsRegistry {
+    /// The quality observations.
+    pub fn quality(&self) -> &Arc<crate::quality::QualityBook> {
+        &self.2
+    }
+
     /// The usage counters of a provider account, created on first use.
     pub fn provider(&self, name: &str) -> Arc<crate::health::ProviderUsage> {
         let mut map = self.1.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,7 +5,12 @@ use std::hash::{BuildHasher, Hasher};
 use rand::Rng;
 use switchyard_types::{ChatRequest, Content};
 
-use crate::{config::Strategy, snapshot::Route, DeploymentId, Features, Snapshot};
+use crate::{
+    config::Strategy,
+    quality::{prior_for, Beta},
+    snapshot::Route,
+    DeploymentId, Features, Snapshot,
+};
 
 /// The order the route's strategy puts `targets` in, as indices into it (`None`: as they are).
 /// `estimates` are the targets' estimated costs, aligned with them.
@@ -24,7 +29,15 @@ pub(crate) fn order(
     let mut idx: Vec<usize> = (0..n).collect();
     match route.strategy {
         Strategy::Priority => return None,
-        Strategy::Cheapest => idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX)),
+        Strategy::Cheapest | Strategy::Cascade => {
+            idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX));
+        }
+        Strategy::QualityFloor => {
+            idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX));
+            let pick = quality_floor(snap, route, f, targets, &idx, &mut rand::thread_rng());
+            let chosen = idx.remove(pick);
+            idx.insert(0, chosen);
+        }
         Strategy::LeastLatency => {
             idx.sort_by_key(|&i| snap.deployment(targets[i]).stats.ttft().unwrap_or_default());
         }
@@ -63,6 +76,47 @@ pub(crate) fn order(
         }
     }
     Some(idx)
+}
+
+/// `quality-floor`: the position in `by_cost` (cheapest first) of the cheapest target whose
+/// quality lower bound on the request's task meets the route's target. An exploring request
+/// (a share `explore` of them) instead takes the cheapest target that may meet it — upper
+/// bound at or above the target — so an untried, repriced or recovered model gets traffic
+/// until its bound settles either way, and a degraded one is noticed through the verdicts
+/// and feedback on its answers. When none qualifies, the one with the best expected quality.
+fn quality_floor(
+    snap: &Snapshot,
+    route: &Route,
+    f: &Features,
+    targets: &[DeploymentId],
+    by_cost: &[usize],
+    rng: &mut impl Rng,
+) -> usize {
+    let Some(q) = route.quality else { return 0 };
+    let task = f.task.as_deref();
+    let posts: Vec<Beta> = by_cost
+        .iter()
+        .map(|&i| {
+            let name = &snap.deployment(targets[i]).name;
+            let prior = prior_for(&snap.quality_priors, task, name);
+            Beta::posterior(prior, snap.quality.observed(task, name))
+        })
+        .collect();
+    let best = posts.iter().map(Beta::mean).fold(0.0, f64::max);
+    let need = q
+        .target
+        .unwrap_or(0.0)
+        .max(q.relative.map_or(0.0, |r| r * best));
+    let explore = q.explore > 0.0 && rng.gen_bool(q.explore.min(1.0));
+    let found = posts.iter().position(|b| {
+        let bound = if explore { b.upper() } else { b.lower() };
+        bound >= need
+    });
+    found.unwrap_or_else(|| {
+        (0..posts.len())
+            .max_by(|&a, &b| posts[a].mean().total_cmp(&posts[b].mean()).then(b.cmp(&a)))
+            .unwrap_or(0)
+    })
 }
 
 /// A fixed-seed hasher, so affinity survives restarts and is the same on every replica.

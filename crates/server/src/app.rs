@@ -56,6 +56,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/feedback", post(crate::feedback::feedback))
         .layer(shed);
     let cors = cors(&gw.config().server.cors_origins);
     Router::new()
@@ -192,7 +193,24 @@ async fn health(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
         })
         .collect();
     crate::metrics::refresh_gauges(&gw);
-    Json(json!({"deployments": deployments}))
+    Json(json!({"deployments": deployments, "quality": quality(&snap)}))
+}
+
+/// The quality model: every (task, model) observed, with its posterior under the priors.
+fn quality(snap: &switchyard_core::Snapshot) -> Vec<serde_json::Value> {
+    use switchyard_core::quality::{prior_for, Beta, ANY_TASK};
+    snap.quality
+        .entries()
+        .into_iter()
+        .map(|(task, model, o)| {
+            let t = (task != ANY_TASK).then_some(task.as_str());
+            let b = Beta::posterior(prior_for(&snap.quality_priors, t, &model), o);
+            json!({
+                "task": task, "model": model, "observations": o.n,
+                "mean": b.mean(), "lower_95": b.lower(),
+            })
+        })
+        .collect()
 }
 
 async fn prometheus(State(gw): State<GatewayHandle>) -> Response {

@@ -10,6 +10,7 @@ mod chat;
 pub mod config;
 mod embeddings;
 mod error;
+mod feedback;
 mod live;
 mod messages;
 pub mod metrics;

@@ -44,6 +44,10 @@ pub struct Gateway {
     sim: Mutex<Option<Sim>>,
     stats: Arc<StatsRegistry>,
     ledger: Option<Ledger>,
+    /// The ledger's URL, when there is one.
+    ledger_url: Option<String>,
+    /// A reading (and feedback-writing) connection to the ledger, opened on first use.
+    reader: tokio::sync::OnceCell<switchyard_store::LedgerReader>,
     sink: Arc<dyn switchyard_core::Sink>,
     adapters: std::sync::Mutex<Adapters>,
     /// Hash of the config file's text in force, to tell a real change from a touch.
@@ -73,18 +77,20 @@ impl Gateway {
             .as_deref()
             .and_then(|p| std::fs::read_to_string(p).ok())
             .map(|t| text_hash(&t));
-        let ledger = match open_ledger(&cfg, path.as_deref()).await? {
+        let (ledger, ledger_url) = match open_ledger(&cfg, path.as_deref()).await? {
             Some((ledger, url)) => {
-                seed_monthly_tokens(url, stats.clone());
-                Some(ledger)
+                seed_from_ledger(url.clone(), stats.clone());
+                (Some(ledger), Some(url))
             }
-            None => None,
+            None => (None, None),
         };
         Ok(Arc::new(Gateway {
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
             }),
             ledger,
+            ledger_url,
+            reader: tokio::sync::OnceCell::new(),
             snapshot: ArcSwap::from_pointee(snap),
             config: ArcSwap::from_pointee(cfg),
             path,
@@ -105,6 +111,22 @@ impl Gateway {
     /// Where settled requests go (log line, metrics, ledger).
     pub fn sink(&self) -> Arc<dyn switchyard_core::Sink> {
         self.sink.clone()
+    }
+
+    /// A connection to the ledger for reads and feedback (opened on first use).
+    pub async fn reader(&self) -> Result<&switchyard_store::LedgerReader, String> {
+        let Some(url) = &self.ledger_url else {
+            return Err("the ledger is disabled".into());
+        };
+        self.reader
+            .get_or_try_init(|| switchyard_store::LedgerReader::connect(url))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Live statistics and quality observations (kept across reloads).
+    pub fn stats(&self) -> &Arc<StatsRegistry> {
+        &self.stats
     }
 
     /// The current config.
@@ -454,11 +476,12 @@ async fn open_ledger(
     Ok(Some((ledger, url)))
 }
 
-/// Volume price tiers count tokens per calendar month: after a restart, add what the ledger
-/// already holds for this month. Runs in the background (one `SUM … GROUP BY` query) so a large
-/// ledger does not delay the start; until it finishes, costs use the tier the in-process count
-/// reaches. The task ends after the query.
-fn seed_monthly_tokens(url: String, stats: Arc<StatsRegistry>) {
+/// After a restart, what the ledger knows: volume price tiers count tokens per calendar month,
+/// so add what the ledger already holds for this month; and the quality model is rebuilt from
+/// the observations in the `signals` table. Runs in the background (two `SUM … GROUP BY`
+/// queries) so a large ledger does not delay the start; until it finishes, costs use the tier
+/// the in-process count reaches and quality starts from the priors. The task ends after.
+fn seed_from_ledger(url: String, stats: Arc<StatsRegistry>) {
     tokio::spawn(async move {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -467,22 +490,34 @@ fn seed_monthly_tokens(url: String, stats: Arc<StatsRegistry>) {
         let result = async {
             let reader = switchyard_store::LedgerReader::connect(&url).await?;
             let rows = reader.tokens_by_model(since).await;
+            let observed = reader.observations().await;
             reader.close().await;
-            rows
+            Ok::<_, switchyard_store::StoreError>((rows?, observed?))
         }
         .await;
         match result {
-            Ok(rows) => {
+            Ok((rows, observed)) => {
+                for o in &observed {
+                    stats.quality().add(
+                        o.task.as_deref(),
+                        &o.model,
+                        switchyard_core::quality::Observed {
+                            sum: o.sum,
+                            n: o.n as f64,
+                        },
+                    );
+                }
                 for (model, tokens) in &rows {
                     stats.get(model).monthly.seed(*tokens, now);
                 }
                 tracing::info!(
                     models = rows.len(),
-                    "monthly token counts seeded from the ledger"
+                    quality_entries = observed.len(),
+                    "monthly token counts and quality observations seeded from the ledger"
                 );
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not seed monthly token counts from the ledger; volume tiers count from now")
+                tracing::warn!(error = %e, "could not seed monthly token counts and quality from the ledger; counting from now")
             }
         }
     });

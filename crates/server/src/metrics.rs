@@ -35,6 +35,12 @@ pub const TTFT: &str = "switchyard_time_to_first_token_seconds";
 pub const TOKENS: &str = "switchyard_tokens_total";
 /// Moves from one deployment to another within a request (fallbacks and hedges), by route.
 pub const FALLBACKS: &str = "switchyard_fallbacks_total";
+/// Answers rejected by the route's evaluators (or refused) and escalated, by route and rule.
+pub const ESCALATIONS: &str = "switchyard_escalations_total";
+/// Answers judged by the route's evaluators, by model and verdict (`pass`, `fail`).
+pub const VERDICTS: &str = "switchyard_quality_verdicts_total";
+/// Client feedback, by model and verdict (`pass` for a score of at least 0.5, else `fail`).
+pub const FEEDBACK: &str = "switchyard_feedback_total";
 /// Requests by tenant (at most [`MAX_TENANT_SERIES`] tenants, then `_other`).
 pub const TENANT_REQUESTS: &str = "switchyard_tenant_requests_total";
 /// Spend in nano-USD by tenant (the same cap).
@@ -72,6 +78,12 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                 .ok()
         })
         .as_ref()
+}
+
+/// Count one piece of client feedback.
+pub(crate) fn feedback(model: &str, score: f64) {
+    let verdict = if score >= 0.5 { "pass" } else { "fail" };
+    metrics::counter!(FEEDBACK, "model" => model.to_owned(), "verdict" => verdict).increment(1);
 }
 
 /// Set the gauges that describe the present (read when `/metrics` or `/admin/health` is
@@ -144,10 +156,26 @@ pub(crate) fn request(row: &LedgerRow) {
     let moves = row
         .attempts
         .windows(2)
+        .filter(|w| w[0].rejected.is_none())
         .filter(|w| (&w[0].provider, &w[0].model) != (&w[1].provider, &w[1].model))
         .count();
     if moves > 0 {
         metrics::counter!(FALLBACKS, "route" => route.clone()).increment(moves as u64);
+    }
+    let escalations = row.attempts.iter().filter(|a| a.rejected.is_some()).count();
+    if escalations > 0 {
+        let rule = row.rule.clone().unwrap_or_default();
+        metrics::counter!(ESCALATIONS, "route" => route.clone(), "rule" => rule)
+            .increment(escalations as u64);
+    }
+    for s in row.signals.iter().filter(|s| s.source == "verdict") {
+        let verdict = if s.passed == Some(true) {
+            "pass"
+        } else {
+            "fail"
+        };
+        let model = s.model.clone().unwrap_or_default();
+        metrics::counter!(VERDICTS, "model" => model, "verdict" => verdict).increment(1);
     }
     if let Some(class) = &row.error_class {
         metrics::counter!(ERRORS, "class" => class.clone()).increment(1);

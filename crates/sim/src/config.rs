@@ -119,6 +119,10 @@ pub struct ModelConfig {
     /// Scheduled downtime (503).
     #[serde(default)]
     pub outage: Option<OutageConfig>,
+    /// Per-task skill: the probability that an answer is acceptable, by task (`json`,
+    /// `arithmetic`, `sentiment`) with `default` for the others (default 1: always right).
+    #[serde(default)]
+    pub skill: std::collections::BTreeMap<String, f64>,
 }
 
 /// Scheduled downtime, relative to the simulator's start. Exactly one form:
@@ -178,13 +182,15 @@ impl SimConfig {
     /// The embedded demo: `sim-cheap` (fast, short answers) and `sim-premium` (slower first
     /// token, longer answers). Other names get small realistic latencies.
     pub fn demo() -> SimConfig {
-        let model = |name: &str, ttft_ms: u64, tps: f64, answer: u32| ModelConfig {
-            name: name.to_string(),
-            ttft: Some(Duration::from_millis(ttft_ms)),
-            tokens_per_sec: Some(tps),
-            answer_tokens: Some(answer),
-            ..ModelConfig::default()
-        };
+        let model =
+            |name: &str, ttft_ms: u64, tps: f64, answer: u32, skill: &[(&str, f64)]| ModelConfig {
+                name: name.to_string(),
+                ttft: Some(Duration::from_millis(ttft_ms)),
+                tokens_per_sec: Some(tps),
+                answer_tokens: Some(answer),
+                skill: skill.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+                ..ModelConfig::default()
+            };
         SimConfig {
             defaults: DefaultsConfig {
                 ttft: Duration::from_millis(30),
@@ -193,8 +199,16 @@ impl SimConfig {
                 max_context: default_max_context(),
             },
             models: vec![
-                model("sim-cheap", 20, 400.0, 24),
-                model("sim-premium", 60, 200.0, 90),
+                // The cheap model is good at sentiment, often breaks JSON, and is poor at
+                // arithmetic; the premium one is nearly always right.
+                model(
+                    "sim-cheap",
+                    20,
+                    400.0,
+                    24,
+                    &[("json", 0.8), ("arithmetic", 0.5), ("sentiment", 0.97)],
+                ),
+                model("sim-premium", 60, 200.0, 90, &[("default", 0.99)]),
             ],
             // The embedded demo serves real clients: nothing is kept.
             record: false,

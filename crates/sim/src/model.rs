@@ -26,6 +26,7 @@ pub(crate) struct Profile {
     pub max_context: u64,
     pub faults: FaultSpec,
     pub outage: Option<Outage>,
+    pub skill: crate::engine::Skill,
 }
 
 /// Scheduled downtime.
@@ -72,6 +73,7 @@ impl Profile {
             max_context: d.max_context,
             faults: FaultSpec::default(),
             outage: None,
+            skill: crate::engine::Skill::default(),
         }
     }
 
@@ -110,6 +112,7 @@ impl Profile {
         p.answer_tokens = m.answer_tokens.unwrap_or(p.answer_tokens);
         p.max_context = m.max_context.unwrap_or(p.max_context);
         p.outage = m.outage.as_ref().and_then(Outage::from_config);
+        p.skill = crate::engine::Skill::from_map(&m.skill);
         p.with_faults(faults)
     }
 

@@ -45,6 +45,7 @@ fn row(i: usize) -> LedgerRow {
         usage,
         cost_nanos: Some(36_000),
         billed: true,
+        rejected: None,
         cost_rem_femtos: 0,
         usage_estimated: false,
     }];

@@ -76,7 +76,7 @@ macro_rules! push_rows {
 }
 
 macro_rules! insert_batch {
-    ($pool:expr, $rows:expr) => {{
+    ($pool:expr, $rows:expr, $insert_signals:path) => {{
         // A transaction of prepared single-row INSERTs measured ~2× slower (benches/ingest.rs).
         let mut tx = $pool.begin().await?;
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
@@ -87,6 +87,10 @@ macro_rules! insert_batch {
             // commit, before the spill file was removed) is skipped, not duplicated.
             qb.push(" ON CONFLICT (id) DO NOTHING");
             qb.build().execute(&mut *tx).await?;
+        }
+        let signals: Vec<&crate::SignalRow> = $rows.iter().flat_map(|r| &r.signals).collect();
+        if !signals.is_empty() {
+            $insert_signals(&mut *tx, &signals).await?;
         }
         tx.commit().await
     }};
@@ -161,7 +165,7 @@ impl Db {
             return Ok(());
         }
         match self {
-            Db::Sqlite(p) => insert_batch!(p, rows),
+            Db::Sqlite(p) => insert_batch!(p, rows, crate::signals::insert_sqlite),
             Db::Postgres(p) => crate::pg_insert::insert(p, rows).await,
         }
     }

@@ -18,6 +18,7 @@ mod pg_insert;
 mod query;
 mod replay;
 mod row;
+mod signals;
 mod spill;
 mod writer;
 
@@ -29,4 +30,5 @@ pub use row::{
     decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,
     AttemptRow, LedgerRow, FEMTOS_PER_NANO, NANOS_PER_DOLLAR,
 };
+pub use signals::{Observation, RequestFacts, SignalRow};
 pub use writer::{FlushReport, Ledger, LedgerConfig, LedgerStats};

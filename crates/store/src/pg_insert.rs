@@ -48,6 +48,7 @@ fn json_col<T: serde::Serialize>(
 pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx::Error> {
     let sql = format!("INSERT INTO ledger ({COLUMNS}) {UNNEST} ON CONFLICT (id) DO NOTHING");
     let u = |f: fn(&LedgerRow) -> u64| col(rows, move |r| to_i64(f(r)));
+    let mut tx = pool.begin().await?;
     sqlx::query(&sql)
         .bind(col(rows, |r| r.id.as_str()))
         .bind(col(rows, |r| r.ts))
@@ -89,7 +90,11 @@ pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx
         .bind(u(|r| r.usage.output_audio))
         .bind(u(|r| r.usage.output_image))
         .bind(col(rows, |r| r.usage_estimated))
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    let signals: Vec<&crate::SignalRow> = rows.iter().flat_map(|r| &r.signals).collect();
+    if !signals.is_empty() {
+        crate::signals::insert_pg(&mut tx, &signals).await?;
+    }
+    tx.commit().await
 }

@@ -138,7 +138,7 @@ fn femtos(nanos: Option<i64>, rem: i64) -> Option<i128> {
 /// A read-side connection to a ledger database (runs migrations; never creates a SQLite file).
 #[derive(Clone)]
 pub struct LedgerReader {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 impl std::fmt::Debug for LedgerReader {
@@ -223,6 +223,7 @@ macro_rules! decode_row {
             status: r.try_get("status")?,
             http_status: u16::try_from(r.try_get::<i32, _>("http_status")?).unwrap_or(0),
             error_class: r.try_get("error_class")?,
+            signals: Vec::new(),
         })
     }};
 }

@@ -77,6 +77,9 @@ pub struct LedgerRow {
     pub http_status: u16,
     /// Error class when the request failed.
     pub error_class: Option<String>,
+    /// Quality signals of its answers (written to the `signals` table, same transaction).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<crate::SignalRow>,
 }
 
 /// One upstream attempt of a request.
@@ -110,6 +113,10 @@ pub struct AttemptRow {
     pub usage_estimated: bool,
     /// Whether the provider bills this attempt.
     pub billed: bool,
+    /// Why the gateway rejected this answer and escalated (a cascade's evaluator failed, or
+    /// a refusal on a route that answers refusals elsewhere); the attempt is still billed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 impl LedgerRow {
@@ -143,6 +150,7 @@ impl LedgerRow {
             status: String::new(),
             http_status: 0,
             error_class: None,
+            signals: Vec::new(),
         }
     }
 

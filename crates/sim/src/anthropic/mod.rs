@@ -272,6 +272,8 @@ fn decode(body: &Value) -> Result<Call<'_>, Failure> {
             cached_tokens: 0,
             answer_tokens: 0,
             jitter: true,
+            skill: crate::engine::Skill::default(),
+            question: None,
         },
         cache,
     })
@@ -374,6 +376,7 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
         None => (0, 0),
     };
     call.gen.answer_tokens = profile.answer_tokens;
+    call.gen.skill = profile.skill;
     call.gen.jitter = profile.jitter;
     call.gen.cached_tokens = cache_read;
     let answer = engine::generate(&call.gen);

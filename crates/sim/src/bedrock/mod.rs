@@ -287,6 +287,8 @@ fn decode<'a>(model: &'a str, body: &'a Value) -> Result<Call<'a>, Failure> {
             cached_tokens: 0,
             answer_tokens: 0,
             jitter: true,
+            skill: crate::engine::Skill::default(),
+            question: None,
         },
         cache,
     })
@@ -427,6 +429,7 @@ async fn handle(
         None => (0, 0),
     };
     call.gen.answer_tokens = profile.answer_tokens;
+    call.gen.skill = profile.skill;
     call.gen.jitter = profile.jitter;
     call.gen.cached_tokens = cache_read;
     let answer = engine::generate(&call.gen);

@@ -44,6 +44,118 @@ pub struct GenRequest<'a> {
     pub answer_tokens: u32,
     /// Whether the length varies ±50% around `answer_tokens`.
     pub jitter: bool,
+    /// How often this model's answers are acceptable, by task.
+    pub skill: Skill,
+    /// The last user message's text (for the tasks whose answer the simulator can check).
+    pub question: Option<String>,
+}
+
+/// Per-task skill: the probability that an answer is acceptable. The simulator knows the
+/// right answer of three kinds of task — valid JSON when JSON was asked for, the sum,
+/// difference or product in "What is 17 + 25?", and the sentiment label of "Classify the
+/// sentiment of: …" (from a small word list) — and answers them right with this probability
+/// (deterministically per request), wrong otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Skill {
+    /// JSON output is valid.
+    pub json: f64,
+    /// Simple arithmetic is right.
+    pub arithmetic: f64,
+    /// A sentiment label is right.
+    pub sentiment: f64,
+}
+
+impl Default for Skill {
+    fn default() -> Self {
+        Skill {
+            json: 1.0,
+            arithmetic: 1.0,
+            sentiment: 1.0,
+        }
+    }
+}
+
+impl Skill {
+    /// From `skill = { default = 0.9, arithmetic = 0.6 }`.
+    pub fn from_map(m: &std::collections::BTreeMap<String, f64>) -> Skill {
+        let default = m.get("default").copied().unwrap_or(1.0);
+        let get = |k: &str| m.get(k).copied().unwrap_or(default).clamp(0.0, 1.0);
+        Skill {
+            json: get("json"),
+            arithmetic: get("arithmetic"),
+            sentiment: get("sentiment"),
+        }
+    }
+}
+
+/// Words the simulator reads sentiment from.
+pub const POSITIVE_WORDS: [&str; 8] = [
+    "love",
+    "great",
+    "excellent",
+    "happy",
+    "wonderful",
+    "fast",
+    "perfect",
+    "recommend",
+];
+/// See [`POSITIVE_WORDS`].
+pub const NEGATIVE_WORDS: [&str; 8] = [
+    "hate",
+    "terrible",
+    "awful",
+    "broken",
+    "slow",
+    "refund",
+    "worst",
+    "disappointed",
+];
+
+/// The right answer of a task the simulator can check, and a wrong one.
+fn checkable(question: &str) -> Option<(String, String)> {
+    let q = question.trim();
+    let lower = q.to_lowercase();
+    if lower.starts_with("classify the sentiment") {
+        let score: i32 = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .map(|w| {
+                i32::from(POSITIVE_WORDS.contains(&w)) - i32::from(NEGATIVE_WORDS.contains(&w))
+            })
+            .sum();
+        let (right, wrong) = if score >= 0 {
+            ("positive", "negative")
+        } else {
+            ("negative", "positive")
+        };
+        return Some((right.to_owned(), wrong.to_owned()));
+    }
+    let (a, op, b) = arithmetic(&lower)?;
+    let n = match op {
+        '+' => a.checked_add(b)?,
+        '-' => a.checked_sub(b)?,
+        _ => a.checked_mul(b)?,
+    };
+    Some((
+        format!("The answer is {n}."),
+        format!("The answer is {}.", n + 1),
+    ))
+}
+
+/// `A op B` with integers and `+`, `-`, `*` or `x`, after "what is".
+fn arithmetic(q: &str) -> Option<(i64, char, i64)> {
+    let rest = q.strip_prefix("what is")?.trim_start();
+    let num = |s: &str| -> Option<(i64, usize)> {
+        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        Some((s[..end].parse().ok()?, end))
+    };
+    let (a, used) = num(rest)?;
+    let rest = rest[used..].trim_start();
+    let op = rest
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '+' | '-' | '*' | 'x'))?;
+    let (b, _) = num(rest[op.len_utf8()..].trim_start())?;
+    Some((a, op, b))
 }
 
 /// One declared function tool.
@@ -193,8 +305,21 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
             };
         }
     }
+    // A separate stream decides right or wrong, so the other text stays as it was.
+    let right = |skill: f64| Rng::new(req.seed ^ 0x5EED_0F5C_1100).unit() < skill;
+    if let (Format::Text, None, Some(q)) = (req.format, &req.tool_result, &req.question) {
+        if let Some((good, bad)) = checkable(q) {
+            let skill = if q.trim_start().to_lowercase().starts_with("classify") {
+                req.skill.sentiment
+            } else {
+                req.skill.arithmetic
+            };
+            let text = if right(skill) { good } else { bad };
+            return finish_text(text, &req.stop, req.max_tokens);
+        }
+    }
     let len = answer_len(req, rng);
-    let text = match req.format {
+    let mut text = match req.format {
         Format::JsonSchema(schema) => instance(schema, rng, 0).to_string(),
         Format::JsonObject => Value::Object(Map::from_iter([(
             "answer".to_string(),
@@ -206,6 +331,14 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
             None => prose(rng, len),
         },
     };
+    if !matches!(req.format, Format::Text) && !right(req.skill.json) {
+        // Broken JSON: the answer stops half-way.
+        let mut cut = text.len() / 2;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
     finish_text(text, &req.stop, req.max_tokens)
 }
 
@@ -289,6 +422,8 @@ mod tests {
             cached_tokens: 0,
             answer_tokens: 20,
             jitter: true,
+            skill: crate::engine::Skill::default(),
+            question: None,
         }
     }
 

@@ -249,6 +249,8 @@ pub(crate) fn decode<'a>(model: &'a str, body: &'a Value) -> Result<Call<'a>, Fa
             cached_tokens: 0,
             answer_tokens: 0,
             jitter: true,
+            skill: crate::engine::Skill::default(),
+            question: None,
         },
         cache,
     })

@@ -168,6 +168,7 @@ async fn generate(
         _ => 0,
     };
     call.gen.answer_tokens = profile.answer_tokens;
+    call.gen.skill = profile.skill;
     call.gen.jitter = profile.jitter;
     call.gen.cached_tokens = cached;
     let answer = engine::generate(&call.gen);

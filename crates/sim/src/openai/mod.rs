@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue};
 use serde_json::{json, Value};
 
-use crate::engine::{self, Format, GenRequest, Hasher, ToolChoice, ToolSpec};
+use crate::engine::{self, Format, GenRequest, Hasher, Skill, ToolChoice, ToolSpec};
 use crate::faults::Fault;
 use crate::model::Failure;
 use crate::server::{ConnCtl, RecordedRequest, SimState};
@@ -176,6 +176,12 @@ fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
         .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
         .and_then(|m| m.get("content"))
         .is_some_and(|c| content_text(c).to_lowercase().contains("parallel"));
+    let question = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content"))
+        .map(|c| content_text(c).to_string());
     let last = messages.last();
     let tool_result = last
         .filter(|m| m.get("role").and_then(Value::as_str) == Some("tool"))
@@ -222,6 +228,8 @@ fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
             cached_tokens: 0,
             answer_tokens: 0,
             jitter: true,
+            skill: Skill::default(),
+            question,
         },
     })
 }
@@ -351,6 +359,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
     }
 
     call.gen.answer_tokens = profile.answer_tokens;
+    call.gen.skill = profile.skill;
     call.gen.jitter = profile.jitter;
     call.gen.cached_tokens = cached_tokens(&st, call.model, &json, prompt);
     let answer = engine::generate(&call.gen);

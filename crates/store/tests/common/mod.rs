@@ -67,6 +67,7 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
             usage: Usage::default(),
             cost_nanos: None,
             billed: false,
+            rejected: None,
             cost_rem_femtos: 0,
             usage_estimated: false,
         });
@@ -81,6 +82,7 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
         usage,
         cost_nanos: cost,
         billed: true,
+        rejected: None,
         cost_rem_femtos: if unpriced { 0 } else { rem },
         usage_estimated: i.is_multiple_of(13),
     });

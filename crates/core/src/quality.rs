@@ -1,0 +1,213 @@
+//! The quality model: per (task label, model), a Beta posterior of the probability that an
+//! answer is acceptable, updated online from quality signals (evaluator verdicts, client
+//! feedback) and rebuilt from the ledger database at start.
+//!
+//! The [`QualityBook`] holds only observations (sum of scores, count), shared by every
+//! snapshot; the priors are configuration (`[routing.quality]`) and live in the snapshot, so
+//! a reload that changes a prior takes effect without forgetting what was observed. A
+//! request with a task label updates both its task's entry and the model's all-task entry
+//! (`*`), which is what a request without a label is judged by.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+use crate::config::{Prior, QualityPriors};
+
+/// The key of the all-task entry.
+pub const ANY_TASK: &str = "*";
+
+/// Observed signals for one (task, model): the sum of scores and their count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Observed {
+    /// Sum of scores in `[0, 1]` (a pass counts 1, a fail 0).
+    pub sum: f64,
+    /// Number of observations.
+    pub n: f64,
+}
+
+/// Observations by task, then model. Shared across snapshots (kept over config reloads).
+#[derive(Debug, Default)]
+pub struct QualityBook(RwLock<HashMap<String, HashMap<String, Observed>>>);
+
+impl QualityBook {
+    /// Record one observation of `model` on `task` (score clamped to `[0, 1]`).
+    pub fn observe(&self, task: Option<&str>, model: &str, score: f64) {
+        self.add(
+            task,
+            model,
+            Observed {
+                sum: score.clamp(0.0, 1.0),
+                n: 1.0,
+            },
+        );
+    }
+
+    /// Add aggregated observations (the ledger's, at start).
+    pub fn add(&self, task: Option<&str>, model: &str, o: Observed) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut bump = |t: &str| {
+            let e = map
+                .entry(t.to_owned())
+                .or_default()
+                .entry(model.to_owned())
+                .or_default();
+            e.sum += o.sum;
+            e.n += o.n;
+        };
+        bump(ANY_TASK);
+        if let Some(t) = task.filter(|t| *t != ANY_TASK) {
+            bump(t);
+        }
+    }
+
+    /// What has been observed of `model` on `task` (`None`: all tasks).
+    pub fn observed(&self, task: Option<&str>, model: &str) -> Observed {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(task.unwrap_or(ANY_TASK))
+            .and_then(|m| m.get(model))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every entry, sorted by task then model (for `/admin/health` and reports).
+    pub fn entries(&self) -> Vec<(String, String, Observed)> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = map
+            .iter()
+            .flat_map(|(t, ms)| ms.iter().map(move |(m, o)| (t.clone(), m.clone(), *o)))
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    }
+}
+
+/// A Beta posterior.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Beta {
+    /// Pseudo-successes.
+    pub alpha: f64,
+    /// Pseudo-failures.
+    pub beta: f64,
+}
+
+/// z for a one-sided 95% bound.
+const Z95: f64 = 1.645;
+
+impl Beta {
+    /// The prior updated with the observations.
+    pub fn posterior(prior: Prior, o: Observed) -> Beta {
+        let mean = prior.mean.clamp(0.0, 1.0);
+        let weight = prior.weight.max(1e-6);
+        Beta {
+            alpha: mean * weight + o.sum,
+            beta: (1.0 - mean) * weight + (o.n - o.sum).max(0.0),
+        }
+    }
+
+    /// Expected quality.
+    pub fn mean(&self) -> f64 {
+        self.alpha / (self.alpha + self.beta)
+    }
+
+    /// Standard deviation.
+    pub fn sd(&self) -> f64 {
+        let s = self.alpha + self.beta;
+        (self.alpha * self.beta / (s * s * (s + 1.0))).sqrt()
+    }
+
+    /// A 95% lower bound (normal approximation, clamped to `[0, 1]`).
+    pub fn lower(&self) -> f64 {
+        (self.mean() - Z95 * self.sd()).clamp(0.0, 1.0)
+    }
+
+    /// A 95% upper bound (normal approximation, clamped to `[0, 1]`).
+    pub fn upper(&self) -> f64 {
+        (self.mean() + Z95 * self.sd()).clamp(0.0, 1.0)
+    }
+}
+
+/// The prior for `model` on `task`: a model-and-task prior, else a model prior, else the
+/// default.
+pub fn prior_for(priors: &QualityPriors, task: Option<&str>, model: &str) -> Prior {
+    let find = |want: Option<&str>| {
+        priors
+            .priors
+            .iter()
+            .find(|p| p.model == model && p.task.as_deref() == want)
+            .map(|p| Prior {
+                mean: p.mean,
+                weight: p.weight,
+            })
+    };
+    task.and_then(|t| find(Some(t)))
+        .or_else(|| find(None))
+        .unwrap_or(priors.prior)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+    use super::*;
+
+    #[test]
+    fn posterior_converges_on_simulated_outcomes() {
+        let book = QualityBook::default();
+        let mut rng = SmallRng::seed_from_u64(7);
+        for _ in 0..2000 {
+            book.observe(
+                Some("math"),
+                "cheap",
+                f64::from(u8::from(rng.gen_bool(0.62))),
+            );
+            book.observe(
+                Some("math"),
+                "premium",
+                f64::from(u8::from(rng.gen_bool(0.93))),
+            );
+        }
+        let prior = Prior::default();
+        let cheap = Beta::posterior(prior, book.observed(Some("math"), "cheap"));
+        let premium = Beta::posterior(prior, book.observed(Some("math"), "premium"));
+        assert!((cheap.mean() - 0.62).abs() < 0.03, "{}", cheap.mean());
+        assert!((premium.mean() - 0.93).abs() < 0.02, "{}", premium.mean());
+        assert!(cheap.lower() < cheap.mean() && cheap.mean() - cheap.lower() < 0.02);
+        // The all-task entry saw the same observations; an unseen task has none.
+        assert_eq!(book.observed(None, "cheap").n, 2000.0);
+        assert_eq!(book.observed(Some("poetry"), "cheap").n, 0.0);
+    }
+
+    #[test]
+    fn few_observations_give_a_wide_bound() {
+        let prior = Prior::default();
+        let b = Beta::posterior(prior, Observed { sum: 3.0, n: 3.0 });
+        assert!(b.mean() > 0.75);
+        assert!(b.lower() < 0.6, "{}", b.lower());
+    }
+
+    #[test]
+    fn priors_resolve_most_specific_first() {
+        let priors = QualityPriors {
+            prior: Prior::default(),
+            priors: vec![
+                crate::config::ModelPrior {
+                    model: "m".into(),
+                    task: None,
+                    mean: 0.7,
+                    weight: 10.0,
+                },
+                crate::config::ModelPrior {
+                    model: "m".into(),
+                    task: Some("t".into()),
+                    mean: 0.9,
+                    weight: 10.0,
+                },
+            ],
+        };
+        assert_eq!(prior_for(&priors, Some("t"), "m").mean, 0.9);
+        assert_eq!(prior_for(&priors, Some("u"), "m").mean, 0.7);
+        assert_eq!(prior_for(&priors, None, "x").mean, 0.5);
+    }
+}
