@@ -123,6 +123,10 @@ pub struct ModelConfig {
     /// `arithmetic`, `sentiment`) with `default` for the others (default 1: always right).
     #[serde(default)]
     pub skill: std::collections::BTreeMap<String, f64>,
+    /// Probability that the model refuses a text request ("I'm sorry, but I can't help with
+    /// that.").
+    #[serde(default)]
+    pub refuse_rate: Option<f64>,
 }
 
 /// Scheduled downtime, relative to the simulator's start. Exactly one form:

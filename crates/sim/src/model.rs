@@ -113,6 +113,7 @@ impl Profile {
         p.max_context = m.max_context.unwrap_or(p.max_context);
         p.outage = m.outage.as_ref().and_then(Outage::from_config);
         p.skill = crate::engine::Skill::from_map(&m.skill);
+        p.skill.refuse = m.refuse_rate.unwrap_or(0.0).clamp(0.0, 1.0);
         p.with_faults(faults)
     }
 

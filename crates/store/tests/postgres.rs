@@ -131,3 +131,11 @@ async fn postgres_unreachable_open_names_postgres() {
         .to_string();
     assert!(err.contains("PostgreSQL"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_signals_roundtrip() {
+    with_schema(|url, dir| async move {
+        common::signals_roundtrip(&url, &dir, 1_000_000).await;
+    })
+    .await;
+}

@@ -92,3 +92,9 @@ async fn sqlite_sub_nano_costs_sum_exactly() {
     let dir = tempfile::tempdir().unwrap();
     common::sub_nano_costs_sum_exactly(&url(dir.path()), dir.path(), 1_000_000).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_signals_roundtrip() {
+    let dir = tempfile::tempdir().unwrap();
+    common::signals_roundtrip(&url(dir.path()), dir.path(), 1_000_000).await;
+}

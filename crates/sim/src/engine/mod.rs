@@ -63,6 +63,8 @@ pub struct Skill {
     pub arithmetic: f64,
     /// A sentiment label is right.
     pub sentiment: f64,
+    /// Probability of refusing a text request.
+    pub refuse: f64,
 }
 
 impl Default for Skill {
@@ -71,6 +73,7 @@ impl Default for Skill {
             json: 1.0,
             arithmetic: 1.0,
             sentiment: 1.0,
+            refuse: 0.0,
         }
     }
 }
@@ -84,9 +87,13 @@ impl Skill {
             json: get("json"),
             arithmetic: get("arithmetic"),
             sentiment: get("sentiment"),
+            refuse: 0.0,
         }
     }
 }
+
+/// What a refusing model says.
+pub const REFUSAL: &str = "I'm sorry, but I can't help with that.";
 
 /// Words the simulator reads sentiment from.
 pub const POSITIVE_WORDS: [&str; 8] = [
@@ -307,6 +314,12 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
     }
     // A separate stream decides right or wrong, so the other text stays as it was.
     let right = |skill: f64| Rng::new(req.seed ^ 0x5EED_0F5C_1100).unit() < skill;
+    if matches!(req.format, Format::Text)
+        && req.tool_result.is_none()
+        && Rng::new(req.seed ^ 0x0BAD_5EED).unit() < req.skill.refuse
+    {
+        return finish_text(REFUSAL.to_owned(), &req.stop, req.max_tokens);
+    }
     if let (Format::Text, None, Some(q)) = (req.format, &req.tool_result, &req.question) {
         if let Some((good, bad)) = checkable(q) {
             let skill = if q.trim_start().to_lowercase().starts_with("classify") {

@@ -409,3 +409,74 @@ pub async fn sub_nano_costs_sum_exactly(url: &str, dir: &Path, base: i64) {
         Decimal::from_str("0.000012345678").unwrap() - Decimal::from_str("0.0000003751").unwrap()
     );
 }
+
+fn signal(request: &LedgerRow, n: usize, source: &str, model: &str, score: f64) -> SignalRow {
+    SignalRow {
+        id: format!("{}:{n}", request.id),
+        request_id: request.id.clone(),
+        ts: request.ts,
+        source: source.into(),
+        name: if source == "evaluator" {
+            "json"
+        } else {
+            source
+        }
+        .into(),
+        model: Some(model.into()),
+        task: request.task.clone(),
+        route: request.route.clone(),
+        score,
+        passed: Some(score >= 0.5),
+        observed: source != "evaluator",
+        label: None,
+        detail: (score < 0.5).then(|| "not valid JSON".into()),
+    }
+}
+
+/// Signals travel with their rows (written once, even when a row is recorded twice), feedback
+/// is written directly, and the observations sum per (task, model).
+pub async fn signals_roundtrip(url: &str, dir: &Path, base: i64) {
+    let ledger = Ledger::open(cfg(url, dir, 100, 100_000)).await.unwrap();
+    let mut rows = Vec::new();
+    for i in 0..10usize {
+        let mut r = row(base + i as i64, i);
+        r.task = Some(if i % 2 == 0 { "math" } else { "chat" }.into());
+        r.model = Some("cheap".into());
+        let pass = if i % 3 == 0 { 0.0 } else { 1.0 };
+        r.signals = vec![
+            signal(&r, 0, "evaluator", "cheap", pass),
+            signal(&r, 1, "verdict", "cheap", pass),
+        ];
+        rows.push(r);
+    }
+    for r in rows.iter().chain(&rows[..3]) {
+        ledger.record(r.clone());
+    }
+    ledger.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(url).await.unwrap();
+    let mut feedback = signal(&rows[0], 0, "feedback", "cheap", 0.25);
+    feedback.id = "feedback-1".into();
+    feedback.label = Some("wrong".into());
+    reader.insert_signals(&[feedback.clone()]).await.unwrap();
+    let all = reader.signals(Some(base), Some(base + 10)).await.unwrap();
+    assert_eq!(all.len(), 21, "two per row, once each, plus the feedback");
+    assert!(all.contains(&feedback));
+    assert!(all.contains(&rows[3].signals[0]));
+    let mut obs = reader.observations().await.unwrap();
+    obs.sort_by(|a, b| a.task.cmp(&b.task));
+    // math: rows 0,2,4,6,8 → verdicts 0,1,1,0,1 and feedback 0.25 on row 0; chat: 1,3,5,7,9 → 1,0,1,1,0.
+    assert_eq!(obs.len(), 2, "{obs:?}");
+    assert_eq!(
+        (obs[0].task.as_deref(), obs[0].sum, obs[0].n),
+        (Some("chat"), 3.0, 5)
+    );
+    assert_eq!(
+        (obs[1].task.as_deref(), obs[1].sum, obs[1].n),
+        (Some("math"), 3.25, 6)
+    );
+    let facts = reader.request_facts(&rows[2].id).await.unwrap().unwrap();
+    assert_eq!(facts.model.as_deref(), Some("cheap"));
+    assert_eq!(facts.task.as_deref(), Some("math"));
+    assert_eq!(reader.request_facts("missing").await.unwrap(), None);
+    reader.close().await;
+}

@@ -1,0 +1,424 @@
+//! Quality through the running gateway: a cascade escalates exactly when its evaluator fails
+//! and bills both attempts (whole and streamed, the client seeing nothing of the rejected
+//! answer); a refusal is answered by the next candidate only where the route opted in;
+//! feedback moves a quality-floor route, and what it learned survives a restart.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::{collections::BTreeMap, str::FromStr, sync::Arc, time::Duration};
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use switchyard_server::{app, config, Gateway, GatewayHandle};
+use switchyard_sim::{ModelConfig, Sim, SimConfig};
+use switchyard_store::{LedgerReader, LedgerRow};
+
+/// A simulator whose `bad-json` model always breaks JSON, `good-json` never does, `refuser`
+/// always refuses, and `premium` is always right.
+async fn sim() -> Sim {
+    let mut cfg = SimConfig::instant();
+    let skill = |json: f64| BTreeMap::from([("json".to_owned(), json)]);
+    cfg.models.extend([
+        ModelConfig {
+            name: "bad-json".into(),
+            skill: skill(0.0),
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            name: "good-json".into(),
+            skill: skill(1.0),
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            name: "refuser".into(),
+            refuse_rate: Some(1.0),
+            ..ModelConfig::default()
+        },
+    ]);
+    Sim::start(cfg).await.unwrap()
+}
+
+fn config(sim: &Sim, ledger: &str) -> String {
+    format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [routing]
+        baseline = "premium"
+        quality = {{ priors = [{{ model = "premium", mean = 0.95, weight = 40 }}] }}
+        [[providers]]
+        name = "sim"
+        kind = "openai-compatible"
+        base_url = "{}"
+        [[models]]
+        name = "bad"
+        provider = "sim"
+        upstream = "bad-json"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[models]]
+        name = "good"
+        provider = "sim"
+        upstream = "good-json"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[models]]
+        name = "refuser"
+        provider = "sim"
+        upstream = "refuser"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[models]]
+        name = "premium"
+        provider = "sim"
+        upstream = "sim-premium"
+        price = {{ input = 2.50, output = 10.00 }}
+        [[routes]]
+        name = "cascade-bad"
+        strategy = "cascade"
+        candidates = ["bad", "premium"]
+        evaluators = [{{ kind = "json" }}]
+        [[routes]]
+        name = "cascade-good"
+        strategy = "cascade"
+        candidates = ["good", "premium"]
+        evaluators = [{{ kind = "json" }}]
+        [[routes]]
+        name = "refusal-next"
+        strategy = "priority"
+        candidates = ["refuser", "premium"]
+        escalate_on_refusal = true
+        [[routes]]
+        name = "refusal-kept"
+        strategy = "priority"
+        candidates = ["refuser", "premium"]
+        evaluators = [{{ kind = "refusal" }}]
+        [[routes]]
+        name = "graded"
+        strategy = "quality-floor"
+        candidates = ["good", "premium"]
+        quality = {{ target = 0.85, explore = 0.0 }}
+        "#,
+        sim.base_url()
+    )
+}
+
+async fn start(text: &str) -> (GatewayHandle, String) {
+    let gw = Gateway::start(config::parse(text).unwrap(), None, Arc::new(|_: &str| None))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw.clone(), std::future::pending()));
+    (gw, url)
+}
+
+fn json_request(route: &str, stream: bool) -> Value {
+    json!({"model": route, "stream": stream, "stream_options": {"include_usage": true},
+        "response_format": {"type": "json_object"},
+        "messages": [{"role": "user", "content": "Extract the invoice number from INV-7."}]})
+}
+
+/// The ledger row of `id`, once written.
+async fn row(ledger: &str, id: &str) -> LedgerRow {
+    let reader = LedgerReader::connect(ledger).await.unwrap();
+    for _ in 0..200 {
+        if let Some(r) = reader
+            .rows(None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == id)
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("row {id} never written");
+}
+
+fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()[name].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_cascade_escalates_exactly_when_its_evaluator_fails_and_bills_both_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let http = reqwest::Client::new();
+
+    // The cheap answer is broken JSON: escalated; the client gets the premium answer.
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json_request("cascade-bad", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-switchyard-model"), "premium");
+    assert_eq!(header(&r, "x-switchyard-attempts"), "2");
+    let id = header(&r, "x-switchyard-request-id");
+    let told = Decimal::from_str(&header(&r, "x-switchyard-cost-usd")).unwrap();
+    let body: Value = r.json().await.unwrap();
+    let content = body["choices"][0]["message"]["content"].as_str().unwrap();
+    serde_json::from_str::<Value>(content).expect("the served answer is valid JSON");
+    let row = row(&ledger, &id).await;
+    assert_eq!(row.attempts.len(), 2);
+    assert_eq!(row.attempts[0].model, "bad");
+    assert!(row.attempts[0]
+        .rejected
+        .as_deref()
+        .unwrap()
+        .contains("json"));
+    assert!(row.attempts[0].billed && row.attempts[0].cost().unwrap() > Decimal::ZERO);
+    assert_eq!(row.attempts[1].rejected, None);
+    let sum: Decimal = row.attempts.iter().map(|a| a.cost().unwrap()).sum();
+    assert_eq!(row.cost().unwrap(), sum, "both attempts are in the cost");
+    assert_eq!(told, sum, "the client is told the ledger's cost");
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    let signals: Vec<_> = reader
+        .signals(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.request_id == id && s.source == "verdict")
+        .map(|s| (s.model.unwrap(), s.passed.unwrap()))
+        .collect();
+    assert_eq!(
+        signals,
+        [("bad".to_owned(), false), ("premium".to_owned(), true)]
+    );
+
+    // The cheap answer is valid: served, one attempt.
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json_request("cascade-good", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-switchyard-model"), "good");
+    assert_eq!(header(&r, "x-switchyard-attempts"), "1");
+
+    // No JSON asked for: the evaluator does not apply and nothing escalates.
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "cascade-bad", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-switchyard-model"), "bad");
+    assert_eq!(header(&r, "x-switchyard-attempts"), "1");
+}
+
+#[tokio::test]
+async fn a_streamed_cascade_shows_nothing_of_the_rejected_answer_and_bills_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json_request("cascade-bad", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-switchyard-model"), "premium");
+    let id = header(&r, "x-switchyard-request-id");
+    let text = r.text().await.unwrap();
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    serde_json::from_str::<Value>(&content).expect("only the premium answer was streamed");
+    let roles = chunks
+        .iter()
+        .filter(|c| c["choices"][0]["delta"]["role"].is_string())
+        .count();
+    assert_eq!(roles, 1, "one message");
+    let last = chunks.last().unwrap();
+    let told = Decimal::from_str(last["switchyard"]["cost_usd"].as_str().unwrap()).unwrap();
+    let row = row(&ledger, &id).await;
+    assert!(row.attempts[0].rejected.is_some());
+    assert!(row.attempts[0].cost().unwrap() > Decimal::ZERO);
+    assert_eq!(row.cost().unwrap(), told);
+    let sum: Decimal = row.attempts.iter().map(|a| a.cost().unwrap()).sum();
+    assert_eq!(told, sum);
+}
+
+#[tokio::test]
+async fn a_refusal_goes_to_the_next_candidate_only_where_the_route_opted_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let http = reqwest::Client::new();
+    for (route, stream) in [("refusal-next", false), ("refusal-next", true)] {
+        let mut body = json!({"model": route, "stream": stream,
+            "messages": [{"role": "user", "content": "Tell me a story."}]});
+        if stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&r, "x-switchyard-model"),
+            "premium",
+            "{route} {stream}"
+        );
+        assert_eq!(header(&r, "x-switchyard-attempts"), "2");
+        let text = r.text().await.unwrap();
+        assert!(!text.contains("I'm sorry"), "{text}");
+    }
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "refusal-kept",
+            "messages": [{"role": "user", "content": "Tell me a story."}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-switchyard-model"), "refuser");
+    assert_eq!(header(&r, "x-switchyard-attempts"), "1");
+    let id = header(&r, "x-switchyard-request-id");
+    let body: Value = r.json().await.unwrap();
+    assert!(body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("I'm sorry"));
+    // Not escalated, but judged: the refusal is a failed signal in the ledger.
+    row(&ledger, &id).await;
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    let refusal = reader
+        .signals(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.request_id == id && s.name == "refusal")
+        .unwrap();
+    assert_eq!(refusal.passed, Some(false));
+}
+
+#[tokio::test]
+async fn feedback_moves_a_quality_floor_route_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let text = config(&sim, &ledger);
+    let (gw, url) = start(&text).await;
+    let http = reqwest::Client::new();
+    let ask = |model: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .post(format!("{url}/v1/chat/completions"))
+                .header("x-switchyard-task", "invoices")
+                .json(&json!({"model": model,
+                    "messages": [{"role": "user", "content": "Which invoice?"}]}))
+                .send()
+                .await
+                .unwrap();
+            (
+                header(&r, "x-switchyard-model"),
+                header(&r, "x-switchyard-request-id"),
+            )
+        }
+    };
+    // Nothing known of `good` on this task: the trusted premium model answers.
+    assert_eq!(ask("graded").await.0, "premium");
+
+    // Bad input gets a clear 4xx.
+    for (body, status) in [
+        (json!({"request_id": "x", "score": 1.5}), 400),
+        (json!({"request_id": "x"}), 400),
+        (json!({"request_id": "x", "score": 1, "pass": true}), 400),
+        (json!({"request_id": "no-such-request", "pass": true}), 404),
+    ] {
+        let r = http
+            .post(format!("{url}/v1/feedback"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"]["message"].is_string());
+    }
+
+    // Clients report that `good`'s answers on this task are right.
+    for _ in 0..40 {
+        let (model, id) = ask("good").await;
+        assert_eq!(model, "good");
+        let r = http
+            .post(format!("{url}/v1/feedback"))
+            .json(&json!({"request_id": id, "pass": true, "label": "correct"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let fb: Value = r.json().await.unwrap();
+        assert_eq!(
+            (fb["model"].as_str(), fb["task"].as_str()),
+            (Some("good"), Some("invoices"))
+        );
+    }
+    assert_eq!(
+        ask("graded").await.0,
+        "good",
+        "the cheaper model now qualifies"
+    );
+    let health: Value = http
+        .get(format!("{url}/admin/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = health["quality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["task"] == "invoices" && q["model"] == "good")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["observations"], 40.0);
+    assert!(entry["lower_95"].as_f64().unwrap() >= 0.85);
+    gw.shutdown().await;
+
+    // A new process on the same ledger knows it too.
+    let (_gw, url) = start(&text).await;
+    let mut answered = String::new();
+    for _ in 0..100 {
+        answered = reqwest::Client::new()
+            .post(format!("{url}/v1/chat/completions"))
+            .header("x-switchyard-task", "invoices")
+            .json(&json!({"model": "graded", "messages": [{"role": "user", "content": "Which?"}]}))
+            .send()
+            .await
+            .unwrap()
+            .headers()["x-switchyard-model"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if answered == "good" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await; // seeding runs in the background
+    }
+    assert_eq!(answered, "good");
+}
