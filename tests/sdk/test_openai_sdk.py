@@ -264,7 +264,7 @@ def test_tool_choice_none_gives_text(openai_client):
 
 def test_json_mode(openai_client):
     raw = openai_client.chat.completions.with_raw_response.create(
-        model="sim-cheap",
+        model="checked-json",
         messages=user("Return a JSON object describing a cat."),
         response_format={"type": "json_object"},
     )
@@ -286,7 +286,7 @@ def test_json_schema(openai_client):
         "additionalProperties": False,
     }
     c = openai_client.chat.completions.create(
-        model="sim-cheap",
+        model="checked-json",
         messages=user("Describe a person."),
         response_format={"type": "json_schema", "json_schema": {"name": "person", "strict": True, "schema": schema}},
     )
@@ -296,10 +296,74 @@ def test_json_schema(openai_client):
 
 def test_json_mode_streaming(openai_client):
     stream = openai_client.chat.completions.create(
-        model="sim-cheap", messages=user("JSON please."), response_format={"type": "json_object"}, stream=True
+        model="checked-json", messages=user("JSON please."), response_format={"type": "json_object"}, stream=True
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert isinstance(json.loads(text), dict), text
+
+
+def _json_asks(n):
+    return [user(f"Describe invoice number {i} as JSON.") for i in range(n)]
+
+
+def test_cascade_escalates_broken_json_and_bills_both(openai_client):
+    """sim-cheap breaks JSON on about a fifth of requests: exactly those are escalated."""
+    escalated = kept = 0
+    for messages in _json_asks(30):
+        raw = openai_client.chat.completions.with_raw_response.create(
+            model="checked-json", messages=messages, response_format={"type": "json_object"}
+        )
+        content = raw.parse().choices[0].message.content
+        assert isinstance(json.loads(content), dict), content  # the client only sees valid JSON
+        model, attempts = raw.headers["x-switchyard-model"], raw.headers["x-switchyard-attempts"]
+        direct = openai_client.chat.completions.create(
+            model="sim-cheap", messages=messages, response_format={"type": "json_object"}
+        ).choices[0].message.content
+        try:
+            json.loads(direct)
+            cheap_ok = True
+        except json.JSONDecodeError:
+            cheap_ok = False
+        if cheap_ok:
+            assert (model, attempts) == ("sim-cheap", "1")
+            kept += 1
+        else:
+            assert (model, attempts) == ("sim-premium", "2")
+            # Both attempts are billed: more than sim-premium alone would cost.
+            assert float(raw.headers["x-switchyard-cost-usd"]) > float(raw.headers["x-switchyard-baseline-cost-usd"])
+            escalated += 1
+    assert escalated > 0 and kept > escalated, (escalated, kept)
+
+
+def test_cascade_streaming_shows_only_the_accepted_answer(openai_client):
+    for messages in _json_asks(12):
+        with openai_client.chat.completions.with_streaming_response.create(
+            model="checked-json", messages=messages, response_format={"type": "json_object"},
+            stream=True, stream_options={"include_usage": True},
+        ) as resp:
+            chunks = list(resp.parse())
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert isinstance(json.loads(text), dict), text
+        assert chunks[-1].usage is not None
+
+
+def test_feedback_lands_beside_the_request(gateway, openai_client):
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="sim-cheap", messages=user("What is 17 + 25?"), extra_headers={"x-switchyard-task": "arithmetic"}
+    )
+    request_id = raw.headers["x-switchyard-request-id"]
+    fb = openai_client.post(
+        "/feedback", cast_to=object, body={"request_id": request_id, "pass": False, "label": "wrong sum"}
+    )
+    assert fb["request_id"] == request_id
+    assert (fb["model"], fb["task"], fb["score"]) == ("sim-cheap", "arithmetic", 0.0)
+    health = httpx.get(f"{gateway.base_url}/admin/health").json()
+    entry = next(q for q in health["quality"] if q["task"] == "arithmetic" and q["model"] == "sim-cheap")
+    assert entry["observations"] >= 1
+    with pytest.raises(openai.BadRequestError):
+        openai_client.post("/feedback", cast_to=object, body={"request_id": request_id, "score": 2})
+    with pytest.raises(openai.NotFoundError):
+        openai_client.post("/feedback", cast_to=object, body={"request_id": "nope", "pass": True})
 
 
 # --- pass-through -------------------------------------------------------------------------------

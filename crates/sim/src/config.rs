@@ -204,7 +204,7 @@ impl SimConfig {
             },
             models: vec![
                 // The cheap model is good at sentiment, often breaks JSON, and is poor at
-                // arithmetic; the premium one is nearly always right.
+                // arithmetic; the premium one is always right.
                 model(
                     "sim-cheap",
                     20,
@@ -212,7 +212,7 @@ impl SimConfig {
                     24,
                     &[("json", 0.8), ("arithmetic", 0.5), ("sentiment", 0.97)],
                 ),
-                model("sim-premium", 60, 200.0, 90, &[("default", 0.99)]),
+                model("sim-premium", 60, 200.0, 90, &[]),
             ],
             // The embedded demo serves real clients: nothing is kept.
             record: false,
