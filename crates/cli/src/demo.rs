@@ -12,6 +12,8 @@ use switchyard_sim::{config::WindowBound, ModelConfig, OutageConfig, Sim, SimCon
 use switchyard_types::JsonMap;
 use tokio::time::Instant;
 
+mod quality;
+
 /// One kind of request in the workload.
 struct Kind {
     task: &'static str,
@@ -105,11 +107,14 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
         .filter_map(|r| async move { r.ok() })
         .collect()
         .await;
+    let summary = print_summary(&outcomes);
+    let quality = quality::run(&client, &base).await;
     let _ = stop_tx.send(());
     let _ = server.await;
     gw.shutdown().await;
     sim.shutdown().await;
-    print_summary(&outcomes)
+    summary?;
+    quality?.print()
 }
 
 /// The demo's simulator: the embedded models, with sim-cheap down during [`OUTAGE`].
@@ -124,11 +129,18 @@ fn demo_sim() -> SimConfig {
             });
         }
     }
+    let cheap_skill = cfg
+        .models
+        .iter()
+        .find(|m| m.name == "sim-cheap")
+        .map(|m| m.skill.clone())
+        .unwrap_or_default();
     cfg.models.push(ModelConfig {
         name: "sim-cheap-b".into(),
         ttft: Some(Duration::from_millis(30)),
         tokens_per_sec: Some(350.0),
         answer_tokens: Some(26),
+        skill: cheap_skill,
         ..ModelConfig::default()
     });
     cfg

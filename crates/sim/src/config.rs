@@ -210,7 +210,7 @@ impl SimConfig {
                     20,
                     400.0,
                     24,
-                    &[("json", 0.8), ("arithmetic", 0.5), ("sentiment", 0.97)],
+                    &[("json", 0.8), ("arithmetic", 0.5), ("sentiment", 0.99)],
                 ),
                 model("sim-premium", 60, 200.0, 90, &[]),
             ],
