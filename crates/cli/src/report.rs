@@ -154,6 +154,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let fc = forecast(&url, args.budget)
         .await
         .context("forecast from the ledger")?;
+    let q = quality(&url, since, until)
+        .await
+        .context("read quality signals from the ledger")?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -166,7 +169,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
+            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -267,6 +270,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )?;
                 }
             }
+            q.print(&mut out)?;
             writeln!(
                 out,
                 "\nforecast (estimate): month to date ${:.2} (today at its rate so far); month end ${:.2} (90%: ${:.2}–${:.2}) from {} day(s) of history",
@@ -286,6 +290,102 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Quality in the window: verdicts and feedback per (task, model), with the quality model's
+/// all-time posterior under a uniform prior, and escalations per route.
+struct Quality {
+    rows: Vec<serde_json::Value>,
+    escalations: Vec<serde_json::Value>,
+}
+
+async fn quality(url: &str, since: i64, until: Option<i64>) -> anyhow::Result<Quality> {
+    use switchyard_core::{
+        config::Prior,
+        quality::{Beta, Observed},
+    };
+    let reader = LedgerReader::connect(url).await?;
+    let window = reader.quality(Some(since), until).await;
+    let all = reader.observations().await;
+    let escalations = reader.escalations(Some(since), until).await;
+    reader.close().await;
+    let all = all?;
+    let rows = window?
+        .into_iter()
+        .map(|r| {
+            let o = all
+                .iter()
+                .find(|o| o.task == r.task && o.model == r.model)
+                .map_or_else(Observed::default, |o| Observed {
+                    sum: o.sum,
+                    n: o.n as f64,
+                });
+            let b = Beta::posterior(Prior::default(), o);
+            serde_json::json!({
+                "task": r.task, "model": r.model,
+                "verdicts": r.verdicts, "verdicts_passed": r.verdicts_passed,
+                "feedback": r.feedback,
+                "feedback_mean": (r.feedback > 0).then(|| r.feedback_score_sum / r.feedback as f64),
+                "all_time_observations": o.n, "all_time_mean": b.mean(), "all_time_lower_95": b.lower(),
+            })
+        })
+        .collect();
+    let escalations = escalations?
+        .into_iter()
+        .map(|(route, n)| serde_json::json!({"route": route, "requests": n}))
+        .collect();
+    Ok(Quality { rows, escalations })
+}
+
+impl Quality {
+    fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.rows.is_empty() && self.escalations.is_empty() {
+            return writeln!(out, "\nquality: no signals in the window (configure evaluators on a route, or send POST /v1/feedback)");
+        }
+        writeln!(out, "\nquality (verdicts: the route's evaluators; feedback: clients; all-time: the quality model, uniform prior):")?;
+        writeln!(
+            out,
+            "  {:<16} {:<20} {:>9} {:>7} {:>9} {:>10} {:>10} {:>10}",
+            "task",
+            "model",
+            "verdicts",
+            "pass %",
+            "feedback",
+            "mean score",
+            "all-time",
+            "lower 95%"
+        )?;
+        for r in &self.rows {
+            let n = |k: &str| r[k].as_f64().unwrap_or(0.0);
+            writeln!(
+                out,
+                "  {:<16} {:<20} {:>9} {:>7} {:>9} {:>10} {:>10.3} {:>10.3}",
+                r["task"].as_str().unwrap_or("-"),
+                r["model"].as_str().unwrap_or("-"),
+                n("verdicts"),
+                if n("verdicts") > 0.0 {
+                    format!("{:.1}%", 100.0 * n("verdicts_passed") / n("verdicts"))
+                } else {
+                    "-".to_owned()
+                },
+                n("feedback"),
+                r["feedback_mean"]
+                    .as_f64()
+                    .map_or_else(|| "-".to_owned(), |m| format!("{m:.3}")),
+                n("all_time_mean"),
+                n("all_time_lower_95"),
+            )?;
+        }
+        for e in &self.escalations {
+            writeln!(
+                out,
+                "  escalations: route {} — {} request(s) had an answer rejected and re-asked",
+                e["route"].as_str().unwrap_or("-"),
+                e["requests"]
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Savings as a percentage of the baseline, computed on exact decimals.

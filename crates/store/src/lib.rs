@@ -30,5 +30,5 @@ pub use row::{
     decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,
     AttemptRow, LedgerRow, FEMTOS_PER_NANO, NANOS_PER_DOLLAR,
 };
-pub use signals::{Observation, RequestFacts, SignalRow};
+pub use signals::{Observation, QualityRow, RequestFacts, SignalRow};
 pub use writer::{FlushReport, Ledger, LedgerConfig, LedgerStats};

@@ -57,6 +57,24 @@ pub struct Observation {
     pub n: u64,
 }
 
+/// Quality in a time window, per (task, model): the evaluators' verdicts and the clients'
+/// feedback.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QualityRow {
+    /// Task label.
+    pub task: Option<String>,
+    /// Model judged.
+    pub model: String,
+    /// Verdicts of the route's evaluators.
+    pub verdicts: u64,
+    /// Of which passed.
+    pub verdicts_passed: u64,
+    /// Feedback received.
+    pub feedback: u64,
+    /// Sum of feedback scores.
+    pub feedback_score_sum: f64,
+}
+
 /// What a request was, for attributing feedback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFacts {
@@ -150,6 +168,85 @@ impl LedgerReader {
                 sum,
                 n: u64::try_from(n).unwrap_or(0),
             })
+            .collect())
+    }
+
+    /// Verdicts and feedback per (task, model) with `since <= ts < until` (unix ms).
+    pub async fn quality(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<QualityRow>, StoreError> {
+        let sql = |p: &str| {
+            format!(
+                "SELECT task, model, source, COUNT(*), SUM(score) FROM signals \
+                 WHERE observed AND model IS NOT NULL AND ts_ms >= {p}1 AND ts_ms < {p}2 \
+                 GROUP BY task, model, source ORDER BY task, model"
+            )
+        };
+        type Agg = (Option<String>, String, String, i64, f64);
+        let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        let res: Result<Vec<Agg>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(&sql("?"))
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(&sql("$"))
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        let mut out: Vec<QualityRow> = Vec::new();
+        for (task, model, source, n, sum) in res.map_err(|e| db_err(self.db.backend(), e))? {
+            let n = u64::try_from(n).unwrap_or(0);
+            let row = match out.last_mut() {
+                Some(r) if r.task == task && r.model == model => r,
+                _ => {
+                    out.push(QualityRow {
+                        task,
+                        model,
+                        ..QualityRow::default()
+                    });
+                    out.last_mut().expect("just pushed")
+                }
+            };
+            if source == "feedback" {
+                row.feedback += n;
+                row.feedback_score_sum += sum;
+            } else {
+                row.verdicts += n;
+                // Verdict scores are 0 or 1: their sum is the passes.
+                row.verdicts_passed += sum.round() as u64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Requests with an escalated (rejected) answer, per route, with `since <= ts < until`.
+    pub async fn escalations(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
+        let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        const SQLITE: &str = "SELECT route, COUNT(*) FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 \
+            AND attempts LIKE '%\"rejected\"%' GROUP BY route ORDER BY route";
+        const PG: &str = "SELECT route, COUNT(*) FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 \
+            AND attempts::text LIKE '%\"rejected\"%' GROUP BY route ORDER BY route";
+        let res: Result<Vec<(Option<String>, i64)>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(SQLITE).bind(lo).bind(hi).fetch_all(p).await,
+            Db::Postgres(p) => sqlx::query_as(PG).bind(lo).bind(hi).fetch_all(p).await,
+        };
+        Ok(res
+            .map_err(|e| db_err(self.db.backend(), e))?
+            .into_iter()
+            .map(|(r, n)| (r, u64::try_from(n).unwrap_or(0)))
             .collect())
     }
 
