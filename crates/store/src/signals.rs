@@ -205,17 +205,17 @@ impl LedgerReader {
         let mut out: Vec<QualityRow> = Vec::new();
         for (task, model, source, n, sum) in res.map_err(|e| db_err(self.db.backend(), e))? {
             let n = u64::try_from(n).unwrap_or(0);
-            let row = match out.last_mut() {
-                Some(r) if r.task == task && r.model == model => r,
-                _ => {
-                    out.push(QualityRow {
-                        task,
-                        model,
-                        ..QualityRow::default()
-                    });
-                    out.last_mut().expect("just pushed")
-                }
-            };
+            let same = out
+                .last()
+                .is_some_and(|r| r.task == task && r.model == model);
+            if !same {
+                out.push(QualityRow {
+                    task,
+                    model,
+                    ..QualityRow::default()
+                });
+            }
+            let Some(row) = out.last_mut() else { continue };
             if source == "feedback" {
                 row.feedback += n;
                 row.feedback_score_sum += sum;
