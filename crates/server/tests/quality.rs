@@ -39,6 +39,11 @@ async fn sim() -> Sim {
             refuse_rate: Some(1.0),
             ..ModelConfig::default()
         },
+        ModelConfig {
+            name: "shaky".into(),
+            skill: BTreeMap::from([("arithmetic".to_owned(), 0.5)]),
+            ..ModelConfig::default()
+        },
     ]);
     Sim::start(cfg).await.unwrap()
 }
@@ -76,6 +81,16 @@ fn config(sim: &Sim, ledger: &str) -> String {
         provider = "sim"
         upstream = "sim-premium"
         price = {{ input = 2.50, output = 10.00 }}
+        [[models]]
+        name = "shaky"
+        provider = "sim"
+        upstream = "shaky"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[routes]]
+        name = "confident"
+        strategy = "cascade"
+        candidates = ["shaky", "premium"]
+        evaluators = [{{ kind = "logprob", min = 0.7 }}]
         [[routes]]
         name = "cascade-bad"
         strategy = "cascade"
@@ -421,4 +436,57 @@ async fn feedback_moves_a_quality_floor_route_and_survives_a_restart() {
         tokio::time::sleep(Duration::from_millis(20)).await; // seeding runs in the background
     }
     assert_eq!(answered, "good");
+}
+
+#[tokio::test]
+async fn a_confidence_cascade_escalates_exactly_the_answers_the_model_was_unsure_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let http = reqwest::Client::new();
+    let (mut escalated, mut kept) = (0, 0);
+    for i in 0..30 {
+        let body = |model: &str| {
+            json!({"model": model, "logprobs": true,
+                "messages": [{"role": "user", "content": format!("What is {} + {}?", 10 + i, 3 * i)}]})
+        };
+        // The same question straight to the shaky model: its answer and its confidence.
+        let direct: Value = http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body("shaky"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let lps: Vec<f64> = direct["choices"][0]["logprobs"]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["logprob"].as_f64().unwrap())
+            .collect();
+        let confidence = (lps.iter().sum::<f64>() / lps.len() as f64).exp();
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body("confident"))
+            .send()
+            .await
+            .unwrap();
+        let model = header(&r, "x-switchyard-model");
+        if confidence < 0.7 {
+            assert_eq!(model, "premium", "confidence {confidence}");
+            escalated += 1;
+        } else {
+            assert_eq!(model, "shaky", "confidence {confidence}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(
+                v["choices"][0]["message"]["content"],
+                direct["choices"][0]["message"]["content"]
+            );
+            kept += 1;
+        }
+    }
+    assert!(escalated > 0 && kept > 0, "{escalated} {kept}");
 }

@@ -16,6 +16,8 @@ const WAVE: usize = 40;
 const WAVES: usize = 8;
 /// JSON extractions on the cascade route.
 const EXTRACTIONS: usize = 80;
+/// Sums on the confidence cascade.
+const CONFIDENT: usize = 60;
 /// One question in this many (per task) goes straight to the baseline model (the control).
 const CONTROL_EVERY: usize = 5;
 
@@ -38,6 +40,11 @@ pub struct Summary {
     /// The cascade's answers, and how many were escalated.
     extract: Vec<Checked>,
     escalated: usize,
+    /// The confidence cascade's answers, how many were escalated, and how many of the cheap
+    /// model's answers were right (asked directly, for comparison).
+    confident: Vec<Checked>,
+    confident_escalated: usize,
+    cheap_alone_right: usize,
     feedback_sent: usize,
 }
 
@@ -79,11 +86,11 @@ async fn ask(
     model: &str,
     task: &str,
     prompt: &str,
-    json_mode: bool,
+    extra: Value,
 ) -> anyhow::Result<Answer> {
     let mut body = json!({"model": model, "messages": [{"role": "user", "content": prompt}]});
-    if json_mode {
-        body["response_format"] = json!({"type": "json_object"});
+    if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
     }
     let resp = client
         .post(format!("{base}/v1/chat/completions"))
@@ -140,6 +147,9 @@ pub async fn run(client: &reqwest::Client, base: &str) -> anyhow::Result<Summary
         control: BTreeMap::new(),
         extract: Vec::new(),
         escalated: 0,
+        confident: Vec::new(),
+        confident_escalated: 0,
+        cheap_alone_right: 0,
         feedback_sent: 0,
     };
     const TASKS: [&str; 2] = ["sentiment", "arithmetic"];
@@ -153,7 +163,7 @@ pub async fn run(client: &reqwest::Client, base: &str) -> anyhow::Result<Summary
                     let control = i % (2 * CONTROL_EVERY) < 2;
                     let (prompt, right) = question(task, i);
                     let model = if control { "sim-premium" } else { "graded" };
-                    let a = ask(client, base, model, task, &prompt, false).await?;
+                    let a = ask(client, base, model, task, &prompt, Value::Null).await?;
                     let correct = a.text.trim() == right;
                     let sent = feedback(client, base, &a.id, correct).await;
                     let checked = Checked {
@@ -188,7 +198,8 @@ pub async fn run(client: &reqwest::Client, base: &str) -> anyhow::Result<Summary
             .map(|i| async move {
                 let prompt =
                     format!("Extract the invoice number and total of invoice INV-{i} as JSON.");
-                let a = ask(client, base, "extract", "extraction", &prompt, true).await?;
+                let json_mode = json!({"response_format": {"type": "json_object"}});
+                let a = ask(client, base, "extract", "extraction", &prompt, json_mode).await?;
                 let valid = serde_json::from_str::<Value>(&a.text).is_ok_and(|v| v.is_object());
                 let sent = feedback(client, base, &a.id, valid).await;
                 let checked = Checked {
@@ -207,6 +218,41 @@ pub async fn run(client: &reqwest::Client, base: &str) -> anyhow::Result<Summary
         s.escalated += usize::from(escalated);
         s.feedback_sent += usize::from(sent);
         s.extract.push(checked);
+    }
+    let sums: Vec<anyhow::Result<(Checked, bool, bool, bool)>> =
+        futures::stream::iter(0..CONFIDENT)
+            .map(|i| async move {
+                let (prompt, right) = question("arithmetic", 1000 + 2 * i);
+                let logprobs = json!({"logprobs": true});
+                let a = ask(client, base, "confident", "arithmetic", &prompt, logprobs).await?;
+                let alone = ask(
+                    client,
+                    base,
+                    "sim-cheap",
+                    "arithmetic",
+                    &prompt,
+                    Value::Null,
+                )
+                .await?;
+                let correct = a.text.trim() == right;
+                let sent = feedback(client, base, &a.id, correct).await;
+                let checked = Checked {
+                    model: a.model,
+                    correct,
+                    cost: a.cost,
+                    baseline: a.baseline,
+                };
+                Ok((checked, a.attempts > 1, alone.text.trim() == right, sent))
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+    for r in sums {
+        let (checked, escalated, alone_right, sent) = r?;
+        s.confident_escalated += usize::from(escalated);
+        s.cheap_alone_right += usize::from(alone_right);
+        s.feedback_sent += usize::from(sent);
+        s.confident.push(checked);
     }
     Ok(s)
 }
@@ -276,6 +322,18 @@ impl Summary {
         baseline += self.extract.iter().map(|c| c.baseline).sum::<f64>();
         right += valid;
         n += self.extract.len();
+        writeln!(
+            out,
+            "route \"confident\" (cascade: sim-cheap's sum kept when its confidence ≥ 0.7, from logprobs): {} sums, {} escalated, {:.1}% right (sim-cheap alone: {:.1}%)",
+            self.confident.len(),
+            self.confident_escalated,
+            accuracy(&self.confident),
+            share(self.cheap_alone_right, self.confident.len()),
+        )?;
+        cost += self.confident.iter().map(|c| c.cost).sum::<f64>();
+        baseline += self.confident.iter().map(|c| c.baseline).sum::<f64>();
+        right += self.confident.iter().filter(|c| c.correct).count();
+        n += self.confident.len();
         let routed_acc = share(right, n);
         let kept = if control_acc > 0.0 {
             100.0 * routed_acc / control_acc
@@ -289,7 +347,7 @@ impl Summary {
         )?;
         writeln!(
             out,
-            "spend on these: ${cost:.6} vs baseline ${baseline:.6} → saved {:.1}% (escalated extractions pay for both attempts)",
+            "spend on these: ${cost:.6} vs baseline ${baseline:.6} → saved {:.1}% (an escalated request pays for both attempts)",
             if baseline > 0.0 { 100.0 * (baseline - cost) / baseline } else { 0.0 }
         )?;
         writeln!(

@@ -231,6 +231,9 @@ pub struct Choice {
     pub tool_calls: Vec<ToolCall>,
     /// Why it ended.
     pub finish: Finish,
+    /// The model's confidence in a text answer (the geometric mean of its token
+    /// probabilities), reported as log-probabilities when the request asks for them.
+    pub confidence: f64,
 }
 
 impl Choice {
@@ -309,6 +312,7 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
                 pieces: Vec::new(),
                 tool_calls,
                 finish: Finish::ToolCalls,
+                confidence: 1.0,
             };
         }
     }
@@ -327,8 +331,17 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
             } else {
                 req.skill.arithmetic
             };
-            let text = if right(skill) { good } else { bad };
-            return finish_text(text, &req.stop, req.max_tokens);
+            // Sure of most right answers, unsure of most wrong ones: the ranges overlap, as a
+            // real model's confidence does.
+            let mut conf = Rng::new(req.seed ^ 0xC0_4F1D);
+            let (text, confidence) = if right(skill) {
+                (good, 0.7 + 0.29 * conf.unit())
+            } else {
+                (bad, 0.3 + 0.5 * conf.unit())
+            };
+            let mut c = finish_text(text, &req.stop, req.max_tokens);
+            c.confidence = confidence;
+            return c;
         }
     }
     let len = answer_len(req, rng);
@@ -388,6 +401,7 @@ fn finish_text(mut text: String, stop: &[&str], max_tokens: Option<u32>) -> Choi
         pieces,
         tool_calls: Vec::new(),
         finish,
+        confidence: 0.9,
     }
 }
 

@@ -77,8 +77,22 @@ struct CompletionOut<'a> {
 struct ChoiceOut<'a> {
     index: usize,
     message: MessageOut<'a>,
-    logprobs: Option<()>,
+    logprobs: Option<LogprobsOut<'a>>,
     finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct LogprobsOut<'a> {
+    content: Vec<TokenLogprob<'a>>,
+    refusal: Option<()>,
+}
+
+#[derive(Serialize)]
+struct TokenLogprob<'a> {
+    token: &'a str,
+    logprob: f64,
+    bytes: &'a [u8],
+    top_logprobs: [(); 0],
 }
 
 #[derive(Serialize)]
@@ -105,7 +119,7 @@ struct FunctionOut<'a> {
     arguments: &'a str,
 }
 
-fn choice_out(index: usize, c: &Choice) -> ChoiceOut<'_> {
+fn choice_out(index: usize, c: &Choice, logprobs: bool) -> ChoiceOut<'_> {
     let tool_calls: Vec<ToolCallOut<'_>> = c
         .tool_calls
         .iter()
@@ -127,13 +141,24 @@ fn choice_out(index: usize, c: &Choice) -> ChoiceOut<'_> {
             refusal: None,
             annotations: [],
         },
-        logprobs: None,
+        logprobs: (logprobs && c.tool_calls.is_empty()).then(|| LogprobsOut {
+            content: c
+                .pieces()
+                .map(|p| TokenLogprob {
+                    token: p,
+                    logprob: c.confidence.max(1e-6).ln(),
+                    bytes: p.as_bytes(),
+                    top_logprobs: [],
+                })
+                .collect(),
+            refusal: None,
+        }),
         finish_reason: finish_reason(c.finish),
     }
 }
 
 /// The non-streaming `chat.completion` body.
-pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer) -> Vec<u8> {
+pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer, logprobs: bool) -> Vec<u8> {
     let body = CompletionOut {
         id: &meta.id,
         object: "chat.completion",
@@ -143,7 +168,7 @@ pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer) -> Vec<u8> {
             .choices
             .iter()
             .enumerate()
-            .map(|(i, c)| choice_out(i, c))
+            .map(|(i, c)| choice_out(i, c, logprobs))
             .collect(),
         usage: usage_out(&answer.usage),
         service_tier: "default",

@@ -38,6 +38,8 @@ struct ChatCall<'a> {
     model: &'a str,
     stream: bool,
     include_usage: bool,
+    /// Log-probabilities asked for (non-streamed answers carry them).
+    logprobs: bool,
     gen: GenRequest<'a>,
 }
 
@@ -214,6 +216,7 @@ fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
         model,
         stream,
         include_usage,
+        logprobs: obj.get("logprobs").and_then(Value::as_bool) == Some(true),
         gen: GenRequest {
             seed,
             n: n as u32,
@@ -391,7 +394,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         if !gen_time.is_zero() {
             tokio::time::sleep(gen_time).await;
         }
-        let body = encode::completion(&meta, &answer);
+        let body = encode::completion(&meta, &answer, call.logprobs);
         match fault {
             Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
             Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
