@@ -269,6 +269,30 @@ pub enum EvaluatorConfig {
     },
     /// Every tool call's arguments are JSON conforming to the tool's parameter schema.
     ToolArgs,
+    /// An LLM judge: a sampled fraction of answers is graded 0–10 by `model`, called through
+    /// the gateway itself (its own ledger row, tagged `judge`). Runs after the answer is
+    /// served, so it never delays a client or gates a cascade; its grade is a quality signal.
+    Judge {
+        /// The judging model or route.
+        model: String,
+        /// Share of answers judged, in `[0, 1]`.
+        #[serde(default = "default_judge_sample")]
+        sample: f64,
+        /// Least passing grade, as a share of 10.
+        #[serde(default = "default_judge_min")]
+        min: f64,
+        /// What a good answer is, added to the judge's instructions.
+        #[serde(default)]
+        criteria: Option<String>,
+    },
+}
+
+fn default_judge_sample() -> f64 {
+    0.1
+}
+
+fn default_judge_min() -> f64 {
+    0.7
 }
 
 fn yes() -> bool {

@@ -59,7 +59,7 @@ pub struct Facts {
 /// Everything one request accumulates on its way through the phases.
 pub struct RequestCx {
     pub(crate) snap: Arc<Snapshot>,
-    sink: Arc<dyn Sink>,
+    pub(crate) sink: Arc<dyn Sink>,
     id: String,
     started: Instant,
     ingress: &'static str,
@@ -72,6 +72,8 @@ pub struct RequestCx {
     pub(crate) usage_estimated: bool,
     /// Judged answers: who answered, the evaluators' signals, and the verdict.
     pub(crate) judged: Vec<Judged>,
+    /// Signals about another request that travel in this one's row (an LLM judge's grade).
+    attached: Vec<SignalRow>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -126,6 +128,7 @@ impl RequestCx {
             usage: Usage::default(),
             usage_estimated: false,
             judged: Vec::new(),
+            attached: Vec::new(),
             bill: None,
             overhead_us: None,
             error: None,
@@ -136,6 +139,11 @@ impl RequestCx {
     /// The request id (the ledger row's id, `x-switchyard-request-id`).
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The client API's ledger label (`openai`, `anthropic`, `judge`, …).
+    pub fn ingress(&self) -> &'static str {
+        self.ingress
     }
 
     /// The snapshot the request runs on.
@@ -252,6 +260,11 @@ impl RequestCx {
             a.usage = usage;
             a.rejected = Some(why.to_owned());
         }
+    }
+
+    /// Carry a signal about another request in this request's ledger row.
+    pub(crate) fn attach_signal(&mut self, s: SignalRow) {
+        self.attached.push(s);
     }
 
     /// A rejected answer of `id` is served after all (every later candidate failed).
@@ -386,6 +399,11 @@ impl RequestCx {
                 j.passed,
                 None,
             );
+        }
+        for s in &self.attached {
+            let mut s = s.clone();
+            s.id = format!("{}:{}", row.id, out.len());
+            out.push(s);
         }
         out
     }

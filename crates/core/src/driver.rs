@@ -205,6 +205,11 @@ pub fn evaluate(
         .filter(|s| !s.passed)
         .map(|s| s.name)
         .collect();
+    for e in &route.evaluators {
+        if let evaluate::Evaluator::Judge(spec) = e {
+            crate::judge::maybe_spawn(cx, spec, req, answered, answer);
+        }
+    }
     cx.judge(answered, signals, passed);
     let cascade = route.strategy == Strategy::Cascade && !passed;
     if last || !(cascade || refused) {

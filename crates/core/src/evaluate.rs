@@ -28,6 +28,9 @@ pub enum Evaluator {
     Logprob(f64),
     /// See [`EvaluatorConfig::ToolArgs`].
     ToolArgs,
+    /// See [`EvaluatorConfig::Judge`]; judged outside [`Evaluator::judge`], by
+    /// [`crate::judge`].
+    Judge(crate::judge::JudgeSpec),
 }
 
 /// One evaluator's judgement of one answer.
@@ -173,6 +176,22 @@ impl Evaluator {
                 return Err(format!("`min` must be in [0, 1], not {min}"))
             }
             EvaluatorConfig::ToolArgs => Evaluator::ToolArgs,
+            EvaluatorConfig::Judge {
+                model,
+                sample,
+                min,
+                criteria,
+            } => {
+                if !(0.0..=1.0).contains(sample) || !(0.0..=1.0).contains(min) {
+                    return Err("`sample` and `min` must be in [0, 1]".into());
+                }
+                Evaluator::Judge(crate::judge::JudgeSpec {
+                    model: model.clone(),
+                    sample: *sample,
+                    min: *min,
+                    criteria: criteria.clone(),
+                })
+            }
         })
     }
 
@@ -227,6 +246,7 @@ impl Evaluator {
                 })
             }
             Evaluator::ToolArgs => tool_args(req, a),
+            Evaluator::Judge(_) => None,
         }
     }
 }

@@ -15,6 +15,7 @@ mod error;
 pub mod evaluate;
 pub mod features;
 pub mod health;
+mod judge;
 pub mod plan;
 pub mod quality;
 pub mod relay;

@@ -87,6 +87,11 @@ fn config(sim: &Sim, ledger: &str) -> String {
         upstream = "shaky"
         price = {{ input = 0.10, output = 0.40 }}
         [[routes]]
+        name = "judged"
+        strategy = "priority"
+        candidates = ["shaky"]
+        evaluators = [{{ kind = "judge", model = "premium", sample = 1.0, min = 0.5 }}]
+        [[routes]]
         name = "confident"
         strategy = "cascade"
         candidates = ["shaky", "premium"]
@@ -489,4 +494,64 @@ async fn a_confidence_cascade_escalates_exactly_the_answers_the_model_was_unsure
         }
     }
     assert!(escalated > 0 && kept > 0, "{escalated} {kept}");
+}
+
+#[tokio::test]
+async fn an_llm_judge_grades_through_the_gateway_and_its_cost_is_its_own_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let http = reqwest::Client::new();
+    let mut truth = BTreeMap::new();
+    for i in 0..20 {
+        let (a, b) = (20 + i, 7 * i);
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .header("x-switchyard-task", "sums")
+            .json(&json!({"model": "judged",
+                "messages": [{"role": "user", "content": format!("What is {a} + {b}?")}]}))
+            .send()
+            .await
+            .unwrap();
+        let id = header(&r, "x-switchyard-request-id");
+        let v: Value = r.json().await.unwrap();
+        let right = v["choices"][0]["message"]["content"] == format!("The answer is {}.", a + b);
+        truth.insert(id, right);
+    }
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    let mut judged = Vec::new();
+    for _ in 0..300 {
+        judged = reader
+            .signals(None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.source == "judge")
+            .collect();
+        if judged.len() == truth.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(judged.len(), truth.len(), "one grade per answer");
+    for s in &judged {
+        assert_eq!(s.model.as_deref(), Some("shaky"));
+        assert_eq!(s.task.as_deref(), Some("sums"));
+        assert_eq!(
+            s.passed,
+            Some(truth[&s.request_id]),
+            "the grade matches the truth"
+        );
+    }
+    assert!(truth.values().any(|r| *r) && truth.values().any(|r| !*r));
+    // The judge's calls are requests of their own: priced, tagged, never judged themselves.
+    let rows = reader.rows(None, None).await.unwrap();
+    let judges: Vec<&LedgerRow> = rows.iter().filter(|r| r.ingress == "judge").collect();
+    assert_eq!(judges.len(), truth.len());
+    for j in judges {
+        assert_eq!(j.model.as_deref(), Some("premium"));
+        assert_eq!(j.tags, ["judge"]);
+        assert!(j.cost().unwrap() > Decimal::ZERO);
+    }
 }

@@ -65,6 +65,8 @@ pub struct Skill {
     pub sentiment: f64,
     /// Probability of refusing a text request.
     pub refuse: f64,
+    /// A grade given as a judge is right (9 for a right answer, 2 for a wrong one).
+    pub judge: f64,
 }
 
 impl Default for Skill {
@@ -74,6 +76,7 @@ impl Default for Skill {
             arithmetic: 1.0,
             sentiment: 1.0,
             refuse: 0.0,
+            judge: 1.0,
         }
     }
 }
@@ -88,6 +91,7 @@ impl Skill {
             arithmetic: get("arithmetic"),
             sentiment: get("sentiment"),
             refuse: 0.0,
+            judge: get("judge"),
         }
     }
 }
@@ -118,9 +122,20 @@ pub const NEGATIVE_WORDS: [&str; 8] = [
     "disappointed",
 ];
 
-/// The right answer of a task the simulator can check, and a wrong one.
+/// The right answer of a task the simulator can check, and a wrong one. A judge's prompt
+/// ("Request: … Answer: …", as the gateway's LLM judge writes it) about a checkable request
+/// is graded: 9 if the answer is right, 2 if not.
 fn checkable(question: &str) -> Option<(String, String)> {
     let q = question.trim();
+    if let Some((inner, answer)) = q
+        .strip_prefix("Request:\n")
+        .and_then(|r| r.split_once("\n\nAnswer:\n"))
+    {
+        let (good, _) = checkable(inner)?;
+        let right = answer.trim() == good;
+        let (g, b) = if right { ("9", "2") } else { ("2", "9") };
+        return Some((g.to_owned(), b.to_owned()));
+    }
     let lower = q.to_lowercase();
     if lower.starts_with("classify the sentiment") {
         let score: i32 = lower
@@ -326,7 +341,10 @@ fn choice(req: &GenRequest<'_>, rng: &mut Rng) -> Choice {
     }
     if let (Format::Text, None, Some(q)) = (req.format, &req.tool_result, &req.question) {
         if let Some((good, bad)) = checkable(q) {
-            let skill = if q.trim_start().to_lowercase().starts_with("classify") {
+            let lower = q.trim_start().to_lowercase();
+            let skill = if lower.starts_with("request:") {
+                req.skill.judge
+            } else if lower.starts_with("classify") {
                 req.skill.sentiment
             } else {
                 req.skill.arithmetic
