@@ -51,6 +51,7 @@ struct Outcome {
 
 /// Run the demo.
 pub async fn run(requests: usize) -> anyhow::Result<()> {
+    let demo_started = std::time::Instant::now();
     let sim = Sim::start(demo_sim())
         .await
         .context("start the simulator")?;
@@ -111,10 +112,21 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     let quality = quality::run(&client, &base).await;
     let _ = stop_tx.send(());
     let _ = server.await;
-    gw.shutdown().await;
+    gw.shutdown().await; // flushes the ledger
     sim.shutdown().await;
     summary?;
-    quality?.print()
+    quality?.print()?;
+    // The same run, as `switchyard report` reads it back from the ledger.
+    let window = Duration::from_secs(demo_started.elapsed().as_secs() + 1);
+    println!(
+        "\n$ switchyard report --since {}s --by route",
+        window.as_secs()
+    );
+    crate::report::run(crate::report::ReportArgs::recent(
+        "sqlite://.switchyard/ledger.db".into(),
+        window,
+    ))
+    .await
 }
 
 /// The demo's simulator: the embedded models, with sim-cheap down during [`OUTAGE`].

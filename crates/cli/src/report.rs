@@ -90,6 +90,21 @@ pub struct ReportArgs {
     budget: Option<f64>,
 }
 
+impl ReportArgs {
+    /// The report of the last `window` on the ledger at `url`, by route (the demo's ending).
+    pub fn recent(url: String, window: Duration) -> ReportArgs {
+        ReportArgs {
+            ledger: Some(url),
+            config: None,
+            since: window.into(),
+            until: None,
+            by: vec![Dim::Route],
+            format: Format::Table,
+            budget: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Dim {
     Route,
@@ -173,12 +188,12 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
-            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,cost_per_request_usd,p50_ms,p95_ms,p99_ms,input_tokens,output_tokens")?;
+            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,cost_per_request_usd,p50_ms,p95_ms,p99_ms,input_tokens,output_tokens,retried,escalated")?;
             for (d, rows) in &groups {
                 for r in rows {
                     writeln!(
                         out,
-                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                         d.name(),
                         csv(&r.key),
                         r.requests,
@@ -194,7 +209,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         r.p95_latency_ms,
                         r.p99_latency_ms,
                         r.input_tokens,
-                        r.output_tokens
+                        r.output_tokens,
+                        r.retried,
+                        r.escalated
                     )?;
                 }
             }
@@ -235,7 +252,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                 writeln!(out, "\nby {}:", d.name())?;
                 writeln!(
                     out,
-                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8}",
+                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>8} {:>9}",
                     "key",
                     "requests",
                     "ok %",
@@ -246,12 +263,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     "$ / request",
                     "p50 ms",
                     "p95 ms",
-                    "p99 ms"
+                    "p99 ms",
+                    "retried",
+                    "escalated"
                 )?;
                 for r in rows {
                     writeln!(
                         out,
-                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8}",
+                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>7.1}% {:>8.1}%",
                         r.key,
                         r.requests,
                         if r.requests > 0 {
@@ -266,7 +285,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         r.cost_per_request().round_dp(9),
                         r.p50_latency_ms,
                         r.p95_latency_ms,
-                        r.p99_latency_ms
+                        r.p99_latency_ms,
+                        rate(r.retried, r.requests),
+                        rate(r.escalated, r.requests),
                     )?;
                 }
             }
@@ -385,6 +406,15 @@ impl Quality {
             )?;
         }
         Ok(())
+    }
+}
+
+/// `part` as a percentage of `whole` (0 when empty).
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
     }
 }
 

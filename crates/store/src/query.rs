@@ -83,6 +83,14 @@ pub struct SummaryRow {
     pub cache_read_tokens: u64,
     /// Output tokens (reasoning included).
     pub output_tokens: u64,
+    /// Requests that needed more than one attempt (retries, fallbacks, hedges), escalations
+    /// not counted.
+    #[serde(default)]
+    pub retried: u64,
+    /// Requests with an answer rejected by the route's evaluators and re-asked (cascade
+    /// escalations; their cost includes every attempt).
+    #[serde(default)]
+    pub escalated: u64,
 }
 
 impl SummaryRow {
@@ -122,6 +130,8 @@ impl SummaryRow {
         self.input_tokens += o.input_tokens;
         self.cache_read_tokens += o.cache_read_tokens;
         self.output_tokens += o.output_tokens;
+        self.retried += o.retried;
+        self.escalated += o.escalated;
     }
 }
 
@@ -229,7 +239,7 @@ macro_rules! decode_row {
 }
 
 macro_rules! summarize {
-    ($pool:expr, $since:expr, $until:expr, $group:expr) => {
+    ($pool:expr, $since:expr, $until:expr, $group:expr, $attempts_text:expr) => {
         async {
             let mut qb = QueryBuilder::new("SELECT ");
             qb.push($group.column());
@@ -237,8 +247,11 @@ macro_rules! summarize {
                 " AS k, status, cost_nanos, cost_rem_femtos, baseline_cost_nanos, \
              baseline_cost_rem_femtos, unpriced, latency_ms, \
              input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens \
-             AS all_input, cache_read_tokens, output_tokens",
+             AS all_input, cache_read_tokens, output_tokens, \
+             CAST(attempt_count AS BIGINT) AS attempts_n, CAST(CASE WHEN ",
             );
+            qb.push($attempts_text);
+            qb.push(" LIKE '%\"rejected\"%' THEN 1 ELSE 0 END AS BIGINT) AS escalated");
             window!(qb, $since, $until);
             let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
             let mut stream = qb.build().fetch($pool);
@@ -259,6 +272,8 @@ macro_rules! summarize {
                     r.try_get("all_input")?,
                     r.try_get("cache_read_tokens")?,
                     r.try_get("output_tokens")?,
+                    r.try_get("attempts_n")?,
+                    r.try_get::<i64, _>("escalated")? != 0,
                 );
             }
             Ok::<_, sqlx::Error>(acc)
@@ -352,8 +367,8 @@ impl LedgerReader {
         group_by: GroupBy,
     ) -> Result<Vec<SummaryRow>, StoreError> {
         let res = match &self.db {
-            Db::Sqlite(p) => summarize!(p, since, until, group_by),
-            Db::Postgres(p) => summarize!(p, since, until, group_by),
+            Db::Sqlite(p) => summarize!(p, since, until, group_by, "attempts"),
+            Db::Postgres(p) => summarize!(p, since, until, group_by, "attempts::text"),
         };
         let acc = res.map_err(|e| db_err(self.db.backend(), e))?;
         Ok(acc.into_iter().map(|(k, a)| a.finish(k)).collect())
@@ -408,9 +423,16 @@ impl Acc {
         input: i64,
         cache_read: i64,
         output: i64,
+        attempts: i64,
+        escalated: bool,
     ) {
         let s = &mut self.row;
         s.requests += 1;
+        if escalated {
+            s.escalated += 1;
+        } else if attempts > 1 {
+            s.retried += 1;
+        }
         match status {
             "ok" => s.ok += 1,
             "client_cancelled" => s.cancelled += 1,

@@ -443,6 +443,9 @@ pub async fn signals_roundtrip(url: &str, dir: &Path, base: i64) {
         r.task = Some(if i % 2 == 0 { "math" } else { "chat" }.into());
         r.model = Some("cheap".into());
         let pass = if i % 3 == 0 { 0.0 } else { 1.0 };
+        if i == 4 {
+            r.attempts[0].rejected = Some("evaluator failed: json".into());
+        }
         r.signals = vec![
             signal(&r, 0, "evaluator", "cheap", pass),
             signal(&r, 1, "verdict", "cheap", pass),
@@ -474,6 +477,18 @@ pub async fn signals_roundtrip(url: &str, dir: &Path, base: i64) {
         (obs[1].task.as_deref(), obs[1].sum, obs[1].n),
         (Some("math"), 3.25, 6)
     );
+    // The summary counts escalated requests apart from retried ones.
+    let total = summary(url, Some(base), Some(base + 10), GroupBy::Tenant)
+        .await
+        .unwrap()
+        .into_iter()
+        .fold(SummaryRow::default(), |mut a, r| {
+            a.absorb(&r);
+            a
+        });
+    let multi = rows.iter().filter(|r| r.attempts.len() > 1).count() as u64;
+    assert_eq!(total.escalated, 1);
+    assert_eq!(total.retried, multi - u64::from(rows[4].attempts.len() > 1));
     let facts = reader.request_facts(&rows[2].id).await.unwrap().unwrap();
     assert_eq!(facts.model.as_deref(), Some("cheap"));
     assert_eq!(facts.task.as_deref(), Some("math"));
