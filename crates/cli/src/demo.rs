@@ -118,10 +118,11 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
     quality?.print()?;
     // The same run, as `switchyard report` reads it back from the ledger.
     let window = Duration::from_secs(demo_started.elapsed().as_secs() + 1);
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "\n$ switchyard report --since {}s --by route",
         window.as_secs()
-    );
+    )?;
     crate::report::run(crate::report::ReportArgs::recent(
         "sqlite://.switchyard/ledger.db".into(),
         window,
