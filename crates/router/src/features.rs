@@ -1,0 +1,276 @@
+//! Feature extraction: hashed word unigrams and bigrams, character n-grams within words, and a
+//! few dense "shape" features (length, digits, math symbols, task label).
+//!
+//! Extraction is a single pass over the prompt's chars with a fixed-size word buffer and no heap
+//! allocation; every feature is reported to a sink as `(group, bucket)`. The sparse groups (words,
+//! bigrams, char n-grams) are each scaled by `1/sqrt(occurrences in the group)`, so a long prompt
+//! does not drown the dense and prior features; dense features have value 1.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{finish, fnv_step, fnv_str, FNV_OFFSET};
+
+/// Longest word prefix (in chars) used for character n-grams; longer words are truncated.
+const MAX_WORD_CHARS: usize = 24;
+
+/// Feature groups. Each sparse group is normalised separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// Lower-cased word unigrams.
+    Word = 0,
+    /// Lower-cased adjacent word pairs.
+    Bigram = 1,
+    /// Character n-grams within `<word>` (boundary markers included).
+    Char = 2,
+    /// Dense shape and task features, value 1, not normalised.
+    Dense = 3,
+}
+
+/// Number of groups, for per-group accumulators.
+pub(crate) const GROUPS: usize = 4;
+
+/// Which features a model uses. Stored in the model file; a model is only valid with the exact
+/// configuration it was trained with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// log2 of the number of hash buckets (e.g. 18 → 262,144 weights).
+    pub hash_bits: u32,
+    /// Use lower-cased word unigrams.
+    pub word_unigrams: bool,
+    /// Use lower-cased word bigrams.
+    pub word_bigrams: bool,
+    /// Shortest character n-gram (0 disables character n-grams).
+    pub char_ngram_min: usize,
+    /// Longest character n-gram.
+    pub char_ngram_max: usize,
+    /// Use dense shape features (log length, digit count, math symbols).
+    pub shape: bool,
+    /// Use a one-hot task-label feature, and task × length bucket.
+    pub task_onehot: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self {
+            hash_bits: 18,
+            word_unigrams: true,
+            word_bigrams: true,
+            char_ngram_min: 3,
+            char_ngram_max: 5,
+            shape: true,
+            task_onehot: true,
+        }
+    }
+}
+
+impl FeatureConfig {
+    /// Number of hash buckets.
+    pub fn buckets(&self) -> usize {
+        1usize << self.hash_bits
+    }
+
+    fn mask(&self) -> u64 {
+        (1u64 << self.hash_bits) - 1
+    }
+}
+
+// Namespaces keep the same string in different groups in different buckets.
+const NS_WORD: u32 = 0x5744;
+const NS_BIGRAM: u32 = 0x4247;
+const NS_CHAR: u32 = 0x4348;
+const NS_LEN: u32 = 0x4c4e;
+const NS_DIGITS: u32 = 0x4447;
+const NS_MATH: u32 = 0x4d54;
+const NS_WORDS: u32 = 0x5743;
+const NS_TASK: u32 = 0x544b;
+const NS_TASK_LEN: u32 = 0x544c;
+
+/// Math-ish characters, one dense feature per class present.
+fn math_class(c: char) -> Option<u32> {
+    Some(match c {
+        '=' => 0,
+        '+' | '*' | '×' | '÷' => 1,
+        '^' => 2,
+        '$' | '\\' => 3,
+        '%' => 4,
+        '√' | '∫' | '∑' | 'π' | '∞' | '≤' | '≥' | '≠' => 5,
+        '(' | ')' => 6,
+        '/' => 7,
+        _ => return None,
+    })
+}
+
+#[inline]
+fn lower(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
+    }
+}
+
+fn ilog2_bucket(n: usize) -> u32 {
+    (n + 1).ilog2()
+}
+
+/// Streams every feature of `(prompt, task)` to `sink(group, bucket)`.
+pub(crate) fn extract(
+    cfg: &FeatureConfig,
+    prompt: &str,
+    task: Option<&str>,
+    mut sink: impl FnMut(Group, u32),
+) {
+    let mask = cfg.mask();
+    let bucket = |h: u64| (finish(h) & mask) as u32;
+    let mut word = ['\0'; MAX_WORD_CHARS + 2];
+    let mut wlen = 0usize; // chars in the word (may exceed the buffer)
+    let mut wh = fnv_step(FNV_OFFSET, NS_WORD);
+    let mut prev: Option<u64> = None;
+    let mut words = 0usize;
+    let mut digits = 0usize;
+    let mut math = 0u32;
+
+    let mut flush = |word: &mut [char], wlen: &mut usize, wh: &mut u64, words: &mut usize| {
+        if *wlen == 0 {
+            return;
+        }
+        *words += 1;
+        if cfg.word_unigrams {
+            sink(Group::Word, bucket(*wh));
+        }
+        if cfg.word_bigrams {
+            if let Some(p) = prev {
+                sink(Group::Bigram, bucket(p ^ wh.rotate_left(23) ^ u64::from(NS_BIGRAM)));
+            }
+            prev = Some(*wh);
+        }
+        if cfg.char_ngram_min > 0 {
+            let n = (*wlen).min(MAX_WORD_CHARS);
+            word[n + 1] = '>';
+            let seq = &word[..n + 2];
+            for start in 0..seq.len() {
+                let mut h = fnv_step(FNV_OFFSET, NS_CHAR);
+                for (k, &c) in seq[start..].iter().take(cfg.char_ngram_max).enumerate() {
+                    h = fnv_step(h, u32::from(c));
+                    if k + 1 >= cfg.char_ngram_min {
+                        sink(Group::Char, bucket(h));
+                    }
+                }
+            }
+        }
+        *wlen = 0;
+        *wh = fnv_step(FNV_OFFSET, NS_WORD);
+    };
+
+    word[0] = '<';
+    for c in prompt.chars() {
+        if c.is_alphanumeric() {
+            let lc = lower(c);
+            if wlen < MAX_WORD_CHARS {
+                word[wlen + 1] = lc;
+            }
+            wlen += 1;
+            wh = fnv_step(wh, u32::from(lc));
+            if c.is_ascii_digit() {
+                digits += 1;
+            }
+        } else {
+            flush(&mut word, &mut wlen, &mut wh, &mut words);
+            if let Some(m) = math_class(c) {
+                math |= 1 << m;
+            }
+        }
+    }
+    flush(&mut word, &mut wlen, &mut wh, &mut words);
+
+    let len_bucket = ilog2_bucket(prompt.len());
+    if cfg.shape {
+        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_LEN), len_bucket)));
+        let d = ilog2_bucket(digits);
+        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_DIGITS), d)));
+        let w = ilog2_bucket(words);
+        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_WORDS), w)));
+        for m in 0..8 {
+            if math & (1 << m) != 0 {
+                sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_MATH), m)));
+            }
+        }
+    }
+    if cfg.task_onehot {
+        let t = task.unwrap_or("");
+        let th = fnv_str(NS_TASK, t);
+        sink(Group::Dense, bucket(th));
+        sink(Group::Dense, bucket(fnv_step(th ^ u64::from(NS_TASK_LEN), len_bucket)));
+    }
+}
+
+/// The features of one prompt as a merged sparse vector (training-time representation; the
+/// scorer never builds this).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SparseRow {
+    pub idx: Vec<u32>,
+    pub val: Vec<f32>,
+}
+
+impl SparseRow {
+    /// Builds the row with per-group normalisation, duplicates merged, sorted by index.
+    pub(crate) fn from_prompt(cfg: &FeatureConfig, prompt: &str, task: Option<&str>) -> Self {
+        let mut raw: Vec<(u32, u8)> = Vec::new();
+        let mut counts = [0usize; GROUPS];
+        extract(cfg, prompt, task, |g, b| {
+            counts[g as usize] += 1;
+            raw.push((b, g as u8));
+        });
+        let scale: [f32; GROUPS] = std::array::from_fn(|g| {
+            if g == Group::Dense as usize || counts[g] == 0 {
+                1.0
+            } else {
+                1.0 / (counts[g] as f32).sqrt()
+            }
+        });
+        raw.sort_unstable_by_key(|&(b, _)| b);
+        let mut row = SparseRow::default();
+        for (b, g) in raw {
+            let v = scale[g as usize];
+            if row.idx.last() == Some(&b) {
+                if let Some(last) = row.val.last_mut() {
+                    *last += v;
+                }
+            } else {
+                row.idx.push(b);
+                row.val.push(v);
+            }
+        }
+        row
+    }
+
+    /// Appends an extra coordinate (bias, prior) beyond the hash buckets.
+    pub(crate) fn push(&mut self, idx: u32, val: f32) {
+        self.idx.push(idx);
+        self.val.push(val);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_and_deterministic() {
+        let cfg = FeatureConfig::default();
+        let a = SparseRow::from_prompt(&cfg, "What is 2 + 2?", Some("math"));
+        let b = SparseRow::from_prompt(&cfg, "WHAT is 2 + 2?", Some("math"));
+        assert_eq!(a.idx, b.idx);
+        assert_eq!(a.val, b.val);
+        let c = SparseRow::from_prompt(&cfg, "What is 2 + 2?", Some("law"));
+        assert_ne!(a.idx, c.idx);
+    }
+
+    #[test]
+    fn empty_prompt_has_only_dense_features() {
+        let cfg = FeatureConfig::default();
+        let row = SparseRow::from_prompt(&cfg, "", None);
+        assert!(!row.idx.is_empty());
+        assert!(row.val.iter().all(|&v| v == 1.0));
+    }
+}
