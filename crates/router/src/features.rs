@@ -22,16 +22,18 @@ pub(crate) enum Group {
     Bigram = 1,
     /// Character n-grams within `<word>` (boundary markers included).
     Char = 2,
+    /// Task label × word unigram (a per-task vocabulary).
+    TaskWord = 3,
     /// Dense shape and task features, value 1, not normalised.
-    Dense = 3,
+    Dense = 4,
 }
 
 /// Number of groups, for per-group accumulators.
-pub(crate) const GROUPS: usize = 4;
+pub(crate) const GROUPS: usize = 5;
 
 /// Which features a model uses. Stored in the model file; a model is only valid with the exact
 /// configuration it was trained with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureConfig {
     /// log2 of the number of hash buckets (e.g. 18 → 262,144 weights).
     pub hash_bits: u32,
@@ -47,6 +49,14 @@ pub struct FeatureConfig {
     pub shape: bool,
     /// Use a one-hot task-label feature, and task × length bucket.
     pub task_onehot: bool,
+    /// Use multiple-choice structure features (option count, numeric options, option and stem
+    /// length), also crossed with the task label.
+    pub structure: bool,
+    /// Use task label × word unigram features.
+    pub task_words: bool,
+    /// Multiplier of the normalised text groups (words, bigrams, char n-grams); with AdaGrad
+    /// this acts as their learning rate relative to the dense and prior features.
+    pub text_scale: f32,
 }
 
 impl Default for FeatureConfig {
@@ -59,6 +69,9 @@ impl Default for FeatureConfig {
             char_ngram_max: 5,
             shape: true,
             task_onehot: true,
+            text_scale: 0.5,
+            task_words: true,
+            structure: true,
         }
     }
 }
@@ -84,6 +97,71 @@ const NS_MATH: u32 = 0x4d54;
 const NS_WORDS: u32 = 0x5743;
 const NS_TASK: u32 = 0x544b;
 const NS_TASK_LEN: u32 = 0x544c;
+const NS_STRUCT: u32 = 0x5354;
+const NS_TASK_PART: u32 = 0x5450;
+
+/// Whether a line looks like a multiple-choice option (`A. …`, `b) …`); returns its text.
+fn option_text(line: &str) -> Option<&str> {
+    let mut it = line.char_indices();
+    let (_, c) = it.next()?;
+    let (_, d) = it.next()?;
+    if c.is_ascii_alphabetic() && c.to_ascii_uppercase() <= 'J' && (d == '.' || d == ')') {
+        Some(line[2..].trim())
+    } else {
+        None
+    }
+}
+
+/// Multiple-choice structure of a prompt.
+#[derive(Debug, Default)]
+struct Structure {
+    options: usize,
+    numeric_options: usize,
+    option_chars: usize,
+    min_option: usize,
+    max_option: usize,
+    stem_chars: usize,
+    stem_digits: usize,
+    caps_words: usize,
+    of_the_above: bool,
+}
+
+/// One pass over the lines (no allocation).
+fn structure(prompt: &str) -> Structure {
+    let mut st = Structure {
+        min_option: usize::MAX,
+        ..Structure::default()
+    };
+    for line in prompt.lines() {
+        match option_text(line) {
+            Some(t) => {
+                st.options += 1;
+                st.option_chars += t.len();
+                st.min_option = st.min_option.min(t.len());
+                st.max_option = st.max_option.max(t.len());
+                if t.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '-' || c == '.') {
+                    st.numeric_options += 1;
+                }
+                if t.ends_with("of the above") || t.ends_with("of the above.") {
+                    st.of_the_above = true;
+                }
+            }
+            None if st.options == 0 => {
+                st.stem_chars += line.len() + 1;
+                st.stem_digits += line.bytes().filter(u8::is_ascii_digit).count();
+                st.caps_words += line
+                    .split(|c: char| !c.is_alphabetic())
+                    .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_uppercase()))
+                    .count();
+            }
+            None => {}
+        }
+    }
+    if st.options == 0 {
+        st.min_option = 0;
+    }
+    st
+}
 
 /// Math-ish characters, one dense feature per class present.
 fn math_class(c: char) -> Option<u32> {
@@ -129,6 +207,7 @@ pub(crate) fn extract(
     let mut words = 0usize;
     let mut digits = 0usize;
     let mut math = 0u32;
+    let task_hash = fnv_str(NS_TASK, task.unwrap_or(""));
 
     let mut flush = |word: &mut [char], wlen: &mut usize, wh: &mut u64, words: &mut usize| {
         if *wlen == 0 {
@@ -137,6 +216,9 @@ pub(crate) fn extract(
         *words += 1;
         if cfg.word_unigrams {
             sink(Group::Word, bucket(*wh));
+        }
+        if cfg.task_words {
+            sink(Group::TaskWord, bucket(*wh ^ task_hash.rotate_left(29)));
         }
         if cfg.word_bigrams {
             if let Some(p) = prev {
@@ -196,10 +278,47 @@ pub(crate) fn extract(
             }
         }
     }
+    if cfg.structure {
+        let st = structure(prompt);
+        let num_class = match (st.numeric_options, st.options) {
+            (0, _) => 0,
+            (n, o) if n == o => 2,
+            _ => 1,
+        };
+        let spread = if st.min_option == 0 {
+            0
+        } else {
+            ilog2_bucket(st.max_option / st.min_option)
+        };
+        // (feature id, value, also crossed with the task)
+        let feats = [
+            (1, ilog2_bucket(st.options), false),
+            (2, num_class, true),
+            (3, ilog2_bucket(st.option_chars / 8), false),
+            (4, ilog2_bucket(st.stem_chars / 16), true),
+            (5, ilog2_bucket(st.stem_digits), true),
+            (6, ilog2_bucket(st.caps_words), false),
+            (7, spread, false),
+            (8, u32::from(st.of_the_above), false),
+        ];
+        for (k, v, cross) in feats {
+            let h = fnv_step(fnv_step(fnv_step(FNV_OFFSET, NS_STRUCT), k), v);
+            sink(Group::Dense, bucket(h));
+            if cross {
+                sink(Group::Dense, bucket(h ^ task_hash.rotate_left(7)));
+            }
+        }
+    }
     if cfg.task_onehot {
-        let t = task.unwrap_or("");
-        let th = fnv_str(NS_TASK, t);
+        let th = task_hash;
         sink(Group::Dense, bucket(th));
+        // Parts of the label ("high_school_physics" → high, school, physics) share strength
+        // between related tasks.
+        for part in task.unwrap_or("").split(['_', '-', ' ', '/', '.']) {
+            if !part.is_empty() {
+                sink(Group::Dense, bucket(fnv_str(NS_TASK_PART, part)));
+            }
+        }
         sink(Group::Dense, bucket(fnv_step(th ^ u64::from(NS_TASK_LEN), len_bucket)));
     }
 }
@@ -225,7 +344,7 @@ impl SparseRow {
             if g == Group::Dense as usize || counts[g] == 0 {
                 1.0
             } else {
-                1.0 / (counts[g] as f32).sqrt()
+                cfg.text_scale / (counts[g] as f32).sqrt()
             }
         });
         raw.sort_unstable_by_key(|&(b, _)| b);

@@ -19,8 +19,8 @@ mod model;
 mod train;
 
 pub use features::FeatureConfig;
-pub use model::{threshold_for_share, Model, ModelFile, FORMAT, VERSION};
-pub use train::{train, Example, TrainOptions};
+pub use model::{threshold_for_share, Head, Model, ModelFile, FORMAT, MAX_HEADS, VERSION};
+pub use train::{train, train_pair, Example, PairExample, TrainOptions};
 
 /// Errors of loading, saving and benchmarking.
 #[derive(Debug, thiserror::Error)]

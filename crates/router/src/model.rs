@@ -16,6 +16,9 @@ pub const FORMAT: &str = "switchyard-router";
 /// The model file version this crate reads and writes.
 pub const VERSION: u32 = 1;
 
+/// Most heads a model may have (the scorer keeps per-head sums on the stack).
+pub const MAX_HEADS: usize = 4;
+
 /// The model file as stored (JSON). All parameters are `f32`, which serde_json writes in the
 /// shortest form and reads back exactly, so a saved model scores bitwise like the original.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,11 +35,21 @@ pub struct ModelFile {
     pub features: FeatureConfig,
     /// Decision threshold: `score >= threshold` → premium.
     pub threshold: f32,
+    /// One or more logistic heads over the same features; the score is the mean of their
+    /// probabilities (e.g. `(P(weak wrong) + P(strong right)) / 2 = (1 + E[strong − weak]) / 2`).
+    pub heads: Vec<Head>,
+}
+
+/// One logistic regression over the shared features plus its per-task prior.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    /// What this head predicts (e.g. `premium_needed`, `weak_wrong`, `strong_right`).
+    pub target: String,
     /// Intercept.
     pub bias: f32,
     /// Weight of the task-prior feature (`logit(prior(task))`).
     pub prior_weight: f32,
-    /// Smoothed per-task mean of the training target.
+    /// Smoothed per-task mean of this head's training target.
     pub task_priors: BTreeMap<String, f32>,
     /// Prior for a missing or unseen task (the global training mean).
     pub default_prior: f32,
@@ -44,13 +57,23 @@ pub struct ModelFile {
     pub weights: Vec<(u32, f32)>,
 }
 
+/// Per-head constants of the scorer.
+#[derive(Debug, Clone)]
+struct HeadState {
+    bias: f32,
+    prior_weight: f32,
+    priors: HashMap<String, f32>,
+    default_prior_logit: f32,
+}
+
 /// A loaded router model, ready to score prompts.
 #[derive(Debug, Clone)]
 pub struct Model {
     file: ModelFile,
+    /// Weights interleaved by head: bucket `b`, head `h` at `b * heads + h` (one cache line
+    /// per bucket lookup whatever the number of heads).
     dense: Vec<f32>,
-    priors: HashMap<String, f32>,
-    default_prior_logit: f32,
+    heads: Vec<HeadState>,
     version: String,
 }
 
@@ -64,56 +87,79 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
+fn content_version(file: &ModelFile) -> String {
+    let canonical = serde_json::to_vec(file).unwrap_or_default();
+    format!("fnv1a64:{:016x}", fnv_bytes(&canonical))
+}
+
+fn bad(msg: impl Into<String>) -> RouterError {
+    RouterError::Format(msg.into())
+}
+
 impl Model {
-    /// Builds a model from its file form, validating format, version and weight indices.
+    /// Builds a model from its file form, validating format, version, features and weights.
     pub fn from_file(file: ModelFile) -> Result<Model, RouterError> {
         if file.format != FORMAT {
-            return Err(RouterError::Format(format!(
+            return Err(bad(format!(
                 "format is {:?}, expected {FORMAT:?}",
                 file.format
             )));
         }
         if file.version != VERSION {
-            return Err(RouterError::Format(format!(
+            return Err(bad(format!(
                 "version {} is not supported (this build reads version {VERSION})",
                 file.version
             )));
         }
-        if !(1..=24).contains(&file.features.hash_bits) {
-            return Err(RouterError::Format(format!(
-                "hash_bits {} out of range 1..=24",
-                file.features.hash_bits
-            )));
-        }
         let f = &file.features;
+        if !(1..=24).contains(&f.hash_bits) {
+            return Err(bad(format!("hash_bits {} out of range 1..=24", f.hash_bits)));
+        }
         if f.char_ngram_min > f.char_ngram_max || f.char_ngram_max > 16 {
-            return Err(RouterError::Format(
-                "char n-gram range is invalid".to_string(),
-            ));
+            return Err(bad("char n-gram range is invalid"));
         }
-        let mut dense = vec![0.0f32; f.buckets()];
-        for &(i, w) in &file.weights {
-            let slot = dense.get_mut(i as usize).ok_or_else(|| {
-                RouterError::Format(format!("weight index {i} beyond {} buckets", f.buckets()))
-            })?;
-            if !w.is_finite() {
-                return Err(RouterError::Format(format!("weight {i} is not finite")));
+        if !f.text_scale.is_finite() || !file.threshold.is_finite() {
+            return Err(bad("text_scale and threshold must be finite"));
+        }
+        let n = file.heads.len();
+        if !(1..=MAX_HEADS).contains(&n) {
+            return Err(bad(format!("{n} heads; expected 1..={MAX_HEADS}")));
+        }
+        let mut dense = vec![0.0f32; f.buckets() * n];
+        let mut heads = Vec::with_capacity(n);
+        for (h, head) in file.heads.iter().enumerate() {
+            for &(i, w) in &head.weights {
+                if (i as usize) >= f.buckets() || !w.is_finite() {
+                    return Err(bad(format!(
+                        "head {h}: weight {i} is beyond {} buckets or not finite",
+                        f.buckets()
+                    )));
+                }
+                dense[i as usize * n + h] = w;
             }
-            *slot = w;
+            let finite = [head.bias, head.prior_weight, head.default_prior]
+                .iter()
+                .chain(head.task_priors.values())
+                .all(|v| v.is_finite());
+            if !finite {
+                return Err(bad(format!("head {h}: parameters must be finite")));
+            }
+            heads.push(HeadState {
+                bias: head.bias,
+                prior_weight: head.prior_weight,
+                priors: head
+                    .task_priors
+                    .iter()
+                    .map(|(k, &p)| (k.clone(), logit(f64::from(p)) as f32))
+                    .collect(),
+                default_prior_logit: logit(f64::from(head.default_prior)) as f32,
+            });
         }
-        let priors = file
-            .task_priors
-            .iter()
-            .map(|(k, &p)| (k.clone(), logit(f64::from(p)) as f32))
-            .collect();
-        let default_prior_logit = logit(f64::from(file.default_prior)) as f32;
-        let canonical = serde_json::to_vec(&file)?;
-        let version = format!("fnv1a64:{:016x}", fnv_bytes(&canonical));
+        let version = content_version(&file);
         Ok(Model {
             file,
             dense,
-            priors,
-            default_prior_logit,
+            heads,
             version,
         })
     }
@@ -137,30 +183,45 @@ impl Model {
         })
     }
 
-    /// Probability that the premium model is needed for this prompt. Allocation-free.
+    /// Probability that the premium model is needed for this prompt (the mean of the heads'
+    /// probabilities). One pass over the prompt, no heap allocation.
     pub fn score(&self, prompt: &str, task: Option<&str>) -> f64 {
-        let mut sums = [0.0f32; GROUPS];
+        let n = self.heads.len();
+        let mut sums = [[0.0f32; MAX_HEADS]; GROUPS];
         let mut counts = [0u32; GROUPS];
         extract(&self.file.features, prompt, task, |g, b| {
             let gi = g as usize;
-            // `b` is masked to the bucket count, which is `dense.len()`.
-            sums[gi] += self.dense.get(b as usize).copied().unwrap_or(0.0);
             counts[gi] += 1;
-        });
-        let mut z = f64::from(self.file.bias)
-            + f64::from(self.file.prior_weight) * f64::from(self.prior_logit(task));
-        for g in 0..GROUPS {
-            if counts[g] == 0 {
-                continue;
+            let base = b as usize * n;
+            // `b` is masked to the bucket count, so the slice is always in range.
+            if let Some(ws) = self.dense.get(base..base + n) {
+                for (s, w) in sums[gi].iter_mut().zip(ws) {
+                    *s += *w;
+                }
             }
-            let s = f64::from(sums[g]);
-            z += if g == Group::Dense as usize {
-                s
-            } else {
-                s / f64::from(counts[g]).sqrt()
-            };
+        });
+        let text_scale = f64::from(self.file.features.text_scale);
+        let mut total = 0.0;
+        for (h, head) in self.heads.iter().enumerate() {
+            let prior = task
+                .and_then(|t| head.priors.get(t))
+                .copied()
+                .unwrap_or(head.default_prior_logit);
+            let mut z = f64::from(head.bias) + f64::from(head.prior_weight) * f64::from(prior);
+            for g in 0..GROUPS {
+                if counts[g] == 0 {
+                    continue;
+                }
+                let s = f64::from(sums[g][h]);
+                z += if g == Group::Dense as usize {
+                    s
+                } else {
+                    s * text_scale / f64::from(counts[g]).sqrt()
+                };
+            }
+            total += sigmoid(z);
         }
-        sigmoid(z)
+        total / n as f64
     }
 
     /// The decision threshold.
@@ -173,7 +234,7 @@ impl Model {
         self.score(prompt, task) >= self.threshold()
     }
 
-    /// Content hash of the model file (stable across save/load), for the ledger.
+    /// Content hash of the model file (`fnv1a64:…`, stable across save/load), for the ledger.
     pub fn version(&self) -> &str {
         &self.version
     }
@@ -192,15 +253,7 @@ impl Model {
     /// Sets the threshold directly (and refreshes the version hash).
     pub fn set_threshold(&mut self, threshold: f64) {
         self.file.threshold = threshold as f32;
-        let canonical = serde_json::to_vec(&self.file).unwrap_or_default();
-        self.version = format!("fnv1a64:{:016x}", fnv_bytes(&canonical));
-    }
-
-    /// `logit(prior)` of a task, the default prior for a missing or unseen one.
-    pub(crate) fn prior_logit(&self, task: Option<&str>) -> f32 {
-        task.and_then(|t| self.priors.get(t))
-            .copied()
-            .unwrap_or(self.default_prior_logit)
+        self.version = content_version(&self.file);
     }
 }
 

@@ -175,6 +175,9 @@ pub(crate) struct Checks {
     pub checked: usize,
     /// Equations whose claimed result is wrong.
     pub failed: usize,
+    /// Equations accepted only up to rounding (`10/60 = 0.17`): an approximation entered the
+    /// chain.
+    pub approximate: usize,
     /// Claimed results of all checked equations, in order.
     pub results: Vec<f64>,
 }
@@ -199,6 +202,8 @@ pub(crate) fn check(text: &str) -> Checks {
             out.checked += 1;
             if !close(v, claimed) {
                 out.failed += 1;
+            } else if (v - claimed).abs() > 1e-9 * claimed.abs().max(1.0) {
+                out.approximate += 1;
             }
             out.results.push(claimed);
         }

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// Number of dense evaluator features (index 0 is the bias).
-const DIM: usize = 32;
+const DIM: usize = 40;
 
 const HEDGES: &[&str] = &[
     "assum",
@@ -129,6 +129,15 @@ pub(crate) fn features(prompt: &str, response: &str) -> [f32; DIM] {
     f[29] = flag(lower.contains("per") && lower.contains('%'));
     f[30] = ln1(prompt.matches('%').count() + prompt.matches("percent").count());
     f[31] = ln1(prompt.matches(" each").count() + prompt.matches(" every").count());
+    f[32] = ln1(checks.approximate);
+    f[33] = flag(checks.approximate > 0);
+    let non_int = checks.results.iter().filter(|r| r.fract().abs() > 1e-9).count();
+    f[34] = ln1(non_int);
+    f[35] = flag(lower.contains("round"));
+    f[36] = flag(lower.contains("fraction") || lower.contains("whole"));
+    f[37] = flag(checks.results.iter().any(|r| *r < 0.0));
+    f[38] = flag(final_num.is_some_and(|v| !chain_nums.iter().any(|&c| close(c, v))));
+    f[39] = ln1(prompt.matches('?').count());
     f
 }
 
