@@ -69,7 +69,7 @@ impl Default for FeatureConfig {
             char_ngram_max: 5,
             shape: true,
             task_onehot: true,
-            text_scale: 0.5,
+            text_scale: 0.3,
             task_words: true,
             structure: true,
         }
@@ -124,6 +124,70 @@ struct Structure {
     stem_digits: usize,
     caps_words: usize,
     of_the_above: bool,
+    /// Options containing a digit.
+    digit_options: usize,
+    /// Some option is a number with a unit (`3.2 kg`, `15 m/s`).
+    units: bool,
+    /// Some option combines roman-numbered statements (`I and II`, `II, III`).
+    roman_combo: bool,
+    /// Word-set signature (64-bit Bloom) of up to 10 options, for their mutual overlap.
+    option_sigs: [u64; 10],
+}
+
+/// Whether `t` has a number followed by a short unit word (`3.2 kg`, `15 m/s`, `4 eV`).
+fn has_unit(t: &str) -> bool {
+    let mut prev_digit = false;
+    let mut words = t.split(' ');
+    let mut prev_num = false;
+    for w in words.by_ref() {
+        let is_num = w.starts_with(|c: char| c.is_ascii_digit())
+            && w.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '^' | '-' | '×'));
+        let unit_like = !w.is_empty()
+            && w.len() <= 5
+            && w.starts_with(|c: char| c.is_ascii_alphabetic())
+            && w.chars().all(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '^' | '2' | '3'));
+        if prev_num && unit_like {
+            return true;
+        }
+        prev_digit |= is_num;
+        prev_num = is_num;
+    }
+    let _ = prev_digit;
+    false
+}
+
+/// A 64-bit Bloom signature of the lower-cased words of `text`.
+fn word_signature(text: &str) -> u64 {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .fold(0u64, |sig, w| {
+            let h = w
+                .chars()
+                .fold(FNV_OFFSET, |h, c| fnv_step(h, u32::from(lower(c))));
+            sig | 1u64 << (finish(h) & 63)
+        })
+}
+
+impl Structure {
+    /// Mean pairwise Jaccard overlap of the options' word signatures, in fifths (0..=5).
+    fn overlap_fifths(&self) -> u32 {
+        let n = self.options.min(self.option_sigs.len());
+        let (mut sum, mut pairs) = (0.0f32, 0u32);
+        for i in 0..n {
+            for j in i + 1..n {
+                let (a, b) = (self.option_sigs[i], self.option_sigs[j]);
+                let union = (a | b).count_ones();
+                if union > 0 {
+                    sum += (a & b).count_ones() as f32 / union as f32;
+                }
+                pairs += 1;
+            }
+        }
+        if pairs == 0 {
+            return 0;
+        }
+        ((sum / pairs as f32) * 5.0) as u32 + 1
+    }
 }
 
 /// One pass over the lines (no allocation).
@@ -135,6 +199,9 @@ fn structure(prompt: &str) -> Structure {
     for line in prompt.lines() {
         match option_text(line) {
             Some(t) => {
+                if let Some(sig) = st.option_sigs.get_mut(st.options) {
+                    *sig = word_signature(t);
+                }
                 st.options += 1;
                 st.option_chars += t.len();
                 st.min_option = st.min_option.min(t.len());
@@ -142,6 +209,13 @@ fn structure(prompt: &str) -> Structure {
                 if t.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '-' || c == '.') {
                     st.numeric_options += 1;
                 }
+                if t.bytes().any(|b| b.is_ascii_digit()) {
+                    st.digit_options += 1;
+                    st.units |= has_unit(t);
+                }
+                st.roman_combo |= ["I and", "I, ", "II and", "II, ", "III and", "IV and"]
+                    .iter()
+                    .any(|p| t.starts_with(p));
                 if t.ends_with("of the above") || t.ends_with("of the above.") {
                     st.of_the_above = true;
                 }
@@ -300,6 +374,10 @@ pub(crate) fn extract(
             (6, ilog2_bucket(st.caps_words), false),
             (7, spread, false),
             (8, u32::from(st.of_the_above), false),
+            (9, st.overlap_fifths(), true),
+            (10, st.digit_options.min(5) as u32, true),
+            (11, u32::from(st.units), false),
+            (12, u32::from(st.roman_combo), false),
         ];
         for (k, v, cross) in feats {
             let h = fnv_step(fnv_step(fnv_step(FNV_OFFSET, NS_STRUCT), k), v);
@@ -378,7 +456,7 @@ mod tests {
     fn case_insensitive_and_deterministic() {
         let cfg = FeatureConfig::default();
         let a = SparseRow::from_prompt(&cfg, "What is 2 + 2?", Some("math"));
-        let b = SparseRow::from_prompt(&cfg, "WHAT is 2 + 2?", Some("math"));
+        let b = SparseRow::from_prompt(&cfg, "wHat is 2 + 2?", Some("math"));
         assert_eq!(a.idx, b.idx);
         assert_eq!(a.val, b.val);
         let c = SparseRow::from_prompt(&cfg, "What is 2 + 2?", Some("law"));

@@ -18,6 +18,9 @@ mod hash;
 mod model;
 mod train;
 
+#[cfg(test)]
+mod tests;
+
 pub use features::FeatureConfig;
 pub use model::{threshold_for_share, Head, Model, ModelFile, FORMAT, MAX_HEADS, VERSION};
 pub use train::{train, train_pair, Example, PairExample, TrainOptions};

@@ -73,7 +73,7 @@ impl Default for TrainOptions {
     fn default() -> Self {
         Self {
             features: FeatureConfig::default(),
-            epochs: 4,
+            epochs: 8,
             learning_rate: 0.01,
             l2: 1e-5,
             seed: 42,

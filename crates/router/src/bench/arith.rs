@@ -269,9 +269,11 @@ mod tests {
     fn finds_wrong_steps() {
         let text = "She has 16 - 3 = 13 eggs. Then 13 - 4 = 8 eggs. So 9 * $2 = $<<9*2=18>>18.";
         let c = check(text);
-        assert_eq!(c.checked, 3, "{c:?}");
+        // The annotation is checked, and so is the text around it once annotations are
+        // stripped ("9 * $2 = $18"): 4 checks, one wrong (13 - 4 = 8).
+        assert_eq!(c.checked, 4, "{c:?}");
         assert_eq!(c.failed, 1);
-        assert_eq!(c.results, vec![18.0, 13.0, 8.0]);
+        assert_eq!(c.results, vec![18.0, 13.0, 8.0, 18.0]);
     }
 
     #[test]
