@@ -35,13 +35,15 @@ pub(crate) const GROUPS: usize = 5;
 /// configuration it was trained with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureConfig {
-    /// log2 of the number of hash buckets (e.g. 18 → 262,144 weights).
+    /// log2 of the number of hash buckets (16 → 65,536 weights per head).
     pub hash_bits: u32,
     /// Use lower-cased word unigrams.
     pub word_unigrams: bool,
     /// Use lower-cased word bigrams.
     pub word_bigrams: bool,
-    /// Shortest character n-gram (0 disables character n-grams).
+    /// Shortest character n-gram (0 disables character n-grams). Off by default: 3–4-grams
+    /// made no measurable difference on the benchmark and nearly double the decision time
+    /// (docs/benchmarks.md, "Routing benchmark").
     pub char_ngram_min: usize,
     /// Longest character n-gram.
     pub char_ngram_max: usize,
@@ -62,11 +64,11 @@ pub struct FeatureConfig {
 impl Default for FeatureConfig {
     fn default() -> Self {
         Self {
-            hash_bits: 18,
+            hash_bits: 16,
             word_unigrams: true,
             word_bigrams: true,
-            char_ngram_min: 3,
-            char_ngram_max: 5,
+            char_ngram_min: 0,
+            char_ngram_max: 4,
             shape: true,
             task_onehot: true,
             text_scale: 0.3,
@@ -136,36 +138,44 @@ struct Structure {
 
 /// Whether `t` has a number followed by a short unit word (`3.2 kg`, `15 m/s`, `4 eV`).
 fn has_unit(t: &str) -> bool {
-    let mut prev_digit = false;
-    let mut words = t.split(' ');
     let mut prev_num = false;
-    for w in words.by_ref() {
+    for w in t.split(' ') {
         let is_num = w.starts_with(|c: char| c.is_ascii_digit())
-            && w.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '^' | '-' | '×'));
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '^' | '-' | '×'));
         let unit_like = !w.is_empty()
             && w.len() <= 5
             && w.starts_with(|c: char| c.is_ascii_alphabetic())
-            && w.chars().all(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '^' | '2' | '3'));
+            && w.chars()
+                .all(|c| c.is_ascii_alphabetic() || matches!(c, '/' | '^' | '2' | '3'));
         if prev_num && unit_like {
             return true;
         }
-        prev_digit |= is_num;
         prev_num = is_num;
     }
-    let _ = prev_digit;
     false
 }
 
-/// A 64-bit Bloom signature of the lower-cased words of `text`.
+/// A 64-bit Bloom signature of the lower-cased ASCII-alphanumeric words of `text` (bytes; a
+/// non-ASCII byte is part of a word).
 fn word_signature(text: &str) -> u64 {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .fold(0u64, |sig, w| {
-            let h = w
-                .chars()
-                .fold(FNV_OFFSET, |h, c| fnv_step(h, u32::from(lower(c))));
-            sig | 1u64 << (finish(h) & 63)
-        })
+    let mut sig = 0u64;
+    let mut h = FNV_OFFSET;
+    let mut in_word = false;
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b >= 0x80 {
+            h = fnv_step(h, u32::from(b.to_ascii_lowercase()));
+            in_word = true;
+        } else if in_word {
+            sig |= 1u64 << (finish(h) & 63);
+            h = FNV_OFFSET;
+            in_word = false;
+        }
+    }
+    if in_word {
+        sig |= 1u64 << (finish(h) & 63);
+    }
+    sig
 }
 
 impl Structure {
@@ -190,45 +200,34 @@ impl Structure {
     }
 }
 
-/// One pass over the lines (no allocation).
-fn structure(prompt: &str) -> Structure {
+/// Option statistics over `options` (the prompt from its first option line on); the stem
+/// fields are filled in by the caller's main pass. No allocation.
+fn structure(options: &str) -> Structure {
     let mut st = Structure {
         min_option: usize::MAX,
         ..Structure::default()
     };
-    for line in prompt.lines() {
-        match option_text(line) {
-            Some(t) => {
-                if let Some(sig) = st.option_sigs.get_mut(st.options) {
-                    *sig = word_signature(t);
-                }
-                st.options += 1;
-                st.option_chars += t.len();
-                st.min_option = st.min_option.min(t.len());
-                st.max_option = st.max_option.max(t.len());
-                if t.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '-' || c == '.') {
-                    st.numeric_options += 1;
-                }
-                if t.bytes().any(|b| b.is_ascii_digit()) {
-                    st.digit_options += 1;
-                    st.units |= has_unit(t);
-                }
-                st.roman_combo |= ["I and", "I, ", "II and", "II, ", "III and", "IV and"]
-                    .iter()
-                    .any(|p| t.starts_with(p));
-                if t.ends_with("of the above") || t.ends_with("of the above.") {
-                    st.of_the_above = true;
-                }
-            }
-            None if st.options == 0 => {
-                st.stem_chars += line.len() + 1;
-                st.stem_digits += line.bytes().filter(u8::is_ascii_digit).count();
-                st.caps_words += line
-                    .split(|c: char| !c.is_alphabetic())
-                    .filter(|w| w.len() >= 3 && w.chars().all(|c| c.is_uppercase()))
-                    .count();
-            }
-            None => {}
+    for line in options.lines() {
+        let Some(t) = option_text(line) else { continue };
+        if let Some(sig) = st.option_sigs.get_mut(st.options) {
+            *sig = word_signature(t);
+        }
+        st.options += 1;
+        st.option_chars += t.len();
+        st.min_option = st.min_option.min(t.len());
+        st.max_option = st.max_option.max(t.len());
+        if t.starts_with(|c: char| c.is_ascii_digit() || c == '$' || c == '-' || c == '.') {
+            st.numeric_options += 1;
+        }
+        if t.bytes().any(|b| b.is_ascii_digit()) {
+            st.digit_options += 1;
+            st.units |= has_unit(t);
+        }
+        st.roman_combo |= ["I and", "I, ", "II and", "II, ", "III and", "IV and"]
+            .iter()
+            .any(|p| t.starts_with(p));
+        if t.ends_with("of the above") || t.ends_with("of the above.") {
+            st.of_the_above = true;
         }
     }
     if st.options == 0 {
@@ -274,6 +273,9 @@ pub(crate) fn extract(
 ) {
     let mask = cfg.mask();
     let bucket = |h: u64| (finish(h) & mask) as u32;
+    let shift = 64 - cfg.hash_bits;
+    // Multiplicative hashing: the top bits of `key · φ·2⁶⁴` (Knuth).
+    let char_bucket = |key: u64| (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as u32;
     let mut word = ['\0'; MAX_WORD_CHARS + 2];
     let mut wlen = 0usize; // chars in the word (may exceed the buffer)
     let mut wh = fnv_step(FNV_OFFSET, NS_WORD);
@@ -282,6 +284,11 @@ pub(crate) fn extract(
     let mut digits = 0usize;
     let mut math = 0u32;
     let task_hash = fnv_str(NS_TASK, task.unwrap_or(""));
+    // Stem statistics for the structure features, gathered in this pass: the stem is the text
+    // before the first option line (`A. …`).
+    let mut opts_start: Option<usize> = None;
+    let (mut line_start, mut line_pos, mut line_c0) = (0usize, 0usize, '\0');
+    let (mut stem_digits, mut stem_caps, mut all_caps) = (0usize, 0usize, true);
 
     let mut flush = |word: &mut [char], wlen: &mut usize, wh: &mut u64, words: &mut usize| {
         if *wlen == 0 {
@@ -296,7 +303,10 @@ pub(crate) fn extract(
         }
         if cfg.word_bigrams {
             if let Some(p) = prev {
-                sink(Group::Bigram, bucket(p ^ wh.rotate_left(23) ^ u64::from(NS_BIGRAM)));
+                sink(
+                    Group::Bigram,
+                    bucket(p ^ wh.rotate_left(23) ^ u64::from(NS_BIGRAM)),
+                );
             }
             prev = Some(*wh);
         }
@@ -304,12 +314,14 @@ pub(crate) fn extract(
             let n = (*wlen).min(MAX_WORD_CHARS);
             word[n + 1] = '>';
             let seq = &word[..n + 2];
+            // The n-gram key packs its chars (16 bits apart, rotating), so the keys of
+            // different start positions are independent: no chain of dependent multiplies.
             for start in 0..seq.len() {
-                let mut h = fnv_step(FNV_OFFSET, NS_CHAR);
+                let mut key = u64::from(NS_CHAR);
                 for (k, &c) in seq[start..].iter().take(cfg.char_ngram_max).enumerate() {
-                    h = fnv_step(h, u32::from(c));
+                    key = key.rotate_left(16) ^ u64::from(c);
                     if k + 1 >= cfg.char_ngram_min {
-                        sink(Group::Char, bucket(h));
+                        sink(Group::Char, char_bucket(key));
                     }
                 }
             }
@@ -319,8 +331,27 @@ pub(crate) fn extract(
     };
 
     word[0] = '<';
-    for c in prompt.chars() {
+    for (i, c) in prompt.char_indices() {
+        if c == '\n' {
+            line_start = i + 1;
+            line_pos = 0;
+        } else {
+            if line_pos == 0 {
+                line_c0 = c;
+            } else if line_pos == 1
+                && opts_start.is_none()
+                && (c == '.' || c == ')')
+                && matches!(line_c0, 'A'..='J' | 'a'..='j')
+            {
+                opts_start = Some(line_start);
+            }
+            line_pos += 1;
+        }
         if c.is_alphanumeric() {
+            all_caps &= c.is_ascii_uppercase();
+            if c.is_ascii_digit() && opts_start.is_none() {
+                stem_digits += 1;
+            }
             let lc = lower(c);
             if wlen < MAX_WORD_CHARS {
                 word[wlen + 1] = lc;
@@ -331,6 +362,10 @@ pub(crate) fn extract(
                 digits += 1;
             }
         } else {
+            if opts_start.is_none() && all_caps && wlen >= 3 {
+                stem_caps += 1;
+            }
+            all_caps = true;
             flush(&mut word, &mut wlen, &mut wh, &mut words);
             if let Some(m) = math_class(c) {
                 math |= 1 << m;
@@ -341,19 +376,35 @@ pub(crate) fn extract(
 
     let len_bucket = ilog2_bucket(prompt.len());
     if cfg.shape {
-        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_LEN), len_bucket)));
+        sink(
+            Group::Dense,
+            bucket(fnv_step(fnv_step(FNV_OFFSET, NS_LEN), len_bucket)),
+        );
         let d = ilog2_bucket(digits);
-        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_DIGITS), d)));
+        sink(
+            Group::Dense,
+            bucket(fnv_step(fnv_step(FNV_OFFSET, NS_DIGITS), d)),
+        );
         let w = ilog2_bucket(words);
-        sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_WORDS), w)));
+        sink(
+            Group::Dense,
+            bucket(fnv_step(fnv_step(FNV_OFFSET, NS_WORDS), w)),
+        );
         for m in 0..8 {
             if math & (1 << m) != 0 {
-                sink(Group::Dense, bucket(fnv_step(fnv_step(FNV_OFFSET, NS_MATH), m)));
+                sink(
+                    Group::Dense,
+                    bucket(fnv_step(fnv_step(FNV_OFFSET, NS_MATH), m)),
+                );
             }
         }
     }
     if cfg.structure {
-        let st = structure(prompt);
+        let stem_end = opts_start.unwrap_or(prompt.len());
+        let mut st = structure(prompt.get(stem_end..).unwrap_or(""));
+        st.stem_chars = stem_end;
+        st.stem_digits = stem_digits;
+        st.caps_words = stem_caps;
         let num_class = match (st.numeric_options, st.options) {
             (0, _) => 0,
             (n, o) if n == o => 2,
@@ -397,7 +448,10 @@ pub(crate) fn extract(
                 sink(Group::Dense, bucket(fnv_str(NS_TASK_PART, part)));
             }
         }
-        sink(Group::Dense, bucket(fnv_step(th ^ u64::from(NS_TASK_LEN), len_bucket)));
+        sink(
+            Group::Dense,
+            bucket(fnv_step(th ^ u64::from(NS_TASK_LEN), len_bucket)),
+        );
     }
 }
 

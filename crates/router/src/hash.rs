@@ -16,24 +16,22 @@ pub fn fnv_step(h: u64, unit: u32) -> u64 {
 
 /// FNV-1a 64 over bytes (used for content hashes of model files).
 pub fn fnv_bytes(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .fold(FNV_OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+    bytes.iter().fold(FNV_OFFSET, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// Hash of a string tag (e.g. a task label) in namespace `ns`.
 pub fn fnv_str(ns: u32, s: &str) -> u64 {
-    s.chars().fold(fnv_step(FNV_OFFSET, ns), |h, c| fnv_step(h, u32::from(c)))
+    s.chars()
+        .fold(fnv_step(FNV_OFFSET, ns), |h, c| fnv_step(h, u32::from(c)))
 }
 
-/// Final avalanche so that the low bits used as a bucket index depend on every input bit
-/// (FNV's low bits are weak for short inputs).
+/// Final fold so that the low bits used as a bucket index also depend on the high bits (FNV's
+/// multiply only carries information upwards).
 #[inline]
-pub fn finish(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h
+pub fn finish(h: u64) -> u64 {
+    h ^ (h >> 32) ^ (h >> 47)
 }
 
 /// splitmix64: a tiny, well-known PRNG with a fixed output sequence for a given seed.

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::{train, train_pair, Example, Model, PairExample, RouterError, TrainOptions};
+use crate::{
+    train, train_pair, Example, FeatureConfig, Model, PairExample, RouterError, TrainOptions,
+};
 
 fn temp_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("switchyard-router-{}-{name}", std::process::id()))
@@ -13,8 +15,26 @@ fn temp_path(name: &str) -> PathBuf {
 /// task "math" has a higher base rate. Words are drawn from a fixed vocabulary with splitmix64.
 fn synthetic(n: usize, seed: u64) -> Vec<Example> {
     let filler = [
-        "the", "a", "what", "is", "capital", "of", "france", "please", "explain", "list", "why",
-        "how", "many", "apples", "weather", "today", "summarise", "this", "email", "poem",
+        "the",
+        "a",
+        "what",
+        "is",
+        "capital",
+        "of",
+        "france",
+        "please",
+        "explain",
+        "list",
+        "why",
+        "how",
+        "many",
+        "apples",
+        "weather",
+        "today",
+        "summarise",
+        "this",
+        "email",
+        "poem",
     ];
     let mut rng = crate::hash::SplitMix64::new(seed);
     (0..n)
@@ -23,7 +43,14 @@ fn synthetic(n: usize, seed: u64) -> Vec<Example> {
             let mut words: Vec<&str> = (0..8).map(|_| filler[rng.below(filler.len())]).collect();
             if hard {
                 let pos = rng.below(words.len());
-                words.insert(pos, if rng.below(2) == 0 { "integral" } else { "proof" });
+                words.insert(
+                    pos,
+                    if rng.below(2) == 0 {
+                        "integral"
+                    } else {
+                        "proof"
+                    },
+                );
             }
             let task = if i % 2 == 0 { "math" } else { "chat" };
             Example {
@@ -39,6 +66,10 @@ fn synthetic(n: usize, seed: u64) -> Vec<Example> {
 fn learns_a_planted_word_signal() {
     let data = synthetic(600, 1);
     let opts = TrainOptions {
+        features: FeatureConfig {
+            text_scale: 1.0,
+            ..FeatureConfig::default()
+        },
         learning_rate: 0.1,
         epochs: 5,
         premium_share: 1.0 / 3.0,
@@ -85,7 +116,11 @@ fn save_load_gives_bitwise_identical_scores() {
     for p in prompts {
         for task in [None, Some("math"), Some("unseen")] {
             let a = model.score(p, task);
-            assert_eq!(a.to_bits(), loaded.score(p, task).to_bits(), "{p:?} {task:?}");
+            assert_eq!(
+                a.to_bits(),
+                loaded.score(p, task).to_bits(),
+                "{p:?} {task:?}"
+            );
             assert_eq!(a.to_bits(), again.score(p, task).to_bits());
             assert_eq!(model.premium(p, task), loaded.premium(p, task));
         }
@@ -120,13 +155,22 @@ fn load_rejects_wrong_format_and_version() {
     let model = train(&synthetic(50, 6), &TrainOptions::default());
     let mut file = model.file().clone();
     file.format = "something-else".to_string();
-    assert!(matches!(Model::from_file(file), Err(RouterError::Format(_))));
+    assert!(matches!(
+        Model::from_file(file),
+        Err(RouterError::Format(_))
+    ));
     let mut file = model.file().clone();
     file.version = 2;
-    assert!(matches!(Model::from_file(file), Err(RouterError::Format(_))));
+    assert!(matches!(
+        Model::from_file(file),
+        Err(RouterError::Format(_))
+    ));
     let mut file = model.file().clone();
     file.heads[0].weights.push((u32::MAX, 1.0));
-    assert!(matches!(Model::from_file(file), Err(RouterError::Format(_))));
+    assert!(matches!(
+        Model::from_file(file),
+        Err(RouterError::Format(_))
+    ));
     let path = temp_path("garbage.json");
     std::fs::write(&path, "{not json").unwrap();
     assert!(matches!(Model::load(&path), Err(RouterError::Json(_))));
@@ -147,8 +191,12 @@ fn decision_latency_is_printed() {
         A uniform rod of length 2.0 m and mass 3.5 kg pivots about one end; what is its moment \
         of inertia, and how does the angular acceleration change when a 1.2 kg point mass is \
         attached at the free end? Show the steps (I = mL^2/3) before answering. ";
-    let prompt = paragraph.repeat(4);
-    assert!(prompt.len() > 1200 && prompt.len() < 2100);
+    let prompt = paragraph.repeat(6);
+    assert!(
+        prompt.len() > 1500 && prompt.len() <= 2048,
+        "{}",
+        prompt.len()
+    );
     let n = 2000;
     let start = std::time::Instant::now();
     let mut acc = 0.0;

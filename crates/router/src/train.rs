@@ -231,7 +231,10 @@ fn fit_head(
             let mut r = r.clone();
             r.push(buckets as u32, 1.0);
             if opts.use_prior {
-                r.push(buckets as u32 + 1, logit(priors.leave_one_out(*t, v)) as f32);
+                r.push(
+                    buckets as u32 + 1,
+                    logit(priors.leave_one_out(*t, v)) as f32,
+                );
             }
             r
         })

@@ -186,7 +186,20 @@ fn is_expr_char(c: char) -> bool {
     c.is_ascii_digit()
         || matches!(
             c,
-            '.' | ',' | '+' | '-' | '*' | '/' | 'x' | '×' | '÷' | '(' | ')' | '$' | '%' | ' ' | '\\'
+            '.' | ','
+                | '+'
+                | '-'
+                | '*'
+                | '/'
+                | 'x'
+                | '×'
+                | '÷'
+                | '('
+                | ')'
+                | '$'
+                | '%'
+                | ' '
+                | '\\'
         )
 }
 
@@ -229,7 +242,8 @@ pub(crate) fn check(text: &str) -> Checks {
             .find(|&(_, c)| !is_expr_char(c))
             .map_or(0, |(i, c)| i + c.len_utf8());
         // Drop a leading 'x' or operator left over from a word ("box = ..." is not math).
-        let lhs = before[start..].trim_start_matches(|c: char| !c.is_ascii_digit() && c != '(' && c != '$');
+        let lhs = before[start..]
+            .trim_start_matches(|c: char| !c.is_ascii_digit() && c != '(' && c != '$');
         record(lhs, leading_number(&plain[pos + 1..]));
     }
     out

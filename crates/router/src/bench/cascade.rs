@@ -131,7 +131,11 @@ pub(crate) fn features(prompt: &str, response: &str) -> [f32; DIM] {
     f[31] = ln1(prompt.matches(" each").count() + prompt.matches(" every").count());
     f[32] = ln1(checks.approximate);
     f[33] = flag(checks.approximate > 0);
-    let non_int = checks.results.iter().filter(|r| r.fract().abs() > 1e-9).count();
+    let non_int = checks
+        .results
+        .iter()
+        .filter(|r| r.fract().abs() > 1e-9)
+        .count();
     f[34] = ln1(non_int);
     f[35] = flag(lower.contains("round"));
     f[36] = flag(lower.contains("fraction") || lower.contains("whole"));
@@ -180,11 +184,7 @@ impl Evaluator {
     /// Probability that the weak answer should be escalated.
     pub fn score(&self, prompt: &str, response: &str) -> f64 {
         let f = features(prompt, response);
-        let z: f64 = f
-            .iter()
-            .zip(&self.w)
-            .map(|(&x, &w)| f64::from(x) * w)
-            .sum();
+        let z: f64 = f.iter().zip(&self.w).map(|(&x, &w)| f64::from(x) * w).sum();
         1.0 / (1.0 + (-z).exp())
     }
 }

@@ -45,7 +45,10 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
         }
     }
     if in_quotes {
-        return Err(format!("unterminated quoted field in record {}", records.len() + 1));
+        return Err(format!(
+            "unterminated quoted field in record {}",
+            records.len() + 1
+        ));
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);

@@ -87,9 +87,12 @@ fn contaminated(dir: &Path, task: Task) -> Result<HashSet<String>, RouterError> 
         }
         let v: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| RouterError::Data(format!("{}:{}: {e}", path.display(), i + 1)))?;
-        let p = v.get("eval_prompt").and_then(|p| p.as_str()).ok_or_else(|| {
-            RouterError::Data(format!("{}:{}: no eval_prompt", path.display(), i + 1))
-        })?;
+        let p = v
+            .get("eval_prompt")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| {
+                RouterError::Data(format!("{}:{}: no eval_prompt", path.display(), i + 1))
+            })?;
         set.insert(p.to_string());
     }
     Ok(set)

@@ -144,13 +144,14 @@ pub fn run(dir: &Path, opts: &BenchOptions) -> Result<BenchReport, RouterError> 
 pub fn run_on(data: &Dataset, opts: &BenchOptions) -> Result<BenchReport, RouterError> {
     let (train_rows, test) = split(&data.rows, opts.seed, opts.train_fraction);
     if train_rows.is_empty() || test.is_empty() {
-        return Err(RouterError::Data("train or test split is empty".to_string()));
+        return Err(RouterError::Data(
+            "train or test split is empty".to_string(),
+        ));
     }
     let weak: Vec<bool> = test.iter().map(|r| r.weak).collect();
     let strong: Vec<bool> = test.iter().map(|r| r.strong).collect();
-    let eval = |scores: &[f64], cascade: bool| {
-        evaluate(scores, &weak, &strong, cascade, opts.weak_cost)
-    };
+    let eval =
+        |scores: &[f64], cascade: bool| evaluate(scores, &weak, &strong, cascade, opts.weak_cost);
     let mut policies = BTreeMap::new();
     let mut not_applicable = BTreeMap::new();
 
@@ -185,7 +186,9 @@ pub fn run_on(data: &Dataset, opts: &BenchOptions) -> Result<BenchReport, Router
                 .map(|r| Example {
                     prompt: r.prompt.clone(),
                     task: None,
-                    premium_needed: (f64::from(u8::from(r.strong)) - f64::from(u8::from(r.weak)) + 1.0) / 2.0,
+                    premium_needed: (f64::from(u8::from(r.strong)) - f64::from(u8::from(r.weak))
+                        + 1.0)
+                        / 2.0,
                 })
                 .collect();
             let mut gopts = topts.clone();
