@@ -84,7 +84,11 @@ fn learns_a_planted_word_signal() {
     assert!(correct >= 290, "only {correct}/300 decisions right");
     let hard = model.score("please explain this integral", Some("chat"));
     let easy = model.score("please explain this poem", Some("chat"));
-    assert!(hard > 0.6 && easy < 0.2, "hard {hard} easy {easy}");
+    let t = model.threshold();
+    assert!(
+        hard >= t && easy < t && hard > easy + 0.3,
+        "hard {hard} easy {easy} threshold {t}"
+    );
 }
 
 #[test]
