@@ -410,11 +410,10 @@ pub(crate) fn extract(
             (n, o) if n == o => 2,
             _ => 1,
         };
-        let spread = if st.min_option == 0 {
-            0
-        } else {
-            ilog2_bucket(st.max_option / st.min_option)
-        };
+        let spread = st
+            .max_option
+            .checked_div(st.min_option)
+            .map_or(0, ilog2_bucket);
         // (feature id, value, also crossed with the task)
         let feats = [
             (1, ilog2_bucket(st.options), false),

@@ -82,8 +82,14 @@ fn learns_a_planted_word_signal() {
         .filter(|e| model.premium(&e.prompt, e.task.as_deref()) == (e.premium_needed > 0.5))
         .count();
     assert!(correct >= 290, "only {correct}/300 decisions right");
-    let hard = model.score("please explain this integral of the weather today", Some("chat"));
-    let easy = model.score("please explain this poem of the weather today", Some("chat"));
+    let hard = model.score(
+        "please explain this integral of the weather today",
+        Some("chat"),
+    );
+    let easy = model.score(
+        "please explain this poem of the weather today",
+        Some("chat"),
+    );
     let t = model.threshold();
     assert!(
         hard >= t && easy < t && hard > easy + 0.3,
