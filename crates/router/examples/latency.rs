@@ -7,7 +7,9 @@ use switchyard_router::bench::{examples, load, split, Task};
 use switchyard_router::{train_pair, TrainOptions};
 
 fn main() {
-    let dir = std::path::Path::new("/work/shared/data/routing/routellm");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/routing/routellm");
+    let dir = dir.as_path();
     let data = load(dir, Task::Mmlu).unwrap();
     let (train_rows, _) = split(&data.rows, 42, 0.5);
     let mut opts = TrainOptions::default();

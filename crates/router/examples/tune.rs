@@ -18,7 +18,9 @@ fn set(k: &str) -> bool {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let task: Task = args[0].parse().unwrap();
-    let dir = std::path::Path::new("/work/shared/data/routing/routellm");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/routing/routellm");
+    let dir = dir.as_path();
     let data = load(dir, task).unwrap();
     let mut sums = std::collections::BTreeMap::<String, (f64, f64)>::new();
     for s in &args[1..] {
