@@ -252,8 +252,12 @@ impl Model {
         self.set_threshold(threshold_for_share(scores, share));
     }
 
-    /// Sets the threshold directly (and refreshes the version hash).
+    /// Sets the threshold directly (and refreshes the version hash). A non-finite value is
+    /// ignored (it could not be saved).
     pub fn set_threshold(&mut self, threshold: f64) {
+        if !threshold.is_finite() {
+            return;
+        }
         self.file.threshold = threshold as f32;
         self.version = content_version(&self.file);
     }

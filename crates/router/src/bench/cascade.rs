@@ -3,10 +3,15 @@
 //! to the worked chain and the prompt. A small logistic model over these features is fitted on the
 //! train split.
 
-use super::arith::{check, close, leading_number, strip_annotations};
+use super::{
+    arith::{check, close, leading_number, strip_annotations},
+    Row,
+};
 use crate::{
     features::SparseRow,
+    train,
     train::{fit_logistic, FitParams},
+    Example, TrainOptions,
 };
 
 /// Number of dense evaluator features (index 0 is the bias).
@@ -187,4 +192,50 @@ impl Evaluator {
         let z: f64 = f.iter().zip(&self.w).map(|(&x, &w)| f64::from(x) * w).sum();
         1.0 / (1.0 + (-z).exp())
     }
+}
+
+/// Escalation scores of the test rows: the evaluator's P(weak answer wrong) plus
+/// `prompt_weight` × the score of a one-head prompt router on the expected gain
+/// `(strong − weak + 1) / 2` (GSM8K has no task label, so no prior to lean on); both fitted on
+/// the train rows only.
+pub(crate) fn scores(
+    train_rows: &[&Row],
+    test: &[&Row],
+    opts: &TrainOptions,
+    prompt_weight: f64,
+) -> Vec<f64> {
+    let response = |r: &Row| r.weak_response.as_deref().unwrap_or("").to_string();
+    let responses: Vec<String> = train_rows.iter().map(|r| response(r)).collect();
+    let items: Vec<(&str, &str, f64)> = train_rows
+        .iter()
+        .zip(&responses)
+        .map(|(r, resp)| {
+            (
+                r.prompt.as_str(),
+                resp.as_str(),
+                f64::from(u8::from(!r.weak)),
+            )
+        })
+        .collect();
+    let evaluator = Evaluator::fit(&items, opts.seed);
+    let gain: Vec<Example> = train_rows
+        .iter()
+        .map(|r| Example {
+            prompt: r.prompt.clone(),
+            task: None,
+            premium_needed: (f64::from(u8::from(r.strong)) - f64::from(u8::from(r.weak)) + 1.0)
+                / 2.0,
+        })
+        .collect();
+    let mut popts = opts.clone();
+    popts.learning_rate = 0.02;
+    popts.epochs = 6;
+    popts.features.text_scale = 1.0;
+    let prompt_model = train(&gain, &popts);
+    test.iter()
+        .map(|r| {
+            let resp = r.weak_response.as_deref().unwrap_or("");
+            evaluator.score(&r.prompt, resp) + prompt_weight * prompt_model.score(&r.prompt, None)
+        })
+        .collect()
 }

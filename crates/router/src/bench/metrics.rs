@@ -41,7 +41,9 @@ pub fn evaluate(
     cascade: bool,
     weak_cost: f64,
 ) -> PolicyMetrics {
-    let n = scores.len();
+    // Extra entries in any of the three slices are ignored.
+    let n = scores.len().min(weak.len()).min(strong.len());
+    let (weak, strong) = (&weak[..n], &strong[..n]);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     // correct[k]: number correct when the top k go premium.

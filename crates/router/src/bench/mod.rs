@@ -18,7 +18,7 @@ use serde::Serialize;
 pub use data::{load, Dataset, Row, Task};
 pub use metrics::{evaluate, PolicyMetrics};
 
-use crate::{hash::SplitMix64, train, train_pair, Example, PairExample, RouterError, TrainOptions};
+use crate::{hash::SplitMix64, train_pair, PairExample, RouterError, TrainOptions};
 
 /// Benchmark settings.
 #[derive(Debug, Clone)]
@@ -171,39 +171,7 @@ pub fn run_on(data: &Dataset, opts: &BenchOptions) -> Result<BenchReport, Router
 
     match opts.task {
         Task::Gsm8k => {
-            let items: Vec<(&str, &str, f64)> = train_rows
-                .iter()
-                .map(|r| {
-                    let resp = r.weak_response.as_deref().unwrap_or("");
-                    (r.prompt.as_str(), resp, f64::from(u8::from(!r.weak)))
-                })
-                .collect();
-            let ev = cascade::Evaluator::fit(&items, opts.seed);
-            // The prompt's share of the escalation score: a one-head router on the expected
-            // gain `(strong − weak + 1) / 2` (GSM8K has no task label, so no prior to lean on).
-            let gain: Vec<Example> = train_rows
-                .iter()
-                .map(|r| Example {
-                    prompt: r.prompt.clone(),
-                    task: None,
-                    premium_needed: (f64::from(u8::from(r.strong)) - f64::from(u8::from(r.weak))
-                        + 1.0)
-                        / 2.0,
-                })
-                .collect();
-            let mut gopts = topts.clone();
-            gopts.learning_rate = 0.02;
-            gopts.epochs = 6;
-            gopts.features.text_scale = 1.0;
-            let prompt_model = train(&gain, &gopts);
-            let mix = opts.cascade_prompt_weight;
-            let scores: Vec<f64> = test
-                .iter()
-                .map(|r| {
-                    let resp = r.weak_response.as_deref().unwrap_or("");
-                    ev.score(&r.prompt, resp) + mix * prompt_model.score(&r.prompt, None)
-                })
-                .collect();
+            let scores = cascade::scores(&train_rows, &test, &topts, opts.cascade_prompt_weight);
             policies.insert("cascade".to_string(), eval(&scores, true));
         }
         Task::Mmlu => {
