@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod prices;
 mod report;
+mod router;
 mod serve;
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
@@ -59,6 +60,10 @@ enum Cmd {
     /// Price catalog tools.
     #[command(subcommand)]
     Prices(prices::PricesCmd),
+    /// Train the learned router on RouteLLM's benchmark data and write the model file.
+    TrainRouter(router::TrainRouterArgs),
+    /// Compare routing policies (learned, quality-floor, cascade, random, oracle) on held-out data.
+    BenchRouter(router::BenchRouterArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +86,8 @@ fn main() -> ExitCode {
         Cmd::CheckConfig { file } => check::run(&file, secrets()),
         Cmd::Prices(cmd) => prices::run(cmd),
         Cmd::Report(args) => runtime().and_then(|rt| rt.block_on(report::run(args))),
+        Cmd::TrainRouter(args) => router::train(args),
+        Cmd::BenchRouter(args) => router::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
