@@ -60,6 +60,7 @@ const CRATES: &[&str] = &[
     "pricing",
     "store",
     "sim",
+    "router",
     "providers",
     "core",
     "server",
@@ -75,10 +76,22 @@ fn dependencies_point_one_way() {
         ("store", &["types"]),
         ("sim", &[]),
         ("providers", &["types"]),
-        ("core", &["types", "providers", "pricing", "store"]),
+        ("router", &[]),
+        (
+            "core",
+            &["types", "providers", "pricing", "store", "router"],
+        ),
         (
             "server",
-            &["types", "providers", "core", "pricing", "store", "sim"],
+            &[
+                "types",
+                "providers",
+                "core",
+                "pricing",
+                "store",
+                "sim",
+                "router",
+            ],
         ),
     ];
     for (krate, ok) in allowed {

@@ -90,6 +90,9 @@ pub enum Strategy {
     /// Cheapest first; the route's evaluators judge each answer and a failed one is
     /// escalated to the next candidate.
     Cascade,
+    /// A learned router (`router = "model.json"`) reads the prompt: the most expensive
+    /// candidate first when it predicts the premium model is needed, else the cheapest.
+    Learned,
 }
 
 impl Strategy {
@@ -104,6 +107,7 @@ impl Strategy {
             Strategy::CacheAffinity => "cache-affinity",
             Strategy::QualityFloor => "quality-floor",
             Strategy::Cascade => "cascade",
+            Strategy::Learned => "learned",
         }
     }
 }
@@ -229,6 +233,10 @@ pub struct RouteConfig {
     /// (the client sees nothing of a rejected answer); a longer answer is released unjudged.
     #[serde(default = "default_hold_back")]
     pub hold_back_bytes: usize,
+    /// The `learned` strategy's model file (from `switchyard train-router`); a relative path
+    /// is relative to the working directory. Re-read on every reload.
+    #[serde(default)]
+    pub router: Option<std::path::PathBuf>,
 }
 
 fn default_hold_back() -> usize {

@@ -484,8 +484,17 @@ fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde
         .iter()
         .map(|(id, why)| json!({"model": snap.deployment(*id).name, "reason": why.as_str()}))
         .collect();
-    json!({
+    let mut d = json!({
         "route": p.route, "rule": p.rule, "strategy": p.strategy.as_str(),
         "features": features, "candidates": candidates, "excluded": excluded,
-    })
+    });
+    if let (Some(score), Some(model)) = (
+        p.router_score,
+        snap.routes.get(&p.route).and_then(|r| r.router.as_ref()),
+    ) {
+        d["router"] = json!({
+            "version": model.version(), "score": score, "threshold": model.threshold(),
+        });
+    }
+    d
 }

@@ -85,6 +85,8 @@ pub struct Plan {
     pub tokens: u64,
     /// Every eligible candidate's circuit was open: the breakers are bypassed for this request.
     pub panic: bool,
+    /// The `learned` strategy's score for this prompt (probability the premium model is needed).
+    pub router_score: Option<f64>,
 }
 
 impl Plan {
@@ -134,6 +136,7 @@ pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, 
         hedge: route.hedge.clone(),
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
+        router_score: None,
     };
     finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
@@ -192,6 +195,7 @@ fn direct(
         hedge: None,
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
+        router_score: None,
     };
     finish(snap, &mut p, None, &candidates, req, f)?;
     Ok(p)
@@ -220,7 +224,8 @@ fn finish(
         .map(|&t| estimate(snap, snap.deployment(t), f))
         .collect();
     if let (Some(r), Some(chat)) = (route, req.as_chat()) {
-        if let Some(order) = strategy::order(snap, r, f, chat, &p.targets, &p.estimates) {
+        let learned = &mut p.router_score;
+        if let Some(order) = strategy::order(snap, r, f, chat, &p.targets, &p.estimates, learned) {
             reorder(p, &order);
         }
     }

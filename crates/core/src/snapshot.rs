@@ -144,6 +144,8 @@ pub struct Route {
     pub escalate_on_refusal: bool,
     /// Longest held-back stream of a `cascade`, bytes.
     pub hold_back_bytes: usize,
+    /// The `learned` strategy's model.
+    pub router: Option<Arc<switchyard_router::Model>>,
 }
 
 /// A provider as the snapshot needs it.
@@ -463,6 +465,23 @@ fn build_route(
         }
         _ => {}
     }
+    let router = match (&r.router, r.strategy) {
+        (Some(file), _) => match switchyard_router::Model::load(file) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(e) => {
+                errors.push(ConfigError::new(format!("{path}.router"), e.to_string()));
+                None
+            }
+        },
+        (None, crate::config::Strategy::Learned) => {
+            errors.push(ConfigError::new(
+                format!("{path}.router"),
+                "the learned strategy needs `router = \"model.json\"` (switchyard train-router)",
+            ));
+            None
+        }
+        (None, _) => None,
+    };
     if r.strategy == crate::config::Strategy::Cascade && evaluators.is_empty() {
         errors.push(ConfigError::new(
             format!("{path}.evaluators"),
@@ -495,6 +514,7 @@ fn build_route(
         quality: r.quality,
         escalate_on_refusal: r.escalate_on_refusal,
         hold_back_bytes: r.hold_back_bytes,
+        router,
     })
 }
 

@@ -21,6 +21,7 @@ pub(crate) fn order(
     req: &ChatRequest,
     targets: &[DeploymentId],
     estimates: &[Option<u128>],
+    learned: &mut Option<f64>,
 ) -> Option<Vec<usize>> {
     let n = targets.len();
     if n < 2 {
@@ -31,6 +32,22 @@ pub(crate) fn order(
         Strategy::Priority => return None,
         Strategy::Cheapest | Strategy::Cascade => {
             idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX));
+        }
+        Strategy::Learned => {
+            idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX));
+            let model = route.router.as_ref()?;
+            let prompt = last_user_text(req);
+            let score = model.score(&prompt, f.task.as_deref());
+            *learned = Some(score);
+            if score >= model.threshold() {
+                // The most expensive priced candidate (the premium model) first.
+                let premium = idx
+                    .iter()
+                    .rposition(|&i| estimates[i].is_some())
+                    .unwrap_or(n - 1);
+                let chosen = idx.remove(premium);
+                idx.insert(0, chosen);
+            }
         }
         Strategy::QualityFloor => {
             idx.sort_by_key(|&i| estimates[i].unwrap_or(u128::MAX));
@@ -117,6 +134,20 @@ fn quality_floor(
             .max_by(|&a, &b| posts[a].mean().total_cmp(&posts[b].mean()).then(b.cmp(&a)))
             .unwrap_or(0)
     })
+}
+
+/// The text of the last user message (what the learned router reads).
+fn last_user_text(req: &ChatRequest) -> std::borrow::Cow<'_, str> {
+    let last = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == switchyard_types::Role::User);
+    match last.and_then(|m| m.content.as_ref()) {
+        Some(Content::Text(t)) => std::borrow::Cow::Borrowed(t.as_str()),
+        Some(_) => std::borrow::Cow::Owned(last.map(|m| m.text_content()).unwrap_or_default()),
+        None => std::borrow::Cow::Borrowed(""),
+    }
 }
 
 /// A fixed-seed hasher, so affinity survives restarts and is the same on every replica.

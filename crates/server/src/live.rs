@@ -76,7 +76,7 @@ impl Gateway {
         let loaded = path
             .as_deref()
             .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| text_hash(&t));
+            .map(|t| content_hash(&t, &cfg));
         let (ledger, ledger_url) = match open_ledger(&cfg, path.as_deref()).await? {
             Some((ledger, url)) => {
                 seed_from_ledger(url.clone(), stats.clone());
@@ -155,11 +155,11 @@ impl Gateway {
                 format!("cannot read: {e}"),
             )]
         })?;
-        let hash = text_hash(&text);
+        let cfg = config::parse(&text)?;
+        let hash = content_hash(&text, &cfg);
         if *lock(&self.loaded) == Some(hash) {
             return Ok(Reload::Unchanged);
         }
-        let cfg = config::parse(&text)?;
         let sim_url = embedded_sim_url(&cfg, &self.sim).await?;
         let snap = {
             let mut adapters = lock(&self.adapters);
@@ -305,10 +305,18 @@ pub fn check(cfg: &Config, secrets: &SecretLookup) -> Result<Snapshot, Vec<Confi
     )
 }
 
-fn text_hash(text: &str) -> u64 {
+/// What a reload would load: the config text and the learned routers' model files it names
+/// (so replacing a model file and sending SIGHUP reloads it, though the config is the same).
+fn content_hash(text: &str, cfg: &Config) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut h);
+    for file in cfg.routes.iter().filter_map(|r| r.router.as_ref()) {
+        match std::fs::read(file) {
+            Ok(bytes) => bytes.hash(&mut h),
+            Err(e) => e.kind().hash(&mut h),
+        }
+    }
     h.finish()
 }
 

@@ -555,3 +555,97 @@ async fn an_llm_judge_grades_through_the_gateway_and_its_cost_is_its_own_row() {
         assert!(j.cost().unwrap() > Decimal::ZERO);
     }
 }
+
+/// A router that learned "proofs need the premium model; greetings do not".
+fn tiny_router(premium_word: &str) -> switchyard_router::Model {
+    let mut examples = Vec::new();
+    for i in 0..200 {
+        let hard = i % 2 == 0;
+        let prompt = if hard {
+            format!("Give a {premium_word} of lemma {i} with all steps")
+        } else {
+            format!("Say hello to customer {i} politely")
+        };
+        examples.push(switchyard_router::Example {
+            prompt,
+            task: None,
+            premium_needed: if hard { 1.0 } else { 0.0 },
+        });
+    }
+    let opts = switchyard_router::TrainOptions {
+        premium_share: 0.5,
+        ..switchyard_router::TrainOptions::default()
+    };
+    switchyard_router::train(&examples, &opts)
+}
+
+#[tokio::test]
+async fn a_learned_route_decides_from_the_prompt_deterministically_and_reloads_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("router.json");
+    tiny_router("proof").save(&model_path).unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let text = format!(
+        "{}\n[[routes]]\nname = \"smart\"\nstrategy = \"learned\"\nrouter = \"{}\"\ncandidates = [\"good\", \"premium\"]\n",
+        config(&sim, &ledger),
+        model_path.display()
+    );
+    let config_path = dir.path().join("switchyard.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let gw = Gateway::start(
+        config::load(&config_path).unwrap(),
+        Some(config_path.clone()),
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw.clone(), std::future::pending()));
+    let http = reqwest::Client::new();
+    let ask = |prompt: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let r = http
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&json!({"model": "smart", "messages": [{"role": "user", "content": prompt}]}))
+                .send()
+                .await
+                .unwrap();
+            (
+                header(&r, "x-switchyard-model"),
+                header(&r, "x-switchyard-request-id"),
+            )
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            ask("Give a proof of lemma 7 with all steps").await.0,
+            "premium"
+        );
+        assert_eq!(ask("Say hello to customer 7 politely").await.0, "good");
+    }
+    let (_, id) = ask("Give a proof of lemma 9 with all steps").await;
+    let decision = row(&ledger, &id).await.decision;
+    let version = decision["router"]["version"].as_str().unwrap().to_owned();
+    assert!(version.starts_with("fnv1a64:"), "{decision}");
+    assert!(
+        decision["router"]["score"].as_f64().unwrap()
+            >= decision["router"]["threshold"].as_f64().unwrap()
+    );
+
+    // A new model file (the config unchanged) is picked up by a reload.
+    tiny_router("derivation").save(&model_path).unwrap();
+    assert!(matches!(
+        gw.reload().await.unwrap(),
+        switchyard_server::Reload::Applied
+    ));
+    assert_eq!(
+        ask("Give a derivation of lemma 7 with all steps").await.0,
+        "premium"
+    );
+    let (_, id) = ask("Give a derivation of lemma 8 with all steps").await;
+    let decision = row(&ledger, &id).await.decision;
+    assert_ne!(decision["router"]["version"].as_str().unwrap(), version);
+}
