@@ -4,6 +4,7 @@
 mod check;
 mod demo;
 mod prices;
+mod replay;
 mod report;
 mod router;
 mod serve;
@@ -62,6 +63,9 @@ enum Cmd {
     Prices(prices::PricesCmd),
     /// Train the learned router on RouteLLM's benchmark data and write the model file.
     TrainRouter(router::TrainRouterArgs),
+    /// Re-decide logged traffic under another config or price catalog (no provider called):
+    /// projected cost, savings, model mix and quality.
+    Replay(replay::ReplayArgs),
     /// Compare routing policies (learned, quality-floor, cascade, random, oracle) on held-out data.
     BenchRouter(router::BenchRouterArgs),
 }
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Cmd::Prices(cmd) => prices::run(cmd),
         Cmd::Report(args) => runtime().and_then(|rt| rt.block_on(report::run(args))),
         Cmd::TrainRouter(args) => router::train(args),
+        Cmd::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
         Cmd::BenchRouter(args) => router::bench(args),
     };
     match result {

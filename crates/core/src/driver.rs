@@ -218,7 +218,15 @@ pub fn evaluate(
     Verdict::Escalate(format!("evaluator failed: {}", failed.join(", ")))
 }
 
-/// Whether the route judges its answers (so a streamed cascade holds answers back).
+/// Whether the route has evaluators or answers refusals elsewhere.
+fn judges(cx: &RequestCx, plan: &Plan) -> bool {
+    cx.snap
+        .routes
+        .get(&plan.route)
+        .is_some_and(|r| !r.evaluators.is_empty() || r.escalate_on_refusal)
+}
+
+/// Whether the route may escalate (so a streamed cascade holds answers back).
 fn holds_back(cx: &RequestCx, plan: &Plan) -> Option<usize> {
     let route = cx.snap.routes.get(&plan.route)?;
     let escalates = route.strategy == Strategy::Cascade || route.escalate_on_refusal;
@@ -260,8 +268,14 @@ async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
             },
         };
         let next = next_stage(&cx, &plan, id);
-        let view = AnswerView::of_response(&reply.response);
-        match evaluate(&mut cx, &req, id, &view, next.is_none()) {
+        // Only a route that judges its answers pays for reading one.
+        let verdict = if judges(&cx, &plan) {
+            let view = AnswerView::of_response(&reply.response);
+            evaluate(&mut cx, &req, id, &view, next.is_none())
+        } else {
+            Verdict::Accept
+        };
+        match verdict {
             Verdict::Accept => {
                 cx.answer(id, reply.usage);
                 return Outcome::Answer(Box::new(reply.response), cx);

@@ -19,6 +19,7 @@ mod judge;
 pub mod plan;
 pub mod quality;
 pub mod relay;
+pub mod replay;
 mod retry;
 pub mod routable;
 pub mod rules;
