@@ -166,8 +166,8 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "  {:<10} {:>14} {:>14} {:>8} {:>9}  {}",
-        "", "cost $", "baseline $", "saved", "quality", "answered by"
+        "  {:<10} {:>14} {:>14} {:>8} {:>9}  answered by",
+        "", "cost $", "baseline $", "saved", "quality"
     )?;
     for (name, s) in [("as served", &served), ("replayed", &replayed)] {
         let mix: Vec<String> = s.mix.iter().map(|(m, k)| format!("{m}×{k}")).collect();
