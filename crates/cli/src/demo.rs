@@ -127,7 +127,13 @@ pub async fn run(requests: usize) -> anyhow::Result<()> {
         "sqlite://.switchyard/ledger.db".into(),
         window,
     ))
-    .await
+    .await?;
+    writeln!(
+        std::io::stdout().lock(),
+        "\n$ switchyard audit --since {}s (the embedded setup)",
+        window.as_secs()
+    )?;
+    crate::audit::embedded(window).await
 }
 
 /// The demo's simulator: the embedded models, with sim-cheap down during [`OUTAGE`].

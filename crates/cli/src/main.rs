@@ -1,6 +1,7 @@
 //! The `switchyard` binary: argument parsing, logging setup, and dispatch to the commands.
 //! The only place that reads argv or the environment, or decides the exit code.
 
+mod audit;
 mod check;
 mod demo;
 mod prices;
@@ -66,6 +67,8 @@ enum Cmd {
     /// Re-decide logged traffic under another config or price catalog (no provider called):
     /// projected cost, savings, model mix and quality.
     Replay(replay::ReplayArgs),
+    /// Routing assumptions gone stale: prices, deprecations, effective cost, rules, task mix.
+    Audit(audit::AuditArgs),
     /// Compare routing policies (learned, quality-floor, cascade, random, oracle) on held-out data.
     BenchRouter(router::BenchRouterArgs),
 }
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Cmd::Report(args) => runtime().and_then(|rt| rt.block_on(report::run(args))),
         Cmd::TrainRouter(args) => router::train(args),
         Cmd::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
+        Cmd::Audit(args) => runtime().and_then(|rt| rt.block_on(audit::run(args))),
         Cmd::BenchRouter(args) => router::bench(args),
     };
     match result {

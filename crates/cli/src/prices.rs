@@ -159,14 +159,14 @@ fn dispatch(cmd: PricesCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_catalog(path: Option<&Path>) -> anyhow::Result<Catalog> {
+pub(crate) fn load_catalog(path: Option<&Path>) -> anyhow::Result<Catalog> {
     match path {
         Some(p) => Catalog::load(p).with_context(|| format!("load catalog {}", p.display())),
         None => Catalog::embedded().context("load the embedded catalog"),
     }
 }
 
-fn read_config(path: &Path) -> anyhow::Result<GatewayView> {
+pub(crate) fn read_config(path: &Path) -> anyhow::Result<GatewayView> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("read config {}", path.display()))?;
     GatewayView::from_toml(&text).with_context(|| format!("parse config {}", path.display()))
