@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, io::Write, path::PathBuf, sync::Arc, time::Dura
 use anyhow::Context;
 use clap::Args;
 use rust_decimal::Decimal;
-use switchyard_core::replay::{expected_quality, redecide, NotReplayed};
+use switchyard_core::replay::{expected_quality, replan, NotReplayed};
 use switchyard_store::{now_ms, LedgerReader};
 
 /// Replay options.
@@ -85,7 +85,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
                 .or_default() += 1;
             continue;
         }
-        let new = match redecide(&snap, row) {
+        let new = match replan(&snap, row) {
             Ok(r) => r,
             Err(NotReplayed::NoDecision) => {
                 *skipped.entry("no recorded decision".into()).or_default() += 1;

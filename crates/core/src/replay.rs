@@ -1,6 +1,6 @@
 //! Replay: re-decide logged traffic under another configuration or price catalog, without
 //! calling any provider. Each ledger row keeps its routing decision's inputs (the features);
-//! [`redecide`] runs them through the same planner ([`crate::plan::plan`]) on another
+//! [`replan`] runs them through the same planner ([`crate::plan::plan`]) on another
 //! [`Snapshot`] and prices the answer's recorded usage on the deployment chosen now.
 //!
 //! What a replay cannot know, it says: the prompt is not in the ledger, so `prompt_regex`
@@ -43,7 +43,7 @@ pub enum NotReplayed {
 }
 
 /// Re-decide `row` on `snap`.
-pub fn redecide(snap: &Snapshot, row: &LedgerRow) -> Result<Redecision, NotReplayed> {
+pub fn replan(snap: &Snapshot, row: &LedgerRow) -> Result<Redecision, NotReplayed> {
     let d = &row.decision;
     let Some(route) = d.get("route").and_then(Value::as_str) else {
         return Err(NotReplayed::NoDecision);

@@ -12,7 +12,7 @@ use std::{str::FromStr, sync::Arc};
 
 use rust_decimal::Decimal;
 use serde_json::json;
-use switchyard_core::replay::{redecide, NotReplayed};
+use switchyard_core::replay::{replan, NotReplayed};
 use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 use switchyard_store::LedgerReader;
@@ -83,7 +83,7 @@ async fn a_ledger_replayed_under_a_price_change_goes_where_the_new_prices_say() 
     let no_keys: switchyard_server::SecretLookup = Arc::new(|_: &str| None);
     let same = switchyard_server::check(&config::parse(&before).unwrap(), &no_keys).unwrap();
     for row in &rows {
-        let r = redecide(&same, row).unwrap();
+        let r = replan(&same, row).unwrap();
         assert_eq!(r.model, "cheap");
         assert_eq!(r.cost.amount(), row.cost());
     }
@@ -95,7 +95,7 @@ async fn a_ledger_replayed_under_a_price_change_goes_where_the_new_prices_say() 
         Decimal::from_str(usd_per_million).unwrap() / Decimal::from(1_000_000)
     };
     for row in &rows {
-        let r = redecide(&snap, row).unwrap();
+        let r = replan(&snap, row).unwrap();
         assert_eq!(r.model, "premium");
         let expected = Decimal::from(row.usage.input) * per_token("2.50")
             + Decimal::from(row.usage.output) * per_token("10.00");
@@ -108,7 +108,7 @@ async fn a_ledger_replayed_under_a_price_change_goes_where_the_new_prices_say() 
         .replace("name = \"auto\"", "name = \"other\"")
         .replace("default = \"auto\"", "");
     let snap = switchyard_server::check(&config::parse(&renamed).unwrap(), &no_keys).unwrap();
-    match redecide(&snap, &rows[0]) {
+    match replan(&snap, &rows[0]) {
         Err(NotReplayed::Refused(why)) => assert!(why.contains("auto"), "{why}"),
         other => panic!("{other:?}"),
     }
