@@ -25,6 +25,33 @@ use crate::{
 /// Most bytes of the question, and of the answer, shown to the judge.
 const MAX_SHOWN: usize = 8 * 1024;
 
+/// Most judge calls in flight in the process; past it, answers go unjudged (a judge must
+/// never multiply the load on a busy gateway).
+const MAX_IN_FLIGHT: usize = 64;
+
+static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One judge call in flight, released when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        let prev = IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        if prev >= MAX_IN_FLIGHT {
+            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// A configured judge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JudgeSpec {
@@ -57,6 +84,10 @@ pub(crate) fn maybe_spawn(
     let Ok(rt) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    let Some(slot) = Slot::take() else {
+        tracing::debug!("{MAX_IN_FLIGHT} judge calls in flight: this answer goes unjudged");
+        return;
+    };
     let snap = cx.snap.clone();
     let judged = Judged {
         request_id: cx.id().to_owned(),
@@ -79,6 +110,7 @@ pub(crate) fn maybe_spawn(
         hints.insert("x-switchyard-task", t);
     }
     rt.spawn(async move {
+        let _slot = slot;
         match driver::chat(jcx, jreq, hints).await {
             Outcome::Answer(resp, mut jcx) => {
                 let text = resp

@@ -18,6 +18,10 @@ use crate::config::{Prior, QualityPriors};
 /// The key of the all-task entry.
 pub const ANY_TASK: &str = "*";
 
+/// Most task labels tracked: labels are client-supplied, so their number is bounded. Past it,
+/// a new label's observations count in the all-task entry only.
+pub const MAX_TASKS: usize = 4096;
+
 /// Observed signals for one (task, model): the sum of scores and their count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Observed {
@@ -47,6 +51,9 @@ impl QualityBook {
     /// Add aggregated observations (the ledger's, at start).
     pub fn add(&self, task: Option<&str>, model: &str, o: Observed) {
         let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let task = task
+            .filter(|t| *t != ANY_TASK)
+            .filter(|t| map.contains_key(*t) || map.len() <= MAX_TASKS);
         let mut bump = |t: &str| {
             let e = map
                 .entry(t.to_owned())
@@ -57,7 +64,7 @@ impl QualityBook {
             e.n += o.n;
         };
         bump(ANY_TASK);
-        if let Some(t) = task.filter(|t| *t != ANY_TASK) {
+        if let Some(t) = task {
             bump(t);
         }
     }
@@ -177,6 +184,16 @@ mod tests {
         // The all-task entry saw the same observations; an unseen task has none.
         assert_eq!(book.observed(None, "cheap").n, 2000.0);
         assert_eq!(book.observed(Some("poetry"), "cheap").n, 0.0);
+    }
+
+    #[test]
+    fn task_labels_are_bounded() {
+        let book = QualityBook::default();
+        for i in 0..(MAX_TASKS + 100) {
+            book.observe(Some(&format!("t{i}")), "m", 1.0);
+        }
+        assert!(book.entries().len() <= MAX_TASKS + 1);
+        assert_eq!(book.observed(None, "m").n, (MAX_TASKS + 100) as f64);
     }
 
     #[test]
