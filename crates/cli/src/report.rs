@@ -188,12 +188,12 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
-            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,cost_per_request_usd,p50_ms,p95_ms,p99_ms,input_tokens,output_tokens,retried,escalated")?;
+            writeln!(out, "dimension,key,requests,ok,errors,cancelled,unpriced,cost_usd,baseline_usd,savings_usd,cost_per_request_usd,p50_ms,p95_ms,p99_ms,input_tokens,output_tokens,retried,escalated,answer_cost_usd,p50_ttft_ms,p95_ttft_ms")?;
             for (d, rows) in &groups {
                 for r in rows {
                     writeln!(
                         out,
-                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                         d.name(),
                         csv(&r.key),
                         r.requests,
@@ -211,7 +211,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         r.input_tokens,
                         r.output_tokens,
                         r.retried,
-                        r.escalated
+                        r.escalated,
+                        r.answer_cost(),
+                        r.p50_ttft_ms,
+                        r.p95_ttft_ms
                     )?;
                 }
             }
@@ -252,25 +255,27 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                 writeln!(out, "\nby {}:", d.name())?;
                 writeln!(
                     out,
-                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>8} {:>9}",
+                    "  {:<24} {:>8} {:>7} {:>9} {:>14} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
                     "key",
                     "requests",
                     "ok %",
                     "unpriced",
                     "cost $",
+                    "list $",
                     "baseline $",
                     "saved",
                     "$ / request",
                     "p50 ms",
                     "p95 ms",
                     "p99 ms",
+                    "ttft p50",
                     "retried",
                     "escalated"
                 )?;
                 for r in rows {
                     writeln!(
                         out,
-                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>7.1}% {:>8.1}%",
+                        "  {:<24} {:>8} {:>6.1}% {:>9} {:>14} {:>14} {:>14} {:>8} {:>14} {:>8} {:>8} {:>8} {:>8} {:>7.1}% {:>8.1}%",
                         r.key,
                         r.requests,
                         if r.requests > 0 {
@@ -280,12 +285,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                         },
                         r.unpriced_requests,
                         r.cost(),
+                        r.answer_cost(),
                         r.baseline_cost(),
                         pct(r),
                         r.cost_per_request().round_dp(9),
                         r.p50_latency_ms,
                         r.p95_latency_ms,
                         r.p99_latency_ms,
+                        r.p50_ttft_ms,
                         rate(r.retried, r.requests),
                         rate(r.escalated, r.requests),
                     )?;

@@ -363,6 +363,13 @@ impl RequestCx {
         row.status = status.to_owned();
         row.http_status = http;
         row.error_class = class;
+        // The answer alone (its attempt, not failed or rejected ones): list price, and TTFT.
+        if let Some(i) = self.attempts.records.iter().rposition(|a| {
+            Some(a.deployment) == self.answered && a.error.is_none() && a.rejected.is_none()
+        }) {
+            row.ttft_ms = self.attempts.records[i].ttft.map(|t| t.as_millis() as u64);
+            row.set_answer_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
+        }
         row.signals = self.signal_rows(&row);
         row
     }

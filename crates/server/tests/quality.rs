@@ -200,6 +200,9 @@ async fn a_cascade_escalates_exactly_when_its_evaluator_fails_and_bills_both_att
     let sum: Decimal = row.attempts.iter().map(|a| a.cost().unwrap()).sum();
     assert_eq!(row.cost().unwrap(), sum, "both attempts are in the cost");
     assert_eq!(told, sum, "the client is told the ledger's cost");
+    // List price (the answer alone) next to the effective cost (both attempts).
+    assert_eq!(row.answer_cost(), row.attempts[1].cost());
+    assert!(row.cost().unwrap() > row.answer_cost().unwrap());
     let reader = LedgerReader::connect(&ledger).await.unwrap();
     let signals: Vec<_> = reader
         .signals(None, None)
@@ -275,6 +278,11 @@ async fn a_streamed_cascade_shows_nothing_of_the_rejected_answer_and_bills_both(
     assert_eq!(row.cost().unwrap(), told);
     let sum: Decimal = row.attempts.iter().map(|a| a.cost().unwrap()).sum();
     assert_eq!(told, sum);
+    assert!(
+        row.ttft_ms.is_some(),
+        "a streamed answer records its time to first token"
+    );
+    assert_eq!(row.answer_cost(), row.attempts[1].cost());
 }
 
 #[tokio::test]

@@ -19,9 +19,9 @@ use crate::columns::{to_i64, COLUMNS};
 use crate::row::LedgerRow;
 use crate::StoreError;
 
-/// Rows per INSERT statement: 38 columns × 800 rows stays under SQLite's 32,766 and
+/// Rows per INSERT statement: 41 columns × 700 rows stays under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
-const ROWS_PER_STATEMENT: usize = 800;
+const ROWS_PER_STATEMENT: usize = 700;
 
 /// A connected ledger database.
 #[derive(Clone)]
@@ -70,7 +70,10 @@ macro_rules! push_rows {
                 .push_bind(to_i64(r.usage.cache_read_audio))
                 .push_bind(to_i64(r.usage.output_audio))
                 .push_bind(to_i64(r.usage.output_image))
-                .push_bind(r.usage_estimated);
+                .push_bind(r.usage_estimated)
+                .push_bind(r.ttft_ms.map(to_i64))
+                .push_bind(r.answer_cost_nanos)
+                .push_bind(r.answer_cost_rem_femtos);
         })
     };
 }

@@ -91,6 +91,16 @@ pub struct SummaryRow {
     /// escalations; their cost includes every attempt).
     #[serde(default)]
     pub escalated: u64,
+    /// Sum of the answering attempts' costs alone: the answers at list price. `cost_femtos`
+    /// is the effective cost (failed attempts and escalations included).
+    #[serde(default)]
+    pub answer_cost_femtos: i128,
+    /// Median time to first token of the streamed answers (nearest rank; 0 when none).
+    #[serde(default)]
+    pub p50_ttft_ms: u64,
+    /// 95th percentile time to first token of the streamed answers.
+    #[serde(default)]
+    pub p95_ttft_ms: u64,
 }
 
 impl SummaryRow {
@@ -101,6 +111,10 @@ impl SummaryRow {
     /// Baseline cost in dollars.
     pub fn baseline_cost(&self) -> Decimal {
         dollars(self.baseline_cost_femtos)
+    }
+    /// The answers at list price (answering attempts only), in dollars.
+    pub fn answer_cost(&self) -> Decimal {
+        dollars(self.answer_cost_femtos)
     }
     /// Savings in dollars.
     pub fn savings(&self) -> Decimal {
@@ -132,6 +146,7 @@ impl SummaryRow {
         self.output_tokens += o.output_tokens;
         self.retried += o.retried;
         self.escalated += o.escalated;
+        self.answer_cost_femtos += o.answer_cost_femtos;
     }
 }
 
@@ -233,6 +248,11 @@ macro_rules! decode_row {
             status: r.try_get("status")?,
             http_status: u16::try_from(r.try_get::<i32, _>("http_status")?).unwrap_or(0),
             error_class: r.try_get("error_class")?,
+            ttft_ms: r
+                .try_get::<Option<i64>, _>("ttft_ms")?
+                .map(|v| u64::try_from(v).unwrap_or(0)),
+            answer_cost_nanos: r.try_get("answer_cost_nanos")?,
+            answer_cost_rem_femtos: r.try_get("answer_cost_rem_femtos")?,
             signals: Vec::new(),
         })
     }};
@@ -248,7 +268,8 @@ macro_rules! summarize {
              baseline_cost_rem_femtos, unpriced, latency_ms, \
              input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens \
              AS all_input, cache_read_tokens, output_tokens, \
-             CAST(attempt_count AS BIGINT) AS attempts_n, CAST(CASE WHEN ",
+             CAST(attempt_count AS BIGINT) AS attempts_n, ttft_ms, answer_cost_nanos, \
+             answer_cost_rem_femtos, CAST(CASE WHEN ",
             );
             qb.push($attempts_text);
             qb.push(" LIKE '%\"rejected\"%' THEN 1 ELSE 0 END AS BIGINT) AS escalated");
@@ -260,7 +281,8 @@ macro_rules! summarize {
                 let key = key
                     .filter(|k| !k.is_empty())
                     .unwrap_or_else(|| NONE_KEY.into());
-                acc.entry(key).or_default().add(
+                let a = acc.entry(key).or_default();
+                a.add(
                     r.try_get::<String, _>("status")?.as_str(),
                     femtos(r.try_get("cost_nanos")?, r.try_get("cost_rem_femtos")?),
                     femtos(
@@ -274,6 +296,13 @@ macro_rules! summarize {
                     r.try_get("output_tokens")?,
                     r.try_get("attempts_n")?,
                     r.try_get::<i64, _>("escalated")? != 0,
+                );
+                a.answer(
+                    r.try_get("ttft_ms")?,
+                    femtos(
+                        r.try_get("answer_cost_nanos")?,
+                        r.try_get("answer_cost_rem_femtos")?,
+                    ),
                 );
             }
             Ok::<_, sqlx::Error>(acc)
@@ -409,6 +438,7 @@ pub async fn summary(
 struct Acc {
     row: SummaryRow,
     latencies: Vec<u64>,
+    ttfts: Vec<u64>,
 }
 
 impl Acc {
@@ -456,8 +486,21 @@ impl Acc {
         self.latencies.push(u64::try_from(latency_ms).unwrap_or(0));
     }
 
+    /// The answering attempt's TTFT and cost alone.
+    fn answer(&mut self, ttft_ms: Option<i64>, cost: Option<i128>) {
+        if let Some(t) = ttft_ms {
+            self.ttfts.push(u64::try_from(t).unwrap_or(0));
+        }
+        if let Some(c) = cost {
+            self.row.answer_cost_femtos = self.row.answer_cost_femtos.saturating_add(c);
+        }
+    }
+
     fn finish(mut self, key: String) -> SummaryRow {
         self.latencies.sort_unstable();
+        self.ttfts.sort_unstable();
+        self.row.p50_ttft_ms = nearest_rank(&self.ttfts, 50);
+        self.row.p95_ttft_ms = nearest_rank(&self.ttfts, 95);
         self.row.key = key;
         self.row.p50_latency_ms = nearest_rank(&self.latencies, 50);
         self.row.p95_latency_ms = nearest_rank(&self.latencies, 95);

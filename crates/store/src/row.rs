@@ -77,6 +77,16 @@ pub struct LedgerRow {
     pub http_status: u16,
     /// Error class when the request failed.
     pub error_class: Option<String>,
+    /// The answering attempt's time to first token, ms (streams).
+    #[serde(default)]
+    pub ttft_ms: Option<u64>,
+    /// The answering attempt's cost alone (the answer at list price), whole nano-dollars;
+    /// `cost_nanos` is the effective cost, every billed attempt included.
+    #[serde(default)]
+    pub answer_cost_nanos: Option<i64>,
+    /// Its sub-nano remainder, femto-dollars.
+    #[serde(default)]
+    pub answer_cost_rem_femtos: i64,
     /// Quality signals of its answers (written to the `signals` table, same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<crate::SignalRow>,
@@ -150,6 +160,9 @@ impl LedgerRow {
             status: String::new(),
             http_status: 0,
             error_class: None,
+            ttft_ms: None,
+            answer_cost_nanos: None,
+            answer_cost_rem_femtos: 0,
             signals: Vec::new(),
         }
     }
@@ -169,6 +182,17 @@ impl LedgerRow {
     /// Store the cost (`None`: unpriced).
     pub fn set_cost(&mut self, cost: Option<Decimal>) {
         (self.cost_nanos, self.cost_rem_femtos) = split_opt(cost);
+    }
+
+    /// The answering attempt's cost alone, if priced.
+    pub fn answer_cost(&self) -> Option<Decimal> {
+        self.answer_cost_nanos
+            .map(|n| join_dollars(n, self.answer_cost_rem_femtos))
+    }
+
+    /// Store the answering attempt's cost (`None`: no answer, or unpriced).
+    pub fn set_answer_cost(&mut self, cost: Option<Decimal>) {
+        (self.answer_cost_nanos, self.answer_cost_rem_femtos) = split_opt(cost);
     }
 
     /// Store the baseline cost (`None`: unknown).

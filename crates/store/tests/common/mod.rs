@@ -32,6 +32,10 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
     r.route = Some("auto".into());
     r.rule = (i.is_multiple_of(3)).then(|| "short-classification".to_string());
     r.stream = i % 2 == 1;
+    r.ttft_ms = r.stream.then_some(30 + i as u64);
+    if !i.is_multiple_of(7) {
+        r.set_answer_cost(Some(Decimal::new(123_456_789 + i as i64, 15)));
+    }
     r.decision = json!({
         "features": {"input_tokens_est": 120 + i, "task": "classification", "tools": false},
         "candidates": [
