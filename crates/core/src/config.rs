@@ -460,6 +460,22 @@ pub struct RoutingConfig {
     /// Quality priors.
     #[serde(default)]
     pub quality: QualityPriors,
+    /// Model names clients send that are neither a route nor a model, mapped to one:
+    /// `{ match = "claude-*-haiku-*", to = "cheap" }`, first match wins (`*` matches any run
+    /// of characters; `"*"` alone is a catch-all).
+    #[serde(default)]
+    pub aliases: Vec<AliasConfig>,
+}
+
+/// A client model name (or pattern) and the route or model it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasConfig {
+    /// The name, or a pattern with `*`.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// A route or model name.
+    pub to: String,
 }
 
 fn default_expected_output() -> u64 {
@@ -474,6 +490,7 @@ impl Default for RoutingConfig {
             on_unpriced: OnUnpriced::default(),
             expected_output_tokens: default_expected_output(),
             quality: QualityPriors::default(),
+            aliases: Vec::new(),
         }
     }
 }

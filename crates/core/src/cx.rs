@@ -495,6 +495,9 @@ fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde
         "route": p.route, "rule": p.rule, "strategy": p.strategy.as_str(),
         "features": features, "candidates": candidates, "excluded": excluded,
     });
+    if let Some((asked, pattern)) = &p.alias {
+        d["alias"] = json!({"requested": asked, "match": pattern});
+    }
     if let (Some(score), Some(model)) = (
         p.router_score,
         snap.routes.get(&p.route).and_then(|r| r.router.as_ref()),

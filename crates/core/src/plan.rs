@@ -87,6 +87,8 @@ pub struct Plan {
     pub panic: bool,
     /// The `learned` strategy's score for this prompt (probability the premium model is needed).
     pub router_score: Option<f64>,
+    /// The client's model name and the alias pattern that mapped it, when one did.
+    pub alias: Option<(String, String)>,
 }
 
 impl Plan {
@@ -105,13 +107,51 @@ impl Plan {
     }
 }
 
+/// Whether `name` matches `pattern`, where `*` matches any run of characters (none included).
+pub fn glob(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty(); // no `*`: exact
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(at) => rest = &rest[at + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// Longest chain of rule hand-overs between routes.
 const MAX_HANDOVERS: usize = 4;
 
 /// Resolve `req.model()` (`auto`, a route, or a model) into a plan. Chat completions and
 /// embeddings are planned alike; embeddings keep the candidates' configured order.
 pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, CoreError> {
-    let name = req.model();
+    let asked = req.model();
+    // A name that is neither a route nor a model may be a client's own (an agent's hard-coded
+    // model): the first alias that matches says what it means.
+    let alias =
+        (asked != "auto" && !snap.routes.contains_key(asked) && !snap.models.contains_key(asked))
+            .then(|| snap.aliases.iter().find(|a| glob(&a.pattern, asked)))
+            .flatten();
+    let name = alias.map_or(asked, |a| a.to.as_str());
+    let mut p = plan_name(snap, name, req, f)?;
+    p.alias = alias.map(|a| (asked.to_owned(), a.pattern.clone()));
+    Ok(p)
+}
+
+fn plan_name(
+    snap: &Snapshot,
+    name: &str,
+    req: &impl Routable,
+    f: &Features,
+) -> Result<Plan, CoreError> {
     let route_name = if name == "auto" {
         snap.default_route.as_deref().unwrap_or(name)
     } else {
@@ -122,7 +162,7 @@ pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, 
     } else if let Some(&id) = snap.models.get(name) {
         return direct(snap, id, req, f);
     } else {
-        return Err(CoreError::UnknownModel(name.to_owned()));
+        return Err(CoreError::UnknownModel(req.model().to_owned()));
     };
     let mut p = Plan {
         route: route.name.clone(),
@@ -137,6 +177,7 @@ pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, 
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
         router_score: None,
+        alias: None,
     };
     finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
@@ -196,6 +237,7 @@ fn direct(
         tokens: f.input_tokens + f.max_output.unwrap_or(snap.expected_output),
         panic: false,
         router_score: None,
+        alias: None,
     };
     finish(snap, &mut p, None, &candidates, req, f)?;
     Ok(p)
@@ -387,5 +429,21 @@ fn unsatisfiable(snap: &Snapshot, p: &Plan, f: &Features) -> CoreError {
         CoreError::NoCandidate(msg)
     } else {
         CoreError::Unsatisfiable(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn alias_patterns() {
+        assert!(glob("claude-*-haiku-*", "claude-3-5-haiku-20241022"));
+        assert!(glob("claude-*haiku*", "claude-haiku-4-5"));
+        assert!(!glob("claude-*-haiku-*", "claude-sonnet-4-5"));
+        assert!(glob("gpt-4o", "gpt-4o") && !glob("gpt-4o", "gpt-4o-mini"));
+        assert!(glob("*", "anything") && glob("*", ""));
+        assert!(glob("a*a", "aa") && !glob("a*a", "a"));
+        assert!(glob("*-mini", "gpt-4o-mini") && !glob("*-mini", "gpt-4o-mini-2"));
     }
 }

@@ -212,6 +212,8 @@ pub struct Snapshot {
     pub quality: Arc<crate::quality::QualityBook>,
     /// Quality priors (`[routing.quality]`).
     pub quality_priors: crate::config::QualityPriors,
+    /// Client model names and patterns, and the route or model each means.
+    pub aliases: Vec<crate::config::AliasConfig>,
 }
 
 /// The inputs of [`Snapshot::build`].
@@ -280,6 +282,24 @@ impl Snapshot {
             }
         }
         check_route_refs(&snap, inp.routes, &mut errors);
+        for (i, a) in inp.routing.aliases.iter().enumerate() {
+            if !snap.routes.contains_key(&a.to)
+                && !snap.models.contains_key(&a.to)
+                && a.to != "auto"
+            {
+                errors.push(ConfigError::new(
+                    format!("routing.aliases[{i}].to"),
+                    format!("unknown route or model `{}`", a.to),
+                ));
+            }
+            if a.pattern.is_empty() {
+                errors.push(ConfigError::new(
+                    format!("routing.aliases[{i}].match"),
+                    "must not be empty",
+                ));
+            }
+        }
+        snap.aliases.clone_from(&inp.routing.aliases);
         if let Some(d) = &inp.routing.default {
             if !snap.routes.contains_key(d) {
                 errors.push(ConfigError::new(

@@ -657,3 +657,50 @@ async fn a_learned_route_decides_from_the_prompt_deterministically_and_reloads_i
     let decision = row(&ledger, &id).await.decision;
     assert_ne!(decision["router"]["version"].as_str().unwrap(), version);
 }
+
+#[tokio::test]
+async fn client_model_names_map_through_aliases_and_the_decision_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim().await;
+    let text = config(&sim, &ledger).replace(
+        "[routing]\n",
+        "[routing]\naliases = [{ match = \"claude-*-haiku-*\", to = \"cascade-good\" }, { match = \"gpt-4o\", to = \"premium\" }]\n",
+    );
+    let (_gw, url) = start(&text).await;
+    let http = reqwest::Client::new();
+    let send = |model: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.post(format!("{url}/v1/chat/completions"))
+                .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = send("claude-3-5-haiku-20241022").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-switchyard-route"), "cascade-good");
+    assert_eq!(header(&r, "x-switchyard-model"), "good");
+    let id = header(&r, "x-switchyard-request-id");
+    let decision = row(&ledger, &id).await.decision;
+    assert_eq!(decision["alias"]["requested"], "claude-3-5-haiku-20241022");
+    assert_eq!(decision["alias"]["match"], "claude-*-haiku-*");
+    assert_eq!(
+        header(&send("gpt-4o").await, "x-switchyard-model"),
+        "premium"
+    );
+    // A configured name is never shadowed by an alias; an unmatched one stays a clear 404.
+    assert_eq!(header(&send("good").await, "x-switchyard-model"), "good");
+    let r = send("claude-opus-4").await;
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("claude-opus-4"),
+        "{body}"
+    );
+}
