@@ -48,9 +48,25 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
             "user" => user_messages(m.content, &mut messages)
                 .map_err(|e| format!("messages[{i}].content: {e}"))?,
             "assistant" => messages.push(assistant_message(m.content)),
+            // A system message mid-conversation (Claude Code sends them, with the
+            // `mid-conversation-system` beta): kept in place.
+            "system" => messages.push(match m.content {
+                MessageContent::Text(t) => Message::text(Role::System, t.into_owned()),
+                MessageContent::Blocks(b) => {
+                    let parts = b
+                        .into_iter()
+                        .map(part)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| format!("messages[{i}].content: {e}"))?;
+                    with_content(
+                        Role::System,
+                        Content::Parts(parts.into_iter().flatten().collect()),
+                    )
+                }
+            }),
             other => {
                 return Err(format!(
-                    "messages: role must be 'user' or 'assistant', not '{other}'"
+                    "messages: role must be 'user', 'assistant' or 'system', not '{other}'"
                 ))
             }
         }

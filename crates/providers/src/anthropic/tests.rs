@@ -340,3 +340,36 @@ fn custom_calls_and_choices_cannot_be_translated() {
         assert_eq!(e.class, crate::ErrorClass::Unsupported, "{}", e.message);
     }
 }
+
+#[test]
+fn a_system_message_inside_messages_is_kept_in_place() {
+    // As Claude Code sends it (the `mid-conversation-system` beta), with `?beta=true`.
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "system": "You are terse.",
+    "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "system", "content": [{"type": "text", "text": "The user is on a phone."}]},
+        {"role": "user", "content": "and now?"}
+    ]});
+    let req = super::ingress::parse_request(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let roles: Vec<(switchyard_types::Role, String)> = req
+        .messages
+        .iter()
+        .map(|m| (m.role, m.text_content()))
+        .collect();
+    use switchyard_types::Role::*;
+    assert_eq!(
+        roles,
+        [
+            (System, "You are terse.".to_owned()),
+            (User, "hi".to_owned()),
+            (Assistant, "hello".to_owned()),
+            (System, "The user is on a phone.".to_owned()),
+            (User, "and now?".to_owned()),
+        ]
+    );
+    let bad =
+        json!({"model": "m", "max_tokens": 8, "messages": [{"role": "tool", "content": "x"}]});
+    let e = super::ingress::parse_request(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+    assert!(e.contains("'user', 'assistant' or 'system'"), "{e}");
+}
