@@ -1,5 +1,5 @@
 """The official `anthropic` Python SDK against `switchyard serve` (Anthropic-compatible
-`POST /v1/messages`). Skipped while the gateway does not serve that endpoint yet."""
+`POST /v1/messages` and `POST /v1/messages/count_tokens`)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ import pytest
 
 @pytest.fixture(scope="module")
 def anthropic_client(gateway):
-    r = httpx.post(
-        f"{gateway.base_url}/v1/messages",
-        json={"model": "sim-cheap", "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]},
-        timeout=10,
-    )
-    if r.status_code == 404 and "unknown_url" in r.text:
-        pytest.skip("the gateway does not serve POST /v1/messages yet")
     from anthropic import Anthropic
 
     client = Anthropic(base_url=gateway.base_url, api_key="sk-test", max_retries=0, timeout=30)
@@ -116,3 +109,31 @@ def test_messages_bad_request_is_anthropic_shaped(gateway):
     body = r.json()
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
     assert "max_tokens" in body["error"]["message"]
+
+
+def test_count_tokens(anthropic_client):
+    short = anthropic_client.messages.with_raw_response.count_tokens(
+        model="auto", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert short.headers["x-switchyard-token-count"].startswith("estimated")
+    n_short = short.parse().input_tokens
+    n_long = anthropic_client.messages.count_tokens(
+        model="auto",
+        system="You are a careful assistant.",
+        messages=[{"role": "user", "content": "Summarise the history of the Roman Empire in detail. " * 20}],
+    ).input_tokens
+    assert 0 < n_short < n_long
+
+
+def test_mid_conversation_system_message(anthropic_client):
+    msg = anthropic_client.messages.create(
+        model="sim-cheap",
+        max_tokens=64,
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "and now?"},
+        ],
+    )
+    assert msg.content[0].text

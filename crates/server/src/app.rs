@@ -56,6 +56,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/chat/completions", post(chat::completions))
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/feedback", post(crate::feedback::feedback))
         .layer(shed);
     let cors = cors(&gw.config().server.cors_origins);
