@@ -374,6 +374,7 @@ mod tests {
             usage_estimated: false,
             billed: true,
             rejected: rejected.then(|| "evaluator failed: json".into()),
+            offset_us: 0,
         };
         a.set_cost(Some(usd.parse().unwrap()));
         a

@@ -41,6 +41,8 @@ pub struct AttemptRecord {
     pub usage: Usage,
     /// Why the gateway rejected the answer and escalated (it is still billed).
     pub rejected: Option<String>,
+    /// When it started.
+    pub started: Instant,
 }
 
 /// All attempts of a request, and the time spent waiting on upstreams (backoff included).
@@ -590,6 +592,7 @@ fn settle_attempt<T>(
                 ttft: done.ttft,
                 usage: done.usage,
                 rejected: None,
+                started,
             });
             Ok(done.value)
         }
@@ -606,6 +609,7 @@ fn settle_attempt<T>(
                 ttft: None,
                 usage: Usage::default(),
                 rejected: None,
+                started,
             });
             Err(e)
         }
@@ -630,6 +634,7 @@ fn lost(snap: &Snapshot, id: DeploymentId, started: Instant, attempts: &mut Atte
         ttft: None,
         usage: Usage::default(),
         rejected: None,
+        started,
     });
 }
 

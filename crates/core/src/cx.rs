@@ -74,6 +74,8 @@ pub struct RequestCx {
     pub(crate) judged: Vec<Judged>,
     /// Signals about another request that travel in this one's row (an LLM judge's grade).
     attached: Vec<SignalRow>,
+    /// The client's W3C `traceparent`, when it sent one.
+    pub(crate) trace_parent: Option<String>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -129,6 +131,7 @@ impl RequestCx {
             usage_estimated: false,
             judged: Vec::new(),
             attached: Vec::new(),
+            trace_parent: None,
             bill: None,
             overhead_us: None,
             error: None,
@@ -336,6 +339,10 @@ impl RequestCx {
                         && Some(a.deployment) == self.answered,
                     billed,
                     rejected: a.rejected.clone(),
+                    offset_us: a
+                        .started
+                        .saturating_duration_since(self.started)
+                        .as_micros() as u64,
                 };
                 r.set_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
                 r
@@ -371,6 +378,7 @@ impl RequestCx {
             row.set_answer_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
         }
         row.signals = self.signal_rows(&row);
+        row.trace_parent.clone_from(&self.trace_parent);
         row
     }
 

@@ -126,6 +126,7 @@ impl<T: Send + 'static> Drop for RunToCompletion<T> {
 /// Phases 2–5 and 7 for a chat completion (streamed or not).
 pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outcome {
     let hints = &hints;
+    cx.trace_parent = trace_parent(hints);
     cx.stream = req.stream;
     if let Err(e) = admit(&cx, &req) {
         return Outcome::Failed(e, cx);
@@ -145,6 +146,7 @@ pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outc
 /// Phases 2–5 and 7 for embeddings: the same name resolution, plan, attempt loop and settle.
 pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: HeaderMap) -> EmbedOutcome {
     let hints = &hints;
+    cx.trace_parent = trace_parent(hints);
     if let Err(e) = admit(&cx, &req) {
         return Err((e, cx));
     }
@@ -166,6 +168,15 @@ pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: HeaderMap) 
         }
         Err(e) => Err((e, cx)),
     }
+}
+
+/// The client's W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), if well-formed.
+fn trace_parent(h: &HeaderMap) -> Option<String> {
+    let v = h.get("traceparent")?.to_str().ok()?;
+    let ok = v.len() == 55
+        && v.split('-').map(str::len).eq([2, 32, 16, 2])
+        && v.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit());
+    ok.then(|| v.to_ascii_lowercase())
 }
 
 /// Phase 2, admit: the place budgets and rate limits will reserve capacity (a request that

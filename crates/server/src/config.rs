@@ -30,6 +30,18 @@ pub struct Config {
     pub prices: PricesConfig,
     /// `[ledger]`.
     pub ledger: LedgerSection,
+    /// `[telemetry]`.
+    pub telemetry: TelemetrySection,
+}
+
+/// `[telemetry]`: OpenTelemetry traces (off unless an endpoint is given).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySection {
+    /// OTLP/HTTP (protobuf) traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the spans (default `switchyard`).
+    pub service_name: Option<String>,
 }
 
 /// `[ledger]`: where one row per request is written.
@@ -201,6 +213,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
             "routing" => section(v, "routing", &mut errors, |s| cfg.routing = s),
             "prices" => section(v, "prices", &mut errors, |s| cfg.prices = s),
             "ledger" => section(v, "ledger", &mut errors, |s| cfg.ledger = s),
+            "telemetry" => section(v, "telemetry", &mut errors, |s| cfg.telemetry = s),
             "providers" => cfg.providers = list(v, "providers", &mut errors),
             "models" => cfg.models = list(v, "models", &mut errors),
             "routes" => cfg.routes = list(v, "routes", &mut errors),

@@ -16,6 +16,7 @@ mod messages;
 pub mod metrics;
 mod respond;
 mod sse;
+mod telemetry;
 
 pub use error::{ApiError, Shape};
 pub use live::{check, watch_config, Gateway, GatewayHandle, Reload, SecretLookup};

@@ -46,6 +46,8 @@ pub struct Gateway {
     ledger: Option<Ledger>,
     /// The ledger's URL, when there is one.
     ledger_url: Option<String>,
+    /// The trace exporter, when `[telemetry]` is on.
+    traces: Option<Arc<crate::telemetry::Exporter>>,
     /// A reading (and feedback-writing) connection to the ledger, opened on first use.
     reader: tokio::sync::OnceCell<switchyard_store::LedgerReader>,
     sink: Arc<dyn switchyard_core::Sink>,
@@ -84,10 +86,13 @@ impl Gateway {
             }
             None => (None, None),
         };
+        let traces = crate::telemetry::Exporter::start(&cfg.telemetry);
         Ok(Arc::new(Gateway {
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
+                traces: traces.clone(),
             }),
+            traces,
             ledger,
             ledger_url,
             reader: tokio::sync::OnceCell::new(),
@@ -189,8 +194,11 @@ impl Gateway {
         self.ledger.as_ref()
     }
 
-    /// Flush the ledger (every queued row) and stop the embedded simulator.
+    /// Flush the ledger (every queued row) and the traces, and stop the embedded simulator.
     pub async fn shutdown(&self) {
+        if let Some(t) = &self.traces {
+            t.flush().await;
+        }
         if let Some(ledger) = self.ledger.clone() {
             match ledger.shutdown().await {
                 Ok(report) => tracing::info!(?report, "ledger flushed"),

@@ -124,6 +124,8 @@ impl http_body::Body for SettleOnEnd {
 /// Where settled requests go: one log line, the metrics, the ledger queue (never blocks).
 pub(crate) struct LedgerSink {
     pub(crate) ledger: Option<Ledger>,
+    /// The trace exporter, when `[telemetry]` is on.
+    pub(crate) traces: Option<std::sync::Arc<crate::telemetry::Exporter>>,
 }
 
 impl Sink for LedgerSink {
@@ -142,6 +144,9 @@ impl Sink for LedgerSink {
             "request"
         );
         crate::metrics::request(&row);
+        if let Some(t) = &self.traces {
+            t.record(&row);
+        }
         if let Some(l) = &self.ledger {
             l.record(row);
         }

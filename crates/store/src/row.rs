@@ -90,6 +90,9 @@ pub struct LedgerRow {
     /// Quality signals of its answers (written to the `signals` table, same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<crate::SignalRow>,
+    /// The client's W3C `traceparent`, for the trace exporter (not stored).
+    #[serde(skip)]
+    pub trace_parent: Option<String>,
 }
 
 /// One upstream attempt of a request.
@@ -127,6 +130,9 @@ pub struct AttemptRow {
     /// a refusal on a route that answers refusals elsewhere); the attempt is still billed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected: Option<String>,
+    /// When it started, microseconds after the request arrived.
+    #[serde(default)]
+    pub offset_us: u64,
 }
 
 impl LedgerRow {
@@ -164,6 +170,7 @@ impl LedgerRow {
             answer_cost_nanos: None,
             answer_cost_rem_femtos: 0,
             signals: Vec::new(),
+            trace_parent: None,
         }
     }
 

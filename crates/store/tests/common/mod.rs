@@ -72,6 +72,7 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
             cost_nanos: None,
             billed: false,
             rejected: None,
+            offset_us: 0,
             cost_rem_femtos: 0,
             usage_estimated: false,
         });
@@ -87,6 +88,7 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
         cost_nanos: cost,
         billed: true,
         rejected: None,
+        offset_us: 3_100 + i as u64,
         cost_rem_femtos: if unpriced { 0 } else { rem },
         usage_estimated: i.is_multiple_of(13),
     });
