@@ -106,7 +106,8 @@ pub async fn chat(
 ) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
-        let reply = whole(t.response.min(remaining), d.provider.chat(req, call_cx(d))).await?;
+        let req = crate::adjust::apply(d.adjust.as_deref(), req);
+        let reply = whole(t.response.min(remaining), d.provider.chat(&req, call_cx(d))).await?;
         Ok(Done {
             status: reply.meta.status,
             usage: reply.usage,
@@ -243,7 +244,8 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let reply = d.provider.chat_stream(req, call_cx(d)).await?;
+        let req = crate::adjust::apply(d.adjust.as_deref(), req);
+        let reply = d.provider.chat_stream(&req, call_cx(d)).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();
         loop {

@@ -47,6 +47,34 @@ pub struct ModelConfig {
     /// Negotiated price (overrides the catalog).
     #[serde(default)]
     pub price: Option<PriceOverride>,
+    /// Adjustments applied to every request sent to this model ("a prompt that works with
+    /// one provider may need adjusting for another").
+    #[serde(default)]
+    pub adjust: Option<Adjust>,
+}
+
+/// `adjust = { system_prefix = "…", max_temperature = 1.0, max_tokens = 4096, stop = ["…"] }`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Adjust {
+    /// Put before the system prompt (a system prompt is added if there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prefix: Option<String>,
+    /// Put after the system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_suffix: Option<String>,
+    /// The temperature when the client sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// The highest temperature sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_temperature: Option<f64>,
+    /// The most output tokens asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Stop sequences added to the client's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 /// Capability facts set in config.

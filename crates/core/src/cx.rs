@@ -492,7 +492,14 @@ fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde
         .targets
         .iter()
         .zip(&p.estimates)
-        .map(|(id, est)| json!({"model": snap.deployment(*id).name, "est_cost_usd": est.map(femto_to_usd)}))
+        .map(|(id, est)| {
+            let d = snap.deployment(*id);
+            let mut c = json!({"model": d.name, "est_cost_usd": est.map(femto_to_usd)});
+            if let Some(a) = &d.adjust {
+                c["adjust"] = json!(a);
+            }
+            c
+        })
         .collect();
     let excluded: Vec<_> = p
         .excluded

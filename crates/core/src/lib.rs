@@ -7,6 +7,7 @@
 //! request, so a request never mixes two config versions. Nothing here knows HTTP servers:
 //! the server crate decodes ingress bodies and encodes [`driver::Outcome`]s.
 
+pub mod adjust;
 pub mod attempt;
 pub mod config;
 pub mod cx;

@@ -113,6 +113,8 @@ pub struct Deployment {
     pub limits: crate::config::ProviderLimits,
     /// The provider account's usage this minute (shared by its deployments).
     pub usage: Arc<crate::health::ProviderUsage>,
+    /// Adjustments applied to every request sent to it.
+    pub adjust: Option<Arc<crate::config::Adjust>>,
 }
 
 /// A resolved route.
@@ -391,6 +393,7 @@ fn deployment(
         stats: stats.get(&m.name),
         limits: p.limits,
         usage: stats.provider(&m.provider),
+        adjust: m.adjust.clone().map(Arc::new),
     }
 }
 
