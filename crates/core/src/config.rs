@@ -488,6 +488,10 @@ pub struct RoutingConfig {
     /// Quality priors.
     #[serde(default)]
     pub quality: QualityPriors,
+    /// How long a session (`x-switchyard-session`) stays on the deployment that answered it
+    /// last; `0s` turns conversation affinity off.
+    #[serde(default = "default_session_ttl", with = "humantime_serde")]
+    pub session_ttl: std::time::Duration,
     /// Model names clients send that are neither a route nor a model, mapped to one:
     /// `{ match = "claude-*-haiku-*", to = "cheap" }`, first match wins (`*` matches any run
     /// of characters; `"*"` alone is a catch-all).
@@ -506,6 +510,10 @@ pub struct AliasConfig {
     pub to: String,
 }
 
+fn default_session_ttl() -> std::time::Duration {
+    std::time::Duration::from_secs(30 * 60)
+}
+
 fn default_expected_output() -> u64 {
     256
 }
@@ -519,6 +527,7 @@ impl Default for RoutingConfig {
             expected_output_tokens: default_expected_output(),
             quality: QualityPriors::default(),
             aliases: Vec::new(),
+            session_ttl: default_session_ttl(),
         }
     }
 }

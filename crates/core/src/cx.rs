@@ -230,6 +230,13 @@ impl RequestCx {
             .deployment(id)
             .stats
             .observe_output(usage.output, task);
+        let session = self.features.as_ref().and_then(|f| f.session.as_deref());
+        if let (Some(s), Some(p)) = (session, self.plan.as_deref()) {
+            if !self.snap.session_ttl.is_zero() {
+                let name = &self.snap.deployment(id).name;
+                self.snap.pins.set(&p.route, s, name, self.snap.session_ttl);
+            }
+        }
     }
 
     /// The evaluators judged an answer of `id`: keep the signals for the ledger and teach the
@@ -510,6 +517,9 @@ fn decision(snap: &Snapshot, plan: Option<&Plan>, f: Option<&Features>) -> serde
         "route": p.route, "rule": p.rule, "strategy": p.strategy.as_str(),
         "features": features, "candidates": candidates, "excluded": excluded,
     });
+    if let Some((deployment, kept)) = &p.session_pin {
+        d["session_pin"] = json!({"deployment": deployment, "kept": kept});
+    }
     if let Some((asked, pattern)) = &p.alias {
         d["alias"] = json!({"requested": asked, "match": pattern});
     }

@@ -24,6 +24,7 @@ pub mod replay;
 mod retry;
 pub mod routable;
 pub mod rules;
+pub mod session;
 mod snapshot;
 pub mod stats;
 mod strategy;

@@ -89,6 +89,8 @@ pub struct Plan {
     pub router_score: Option<f64>,
     /// The client's model name and the alias pattern that mapped it, when one did.
     pub alias: Option<(String, String)>,
+    /// The deployment the request's session was pinned to, and whether the pin held.
+    pub session_pin: Option<(String, bool)>,
 }
 
 impl Plan {
@@ -178,6 +180,7 @@ fn plan_name(
         panic: false,
         router_score: None,
         alias: None,
+        session_pin: None,
     };
     finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
@@ -238,6 +241,7 @@ fn direct(
         panic: false,
         router_score: None,
         alias: None,
+        session_pin: None,
     };
     finish(snap, &mut p, None, &candidates, req, f)?;
     Ok(p)
@@ -270,6 +274,7 @@ fn finish(
         if let Some(order) = strategy::order(snap, r, f, chat, &p.targets, &p.estimates, learned) {
             reorder(p, &order);
         }
+        pin_session(snap, f, p);
     }
     spill_low_headroom(snap, f, p);
     Ok(())
@@ -335,6 +340,46 @@ fn panic_if_all_open(p: &mut Plan) {
         .collect();
     p.excluded.retain(|(_, e)| *e != Exclusion::CircuitOpen);
     p.panic = true;
+}
+
+/// Conversation affinity: put the deployment that answered this session last first, when it
+/// is still eligible and staying costs no more than moving (the head of the plan priced
+/// without the cached prefix it would lose).
+fn pin_session(snap: &Snapshot, f: &Features, p: &mut Plan) {
+    let Some(session) = f.session.as_deref().filter(|_| !snap.session_ttl.is_zero()) else {
+        return;
+    };
+    let Some(pinned) = snap.pins.get(&p.route, session) else {
+        return;
+    };
+    let Some(k) = p
+        .targets
+        .iter()
+        .position(|&t| snap.deployment(t).name == pinned)
+    else {
+        // No longer eligible (excluded, or its circuit is open): the pin is broken.
+        p.session_pin = Some((pinned, false));
+        return;
+    };
+    if k == 0 {
+        p.session_pin = Some((pinned, true));
+        return;
+    }
+    let head = snap.deployment(p.targets[0]);
+    let output = f.max_output.unwrap_or(snap.expected_output);
+    let moving = head.rates.map(|r| r.estimate(f.input_tokens, 0, output));
+    let keep = match (p.estimates[k], moving) {
+        (Some(stay), Some(go)) => stay <= go,
+        // Unknown prices: the pin holds (the cache and provider state are known goods).
+        _ => true,
+    };
+    if keep {
+        let mut order: Vec<usize> = (0..p.targets.len()).collect();
+        order.remove(k);
+        order.insert(0, k);
+        reorder(p, &order);
+    }
+    p.session_pin = Some((pinned, keep));
 }
 
 /// Move deployments whose provider reported no rate-limit headroom to the end of the plan,

@@ -216,6 +216,10 @@ pub struct Snapshot {
     pub quality_priors: crate::config::QualityPriors,
     /// Client model names and patterns, and the route or model each means.
     pub aliases: Vec<crate::config::AliasConfig>,
+    /// Session pins (shared across snapshots).
+    pub pins: Arc<crate::session::Pins>,
+    /// How long a session pin lasts (zero: affinity off).
+    pub session_ttl: std::time::Duration,
 }
 
 /// The inputs of [`Snapshot::build`].
@@ -244,6 +248,8 @@ impl Snapshot {
             expected_output: inp.routing.expected_output_tokens,
             catalog_version: inp.catalog.version.clone(),
             quality: inp.stats.quality().clone(),
+            pins: inp.stats.pins().clone(),
+            session_ttl: inp.routing.session_ttl,
             quality_priors: inp.routing.quality.clone(),
             ..Snapshot::default()
         };

@@ -188,12 +188,18 @@ pub struct StatsRegistry(
     Mutex<HashMap<String, Arc<DeploymentStats>>>,
     Mutex<HashMap<String, Arc<crate::health::ProviderUsage>>>,
     Arc<crate::quality::QualityBook>,
+    Arc<crate::session::Pins>,
 );
 
 impl StatsRegistry {
     /// The quality observations.
     pub fn quality(&self) -> &Arc<crate::quality::QualityBook> {
         &self.2
+    }
+
+    /// The session pins.
+    pub fn pins(&self) -> &Arc<crate::session::Pins> {
+        &self.3
     }
 
     /// The usage counters of a provider account, created on first use.
