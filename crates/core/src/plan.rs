@@ -346,6 +346,14 @@ fn panic_if_all_open(p: &mut Plan) {
 /// is still eligible and staying costs no more than moving (the head of the plan priced
 /// without the cached prefix it would lose).
 fn pin_session(snap: &Snapshot, f: &Features, p: &mut Plan) {
+    // A quality decision comes before a cache: these strategies choose by quality, and a pin
+    // to a cheaper model must not undo that.
+    if matches!(
+        p.strategy,
+        Strategy::QualityFloor | Strategy::Cascade | Strategy::Learned
+    ) {
+        return;
+    }
     let Some(session) = f.session.as_deref().filter(|_| !snap.session_ttl.is_zero()) else {
         return;
     };
