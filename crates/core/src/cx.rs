@@ -87,7 +87,10 @@ pub struct RequestCx {
 pub(crate) struct Judged {
     pub(crate) deployment: DeploymentId,
     pub(crate) signals: Vec<Signal>,
+    /// The verdict: of the quality signals when there are any, else of all.
     pub(crate) passed: bool,
+    /// Whether the verdict teaches the quality model (there were quality signals).
+    pub(crate) observed: bool,
 }
 
 /// How a request ended, as the ledger's `status` says it.
@@ -245,15 +248,21 @@ impl RequestCx {
         if signals.is_empty() {
             return;
         }
-        let task = self.features.as_ref().and_then(|f| f.task.as_deref());
-        let model = &self.snap.deployment(id).name;
-        self.snap
-            .quality
-            .observe(task, model, if passed { 1.0 } else { 0.0 });
+        // The quality model learns from quality signals only (not from a confidence proxy).
+        let mut quality = signals.iter().filter(|s| s.is_quality()).peekable();
+        let quality = quality.peek().is_some().then(|| quality.all(|s| s.passed));
+        if let Some(q) = quality {
+            let task = self.features.as_ref().and_then(|f| f.task.as_deref());
+            let model = &self.snap.deployment(id).name;
+            self.snap
+                .quality
+                .observe(task, model, if q { 1.0 } else { 0.0 });
+        }
         self.judged.push(Judged {
             deployment: id,
             signals,
-            passed,
+            passed: quality.unwrap_or(passed),
+            observed: quality.is_some(),
         });
     }
 
@@ -394,31 +403,40 @@ impl RequestCx {
         let mut out = Vec::new();
         for j in &self.judged {
             let model = Some(self.snap.deployment(j.deployment).name.clone());
-            let mut push = |source: &str, name: &str, score: f64, passed: bool, detail| {
-                out.push(SignalRow {
-                    id: format!("{}:{}", row.id, out.len()),
-                    request_id: row.id.clone(),
-                    ts: row.ts,
-                    source: source.to_owned(),
-                    name: name.to_owned(),
-                    model: model.clone(),
-                    task: row.task.clone(),
-                    route: row.route.clone(),
-                    score,
-                    passed: Some(passed),
-                    observed: source == "verdict",
-                    label: None,
-                    detail,
-                });
-            };
+            let mut push =
+                |source: &str, name: &str, score: f64, passed: bool, observed, detail| {
+                    out.push(SignalRow {
+                        id: format!("{}:{}", row.id, out.len()),
+                        request_id: row.id.clone(),
+                        ts: row.ts,
+                        source: source.to_owned(),
+                        name: name.to_owned(),
+                        model: model.clone(),
+                        task: row.task.clone(),
+                        route: row.route.clone(),
+                        score,
+                        passed: Some(passed),
+                        observed,
+                        label: None,
+                        detail,
+                    });
+                };
             for s in &j.signals {
-                push("evaluator", s.name, s.score, s.passed, s.detail.clone());
+                push(
+                    "evaluator",
+                    s.name,
+                    s.score,
+                    s.passed,
+                    false,
+                    s.detail.clone(),
+                );
             }
             push(
                 "verdict",
                 "verdict",
                 if j.passed { 1.0 } else { 0.0 },
                 j.passed,
+                j.observed,
                 None,
             );
         }

@@ -47,6 +47,13 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// Whether the signal says something about the answer's quality (and so teaches the
+    /// quality model). A `logprob` signal is the model's confidence — a proxy a cascade may
+    /// act on, not a judgement of the answer — so it does not.
+    pub fn is_quality(&self) -> bool {
+        self.name != "logprob"
+    }
+
     fn new(name: &'static str, passed: bool, detail: Option<String>) -> Signal {
         Signal {
             name,

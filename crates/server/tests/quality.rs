@@ -456,7 +456,7 @@ async fn a_confidence_cascade_escalates_exactly_the_answers_the_model_was_unsure
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let (gw, url) = start(&config(&sim, &ledger)).await;
     let http = reqwest::Client::new();
     let (mut escalated, mut kept) = (0, 0);
     for i in 0..30 {
@@ -502,6 +502,9 @@ async fn a_confidence_cascade_escalates_exactly_the_answers_the_model_was_unsure
         }
     }
     assert!(escalated > 0 && kept > 0, "{escalated} {kept}");
+    // Confidence is a proxy the cascade acts on, not a judgement of the answer: it does not
+    // teach the quality model.
+    assert_eq!(gw.snapshot().quality.observed(None, "shaky").n, 0.0);
 }
 
 #[tokio::test]
