@@ -417,7 +417,7 @@ impl Quality {
 }
 
 /// `part` as a percentage of `whole` (0 when empty).
-fn rate(part: u64, whole: u64) -> f64 {
+pub(crate) fn rate(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {

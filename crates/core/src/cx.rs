@@ -286,6 +286,21 @@ impl RequestCx {
         self.attached.push(s);
     }
 
+    /// The gateway's estimate of an answer's usage when the provider reported none: the input
+    /// counted from the prompt (else the features' estimate), the output from `output` text.
+    pub(crate) fn estimate_usage(
+        &self,
+        req: &switchyard_types::ChatRequest,
+        output: &str,
+    ) -> Usage {
+        Usage {
+            input: crate::features::exact_input_tokens(req)
+                .unwrap_or_else(|| self.features.as_ref().map_or(0, |f| f.input_tokens)),
+            output: crate::features::count_tokens(output),
+            ..Usage::default()
+        }
+    }
+
     /// A rejected answer of `id` is served after all (every later candidate failed).
     pub(crate) fn unreject(&mut self, id: DeploymentId) {
         if let Some(a) = self

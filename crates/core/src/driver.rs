@@ -358,10 +358,5 @@ fn held_usage(cx: &RequestCx, req: &ChatRequest, start: &StreamStart, view: &Ans
         StreamItem::Chunk(_, Some(u)) => Some(*u),
         _ => None,
     });
-    reported.unwrap_or_else(|| Usage {
-        input: crate::features::exact_input_tokens(req)
-            .unwrap_or_else(|| cx.features.as_ref().map_or(0, |f| f.input_tokens)),
-        output: crate::features::count_tokens(&view.text),
-        ..Usage::default()
-    })
+    reported.unwrap_or_else(|| cx.estimate_usage(req, &view.text))
 }

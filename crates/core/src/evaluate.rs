@@ -13,6 +13,9 @@ use switchyard_types::{ChatRequest, ChatResponse, Content, FinishReason, Respons
 
 use crate::config::EvaluatorConfig;
 
+/// Most tool calls of one answer the evaluators read.
+const MAX_TOOL_CALLS: usize = 128;
+
 /// A compiled evaluator.
 #[derive(Debug, Clone)]
 pub enum Evaluator {
@@ -121,7 +124,12 @@ impl AnswerView {
                     v.refusal.get_or_insert_with(String::new).push_str(r);
                 }
                 for call in d.tool_calls.iter().flatten() {
+                    // The index is the provider's: a call past the bound is not judged rather
+                    // than allocated for.
                     let i = call.index as usize;
+                    if i >= MAX_TOOL_CALLS {
+                        continue;
+                    }
                     if v.tool_calls.len() <= i {
                         v.tool_calls.resize(i + 1, (String::new(), String::new()));
                     }

@@ -213,14 +213,7 @@ fn judge_request(spec: &JudgeSpec, req: &ChatRequest, answer: &AnswerView) -> Op
 }
 
 fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..crate::strategy::floor_char_boundary(s, max.min(s.len()))]
 }
 
 /// The first number in the reply, if it is a grade from 0 to 10.

@@ -136,16 +136,19 @@ const MAX_HANDOVERS: usize = 4;
 /// embeddings are planned alike; embeddings keep the candidates' configured order.
 pub fn plan(snap: &Snapshot, req: &impl Routable, f: &Features) -> Result<Plan, CoreError> {
     let asked = req.model();
-    // A name that is neither a route nor a model may be a client's own (an agent's hard-coded
-    // model): the first alias that matches says what it means.
-    let alias =
-        (asked != "auto" && !snap.routes.contains_key(asked) && !snap.models.contains_key(asked))
-            .then(|| snap.aliases.iter().find(|a| glob(&a.pattern, asked)))
-            .flatten();
-    let name = alias.map_or(asked, |a| a.to.as_str());
-    let mut p = plan_name(snap, name, req, f)?;
-    p.alias = alias.map(|a| (asked.to_owned(), a.pattern.clone()));
-    Ok(p)
+    match plan_name(snap, asked, req, f) {
+        // A name that is neither a route nor a model may be a client's own (an agent's
+        // hard-coded model): the first alias that matches says what it means.
+        Err(CoreError::UnknownModel(_)) if asked != "auto" => {
+            let Some(a) = snap.aliases.iter().find(|a| glob(&a.pattern, asked)) else {
+                return Err(CoreError::UnknownModel(asked.to_owned()));
+            };
+            let mut p = plan_name(snap, &a.to, req, f)?;
+            p.alias = Some((asked.to_owned(), a.pattern.clone()));
+            Ok(p)
+        }
+        planned => planned,
+    }
 }
 
 fn plan_name(
@@ -164,7 +167,7 @@ fn plan_name(
     } else if let Some(&id) = snap.models.get(name) {
         return direct(snap, id, req, f);
     } else {
-        return Err(CoreError::UnknownModel(req.model().to_owned()));
+        return Err(CoreError::UnknownModel(name.to_owned()));
     };
     let mut p = Plan {
         route: route.name.clone(),

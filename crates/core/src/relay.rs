@@ -22,7 +22,6 @@ use tokio::time::Instant;
 use crate::{
     attempt::{self, StreamStart},
     cx::{Bill, Ending, RequestCx},
-    features,
     plan::Plan,
     retry::{decide, Decision, Stage},
 };
@@ -163,13 +162,7 @@ impl Drop for State {
         if self.usage_seen {
             return;
         }
-        let input = features::exact_input_tokens(&self.req)
-            .unwrap_or_else(|| cx.features.as_ref().map_or(0, |f| f.input_tokens));
-        let estimate = Usage {
-            input,
-            output: features::count_tokens(&self.sent),
-            ..Usage::default()
-        };
+        let estimate = cx.estimate_usage(&self.req, &self.sent);
         if let Some(id) = cx.answered {
             cx.answer(id, estimate);
             cx.usage_estimated = true;

@@ -178,7 +178,8 @@ fn affinity_key(f: &Features, req: &ChatRequest) -> Option<u64> {
     Some(h.finish())
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+/// The largest char boundary of `s` at or below `i` (`i <= s.len()`).
+pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }

@@ -195,6 +195,20 @@ fn random_id(n: usize) -> Vec<u8> {
     b
 }
 
+/// The GenAI usage attributes: all input tokens (cache reads and writes included), output,
+/// and the cache parts.
+fn usage(u: &switchyard_types::Usage) -> [KeyValue; 4] {
+    [
+        kv("gen_ai.usage.input_tokens", i(u.total_input())),
+        kv("gen_ai.usage.output_tokens", i(u.output)),
+        kv("gen_ai.usage.cache_read.input_tokens", i(u.cache_read)),
+        kv(
+            "gen_ai.usage.cache_creation.input_tokens",
+            i(u.cache_write_5m + u.cache_write_1h),
+        ),
+    ]
+}
+
 /// The spans of one request: the server span and a client span per upstream attempt.
 fn spans(row: &LedgerRow) -> Vec<Span> {
     let end = SystemTime::now()
@@ -219,7 +233,6 @@ fn spans(row: &LedgerRow) -> Vec<Span> {
         .and_then(serde_json::Value::as_str)
         .or(row.route.as_deref())
         .unwrap_or("");
-    let u = &row.usage;
     let mut attrs = vec![
         kv("gen_ai.operation.name", s(op)),
         kv("gen_ai.request.model", s(requested)),
@@ -227,17 +240,8 @@ fn spans(row: &LedgerRow) -> Vec<Span> {
         kv("switchyard.ingress", s(&row.ingress)),
         kv("switchyard.tenant", s(&row.tenant)),
         kv("http.response.status_code", i(u64::from(row.http_status))),
-        kv(
-            "gen_ai.usage.input_tokens",
-            i(u.input + u.cache_read + u.cache_write_5m + u.cache_write_1h),
-        ),
-        kv("gen_ai.usage.output_tokens", i(u.output)),
-        kv("gen_ai.usage.cache_read.input_tokens", i(u.cache_read)),
-        kv(
-            "gen_ai.usage.cache_creation.input_tokens",
-            i(u.cache_write_5m + u.cache_write_1h),
-        ),
     ];
+    attrs.extend(usage(&row.usage));
     for (k, v) in [
         ("gen_ai.response.model", &row.model),
         ("gen_ai.provider.name", &row.provider),
@@ -277,19 +281,13 @@ fn spans(row: &LedgerRow) -> Vec<Span> {
     });
     for a in &row.attempts {
         let a_start = start + a.offset_us.saturating_mul(1_000);
-        let au = &a.usage;
         let mut attrs = vec![
             kv("gen_ai.operation.name", s(op)),
             kv("gen_ai.provider.name", s(&a.provider)),
             kv("gen_ai.request.model", s(&a.model)),
             kv("http.response.status_code", i(u64::from(a.status))),
-            kv(
-                "gen_ai.usage.input_tokens",
-                i(au.input + au.cache_read + au.cache_write_5m + au.cache_write_1h),
-            ),
-            kv("gen_ai.usage.output_tokens", i(au.output)),
-            kv("gen_ai.usage.cache_read.input_tokens", i(au.cache_read)),
         ];
+        attrs.extend(usage(&a.usage));
         if a.error_class.is_none() {
             attrs.push(kv("gen_ai.response.model", s(&a.model)));
         }

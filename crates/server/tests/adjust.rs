@@ -10,11 +10,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::json;
 use switchyard_sim::{Sim, SimConfig};
-use switchyard_store::LedgerReader;
 
 #[tokio::test]
 async fn the_upstream_receives_the_adjusted_request_and_the_decision_records_it() {
@@ -95,21 +92,7 @@ async fn the_upstream_receives_the_adjusted_request_and_the_decision_records_it(
     assert_eq!(sent["messages"][0]["content"], "You help.");
     assert_eq!(sent["temperature"], 1.5);
 
-    let reader = LedgerReader::connect(&ledger).await.unwrap();
-    let mut decision = serde_json::Value::Null;
-    for _ in 0..200 {
-        if let Some(r) = reader
-            .rows(None, None)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.id == id)
-        {
-            decision = r.decision;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let decision = common::ledger_row(&ledger, &id).await.decision;
     assert_eq!(
         decision["candidates"][0]["adjust"]["max_tokens"], 64,
         "{decision}"

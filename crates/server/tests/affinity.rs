@@ -11,11 +11,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use serde_json::{json, Value};
+use serde_json::json;
 use switchyard_sim::{Sim, SimConfig};
-use switchyard_store::LedgerReader;
 
 #[tokio::test]
 async fn a_session_stays_where_its_cache_is_while_that_pays() {
@@ -86,24 +83,9 @@ async fn a_session_stays_where_its_cache_is_while_that_pays() {
     let (model, broken_id) = ask("s1", "Be brief.".into()).await;
     assert_eq!(model, "cheap");
 
-    let reader = LedgerReader::connect(&ledger).await.unwrap();
     let decision = |id: String| {
-        let reader = &reader;
-        async move {
-            for _ in 0..200 {
-                if let Some(r) = reader
-                    .rows(None, None)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .find(|r| r.id == id)
-                {
-                    return r.decision;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Value::Null
-        }
+        let ledger = ledger.clone();
+        async move { common::ledger_row(&ledger, &id).await.decision }
     };
     assert_eq!(
         decision(kept_id).await["session_pin"],

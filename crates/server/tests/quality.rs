@@ -10,11 +10,13 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::{collections::BTreeMap, str::FromStr, sync::Arc, time::Duration};
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use switchyard_server::{app, config, Gateway, GatewayHandle};
+use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{ModelConfig, Sim, SimConfig};
 use switchyard_store::{LedgerReader, LedgerRow};
 
@@ -126,38 +128,10 @@ fn config(sim: &Sim, ledger: &str) -> String {
     )
 }
 
-async fn start(text: &str) -> (GatewayHandle, String) {
-    let gw = Gateway::start(config::parse(text).unwrap(), None, Arc::new(|_: &str| None))
-        .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw.clone(), std::future::pending()));
-    (gw, url)
-}
-
 fn json_request(route: &str, stream: bool) -> Value {
     json!({"model": route, "stream": stream, "stream_options": {"include_usage": true},
         "response_format": {"type": "json_object"},
         "messages": [{"role": "user", "content": "Extract the invoice number from INV-7."}]})
-}
-
-/// The ledger row of `id`, once written.
-async fn row(ledger: &str, id: &str) -> LedgerRow {
-    let reader = LedgerReader::connect(ledger).await.unwrap();
-    for _ in 0..200 {
-        if let Some(r) = reader
-            .rows(None, None)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.id == id)
-        {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("row {id} never written");
 }
 
 fn header(r: &reqwest::Response, name: &str) -> String {
@@ -169,7 +143,7 @@ async fn a_cascade_escalates_exactly_when_its_evaluator_fails_and_bills_both_att
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let (_gw, url) = common::start(&config(&sim, &ledger)).await;
     let http = reqwest::Client::new();
 
     // The cheap answer is broken JSON: escalated; the client gets the premium answer.
@@ -187,7 +161,7 @@ async fn a_cascade_escalates_exactly_when_its_evaluator_fails_and_bills_both_att
     let body: Value = r.json().await.unwrap();
     let content = body["choices"][0]["message"]["content"].as_str().unwrap();
     serde_json::from_str::<Value>(content).expect("the served answer is valid JSON");
-    let row = row(&ledger, &id).await;
+    let row = common::ledger_row(&ledger, &id).await;
     assert_eq!(row.attempts.len(), 2);
     assert_eq!(row.attempts[0].model, "bad");
     assert!(row.attempts[0]
@@ -243,7 +217,7 @@ async fn a_streamed_cascade_shows_nothing_of_the_rejected_answer_and_bills_both(
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let (_gw, url) = common::start(&config(&sim, &ledger)).await;
     let r = reqwest::Client::new()
         .post(format!("{url}/v1/chat/completions"))
         .json(&json_request("cascade-bad", true))
@@ -272,7 +246,7 @@ async fn a_streamed_cascade_shows_nothing_of_the_rejected_answer_and_bills_both(
     assert_eq!(roles, 1, "one message");
     let last = chunks.last().unwrap();
     let told = Decimal::from_str(last["switchyard"]["cost_usd"].as_str().unwrap()).unwrap();
-    let row = row(&ledger, &id).await;
+    let row = common::ledger_row(&ledger, &id).await;
     assert!(row.attempts[0].rejected.is_some());
     assert!(row.attempts[0].cost().unwrap() > Decimal::ZERO);
     assert_eq!(row.cost().unwrap(), told);
@@ -290,7 +264,7 @@ async fn a_refusal_goes_to_the_next_candidate_only_where_the_route_opted_in() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let (_gw, url) = common::start(&config(&sim, &ledger)).await;
     let http = reqwest::Client::new();
     for (route, stream) in [("refusal-next", false), ("refusal-next", true)] {
         let mut body = json!({"model": route, "stream": stream,
@@ -329,7 +303,7 @@ async fn a_refusal_goes_to_the_next_candidate_only_where_the_route_opted_in() {
         .unwrap()
         .starts_with("I'm sorry"));
     // Not escalated, but judged: the refusal is a failed signal in the ledger.
-    row(&ledger, &id).await;
+    common::ledger_row(&ledger, &id).await;
     let reader = LedgerReader::connect(&ledger).await.unwrap();
     let refusal = reader
         .signals(None, None)
@@ -347,7 +321,7 @@ async fn feedback_moves_a_quality_floor_route_and_survives_a_restart() {
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
     let text = config(&sim, &ledger);
-    let (gw, url) = start(&text).await;
+    let (gw, url) = common::start(&text).await;
     let http = reqwest::Client::new();
     let ask = |model: &'static str| {
         let (http, url) = (http.clone(), url.clone());
@@ -429,7 +403,7 @@ async fn feedback_moves_a_quality_floor_route_and_survives_a_restart() {
     gw.shutdown().await;
 
     // A new process on the same ledger knows it too.
-    let (_gw, url) = start(&text).await;
+    let (_gw, url) = common::start(&text).await;
     let mut answered = String::new();
     for _ in 0..100 {
         answered = reqwest::Client::new()
@@ -456,7 +430,7 @@ async fn a_confidence_cascade_escalates_exactly_the_answers_the_model_was_unsure
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (gw, url) = start(&config(&sim, &ledger)).await;
+    let (gw, url) = common::start(&config(&sim, &ledger)).await;
     let http = reqwest::Client::new();
     let (mut escalated, mut kept) = (0, 0);
     for i in 0..30 {
@@ -512,7 +486,7 @@ async fn an_llm_judge_grades_through_the_gateway_and_its_cost_is_its_own_row() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = sim().await;
-    let (_gw, url) = start(&config(&sim, &ledger)).await;
+    let (_gw, url) = common::start(&config(&sim, &ledger)).await;
     let http = reqwest::Client::new();
     let mut truth = BTreeMap::new();
     for i in 0..20 {
@@ -638,7 +612,7 @@ async fn a_learned_route_decides_from_the_prompt_deterministically_and_reloads_i
         assert_eq!(ask("Say hello to customer 7 politely").await.0, "good");
     }
     let (_, id) = ask("Give a proof of lemma 9 with all steps").await;
-    let decision = row(&ledger, &id).await.decision;
+    let decision = common::ledger_row(&ledger, &id).await.decision;
     let version = decision["router"]["version"].as_str().unwrap().to_owned();
     assert!(version.starts_with("fnv1a64:"), "{decision}");
     assert!(
@@ -657,7 +631,7 @@ async fn a_learned_route_decides_from_the_prompt_deterministically_and_reloads_i
         "premium"
     );
     let (_, id) = ask("Give a derivation of lemma 8 with all steps").await;
-    let decision = row(&ledger, &id).await.decision;
+    let decision = common::ledger_row(&ledger, &id).await.decision;
     assert_ne!(decision["router"]["version"].as_str().unwrap(), version);
 }
 
@@ -670,7 +644,7 @@ async fn client_model_names_map_through_aliases_and_the_decision_says_so() {
         "[routing]\n",
         "[routing]\naliases = [{ match = \"claude-*-haiku-*\", to = \"cascade-good\" }, { match = \"gpt-4o\", to = \"premium\" }]\n",
     );
-    let (_gw, url) = start(&text).await;
+    let (_gw, url) = common::start(&text).await;
     let http = reqwest::Client::new();
     let send = |model: &'static str| {
         let (http, url) = (http.clone(), url.clone());
@@ -687,7 +661,7 @@ async fn client_model_names_map_through_aliases_and_the_decision_says_so() {
     assert_eq!(header(&r, "x-switchyard-route"), "cascade-good");
     assert_eq!(header(&r, "x-switchyard-model"), "good");
     let id = header(&r, "x-switchyard-request-id");
-    let decision = row(&ledger, &id).await.decision;
+    let decision = common::ledger_row(&ledger, &id).await.decision;
     assert_eq!(decision["alias"]["requested"], "claude-3-5-haiku-20241022");
     assert_eq!(decision["alias"]["match"], "claude-*-haiku-*");
     assert_eq!(

@@ -8,12 +8,14 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::{str::FromStr, sync::Arc};
 
 use rust_decimal::Decimal;
 use serde_json::json;
 use switchyard_core::replay::{replan, NotReplayed};
-use switchyard_server::{app, config, Gateway};
+use switchyard_server::config;
 use switchyard_sim::{Sim, SimConfig};
 use switchyard_store::LedgerReader;
 
@@ -54,16 +56,7 @@ async fn a_ledger_replayed_under_a_price_change_goes_where_the_new_prices_say() 
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
     let sim = Sim::start(SimConfig::instant()).await.unwrap();
     let before = config_text(&sim.base_url(), &ledger, "input = 0.10, output = 0.40");
-    let gw = Gateway::start(
-        config::parse(&before).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap();
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw.clone(), std::future::pending()));
+    let (gw, url) = common::start(&before).await;
     let http = reqwest::Client::new();
     for i in 0..12 {
         let r = http

@@ -9,6 +9,8 @@
     reason = "tests fail loudly"
 )]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::{body::Bytes, routing::post, Router};
@@ -19,7 +21,6 @@ use opentelemetry_proto::tonic::{
 };
 use prost::Message;
 use serde_json::json;
-use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 
 fn attr(s: &Span, key: &str) -> Option<V> {
@@ -92,16 +93,7 @@ async fn requests_are_traced_with_the_genai_conventions_and_never_the_prompt() {
         "#,
         sim.base_url()
     );
-    let gw = Gateway::start(
-        config::parse(&text_cfg).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap();
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw.clone(), std::future::pending()));
+    let (gw, url) = common::start(&text_cfg).await;
 
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";

@@ -258,11 +258,7 @@ pub async fn run(client: &reqwest::Client, base: &str) -> anyhow::Result<Summary
 }
 
 fn share(part: usize, whole: usize) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        100.0 * part as f64 / whole as f64
-    }
+    crate::report::rate(part as u64, whole as u64)
 }
 
 fn accuracy(v: &[Checked]) -> f64 {
