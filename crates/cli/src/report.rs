@@ -5,56 +5,13 @@ use std::{io::Write, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use rust_decimal::prelude::ToPrimitive;
 use switchyard_store::{now_ms, summary, Forecast, GroupBy, LedgerReader, SummaryRow};
 
-/// Days of daily totals the forecast reads.
-const FORECAST_HISTORY_DAYS: i64 = 28;
-
-/// The month-end forecast from the ledger's daily spend (see `switchyard_store::forecast`):
-/// full days before today are the history; today counts as spent so far plus its remaining
-/// hours at today's rate; the forecast covers tomorrow to the end of the month. A ledger with
-/// only today's traffic uses today's rate as a one-day history.
 async fn forecast(url: &str, budget: Option<f64>) -> anyhow::Result<Forecast> {
-    const DAY_MS: i64 = 86_400_000;
-    let now = now_ms();
-    let today = now.div_euclid(DAY_MS);
-    let (month_start, month_end) = switchyard_store::month_bounds(today);
-    let from = (today - FORECAST_HISTORY_DAYS).min(month_start);
     let reader = LedgerReader::connect(url).await?;
-    let daily = reader.daily_cost(from * DAY_MS, now + 1).await;
+    let f = reader.month_forecast(now_ms(), budget).await;
     reader.close().await;
-    let daily: Vec<(i64, f64)> = daily?
-        .into_iter()
-        .map(|(d, usd)| (d, usd.to_f64().unwrap_or(0.0)))
-        .collect();
-    let spent_today: f64 = daily
-        .iter()
-        .filter(|(d, _)| *d == today)
-        .map(|(_, v)| v)
-        .sum();
-    let elapsed = ((now - today * DAY_MS) as f64 / DAY_MS as f64).max(1.0 / 1440.0);
-    let today_full = spent_today / elapsed;
-    let month_to_date: f64 = daily
-        .iter()
-        .filter(|(d, _)| *d >= month_start)
-        .map(|(_, v)| v)
-        .sum::<f64>()
-        + today_full * (1.0 - elapsed);
-    let mut history: Vec<(i64, f64)> = daily
-        .into_iter()
-        .filter(|(d, _)| *d >= today - FORECAST_HISTORY_DAYS && *d < today)
-        .collect();
-    if history.is_empty() && spent_today > 0.0 {
-        history.push((today, today_full));
-    }
-    Ok(switchyard_store::forecast(
-        &history,
-        today + 1,
-        month_end,
-        month_to_date,
-        budget,
-    ))
+    Ok(f?)
 }
 
 fn date(day: i64) -> String {

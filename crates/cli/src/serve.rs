@@ -42,6 +42,7 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, "switchyard gateway listening");
     spawn_reload_on_sighup(gw.clone());
     let _watcher = switchyard_server::watch_config(&gw);
+    let _audits = switchyard_server::spawn_audits(&gw);
     app::serve(listener, gw.clone(), shutdown_signal())
         .await
         .context("serve HTTP")?;

@@ -66,6 +66,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(prometheus))
         .route("/admin/health", get(health))
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(layers)
         .layer(tower::util::option_layer(cors))

@@ -32,6 +32,29 @@ pub struct Config {
     pub ledger: LedgerSection,
     /// `[telemetry]`.
     pub telemetry: TelemetrySection,
+    /// `[audit]`.
+    pub audit: AuditSection,
+}
+
+/// `[audit]`: the audit `serve` runs on a schedule (metrics and dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// How often; `0s` turns the schedule off (the dashboard still audits on demand).
+    #[serde(with = "humantime_serde")]
+    pub interval: std::time::Duration,
+    /// The ledger window each run reads (the task mix is compared with the window before).
+    #[serde(with = "humantime_serde")]
+    pub window: std::time::Duration,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            interval: std::time::Duration::from_secs(3600),
+            window: std::time::Duration::from_secs(7 * 86_400),
+        }
+    }
 }
 
 /// `[telemetry]`: OpenTelemetry traces (off unless an endpoint is given).
@@ -214,6 +237,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
             "prices" => section(v, "prices", &mut errors, |s| cfg.prices = s),
             "ledger" => section(v, "ledger", &mut errors, |s| cfg.ledger = s),
             "telemetry" => section(v, "telemetry", &mut errors, |s| cfg.telemetry = s),
+            "audit" => section(v, "audit", &mut errors, |s| cfg.audit = s),
             "providers" => cfg.providers = list(v, "providers", &mut errors),
             "models" => cfg.models = list(v, "models", &mut errors),
             "routes" => cfg.routes = list(v, "routes", &mut errors),

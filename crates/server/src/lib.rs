@@ -6,8 +6,10 @@
 //! [`app::router`] the axum app. Only this crate knows axum and HTTP status codes.
 
 pub mod app;
+pub mod audit;
 mod chat;
 pub mod config;
+mod dashboard;
 mod embeddings;
 mod error;
 mod feedback;
@@ -19,4 +21,4 @@ mod sse;
 mod telemetry;
 
 pub use error::{ApiError, Shape};
-pub use live::{check, watch_config, Gateway, GatewayHandle, Reload, SecretLookup};
+pub use live::{check, spawn_audits, watch_config, Gateway, GatewayHandle, Reload, SecretLookup};

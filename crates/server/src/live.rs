@@ -55,6 +55,8 @@ pub struct Gateway {
     /// Hash of the config file's text in force, to tell a real change from a touch.
     loaded: std::sync::Mutex<Option<u64>>,
     reloads: std::sync::atomic::AtomicU64,
+    /// The latest audit.
+    audit: ArcSwap<Option<Arc<crate::audit::Audit>>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -105,6 +107,7 @@ impl Gateway {
             adapters: std::sync::Mutex::new(adapters),
             loaded: std::sync::Mutex::new(loaded),
             reloads: std::sync::atomic::AtomicU64::new(0),
+            audit: ArcSwap::from_pointee(None),
         }))
     }
 
@@ -127,6 +130,32 @@ impl Gateway {
             .get_or_try_init(|| switchyard_store::LedgerReader::connect(url))
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// The latest audit, if one ran.
+    pub fn last_audit(&self) -> Option<Arc<crate::audit::Audit>> {
+        self.audit.load().as_ref().clone()
+    }
+
+    /// Audit the config in force against the ledger's last `[audit] window` now; the result
+    /// becomes [`Gateway::last_audit`] and the `switchyard_audit_findings` gauges.
+    pub async fn run_audit(&self) -> Result<Arc<crate::audit::Audit>, String> {
+        let cfg = self.config();
+        let catalog = load_catalog(&cfg).map_err(|e| e.to_string())?;
+        let reader = self.reader().await?;
+        let audit = crate::audit::audit(
+            &cfg,
+            &catalog,
+            reader,
+            cfg.audit.window,
+            switchyard_store::now_ms(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        crate::metrics::audit_findings(&audit.findings);
+        let audit = Arc::new(audit);
+        self.audit.store(Arc::new(Some(audit.clone())));
+        Ok(audit)
     }
 
     /// Live statistics and quality observations (kept across reloads).
@@ -537,4 +566,29 @@ fn seed_from_ledger(url: String, stats: Arc<StatsRegistry>) {
             }
         }
     });
+}
+
+/// Run the audit every `[audit] interval` (read anew each time, so a reload applies) while the
+/// gateway lives; the first run is at once.
+pub fn spawn_audits(gw: &GatewayHandle) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(gw);
+    tokio::spawn(async move {
+        loop {
+            let Some(gw) = weak.upgrade() else { return };
+            let interval = gw.config().audit.interval;
+            if !interval.is_zero() {
+                match gw.run_audit().await {
+                    Ok(a) => tracing::info!(findings = a.findings.len(), "audit ran"),
+                    Err(e) => tracing::warn!(error = %e, "audit failed"),
+                }
+            }
+            drop(gw);
+            tokio::time::sleep(if interval.is_zero() {
+                std::time::Duration::from_secs(60)
+            } else {
+                interval
+            })
+            .await;
+        }
+    })
 }

@@ -52,6 +52,9 @@ pub const ERRORS: &str = "switchyard_errors_total";
 /// What the baseline model would have cost, in nano-USD by route (priced baselines only).
 pub const BASELINE_COST: &str = "switchyard_baseline_cost_nanousd_total";
 
+/// Findings of the latest audit, by kind.
+pub const AUDIT_FINDINGS: &str = "switchyard_audit_findings";
+
 const OVERHEAD_BUCKETS_US: &[f64] = &[
     5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0, 10_000.0,
 ];
@@ -206,6 +209,21 @@ pub(crate) fn request(row: &LedgerRow) {
         if let Some(ttft) = answered.and_then(|a| a.ttft_ms) {
             metrics::histogram!(TTFT).record(ttft as f64 / 1000.0);
         }
+    }
+}
+
+/// Publish the latest audit's findings per kind; a kind no longer found goes back to 0.
+pub fn audit_findings(findings: &[crate::audit::Finding]) {
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    for f in findings {
+        if !seen.contains(&f.kind) {
+            seen.push(f.kind);
+        }
+    }
+    for kind in seen.iter() {
+        let n = findings.iter().filter(|f| f.kind == *kind).count();
+        metrics::gauge!(AUDIT_FINDINGS, "kind" => *kind).set(n as f64);
     }
 }
 

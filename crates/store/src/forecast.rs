@@ -175,6 +175,60 @@ pub fn forecast(
     }
 }
 
+/// Days of daily totals [`LedgerReader::month_forecast`] reads.
+const FORECAST_HISTORY_DAYS: i64 = 28;
+
+impl crate::LedgerReader {
+    /// The month-end forecast from the ledger's daily spend at `now` (unix ms): full days
+    /// before today are the history; today counts as spent so far plus its remaining hours at
+    /// today's rate; the forecast covers tomorrow to the end of the month. A ledger with only
+    /// today's traffic uses today's rate as a one-day history.
+    pub async fn month_forecast(
+        &self,
+        now: i64,
+        budget: Option<f64>,
+    ) -> Result<Forecast, crate::StoreError> {
+        use rust_decimal::prelude::ToPrimitive;
+        const DAY_MS: i64 = crate::query::DAY_MS;
+        let today = now.div_euclid(DAY_MS);
+        let (month_start, month_end) = month_bounds(today);
+        let from = (today - FORECAST_HISTORY_DAYS).min(month_start);
+        let daily: Vec<(i64, f64)> = self
+            .daily_cost(from * DAY_MS, now + 1)
+            .await?
+            .into_iter()
+            .map(|(d, usd)| (d, usd.to_f64().unwrap_or(0.0)))
+            .collect();
+        let spent_today: f64 = daily
+            .iter()
+            .filter(|(d, _)| *d == today)
+            .map(|(_, v)| v)
+            .sum();
+        let elapsed = ((now - today * DAY_MS) as f64 / DAY_MS as f64).max(1.0 / 1440.0);
+        let today_full = spent_today / elapsed;
+        let month_to_date: f64 = daily
+            .iter()
+            .filter(|(d, _)| *d >= month_start)
+            .map(|(_, v)| v)
+            .sum::<f64>()
+            + today_full * (1.0 - elapsed);
+        let mut history: Vec<(i64, f64)> = daily
+            .into_iter()
+            .filter(|(d, _)| *d >= today - FORECAST_HISTORY_DAYS && *d < today)
+            .collect();
+        if history.is_empty() && spent_today > 0.0 {
+            history.push((today, today_full));
+        }
+        Ok(forecast(
+            &history,
+            today + 1,
+            month_end,
+            month_to_date,
+            budget,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

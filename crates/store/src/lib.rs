@@ -25,7 +25,9 @@ mod writer;
 pub use db::redact_url;
 pub use error::StoreError;
 pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast};
-pub use query::{query_rows, summary, GroupBy, LedgerReader, SummaryRow, NONE_KEY};
+pub use query::{
+    query_rows, summary, GroupBy, LedgerReader, SeriesPoint, SummaryRow, DAY_MS, NONE_KEY,
+};
 pub use row::{
     decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,
     AttemptRow, LedgerRow, FEMTOS_PER_NANO, NANOS_PER_DOLLAR,

@@ -45,6 +45,24 @@ impl GroupBy {
     }
 }
 
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Spend in one time bucket of [`LedgerReader::cost_series`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesPoint {
+    /// Bucket number: `ts / bucket_ms`.
+    pub bucket: i64,
+    /// Priced spend (USD, exact).
+    pub cost: Decimal,
+    /// Known baseline cost (USD, exact).
+    pub baseline: Decimal,
+    /// Requests in the bucket.
+    pub requests: u64,
+    /// Of which without a known cost.
+    pub unpriced: u64,
+}
+
 /// Key used in summaries for rows where the grouping column is empty (e.g. no rule matched).
 pub const NONE_KEY: &str = "(none)";
 
@@ -356,34 +374,156 @@ impl LedgerReader {
         since: i64,
         until: i64,
     ) -> Result<Vec<(i64, Decimal)>, StoreError> {
-        const SQL_SQLITE: &str = "SELECT ts_ms / 86400000, SUM(cost_nanos), SUM(cost_rem_femtos) FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 AND cost_nanos IS NOT NULL GROUP BY ts_ms / 86400000 ORDER BY 1";
-        const SQL_PG: &str = "SELECT ts_ms / 86400000, SUM(cost_nanos)::BIGINT, SUM(cost_rem_femtos)::BIGINT FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 AND cost_nanos IS NOT NULL GROUP BY ts_ms / 86400000 ORDER BY 1";
-        /// (day, Σ nano-dollars, Σ femto remainders).
-        type DayRow = (i64, Option<i64>, Option<i64>);
-        let rows: Result<Vec<DayRow>, sqlx::Error> = match &self.db {
+        Ok(self
+            .cost_series(since, until, DAY_MS)
+            .await?
+            .into_iter()
+            .map(|p| (p.bucket, p.cost))
+            .collect())
+    }
+
+    /// Priced spend and baseline per time bucket of `bucket_ms` (bucket = `ts / bucket_ms`)
+    /// over `since <= ts < until` (unix ms), exact: one `SUM … GROUP BY` in the database.
+    pub async fn cost_series(
+        &self,
+        since: i64,
+        until: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let bucket_ms = bucket_ms.max(1);
+        let sql = |p: &str, cast: &str| {
+            format!(
+                "SELECT ts_ms / {bucket_ms}, SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast}, \
+                 SUM(baseline_cost_nanos){cast}, SUM(baseline_cost_rem_femtos){cast}, \
+                 COUNT(*), SUM(CASE WHEN cost_nanos IS NULL OR unpriced THEN 1 ELSE 0 END){cast} \
+                 FROM ledger WHERE ts_ms >= {p}1 AND ts_ms < {p}2 \
+                 GROUP BY ts_ms / {bucket_ms} ORDER BY 1"
+            )
+        };
+        /// (bucket, Σ cost nanos, Σ cost rems, Σ baseline nanos, Σ baseline rems, n, unpriced).
+        type Row = (
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+            Option<i64>,
+        );
+        let rows: Result<Vec<Row>, sqlx::Error> = match &self.db {
             Db::Sqlite(p) => {
-                sqlx::query_as(SQL_SQLITE)
+                sqlx::query_as(&sql("?", ""))
                     .bind(since)
                     .bind(until)
                     .fetch_all(p)
                     .await
             }
             Db::Postgres(p) => {
-                sqlx::query_as(SQL_PG)
+                sqlx::query_as(&sql("$", "::BIGINT"))
                     .bind(since)
                     .bind(until)
                     .fetch_all(p)
                     .await
             }
         };
-        let rows = rows.map_err(|e| db_err(self.db.backend(), e))?;
+        let usd = |n: Option<i64>, r: Option<i64>| {
+            Decimal::from_i128_with_scale(
+                femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0),
+                15,
+            )
+            .normalize()
+        };
         Ok(rows
+            .map_err(|e| db_err(self.db.backend(), e))?
             .into_iter()
-            .map(|(day, nanos, rem)| {
-                let f = femtos(Some(nanos.unwrap_or(0)), rem.unwrap_or(0)).unwrap_or(0);
-                (day, Decimal::from_i128_with_scale(f, 15))
+            .map(|(bucket, cn, cr, bn, br, n, unpriced)| SeriesPoint {
+                bucket,
+                cost: usd(cn, cr),
+                baseline: usd(bn, br),
+                requests: u64::try_from(n).unwrap_or(0),
+                unpriced: u64::try_from(unpriced.unwrap_or(0)).unwrap_or(0),
             })
             .collect())
+    }
+
+    /// The first and last `ts` of the rows with `since <= ts < until` (unix ms), if any.
+    pub async fn span(&self, since: i64, until: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        const SQLITE: &str =
+            "SELECT MIN(ts_ms), MAX(ts_ms) FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2";
+        const PG: &str =
+            "SELECT MIN(ts_ms), MAX(ts_ms) FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2";
+        let res: Result<(Option<i64>, Option<i64>), sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(SQLITE)
+                    .bind(since)
+                    .bind(until)
+                    .fetch_one(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(PG)
+                    .bind(since)
+                    .bind(until)
+                    .fetch_one(p)
+                    .await
+            }
+        };
+        Ok(match res.map_err(|e| db_err(self.db.backend(), e))? {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        })
+    }
+
+    /// The `limit` most recent rows with `ts < before` (unix ms; `None` = now), newest first.
+    pub async fn recent(
+        &self,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        macro_rules! fetch {
+            ($pool:expr) => {
+                async {
+                    let mut qb = QueryBuilder::new("SELECT ");
+                    qb.push(COLUMNS);
+                    window!(qb, None::<i64>, before);
+                    qb.push(" ORDER BY ts_ms DESC, id DESC LIMIT ")
+                        .push_bind(i64::from(limit));
+                    let rows = qb.build().fetch_all($pool).await?;
+                    rows.iter()
+                        .map(|r| decode_row!(r))
+                        .collect::<Result<Vec<_>, sqlx::Error>>()
+                }
+                .await
+            };
+        }
+        let res = match &self.db {
+            Db::Sqlite(p) => fetch!(p),
+            Db::Postgres(p) => fetch!(p),
+        };
+        res.map_err(|e| db_err(self.db.backend(), e))
+    }
+
+    /// The row of request `id`, if it is in the ledger.
+    pub async fn row(&self, id: &str) -> Result<Option<LedgerRow>, StoreError> {
+        macro_rules! fetch {
+            ($pool:expr) => {
+                async {
+                    let mut qb = QueryBuilder::new("SELECT ");
+                    qb.push(COLUMNS);
+                    qb.push(" FROM ledger WHERE id = ").push_bind(id);
+                    match qb.build().fetch_optional($pool).await? {
+                        Some(r) => decode_row!(&r).map(Some),
+                        None => Ok(None),
+                    }
+                }
+                .await
+            };
+        }
+        let res = match &self.db {
+            Db::Sqlite(p) => fetch!(p),
+            Db::Postgres(p) => fetch!(p),
+        };
+        res.map_err(|e| db_err(self.db.backend(), e))
     }
 
     /// Per-group aggregates over `since <= ts < until`, sorted by key.

@@ -12,6 +12,12 @@ use crate::db::{db_err, Db};
 use crate::query::LedgerReader;
 use crate::StoreError;
 
+/// A value bound to a query's placeholder.
+enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
 /// One quality signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalRow {
@@ -269,42 +275,65 @@ impl LedgerReader {
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<SignalRow>, StoreError> {
-        let since = since.unwrap_or(i64::MIN);
-        let until = until.unwrap_or(i64::MAX);
+        let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        self.select_signals(
+            |p| format!("ts_ms >= {p}1 AND ts_ms < {p}2"),
+            &[Bind::Int(lo), Bind::Int(hi)],
+        )
+        .await
+    }
+
+    /// The signals about request `id`, oldest first.
+    pub async fn signals_of(&self, id: &str) -> Result<Vec<SignalRow>, StoreError> {
+        self.select_signals(|p| format!("request_id = {p}1"), &[Bind::Text(id)])
+            .await
+    }
+
+    /// Signals matching `filter(placeholder sign)`, with `binds` bound in order.
+    async fn select_signals(
+        &self,
+        filter: impl Fn(&str) -> String,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<SignalRow>, StoreError> {
         let sql = |p: &str| {
             format!(
-                "SELECT {COLUMNS} FROM signals WHERE ts_ms >= {p}1 AND ts_ms < {p}2 ORDER BY ts_ms, id"
+                "SELECT {COLUMNS} FROM signals WHERE {} ORDER BY ts_ms, id",
+                filter(p)
             )
         };
         macro_rules! fetch {
-            ($pool:expr, $sql:expr) => {
-                sqlx::query(&$sql)
-                    .bind(since)
-                    .bind(until)
-                    .fetch_all($pool)
-                    .await
-                    .and_then(|rows| {
-                        rows.iter()
-                            .map(|r| {
-                                Ok(SignalRow {
-                                    id: r.try_get("id")?,
-                                    request_id: r.try_get("request_id")?,
-                                    ts: r.try_get("ts_ms")?,
-                                    source: r.try_get("source")?,
-                                    name: r.try_get("name")?,
-                                    model: r.try_get("model")?,
-                                    task: r.try_get("task")?,
-                                    route: r.try_get("route")?,
-                                    score: r.try_get("score")?,
-                                    passed: r.try_get("passed")?,
-                                    observed: r.try_get("observed")?,
-                                    label: r.try_get("label")?,
-                                    detail: r.try_get("detail")?,
-                                })
-                            })
-                            .collect::<Result<Vec<_>, sqlx::Error>>()
+            ($pool:expr, $sql:expr) => {{
+                let sql = $sql;
+                let mut q = sqlx::query(&sql);
+                for b in binds {
+                    q = match *b {
+                        Bind::Int(v) => q.bind(v),
+                        Bind::Text(v) => q.bind(v),
+                    };
+                }
+                q.fetch_all($pool).await
+            }
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        Ok(SignalRow {
+                            id: r.try_get("id")?,
+                            request_id: r.try_get("request_id")?,
+                            ts: r.try_get("ts_ms")?,
+                            source: r.try_get("source")?,
+                            name: r.try_get("name")?,
+                            model: r.try_get("model")?,
+                            task: r.try_get("task")?,
+                            route: r.try_get("route")?,
+                            score: r.try_get("score")?,
+                            passed: r.try_get("passed")?,
+                            observed: r.try_get("observed")?,
+                            label: r.try_get("label")?,
+                            detail: r.try_get("detail")?,
+                        })
                     })
-            };
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+            })};
         }
         let res = match &self.db {
             Db::Sqlite(p) => fetch!(p, sql("?")),

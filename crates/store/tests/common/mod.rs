@@ -309,6 +309,37 @@ pub async fn summary_groups(url: &str, dir: &Path, base: i64) {
         vec![(day, rust_decimal::Decimal::new(1_250, 9))],
         "100 + 200 + 900 + 50 nano-dollars"
     );
+    // The dashboard's spend series: exact per bucket, baseline beside it, unpriced counted.
+    let series = reader.cost_series(base, base + 5, 2).await.unwrap();
+    let dec = |n: i64| rust_decimal::Decimal::new(n, 9);
+    assert_eq!(base % 2, 0, "the scenario's base is even");
+    let got: Vec<_> = series
+        .iter()
+        .map(|p| (p.bucket, p.requests, p.cost, p.baseline, p.unpriced))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (base / 2, 2, dec(300), dec(2_000), 0),
+            (base / 2 + 1, 2, dec(900), dec(2_000), 1),
+            (base / 2 + 2, 1, dec(50), dec(1_000), 0),
+        ]
+    );
+    assert_eq!(
+        reader.span(base, base + 5).await.unwrap(),
+        Some((base, base + 4))
+    );
+    assert_eq!(reader.span(base + 10, base + 20).await.unwrap(), None);
+    // Recent requests, newest first, and one request by id.
+    let recent = reader.recent(2, Some(base + 5)).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.ts).collect::<Vec<_>>(),
+        vec![base + 4, base + 3]
+    );
+    let one = reader.row(&recent[1].id).await.unwrap().expect("row by id");
+    assert_eq!(one, recent[1]);
+    assert!(reader.row("no-such-id").await.unwrap().is_none());
+    assert!(reader.signals_of(&one.id).await.unwrap().is_empty());
     reader.close().await;
 
     let by_route = summary(url, Some(base), Some(base + 5), GroupBy::Route)

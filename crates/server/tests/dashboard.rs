@@ -1,0 +1,198 @@
+//! The dashboard's data and the scheduled audit, over a gateway with a known workload: the
+//! figures the dashboard shows are the ledger's exactly, and the audit's findings reach the
+//! dashboard and `/metrics`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use switchyard_sim::{Sim, SimConfig};
+
+fn config_text(sim: &str, ledger: &str) -> String {
+    format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [audit]
+        interval = "100ms"
+        [routing]
+        default = "auto"
+        baseline = "premium"
+        [[providers]]
+        name = "sim"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        [[providers]]
+        name = "eu"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        tags = ["eu"]
+        [[models]]
+        name = "cheap"
+        provider = "sim"
+        upstream = "sim-cheap"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[models]]
+        name = "premium"
+        provider = "sim"
+        upstream = "sim-premium"
+        price = {{ input = 2.50, output = 10.00 }}
+        [[models]]
+        name = "mystery"
+        provider = "sim"
+        upstream = "sim-cheap-unlisted"
+        [[routes]]
+        name = "auto"
+        strategy = "cheapest"
+        candidates = ["cheap", "premium"]
+        [[routes]]
+        name = "gdpr"
+        candidates = ["cheap"]
+        require_tags = ["gdpr"]
+        "#
+    )
+}
+
+fn usd(v: &Value) -> Decimal {
+    Decimal::from_str(
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a decimal string: {v}")),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (gw, url) = common::start(&config_text(&sim.base_url(), &ledger)).await;
+    let audits = switchyard_server::spawn_audits(&gw);
+    let http = reqwest::Client::new();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&json!({"model": "auto", "messages": [{"role": "user", "content": format!("q{i}")}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let h = |n: &str| r.headers()[n].to_str().unwrap().to_owned();
+        sent.push((
+            h("x-switchyard-request-id"),
+            Decimal::from_str(&h("x-switchyard-cost-usd")).unwrap(),
+            Decimal::from_str(&h("x-switchyard-baseline-cost-usd")).unwrap(),
+        ));
+    }
+    for (id, _, _) in &sent {
+        common::ledger_row(&ledger, id).await;
+    }
+    let spent: Decimal = sent.iter().map(|s| s.1).sum();
+    let baseline: Decimal = sent.iter().map(|s| s.2).sum();
+
+    let o: Value = http
+        .get(format!("{url}/dashboard/api/overview?window=1h"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["totals"]["requests"], 5);
+    assert_eq!(usd(&o["totals"]["cost_usd"]), spent);
+    assert_eq!(usd(&o["totals"]["baseline_usd"]), baseline);
+    assert_eq!(usd(&o["totals"]["savings_usd"]), baseline - spent);
+    let series: Decimal = o["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| usd(&p["cost_usd"]))
+        .sum();
+    assert_eq!(series, spent, "the spend chart adds up to the total");
+    assert_eq!(o["routes"][0]["key"], "auto");
+    assert_eq!(o["providers"][0]["key"], "sim");
+
+    let recent: Value = http
+        .get(format!("{url}/dashboard/api/requests?limit=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let recent = recent["requests"].as_array().unwrap();
+    assert_eq!(recent.len(), 3);
+    assert_eq!(recent[0]["id"], sent[4].0, "newest first");
+    let one: Value = http
+        .get(format!("{url}/dashboard/api/requests/{}", sent[0].0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usd(&one["cost_usd"]), sent[0].1);
+    assert_eq!(one["decision"]["route"], "auto");
+    assert_eq!(one["attempts"][0]["model"], "cheap");
+    assert_eq!(usd(&one["attempts"][0]["cost_usd"]), sent[0].1);
+    let missing = http
+        .get(format!("{url}/dashboard/api/requests/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let bad = http
+        .get(format!("{url}/dashboard/api/overview?window=forever"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // The scheduled audit: the unpriced model and the route no provider can serve.
+    let audit = gw.last_audit().expect("the audit ran at start");
+    let kinds: Vec<&str> = audit.findings.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&"missing_price"), "{kinds:?}");
+    let gdpr = audit
+        .findings
+        .iter()
+        .find(|f| f.kind == "constraints_exclude_all")
+        .expect("the gdpr route's constraint excludes every candidate");
+    assert_eq!(gdpr.subject, "route gdpr");
+    assert!(o["audit"]["findings"].as_array().unwrap().len() >= 2);
+    let metrics = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"switchyard_audit_findings{kind="constraints_exclude_all"} 1"#),
+        "{metrics}"
+    );
+    // It runs again on schedule: the latest audit moves on.
+    let first = audit.at_ms;
+    for _ in 0..100 {
+        if gw.last_audit().unwrap().at_ms > first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        gw.last_audit().unwrap().at_ms > first,
+        "the audit ran again"
+    );
+    audits.abort();
+}
