@@ -219,7 +219,7 @@ async fn prometheus(State(gw): State<GatewayHandle>) -> Response {
     match crate::metrics::handle() {
         Some(h) => {
             crate::metrics::refresh_gauges(&gw);
-            h.render().into_response()
+            crate::metrics::with_usd_counters(h.render()).into_response()
         }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -212,6 +212,45 @@ pub(crate) fn request(row: &LedgerRow) {
     }
 }
 
+/// The exposition `text` with a USD counter beside each nano-USD one
+/// (`switchyard_cost_usd_total` beside `switchyard_cost_nanousd_total`, …): the same series
+/// and labels, the value divided by 10⁹ exactly (decimal digits, no float rounding).
+pub fn with_usd_counters(text: String) -> String {
+    let mut extra: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let Some(name) = [COST, BASELINE_COST, TENANT_COST]
+            .into_iter()
+            .find(|n| line.starts_with(n) && line[n.len()..].starts_with(['{', ' ']))
+        else {
+            continue;
+        };
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(nanos) = value.parse::<u64>() else {
+            continue;
+        };
+        let usd_name = name.replace("_nanousd_total", "_usd_total");
+        let usd = format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000);
+        let out = format!("{usd_name}{} {usd}", &series[name.len()..]);
+        match extra.iter_mut().find(|(n, _)| *n == usd_name) {
+            Some((_, lines)) => lines.push(out),
+            None => extra.push((usd_name, vec![out])),
+        }
+    }
+    let mut text = text;
+    for (name, lines) in extra {
+        text.push_str(&format!(
+            "# HELP {name} The same spend in USD (exact decimal).\n# TYPE {name} counter\n"
+        ));
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
+    text
+}
+
 /// Publish the latest audit's findings per kind; a kind no longer found goes back to 0.
 pub fn audit_findings(findings: &[crate::audit::Finding]) {
     static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());

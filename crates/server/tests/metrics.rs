@@ -130,6 +130,17 @@ async fn counters_equal_what_the_responses_said() {
         .to_string(),
         nanos(baseline)
     );
+    // Beside each nano-USD counter, the same spend in USD, exactly.
+    let usd_line = text
+        .lines()
+        .find(|l| l.starts_with(r#"switchyard_cost_usd_total{route="auto",model="cheap"} "#))
+        .unwrap_or_else(|| panic!("no USD cost counter in {text}"));
+    assert_eq!(
+        rust_decimal::Decimal::from_str(usd_line.rsplit_once(' ').unwrap().1).unwrap(),
+        cost,
+        "the USD counter is the exact sum the clients were told"
+    );
+    assert!(text.contains("# TYPE switchyard_baseline_cost_usd_total counter"));
     assert_eq!(
         series(&text, r#"switchyard_tenant_requests_total{tenant="acme"}"#),
         5.0

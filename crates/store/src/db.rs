@@ -79,18 +79,24 @@ macro_rules! push_rows {
 }
 
 macro_rules! insert_batch {
-    ($pool:expr, $rows:expr, $insert_signals:path) => {{
+    ($pool:expr, $rows:expr, $writer:expr, $insert_signals:path) => {{
         // A transaction of prepared single-row INSERTs measured ~2× slower (benches/ingest.rs).
         let mut tx = $pool.begin().await?;
+        let mut inserted = std::collections::HashSet::new();
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new("INSERT INTO ledger (");
             qb.push(COLUMNS).push(") ");
             push_rows!(qb, chunk.iter());
             // Replays are idempotent: a row already written (e.g. replay interrupted after
-            // commit, before the spill file was removed) is skipped, not duplicated.
-            qb.push(" ON CONFLICT (id) DO NOTHING");
-            qb.build().execute(&mut *tx).await?;
+            // commit, before the spill file was removed) is skipped, not duplicated, and
+            // only the rows inserted now are added to the rollups.
+            qb.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let ids: Vec<String> = qb.build_query_scalar().fetch_all(&mut *tx).await?;
+            inserted.extend(ids);
         }
+        let delta =
+            crate::rollup::Delta::of($rows.iter().filter(|r| inserted.contains(r.id.as_str())));
+        crate::rollup::write_sqlite(&mut tx, &delta, $writer).await?;
         let signals: Vec<&crate::SignalRow> = $rows.iter().flat_map(|r| &r.signals).collect();
         if !signals.is_empty() {
             $insert_signals(&mut *tx, &signals).await?;
@@ -163,13 +169,15 @@ impl Db {
 
     /// Insert `rows` in one transaction: multi-row INSERTs of up to 1000 rows each on SQLite,
     /// one UNNEST insert on PostgreSQL.
-    pub(crate) async fn insert(&self, rows: &[LedgerRow]) -> Result<(), sqlx::Error> {
+    /// The rollups are added to in the same transaction, histograms as `writer` (one id per
+    /// open ledger: each writer rewrites only its own histogram rows).
+    pub(crate) async fn insert(&self, rows: &[LedgerRow], writer: &str) -> Result<(), sqlx::Error> {
         if rows.is_empty() {
             return Ok(());
         }
         match self {
-            Db::Sqlite(p) => insert_batch!(p, rows, crate::signals::insert_sqlite),
-            Db::Postgres(p) => crate::pg_insert::insert(p, rows).await,
+            Db::Sqlite(p) => insert_batch!(p, rows, writer, crate::signals::insert_sqlite),
+            Db::Postgres(p) => crate::pg_insert::insert(p, rows, writer).await,
         }
     }
 

@@ -17,6 +17,7 @@ mod forecast;
 mod pg_insert;
 mod query;
 mod replay;
+mod rollup;
 mod row;
 mod signals;
 mod spill;

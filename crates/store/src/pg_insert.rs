@@ -45,11 +45,17 @@ fn json_col<T: serde::Serialize>(
 }
 
 /// Insert `rows` in one transaction (idempotent on `id`).
-pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx::Error> {
-    let sql = format!("INSERT INTO ledger ({COLUMNS}) {UNNEST} ON CONFLICT (id) DO NOTHING");
+pub(crate) async fn insert(
+    pool: &PgPool,
+    rows: &[LedgerRow],
+    writer: &str,
+) -> Result<(), sqlx::Error> {
+    // Only the rows inserted now (not those a replay finds written) are added to the rollups.
+    let sql =
+        format!("INSERT INTO ledger ({COLUMNS}) {UNNEST} ON CONFLICT (id) DO NOTHING RETURNING id");
     let u = |f: fn(&LedgerRow) -> u64| col(rows, move |r| to_i64(f(r)));
     let mut tx = pool.begin().await?;
-    sqlx::query(&sql)
+    let inserted: Vec<String> = sqlx::query_scalar(&sql)
         .bind(col(rows, |r| r.id.as_str()))
         .bind(col(rows, |r| r.ts))
         .bind(col(rows, |r| r.tenant.as_str()))
@@ -93,8 +99,11 @@ pub(crate) async fn insert(pool: &PgPool, rows: &[LedgerRow]) -> Result<(), sqlx
         .bind(col(rows, |r| r.ttft_ms.map(to_i64)))
         .bind(col(rows, |r| r.answer_cost_nanos))
         .bind(col(rows, |r| r.answer_cost_rem_femtos))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+    let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
+    let delta = crate::rollup::Delta::of(rows.iter().filter(|r| inserted.contains(&r.id)));
+    crate::rollup::write_pg(&mut tx, &delta, writer).await?;
     let signals: Vec<&crate::SignalRow> = rows.iter().flat_map(|r| &r.signals).collect();
     if !signals.is_empty() {
         crate::signals::insert_pg(&mut tx, &signals).await?;

@@ -11,6 +11,7 @@ use switchyard_types::Usage;
 
 use crate::columns::COLUMNS;
 use crate::db::{db_err, Db};
+use crate::rollup::HOUR_MS;
 use crate::row::{AttemptRow, LedgerRow, FEMTOS_PER_NANO};
 use crate::StoreError;
 
@@ -296,11 +297,7 @@ macro_rules! summarize {
             let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
             let mut stream = qb.build().fetch($pool);
             while let Some(r) = stream.try_next().await? {
-                let key: Option<String> = r.try_get("k")?;
-                let key = key
-                    .filter(|k| !k.is_empty())
-                    .unwrap_or_else(|| NONE_KEY.into());
-                let a = acc.entry(key).or_default();
+                let a = acc.entry(group_key(r.try_get("k")?)).or_default();
                 a.add(
                     r.try_get::<String, _>("status")?.as_str(),
                     femtos(r.try_get("cost_nanos")?, r.try_get("cost_rem_femtos")?),
@@ -383,7 +380,8 @@ impl LedgerReader {
     }
 
     /// Priced spend and baseline per time bucket of `bucket_ms` (bucket = `ts / bucket_ms`)
-    /// over `since <= ts < until` (unix ms), exact: one `SUM … GROUP BY` in the database.
+    /// over `since <= ts < until` (unix ms), exact. Whole-hour buckets read whole hours from
+    /// the rollups and the partial hours at the edges from the ledger.
     pub async fn cost_series(
         &self,
         since: i64,
@@ -391,23 +389,80 @@ impl LedgerReader {
         bucket_ms: i64,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
+        let lo = since.div_euclid(HOUR_MS) * HOUR_MS
+            + if since.rem_euclid(HOUR_MS) == 0 {
+                0
+            } else {
+                HOUR_MS
+            };
+        let hi = until.div_euclid(HOUR_MS) * HOUR_MS;
+        let mut parts = Vec::new();
+        if bucket_ms % HOUR_MS == 0 && lo < hi {
+            parts.push(self.series_part("ledger", since, lo, bucket_ms).await?);
+            parts.push(self.series_part("ledger_rollup", lo, hi, bucket_ms).await?);
+            parts.push(self.series_part("ledger", hi, until, bucket_ms).await?);
+        } else {
+            parts.push(self.series_part("ledger", since, until, bucket_ms).await?);
+        }
+        let mut by: BTreeMap<i64, [i128; 4]> = BTreeMap::new();
+        for (bucket, sums) in parts.into_iter().flatten() {
+            let e = by.entry(bucket).or_default();
+            (0..4).for_each(|i| e[i] += sums[i]);
+        }
+        let usd = |f: i128| Decimal::from_i128_with_scale(f, 15).normalize();
+        Ok(by
+            .into_iter()
+            .map(|(bucket, [cost, baseline, n, unpriced])| SeriesPoint {
+                bucket,
+                cost: usd(cost),
+                baseline: usd(baseline),
+                requests: u64::try_from(n).unwrap_or(0),
+                unpriced: u64::try_from(unpriced).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// (bucket, [cost femtos, baseline femtos, requests, unpriced]) from the ledger's rows or
+    /// from the rollups (`table`), over `since <= ts < until`.
+    async fn series_part(
+        &self,
+        table: &str,
+        since: i64,
+        until: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, [i128; 4])>, StoreError> {
+        if since >= until {
+            return Ok(Vec::new());
+        }
         let sql = |p: &str, cast: &str| {
-            format!(
-                "SELECT ts_ms / {bucket_ms}, SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast}, \
-                 SUM(baseline_cost_nanos){cast}, SUM(baseline_cost_rem_femtos){cast}, \
-                 COUNT(*), SUM(CASE WHEN cost_nanos IS NULL OR unpriced THEN 1 ELSE 0 END){cast} \
-                 FROM ledger WHERE ts_ms >= {p}1 AND ts_ms < {p}2 \
-                 GROUP BY ts_ms / {bucket_ms} ORDER BY 1"
-            )
+            let priced = "NOT unpriced AND cost_nanos IS NOT NULL";
+            let known = "baseline_cost_nanos IS NOT NULL";
+            let cols = if table == "ledger" {
+                format!(
+                    "ts_ms / {bucket_ms}, SUM(CASE WHEN {priced} THEN cost_nanos END){cast}, \
+                     SUM(CASE WHEN {priced} THEN cost_rem_femtos END){cast}, \
+                     SUM(baseline_cost_nanos){cast}, \
+                     SUM(CASE WHEN {known} THEN baseline_cost_rem_femtos END){cast}, \
+                     COUNT(*), SUM(CASE WHEN {priced} THEN 0 ELSE 1 END){cast} \
+                     FROM ledger WHERE ts_ms >= {p}1 AND ts_ms < {p}2"
+                )
+            } else {
+                format!(
+                    "hour_ms / {bucket_ms}, SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast}, \
+                     SUM(baseline_nanos){cast}, SUM(baseline_rem_femtos){cast}, \
+                     SUM(requests){cast}, SUM(unpriced){cast} \
+                     FROM ledger_rollup WHERE dim = 'route' AND hour_ms >= {p}1 AND hour_ms < {p}2"
+                )
+            };
+            format!("SELECT {cols} GROUP BY 1 ORDER BY 1")
         };
-        /// (bucket, Σ cost nanos, Σ cost rems, Σ baseline nanos, Σ baseline rems, n, unpriced).
         type Row = (
             i64,
             Option<i64>,
             Option<i64>,
             Option<i64>,
             Option<i64>,
-            i64,
+            Option<i64>,
             Option<i64>,
         );
         let rows: Result<Vec<Row>, sqlx::Error> = match &self.db {
@@ -426,22 +481,22 @@ impl LedgerReader {
                     .await
             }
         };
-        let usd = |n: Option<i64>, r: Option<i64>| {
-            Decimal::from_i128_with_scale(
-                femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0),
-                15,
-            )
-            .normalize()
+        let f = |n: Option<i64>, r: Option<i64>| {
+            femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0)
         };
         Ok(rows
             .map_err(|e| db_err(self.db.backend(), e))?
             .into_iter()
-            .map(|(bucket, cn, cr, bn, br, n, unpriced)| SeriesPoint {
-                bucket,
-                cost: usd(cn, cr),
-                baseline: usd(bn, br),
-                requests: u64::try_from(n).unwrap_or(0),
-                unpriced: u64::try_from(unpriced.unwrap_or(0)).unwrap_or(0),
+            .map(|(b, cn, cr, bn, br, n, u)| {
+                (
+                    b,
+                    [
+                        f(cn, cr),
+                        f(bn, br),
+                        i128::from(n.unwrap_or(0)),
+                        i128::from(u.unwrap_or(0)),
+                    ],
+                )
             })
             .collect())
     }
@@ -536,12 +591,160 @@ impl LedgerReader {
         until: Option<i64>,
         group_by: GroupBy,
     ) -> Result<Vec<SummaryRow>, StoreError> {
+        // Whole hours come from the rollups; the partial hours at the edges from the ledger.
+        let lo = since.map_or(i64::MIN, |s| {
+            s.div_euclid(HOUR_MS) * HOUR_MS
+                + if s.rem_euclid(HOUR_MS) == 0 {
+                    0
+                } else {
+                    HOUR_MS
+                }
+        });
+        let hi = until
+            .unwrap_or_else(|| crate::now_ms() + 1)
+            .div_euclid(HOUR_MS)
+            * HOUR_MS;
+        let mut acc = BTreeMap::new();
+        if lo < hi {
+            if let Some(s) = since.filter(|s| *s < lo) {
+                merge(
+                    &mut acc,
+                    self.raw_summary(Some(s), Some(lo), group_by).await?,
+                );
+            }
+            merge(&mut acc, self.rollup_summary(lo, hi, group_by).await?);
+            merge(&mut acc, self.raw_summary(Some(hi), until, group_by).await?);
+        } else {
+            acc = self.raw_summary(since, until, group_by).await?;
+        }
+        Ok(acc.into_iter().map(|(k, a)| a.finish(k)).collect())
+    }
+
+    /// Aggregate ledger rows one by one (exact percentiles).
+    async fn raw_summary(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        group_by: GroupBy,
+    ) -> Result<BTreeMap<String, Acc>, StoreError> {
         let res = match &self.db {
             Db::Sqlite(p) => summarize!(p, since, until, group_by, "attempts"),
             Db::Postgres(p) => summarize!(p, since, until, group_by, "attempts::text"),
         };
-        let acc = res.map_err(|e| db_err(self.db.backend(), e))?;
-        Ok(acc.into_iter().map(|(k, a)| a.finish(k)).collect())
+        res.map_err(|e| db_err(self.db.backend(), e))
+    }
+
+    /// Aggregate the rollups of the hours `lo <= hour < hi`: one `SUM … GROUP BY` of the sums
+    /// and one of the histograms.
+    async fn rollup_summary(
+        &self,
+        lo: i64,
+        hi: i64,
+        group_by: GroupBy,
+    ) -> Result<BTreeMap<String, Acc>, StoreError> {
+        let sums = |p: &str, cast: &str| {
+            let cols = [
+                "requests",
+                "ok",
+                "cancelled",
+                "errors",
+                "unpriced",
+                "retried",
+                "escalated",
+                "cost_nanos",
+                "cost_rem_femtos",
+                "baseline_nanos",
+                "baseline_rem_femtos",
+                "savings_nanos",
+                "savings_rem_femtos",
+                "answer_nanos",
+                "answer_rem_femtos",
+                "input_tokens",
+                "cache_read_tokens",
+                "output_tokens",
+            ];
+            let cols: Vec<String> = cols.iter().map(|c| format!("SUM({c}){cast}")).collect();
+            format!(
+                "SELECT key, {} FROM ledger_rollup WHERE dim = {p}1 AND hour_ms >= {p}2 \
+                 AND hour_ms < {p}3 GROUP BY key",
+                cols.join(", ")
+            )
+        };
+        let hist = |p: &str| {
+            format!(
+                "SELECT key, metric, hist FROM ledger_rollup_hist \
+                 WHERE dim = {p}1 AND hour_ms >= {p}2 AND hour_ms < {p}3"
+            )
+        };
+        let dim = group_by.column();
+        macro_rules! read {
+            ($pool:expr, $p:expr, $cast:expr) => {
+                async {
+                    let sums = sqlx::query(&sums($p, $cast))
+                        .bind(dim)
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all($pool)
+                        .await?;
+                    let hist: Vec<(String, i16, String)> = sqlx::query_as(&hist($p))
+                        .bind(dim)
+                        .bind(lo)
+                        .bind(hi)
+                        .fetch_all($pool)
+                        .await?;
+                    let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
+                    for r in &sums {
+                        let key: String = r.try_get(0)?;
+                        let n = |i: usize| -> Result<i64, sqlx::Error> {
+                            Ok(r.try_get::<Option<i64>, _>(i)?.unwrap_or(0))
+                        };
+                        let u = |i: usize| -> Result<u64, sqlx::Error> {
+                            Ok(u64::try_from(n(i)?).unwrap_or(0))
+                        };
+                        let f = |i: usize| -> Result<i128, sqlx::Error> {
+                            Ok(femtos(Some(n(i)?), n(i + 1)?).unwrap_or(0))
+                        };
+                        let row = SummaryRow {
+                            requests: u(1)?,
+                            ok: u(2)?,
+                            cancelled: u(3)?,
+                            errors: u(4)?,
+                            unpriced_requests: u(5)?,
+                            retried: u(6)?,
+                            escalated: u(7)?,
+                            cost_femtos: f(8)?,
+                            baseline_cost_femtos: f(10)?,
+                            savings_femtos: f(12)?,
+                            answer_cost_femtos: f(14)?,
+                            input_tokens: u(16)?,
+                            cache_read_tokens: u(17)?,
+                            output_tokens: u(18)?,
+                            ..SummaryRow::default()
+                        };
+                        acc.entry(group_key(Some(key)))
+                            .or_default()
+                            .row
+                            .absorb(&row);
+                    }
+                    for (key, metric, text) in hist {
+                        let a = acc.entry(group_key(Some(key))).or_default();
+                        let h = if metric == 0 {
+                            &mut a.latencies
+                        } else {
+                            &mut a.ttfts
+                        };
+                        crate::rollup::decode_into(&text, h);
+                    }
+                    Ok::<_, sqlx::Error>(acc)
+                }
+                .await
+            };
+        }
+        let res = match &self.db {
+            Db::Sqlite(p) => read!(p, "?", ""),
+            Db::Postgres(p) => read!(p, "$", "::BIGINT"),
+        };
+        res.map_err(|e| db_err(self.db.backend(), e))
     }
 
     /// Close the connections.
@@ -575,11 +778,32 @@ pub async fn summary(
     rows
 }
 
+/// One group's figures while they are added up; latencies as value → count.
 #[derive(Default)]
 struct Acc {
     row: SummaryRow,
-    latencies: Vec<u64>,
-    ttfts: Vec<u64>,
+    latencies: BTreeMap<u64, u64>,
+    ttfts: BTreeMap<u64, u64>,
+}
+
+/// A group key: [`NONE_KEY`] for a missing or empty value.
+fn group_key(k: Option<String>) -> String {
+    k.filter(|k| !k.is_empty())
+        .unwrap_or_else(|| NONE_KEY.into())
+}
+
+/// Add the groups of `more` into `acc`.
+fn merge(acc: &mut BTreeMap<String, Acc>, more: BTreeMap<String, Acc>) {
+    for (k, m) in more {
+        let a = acc.entry(k).or_default();
+        a.row.absorb(&m.row);
+        for (v, n) in m.latencies {
+            *a.latencies.entry(v).or_default() += n;
+        }
+        for (v, n) in m.ttfts {
+            *a.ttfts.entry(v).or_default() += n;
+        }
+    }
 }
 
 impl Acc {
@@ -624,13 +848,16 @@ impl Acc {
         s.input_tokens += u64::try_from(input).unwrap_or(0);
         s.cache_read_tokens += u64::try_from(cache_read).unwrap_or(0);
         s.output_tokens += u64::try_from(output).unwrap_or(0);
-        self.latencies.push(u64::try_from(latency_ms).unwrap_or(0));
+        *self
+            .latencies
+            .entry(u64::try_from(latency_ms).unwrap_or(0))
+            .or_default() += 1;
     }
 
     /// The answering attempt's TTFT and cost alone.
     fn answer(&mut self, ttft_ms: Option<i64>, cost: Option<i128>) {
         if let Some(t) = ttft_ms {
-            self.ttfts.push(u64::try_from(t).unwrap_or(0));
+            *self.ttfts.entry(u64::try_from(t).unwrap_or(0)).or_default() += 1;
         }
         if let Some(c) = cost {
             self.row.answer_cost_femtos = self.row.answer_cost_femtos.saturating_add(c);
@@ -638,8 +865,6 @@ impl Acc {
     }
 
     fn finish(mut self, key: String) -> SummaryRow {
-        self.latencies.sort_unstable();
-        self.ttfts.sort_unstable();
         self.row.p50_ttft_ms = nearest_rank(&self.ttfts, 50);
         self.row.p95_ttft_ms = nearest_rank(&self.ttfts, 95);
         self.row.key = key;
@@ -650,26 +875,44 @@ impl Acc {
     }
 }
 
-/// Nearest-rank percentile of sorted values (0 when empty).
-fn nearest_rank(sorted: &[u64], pct: usize) -> u64 {
-    if sorted.is_empty() {
+/// Nearest-rank percentile of values given as value → count (0 when empty).
+fn nearest_rank(counts: &BTreeMap<u64, u64>, pct: u64) -> u64 {
+    let total: u64 = counts.values().sum();
+    if total == 0 {
         return 0;
     }
-    let rank = (pct * sorted.len()).div_ceil(100).max(1);
-    sorted[rank.min(sorted.len()) - 1]
+    let rank = (pct * total).div_ceil(100).max(1);
+    let mut seen = 0;
+    for (v, n) in counts {
+        seen += n;
+        if seen >= rank {
+            return *v;
+        }
+    }
+    counts.keys().next_back().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::nearest_rank;
 
+    fn counts(v: &[u64]) -> std::collections::BTreeMap<u64, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for x in v {
+            *m.entry(*x).or_default() += 1;
+        }
+        m
+    }
+
     #[test]
     fn percentiles_nearest_rank() {
         let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(nearest_rank(&v, 50), 50);
-        assert_eq!(nearest_rank(&v, 95), 95);
-        assert_eq!(nearest_rank(&[7], 95), 7);
-        assert_eq!(nearest_rank(&[1, 2], 50), 1);
-        assert_eq!(nearest_rank(&[], 50), 0);
+        assert_eq!(nearest_rank(&counts(&v), 50), 50);
+        assert_eq!(nearest_rank(&counts(&v), 95), 95);
+        assert_eq!(nearest_rank(&counts(&[7]), 95), 7);
+        assert_eq!(nearest_rank(&counts(&[1, 2]), 50), 1);
+        assert_eq!(nearest_rank(&counts(&[]), 50), 0);
+        assert_eq!(nearest_rank(&counts(&[5, 5, 5, 9]), 75), 5);
+        assert_eq!(nearest_rank(&counts(&[5, 5, 5, 9]), 76), 9);
     }
 }

@@ -15,6 +15,7 @@ pub(crate) async fn replay(
     spill: &Spill,
     counters: &Counters,
     batch_size: usize,
+    writer: &str,
 ) -> Result<u64, StoreError> {
     let mut total = 0;
     // At most two files: a leftover `.replaying` one, then the current one.
@@ -31,7 +32,7 @@ pub(crate) async fn replay(
         }
         let mut written = 0usize;
         for chunk in contents.rows.chunks(batch_size.max(1)) {
-            if let Err(e) = db.insert(chunk).await {
+            if let Err(e) = db.insert(chunk, writer).await {
                 tracing::warn!(
                     backend = db.backend(),
                     error = %e,

@@ -234,25 +234,19 @@ impl LedgerReader {
         Ok(out)
     }
 
-    /// Requests with an escalated (rejected) answer, per route, with `since <= ts < until`.
+    /// Requests with an escalated (rejected) answer, per route, with `since <= ts < until`
+    /// (from the route summary, so whole hours come from the rollups).
     pub async fn escalations(
         &self,
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
-        let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
-        const SQLITE: &str = "SELECT route, COUNT(*) FROM ledger WHERE ts_ms >= ?1 AND ts_ms < ?2 \
-            AND attempts LIKE '%\"rejected\"%' GROUP BY route ORDER BY route";
-        const PG: &str = "SELECT route, COUNT(*) FROM ledger WHERE ts_ms >= $1 AND ts_ms < $2 \
-            AND attempts::text LIKE '%\"rejected\"%' GROUP BY route ORDER BY route";
-        let res: Result<Vec<(Option<String>, i64)>, sqlx::Error> = match &self.db {
-            Db::Sqlite(p) => sqlx::query_as(SQLITE).bind(lo).bind(hi).fetch_all(p).await,
-            Db::Postgres(p) => sqlx::query_as(PG).bind(lo).bind(hi).fetch_all(p).await,
-        };
-        Ok(res
-            .map_err(|e| db_err(self.db.backend(), e))?
+        Ok(self
+            .summary(since, until, crate::GroupBy::Route)
+            .await?
             .into_iter()
-            .map(|(r, n)| (r, u64::try_from(n).unwrap_or(0)))
+            .filter(|g| g.escalated > 0)
+            .map(|g| ((g.key != crate::NONE_KEY).then_some(g.key), g.escalated))
             .collect())
     }
 

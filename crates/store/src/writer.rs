@@ -130,11 +130,14 @@ impl Ledger {
         let spill = Arc::new(crate::spill::Spill::new(cfg.spill_path.clone()));
         let counters = Arc::new(Counters::default());
         let batch_size = cfg.batch_size.max(1);
-        crate::replay::replay(&db, &spill, &counters, batch_size).await?;
+        // Names this writer's histogram rollup rows (see `rollup.rs`).
+        let writer_id = crate::row::new_id();
+        crate::replay::replay(&db, &spill, &counters, batch_size, &writer_id).await?;
         let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
         let shutdown = Arc::new(Notify::new());
         let writer = Writer {
             db,
+            writer_id,
             spill: spill.clone(),
             counters: counters.clone(),
             batch_size,
@@ -236,6 +239,8 @@ fn snapshot(c: &Counters, queued: u64) -> LedgerStats {
 
 struct Writer {
     db: Db,
+    /// Names this writer's histogram rollup rows.
+    writer_id: String,
     spill: Arc<crate::spill::Spill>,
     counters: Arc<Counters>,
     batch_size: usize,
@@ -280,8 +285,14 @@ impl Writer {
         }
         self.flush(&mut buf).await;
         if !self.down && self.spill.is_dirty() {
-            if let Err(e) =
-                crate::replay::replay(&self.db, &self.spill, &self.counters, self.batch_size).await
+            if let Err(e) = crate::replay::replay(
+                &self.db,
+                &self.spill,
+                &self.counters,
+                self.batch_size,
+                &self.writer_id,
+            )
+            .await
             {
                 tracing::warn!(error = %e, "ledger spill replay at shutdown failed");
             }
@@ -300,7 +311,7 @@ impl Writer {
         }
         let attempts = if self.down { 1 } else { RETRY_DELAYS.len() + 1 };
         for attempt in 0..attempts {
-            match self.db.insert(buf).await {
+            match self.db.insert(buf, &self.writer_id).await {
                 Ok(()) => {
                     let n = buf.len() as u64;
                     self.counters.written.fetch_add(n, Ordering::Relaxed);
@@ -368,8 +379,14 @@ impl Writer {
         }
         if was_down || self.last_replay.elapsed() >= REPLAY_INTERVAL {
             self.last_replay = Instant::now();
-            if let Err(e) =
-                crate::replay::replay(&self.db, &self.spill, &self.counters, self.batch_size).await
+            if let Err(e) = crate::replay::replay(
+                &self.db,
+                &self.spill,
+                &self.counters,
+                self.batch_size,
+                &self.writer_id,
+            )
+            .await
             {
                 tracing::warn!(error = %e, "ledger spill replay failed");
             }

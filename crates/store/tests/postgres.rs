@@ -139,3 +139,11 @@ async fn postgres_signals_roundtrip() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rollups_match_the_ledger() {
+    with_schema(|url, dir| async move {
+        common::rollups_match_the_ledger(&url, &dir).await;
+    })
+    .await;
+}

@@ -98,3 +98,9 @@ async fn sqlite_signals_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     common::signals_roundtrip(&url(dir.path()), dir.path(), 1_000_000).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rollups_match_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    common::rollups_match_the_ledger(&url(dir.path()), dir.path()).await;
+}
