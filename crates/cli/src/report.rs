@@ -5,14 +5,7 @@ use std::{io::Write, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use switchyard_store::{now_ms, summary, Forecast, GroupBy, LedgerReader, SummaryRow};
-
-async fn forecast(url: &str, budget: Option<f64>) -> anyhow::Result<Forecast> {
-    let reader = LedgerReader::connect(url).await?;
-    let f = reader.month_forecast(now_ms(), budget).await;
-    reader.close().await;
-    Ok(f?)
-}
+use switchyard_store::{now_ms, GroupBy, LedgerReader, SummaryRow};
 
 fn date(day: i64) -> String {
     let (y, m, d) = switchyard_store::civil(day);
@@ -111,24 +104,41 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let until = args
         .until
         .map(|u| now_ms() - Duration::from(u).as_millis() as i64);
-    let total = summary(&url, Some(since), until, GroupBy::Tenant)
+    let reader = LedgerReader::connect(&url)
         .await
         .with_context(|| format!("read the ledger at {url}"))?;
-    let mut groups = Vec::new();
+    // One connection pool; the groupings run concurrently (each reads whole hours from the
+    // rollups). Tenant totals and the route summary (escalations) are always read.
+    let mut dims: Vec<GroupBy> = vec![GroupBy::Tenant, GroupBy::Route];
     for d in &args.by {
-        groups.push((
-            *d,
-            summary(&url, Some(since), until, d.group())
-                .await
-                .context("summarise the ledger")?,
-        ));
+        if !dims.contains(&d.group()) {
+            dims.push(d.group());
+        }
     }
-    let fc = forecast(&url, args.budget)
-        .await
-        .context("forecast from the ledger")?;
-    let q = quality(&url, since, until)
-        .await
-        .context("read quality signals from the ledger")?;
+    let read =
+        futures::future::try_join_all(dims.iter().map(|g| reader.summary(Some(since), until, *g)));
+    let (summaries, fc, q) = tokio::join!(
+        read,
+        reader.month_forecast(now_ms(), args.budget),
+        quality(&reader, since, until)
+    );
+    let summaries = summaries.context("summarise the ledger")?;
+    let fc = fc.context("forecast from the ledger")?;
+    let mut q = q.context("read quality signals from the ledger")?;
+    reader.close().await;
+    let of = |g: GroupBy| -> Vec<SummaryRow> {
+        dims.iter()
+            .position(|d| *d == g)
+            .map(|i| summaries[i].clone())
+            .unwrap_or_default()
+    };
+    let total = of(GroupBy::Tenant);
+    q.escalations = of(GroupBy::Route)
+        .iter()
+        .filter(|g| g.escalated > 0)
+        .map(|g| serde_json::json!({"route": (g.key != switchyard_store::NONE_KEY).then_some(&g.key), "requests": g.escalated}))
+        .collect();
+    let groups: Vec<(Dim, Vec<SummaryRow>)> = args.by.iter().map(|d| (*d, of(d.group()))).collect();
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {
@@ -284,17 +294,13 @@ struct Quality {
     escalations: Vec<serde_json::Value>,
 }
 
-async fn quality(url: &str, since: i64, until: Option<i64>) -> anyhow::Result<Quality> {
+async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyhow::Result<Quality> {
     use switchyard_core::{
         config::Prior,
         quality::{Beta, Observed},
     };
-    let reader = LedgerReader::connect(url).await?;
     let window = reader.quality(Some(since), until).await;
-    let all = reader.observations().await;
-    let escalations = reader.escalations(Some(since), until).await;
-    reader.close().await;
-    let all = all?;
+    let all = reader.observations().await?;
     let rows = window?
         .into_iter()
         .map(|r| {
@@ -315,11 +321,11 @@ async fn quality(url: &str, since: i64, until: Option<i64>) -> anyhow::Result<Qu
             })
         })
         .collect();
-    let escalations = escalations?
-        .into_iter()
-        .map(|(route, n)| serde_json::json!({"route": route, "requests": n}))
-        .collect();
-    Ok(Quality { rows, escalations })
+    // Filled in from the route summary by the caller.
+    Ok(Quality {
+        rows,
+        escalations: Vec::new(),
+    })
 }
 
 impl Quality {

@@ -43,6 +43,8 @@ pub struct AttemptRecord {
     pub rejected: Option<String>,
     /// When it started.
     pub started: Instant,
+    /// The model the upstream named in its answer.
+    pub served_model: Option<String>,
 }
 
 /// All attempts of a request, and the time spent waiting on upstreams (backoff included).
@@ -88,11 +90,18 @@ impl std::fmt::Debug for StreamStart {
 
 /// A successful attempt.
 struct Done<T> {
+    /// The model the upstream named in its answer (empty names are `None`).
+    served: Option<String>,
     status: u16,
     usage: Usage,
     ttft: Option<Duration>,
     rate_limit: RateLimitInfo,
     value: T,
+}
+
+/// A model name as the upstream gave it, `None` when it gave none.
+fn named(model: &str) -> Option<String> {
+    (!model.is_empty()).then(|| model.to_owned())
 }
 
 /// Serve a non-streaming request along the plan.
@@ -109,6 +118,7 @@ pub async fn chat(
         let req = crate::adjust::apply(d.adjust.as_deref(), req);
         let reply = whole(t.response.min(remaining), d.provider.chat(&req, call_cx(d))).await?;
         Ok(Done {
+            served: named(&reply.response.model),
             status: reply.meta.status,
             usage: reply.usage,
             ttft: None,
@@ -150,6 +160,7 @@ pub async fn embed(
         )
         .await?;
         Ok(Done {
+            served: named(&reply.response.model),
             status: reply.meta.status,
             usage: reply.usage,
             ttft: None,
@@ -280,7 +291,12 @@ async fn start_stream(
         Ok(Ok((head, rest, meta))) => {
             let ttft = started.elapsed();
             d.stats.observe_ttft(ttft);
+            let served = head.iter().find_map(|item| match item {
+                StreamItem::Chunk(c, _) => named(&c.model),
+                _ => None,
+            });
             Ok(Done {
+                served,
                 status: meta.status,
                 usage: Usage::default(),
                 ttft: Some(ttft),
@@ -599,6 +615,7 @@ fn settle_attempt<T>(
                 usage: done.usage,
                 rejected: None,
                 started,
+                served_model: done.served,
             });
             Ok(done.value)
         }
@@ -616,6 +633,7 @@ fn settle_attempt<T>(
                 usage: Usage::default(),
                 rejected: None,
                 started,
+                served_model: None,
             });
             Err(e)
         }
@@ -641,6 +659,7 @@ fn lost(snap: &Snapshot, id: DeploymentId, started: Instant, attempts: &mut Atte
         usage: Usage::default(),
         rejected: None,
         started,
+        served_model: None,
     });
 }
 

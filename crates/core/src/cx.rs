@@ -370,6 +370,7 @@ impl RequestCx {
                         && Some(a.deployment) == self.answered,
                     billed,
                     rejected: a.rejected.clone(),
+                    served_model: a.served_model.clone(),
                     offset_us: a
                         .started
                         .saturating_duration_since(self.started)

@@ -287,6 +287,7 @@ async function request(app, id) {
   const attempts = table([
     { label: "#", get: (a) => r.attempts.indexOf(a) + 1 },
     { label: "provider / model", get: (a) => a.provider + " / " + a.model },
+    { label: "answer named", get: (a) => a.served_model || "–" },
     { label: "HTTP", num: 1, get: (a) => a.status || "–" },
     { label: "outcome", get: (a) => (a.rejected ? el("span", { class: "badge esc" }, "rejected: " + a.rejected) : a.error_class ? el("span", { class: "badge err" }, a.error_class) : el("span", { class: "badge ok" }, "answered")) },
     { label: "latency", num: 1, get: (a) => ms(a.latency_ms) },

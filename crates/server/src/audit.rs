@@ -14,7 +14,7 @@ use rust_decimal::{prelude::ToPrimitive, Decimal};
 use serde::Serialize;
 use switchyard_pricing::audit::{GatewayView, ModelView, ProviderView, RouteView};
 use switchyard_pricing::{Catalog, Utc};
-use switchyard_store::{LedgerReader, LedgerRow, StoreError};
+use switchyard_store::{GroupBy, LedgerReader, LedgerRow, StoreError};
 
 use crate::config::Config;
 
@@ -22,6 +22,9 @@ use crate::config::Config;
 const STALE_DAYS: i64 = 30;
 /// Fewest requests a route needs before the ledger checks judge it.
 const MIN_REQUESTS: usize = 50;
+/// The row-level checks (effective cost, exclusions, task mix) read at most this many of the
+/// latest rows of each window.
+const SAMPLE: u32 = 20_000;
 /// Task-mix shift (total variation distance) that is reported.
 const MIX_SHIFT: f64 = 0.2;
 
@@ -66,17 +69,36 @@ pub async fn audit(
     findings.extend(tag_findings(cfg));
     let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX / 4);
     let since = now - window_ms;
-    let rows = reader.rows(Some(since - window_ms), None).await?;
-    let (previous, current): (Vec<&LedgerRow>, Vec<&LedgerRow>) =
-        rows.iter().partition(|r| r.ts < since);
+    // Counts from the route and rule summaries (rollups); the row-level checks read at most
+    // the latest SAMPLE rows of each window, so memory stays bounded on a large ledger.
+    let counts = |g: Vec<switchyard_store::SummaryRow>| -> BTreeMap<String, u64> {
+        g.into_iter().map(|r| (r.key, r.requests)).collect()
+    };
+    let routes = counts(reader.summary(Some(since), None, GroupBy::Route).await?);
+    let rules = counts(reader.summary(Some(since), None, GroupBy::Rule).await?);
+    let current: Vec<LedgerRow> = reader
+        .recent(SAMPLE, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.ts >= since)
+        .collect();
+    let previous: Vec<LedgerRow> = reader
+        .recent(SAMPLE, Some(since))
+        .await?
+        .into_iter()
+        .filter(|r| r.ts >= since - window_ms)
+        .collect();
+    let (current, previous): (Vec<&LedgerRow>, Vec<&LedgerRow>) =
+        (current.iter().collect(), previous.iter().collect());
     findings.extend(effective_cost_findings(&current));
-    findings.extend(rule_findings(cfg, &current));
+    findings.extend(rule_findings(cfg, &routes, &rules));
     findings.extend(excluded_findings(&current));
+    findings.extend(served_model_findings(cfg, &current));
     findings.extend(mix_findings(&previous, &current));
     Ok(Audit {
         at_ms: now,
         since_ms: since,
-        requests: current.len(),
+        requests: usize::try_from(routes.values().sum::<u64>()).unwrap_or(usize::MAX),
         findings,
     })
 }
@@ -141,6 +163,83 @@ pub fn tag_findings(cfg: &Config) -> Vec<Finding> {
             fix: "add a candidate whose provider carries those tags, or tag its provider".into(),
         })
         .collect()
+}
+
+/// Deployments whose answers name another model than the one requested: the provider served
+/// something else (a silent substitution, a wrong `upstream`), billed at the requested price.
+/// A dated or versioned name of the requested model (`gpt-4o-mini-2024-07-18` for
+/// `gpt-4o-mini`, `claude-3-5-haiku-20241022` for `claude-3-5-haiku-latest`) is the same
+/// model; Azure OpenAI (deployment names) and Bedrock are not judged.
+pub fn served_model_findings(cfg: &Config, rows: &[&LedgerRow]) -> Vec<Finding> {
+    use switchyard_providers::ProviderKind;
+    let mut seen: BTreeMap<&str, (usize, usize, BTreeMap<&str, usize>)> = BTreeMap::new();
+    for a in rows.iter().flat_map(|r| &r.attempts) {
+        let Some(served) = a.served_model.as_deref() else {
+            continue;
+        };
+        let Some(m) = cfg.models.iter().find(|m| m.name == a.model) else {
+            continue;
+        };
+        let kind = cfg
+            .providers
+            .iter()
+            .find(|p| p.name == m.provider)
+            .map(|p| p.kind);
+        if matches!(
+            kind,
+            Some(ProviderKind::AzureOpenAi | ProviderKind::Bedrock) | None
+        ) {
+            continue;
+        }
+        let asked = m.upstream.as_deref().unwrap_or(&m.name);
+        let e = seen.entry(&m.name).or_default();
+        e.0 += 1;
+        if !same_model(asked, served) {
+            e.1 += 1;
+            *e.2.entry(served).or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, (_, other, _))| *other > 0)
+        .map(|(model, (n, other, names))| {
+            let names: Vec<String> = names.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+            let asked = cfg
+                .models
+                .iter()
+                .find(|m| m.name == model)
+                .and_then(|m| m.upstream.clone())
+                .unwrap_or_else(|| model.to_owned());
+            Finding {
+                severity: "warning",
+                kind: "served_other_model",
+                subject: model.to_owned(),
+                message: format!(
+                    "{other} of {n} answer(s) asked of `{asked}` named another model: {}; they were billed at `{model}`'s price",
+                    names.join(", ")
+                ),
+                fix: format!("check the provider's model mapping and `upstream` of `{model}`, or price it as what is served"),
+            }
+        })
+        .collect()
+}
+
+/// Whether an answer's model name is the requested model (or a dated/versioned name of it).
+fn same_model(asked: &str, served: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.strip_prefix("models/").unwrap_or(&s).to_owned();
+        s.strip_suffix("-latest").map(str::to_owned).unwrap_or(s)
+    };
+    let (a, s) = (norm(asked), norm(served));
+    let base = |x: &str| x.rsplit('/').next().unwrap_or(x).to_owned();
+    let (a, s) = (base(&a), base(&s));
+    // Equal, or one is the other plus a date or version (`-2024-07-18`, `-001`).
+    let versioned = |long: &str, short: &str| {
+        long.strip_prefix(short)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    a == s || versioned(&s, &a) || versioned(&a, &s)
 }
 
 /// Routes where requests failed because every candidate was excluded (context window, tools,
@@ -322,22 +421,21 @@ pub fn effective_cost_findings(rows: &[&LedgerRow]) -> Vec<Finding> {
 }
 
 /// Rules of routes with traffic that never matched in the window.
-pub fn rule_findings(cfg: &Config, rows: &[&LedgerRow]) -> Vec<Finding> {
+///
+/// `routes` and `rules` are the window's request counts per route and per rule name.
+pub fn rule_findings(
+    cfg: &Config,
+    routes: &BTreeMap<String, u64>,
+    rules: &BTreeMap<String, u64>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for route in &cfg.routes {
-        let traffic = rows
-            .iter()
-            .filter(|r| r.route.as_deref() == Some(route.name.as_str()))
-            .count();
-        if traffic < MIN_REQUESTS {
+        let traffic = routes.get(&route.name).copied().unwrap_or(0);
+        if traffic < MIN_REQUESTS as u64 {
             continue;
         }
         for rule in &route.rules {
-            let hits = rows
-                .iter()
-                .filter(|r| r.rule.as_deref() == Some(rule.name.as_str()))
-                .count();
-            if hits == 0 {
+            if rules.get(&rule.name).copied().unwrap_or(0) == 0 {
                 out.push(Finding {
                     severity: "info",
                     kind: "rule_never_matched",
@@ -418,6 +516,7 @@ mod tests {
             usage_estimated: false,
             billed: true,
             rejected: rejected.then(|| "evaluator failed: json".into()),
+            served_model: None,
             offset_us: 0,
         };
         a.set_cost(Some(usd.parse().unwrap()));
@@ -470,6 +569,57 @@ mod tests {
     }
 
     #[test]
+    fn a_provider_serving_another_model_is_reported_and_a_dated_name_is_not() {
+        let cfg = crate::config::parse(
+            r#"
+            [[providers]]
+            name = "p"
+            kind = "openai-compatible"
+            base_url = "http://127.0.0.1:9/v1"
+            [[models]]
+            name = "mini"
+            provider = "p"
+            upstream = "gpt-4o-mini"
+            [[models]]
+            name = "haiku"
+            provider = "p"
+            upstream = "claude-3-5-haiku-latest"
+            "#,
+        )
+        .unwrap();
+        let served = |model: &str, served: &str| {
+            let mut a = attempt(model, "0.1", false);
+            a.served_model = Some(served.into());
+            row("t", vec![a])
+        };
+        let rows = vec![
+            served("mini", "gpt-4o-mini-2024-07-18"),
+            served("haiku", "claude-3-5-haiku-20241022"),
+            served("mini", "gpt-3.5-turbo"),
+            served("mini", "gpt-4o-mini"),
+        ];
+        let f = served_model_findings(&cfg, &rows.iter().collect::<Vec<_>>());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].subject, "mini");
+        assert!(
+            f[0].message.starts_with("1 of 3 answer(s)"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].message.contains("gpt-3.5-turbo ×1"));
+        assert!(same_model(
+            "gemini-2.5-flash",
+            "models/gemini-2.5-flash-001"
+        ));
+        assert!(!same_model("gpt-4o", "llama-3-70b"));
+        assert!(
+            !same_model("gpt-4o", "gpt-4o-mini"),
+            "a cheaper sibling is another model"
+        );
+        assert!(same_model("gpt-4o-2024-08-06", "gpt-4o"));
+    }
+
+    #[test]
     fn a_shifted_task_mix_is_reported_and_a_stable_one_is_not() {
         let before: Vec<LedgerRow> = (0..100)
             .map(|i| row(if i % 2 == 0 { "faq" } else { "code" }, vec![]))
@@ -506,14 +656,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        let rows: Vec<LedgerRow> = (0..60)
-            .map(|_| {
-                let mut r = row("t", vec![]);
-                r.rule = Some("used".into());
-                r
-            })
-            .collect();
-        let f = rule_findings(&cfg, &rows.iter().collect::<Vec<_>>());
+        let routes = [("r".to_owned(), 60)].into_iter().collect();
+        let rules = [("used".to_owned(), 60)].into_iter().collect();
+        let f = rule_findings(&cfg, &routes, &rules);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].subject, "route r: rule dead");
     }

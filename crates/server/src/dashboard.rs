@@ -262,6 +262,7 @@ async fn request(
                 "error_class": a.error_class, "latency_ms": a.latency_ms, "ttft_ms": a.ttft_ms,
                 "offset_us": a.offset_us, "usage": a.usage, "cost_usd": a.cost().map(usd),
                 "billed": a.billed, "rejected": a.rejected, "usage_estimated": a.usage_estimated,
+                "served_model": a.served_model,
             })
         })
         .collect();

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use switchyard_sim::{Sim, SimConfig};
+use switchyard_sim::{ModelConfig, Sim, SimConfig};
 
 fn config_text(sim: &str, ledger: &str) -> String {
     format!(
@@ -48,6 +48,11 @@ fn config_text(sim: &str, ledger: &str) -> String {
         upstream = "sim-premium"
         price = {{ input = 2.50, output = 10.00 }}
         [[models]]
+        name = "swapped"
+        provider = "sim"
+        upstream = "sim-swapped"
+        price = {{ input = 2.50, output = 10.00 }}
+        [[models]]
         name = "mystery"
         provider = "sim"
         upstream = "sim-cheap-unlisted"
@@ -75,7 +80,14 @@ fn usd(v: &Value) -> Decimal {
 async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
-    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    // `sim-swapped` answers as another model: a provider serving something else.
+    let mut sc = SimConfig::instant();
+    sc.models.push(ModelConfig {
+        name: "sim-swapped".into(),
+        serves: Some("gpt-3.5-turbo-0125".into()),
+        ..ModelConfig::default()
+    });
+    let sim = Sim::start(sc).await.unwrap();
     let (gw, url) = common::start(&config_text(&sim.base_url(), &ledger)).await;
     let audits = switchyard_server::spawn_audits(&gw);
     let http = reqwest::Client::new();
@@ -98,6 +110,23 @@ async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule()
     for (id, _, _) in &sent {
         common::ledger_row(&ledger, id).await;
     }
+    let swapped = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "swapped", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(swapped.status(), 200);
+    let swapped_id = swapped.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let row = common::ledger_row(&ledger, &swapped_id).await;
+    assert_eq!(
+        row.attempts[0].served_model.as_deref(),
+        Some("gpt-3.5-turbo-0125"),
+        "the attempt records the model the upstream named"
+    );
     let spent: Decimal = sent.iter().map(|s| s.1).sum();
     let baseline: Decimal = sent.iter().map(|s| s.2).sum();
 
@@ -109,18 +138,28 @@ async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule()
         .json()
         .await
         .unwrap();
-    assert_eq!(o["totals"]["requests"], 5);
-    assert_eq!(usd(&o["totals"]["cost_usd"]), spent);
-    assert_eq!(usd(&o["totals"]["baseline_usd"]), baseline);
-    assert_eq!(usd(&o["totals"]["savings_usd"]), baseline - spent);
+    let auto = o["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "auto")
+        .unwrap();
+    assert_eq!(auto["requests"], 5);
+    assert_eq!(usd(&auto["cost_usd"]), spent);
+    assert_eq!(usd(&auto["baseline_usd"]), baseline);
+    assert_eq!(usd(&auto["savings_usd"]), baseline - spent);
+    assert_eq!(o["totals"]["requests"], 6);
     let series: Decimal = o["series"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| usd(&p["cost_usd"]))
         .sum();
-    assert_eq!(series, spent, "the spend chart adds up to the total");
-    assert_eq!(o["routes"][0]["key"], "auto");
+    assert_eq!(
+        series,
+        usd(&o["totals"]["cost_usd"]),
+        "the spend chart adds up to the total"
+    );
     assert_eq!(o["providers"][0]["key"], "sim");
 
     let recent: Value = http
@@ -133,7 +172,8 @@ async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule()
         .unwrap();
     let recent = recent["requests"].as_array().unwrap();
     assert_eq!(recent.len(), 3);
-    assert_eq!(recent[0]["id"], sent[4].0, "newest first");
+    assert_eq!(recent[0]["id"], swapped_id.as_str(), "newest first");
+    assert_eq!(recent[1]["id"], sent[4].0);
     let one: Value = http
         .get(format!("{url}/dashboard/api/requests/{}", sent[0].0))
         .send()
@@ -159,8 +199,27 @@ async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule()
         .unwrap();
     assert_eq!(bad.status(), 400);
 
-    // The scheduled audit: the unpriced model and the route no provider can serve.
-    let audit = gw.last_audit().expect("the audit ran at start");
+    // The scheduled audit: the unpriced model, the route no provider can serve, the provider
+    // serving another model. Wait for a run that saw the last request.
+    let done = switchyard_store::now_ms();
+    for _ in 0..100 {
+        if gw.last_audit().is_some_and(|a| a.at_ms > done) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let audit = gw.last_audit().expect("the audit ran");
+    let other = audit
+        .findings
+        .iter()
+        .find(|f| f.kind == "served_other_model")
+        .unwrap_or_else(|| panic!("{:?}", audit.findings));
+    assert_eq!(other.subject, "swapped");
+    assert!(
+        other.message.contains("gpt-3.5-turbo-0125 ×1"),
+        "{}",
+        other.message
+    );
     let kinds: Vec<&str> = audit.findings.iter().map(|f| f.kind).collect();
     assert!(kinds.contains(&"missing_price"), "{kinds:?}");
     let gdpr = audit

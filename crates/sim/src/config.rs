@@ -127,6 +127,10 @@ pub struct ModelConfig {
     /// that.").
     #[serde(default)]
     pub refuse_rate: Option<f64>,
+    /// The model name its OpenAI-format answers carry instead of the requested one: a
+    /// provider serving another model than asked (what `switchyard audit` looks for).
+    #[serde(default)]
+    pub serves: Option<String>,
 }
 
 /// Scheduled downtime, relative to the simulator's start. Exactly one form:

@@ -27,6 +27,8 @@ pub(crate) struct Profile {
     pub faults: FaultSpec,
     pub outage: Option<Outage>,
     pub skill: crate::engine::Skill,
+    /// The model name answers carry instead of the requested one.
+    pub serves: Option<String>,
 }
 
 /// Scheduled downtime.
@@ -74,6 +76,7 @@ impl Profile {
             faults: FaultSpec::default(),
             outage: None,
             skill: crate::engine::Skill::default(),
+            serves: None,
         }
     }
 
@@ -114,6 +117,7 @@ impl Profile {
         p.outage = m.outage.as_ref().and_then(Outage::from_config);
         p.skill = crate::engine::Skill::from_map(&m.skill);
         p.skill.refuse = m.refuse_rate.unwrap_or(0.0).clamp(0.0, 1.0);
+        p.serves = m.serves.clone();
         p.with_faults(faults)
     }
 

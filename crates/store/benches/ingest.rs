@@ -46,6 +46,7 @@ fn row(i: usize) -> LedgerRow {
         cost_nanos: Some(36_000),
         billed: true,
         rejected: None,
+        served_model: None,
         offset_us: 0,
         cost_rem_femtos: 0,
         usage_estimated: false,

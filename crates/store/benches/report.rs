@@ -60,6 +60,7 @@ fn row(i: usize, n: usize, now: i64) -> LedgerRow {
         cost_nanos: Some(30_000 + (i % 1000) as i64),
         billed: true,
         rejected: None,
+        served_model: None,
         offset_us: 0,
         cost_rem_femtos: (i % 1_000_000) as i64,
         usage_estimated: false,
@@ -183,6 +184,16 @@ fn main() {
                 admin.close().await;
                 fill(&pg, &dir, n).await;
             }
+            // A bulk-loaded table has no statistics until autovacuum's ANALYZE runs; without them
+            // the planner scans the whole ledger for the edges. Do what autovacuum would.
+            let admin = sqlx::PgPool::connect(&pg).await.unwrap();
+            for t in ["ledger", "ledger_rollup", "ledger_rollup_hist"] {
+                sqlx::query(&format!("ANALYZE {t}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+            }
+            admin.close().await;
             time_report("PostgreSQL", &pg).await;
         }
     });

@@ -133,6 +133,9 @@ pub struct AttemptRow {
     /// When it started, microseconds after the request arrived.
     #[serde(default)]
     pub offset_us: u64,
+    /// The model the upstream named in its answer (it may serve another than requested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
 }
 
 impl LedgerRow {

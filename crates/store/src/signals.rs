@@ -234,22 +234,6 @@ impl LedgerReader {
         Ok(out)
     }
 
-    /// Requests with an escalated (rejected) answer, per route, with `since <= ts < until`
-    /// (from the route summary, so whole hours come from the rollups).
-    pub async fn escalations(
-        &self,
-        since: Option<i64>,
-        until: Option<i64>,
-    ) -> Result<Vec<(Option<String>, u64)>, StoreError> {
-        Ok(self
-            .summary(since, until, crate::GroupBy::Route)
-            .await?
-            .into_iter()
-            .filter(|g| g.escalated > 0)
-            .map(|g| ((g.key != crate::NONE_KEY).then_some(g.key), g.escalated))
-            .collect())
-    }
-
     /// The model, task and route of request `id`, if it is in the ledger.
     pub async fn request_facts(&self, id: &str) -> Result<Option<RequestFacts>, StoreError> {
         const SQLITE: &str = "SELECT model, task, route FROM ledger WHERE id = ?1";

@@ -372,7 +372,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
             engine::base62(&mut engine::Rng::new(call.gen.seed ^ index), 29)
         ),
         created: st.created + st.start.elapsed().as_secs(),
-        model: call.model,
+        model: profile.serves.as_deref().unwrap_or(call.model),
     };
 
     if !profile.ttft.is_zero() {
