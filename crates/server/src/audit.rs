@@ -592,7 +592,7 @@ mod tests {
             a.served_model = Some(served.into());
             row("t", vec![a])
         };
-        let rows = vec![
+        let rows = [
             served("mini", "gpt-4o-mini-2024-07-18"),
             served("haiku", "claude-3-5-haiku-20241022"),
             served("mini", "gpt-3.5-turbo"),
