@@ -133,6 +133,18 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     let total = of(GroupBy::Tenant);
+    let routes = of(GroupBy::Route);
+    for j in &mut q.judge {
+        let route = j["route"].as_str().unwrap_or_default().to_owned();
+        let judge: rust_decimal::Decimal = j["cost_usd"]
+            .as_str()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or_default();
+        if let Some(r) = routes.iter().find(|r| r.key == route) {
+            j["effective_cost_usd"] = serde_json::json!((r.cost() + judge).normalize().to_string());
+        }
+    }
     q.escalations = of(GroupBy::Route)
         .iter()
         .filter(|g| g.escalated > 0)
@@ -151,7 +163,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
+            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "judge": q.judge, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -292,6 +304,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
 struct Quality {
     rows: Vec<serde_json::Value>,
     escalations: Vec<serde_json::Value>,
+    /// The LLM judge's spend per judged route, with the route's effective cost including it.
+    judge: Vec<serde_json::Value>,
 }
 
 async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyhow::Result<Quality> {
@@ -301,6 +315,12 @@ async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyho
     };
     let window = reader.quality(Some(since), until).await;
     let all = reader.observations().await?;
+    let judge = reader
+        .judge_spend(Some(since), until)
+        .await?
+        .into_iter()
+        .map(|(route, calls, usd)| serde_json::json!({"route": route, "calls": calls, "cost_usd": usd.to_string()}))
+        .collect();
     let rows = window?
         .into_iter()
         .map(|r| {
@@ -321,16 +341,17 @@ async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyho
             })
         })
         .collect();
-    // Filled in from the route summary by the caller.
+    // Escalations, and the judged routes' effective cost, come from the route summary.
     Ok(Quality {
         rows,
         escalations: Vec::new(),
+        judge,
     })
 }
 
 impl Quality {
     fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
-        if self.rows.is_empty() && self.escalations.is_empty() {
+        if self.rows.is_empty() && self.escalations.is_empty() && self.judge.is_empty() {
             return writeln!(out, "\nquality: no signals in the window (configure evaluators on a route, or send POST /v1/feedback)");
         }
         writeln!(out, "\nquality (verdicts: the route's evaluators; feedback: clients; all-time: the quality model, uniform prior):")?;
@@ -373,6 +394,16 @@ impl Quality {
                 "  escalations: route {} — {} request(s) had an answer rejected and re-asked",
                 e["route"].as_str().unwrap_or("-"),
                 e["requests"]
+            )?;
+        }
+        for j in &self.judge {
+            writeln!(
+                out,
+                "  judge: route {} — {} call(s), ${}; the route's effective cost with judging ${}",
+                j["route"].as_str().unwrap_or("-"),
+                j["calls"],
+                j["cost_usd"].as_str().unwrap_or("0"),
+                j["effective_cost_usd"].as_str().unwrap_or("-"),
             )?;
         }
         Ok(())

@@ -534,11 +534,17 @@ async fn an_llm_judge_grades_through_the_gateway_and_its_cost_is_its_own_row() {
     let rows = reader.rows(None, None).await.unwrap();
     let judges: Vec<&LedgerRow> = rows.iter().filter(|r| r.ingress == "judge").collect();
     assert_eq!(judges.len(), truth.len());
+    let judge_cost: Decimal = judges.iter().filter_map(|j| j.cost()).sum();
     for j in judges {
         assert_eq!(j.model.as_deref(), Some("premium"));
         assert_eq!(j.tags, ["judge"]);
         assert!(j.cost().unwrap() > Decimal::ZERO);
     }
+    // Their spend is attributed to the route they judged (its effective cost).
+    assert_eq!(
+        reader.judge_spend(None, None).await.unwrap(),
+        vec![(Some("judged".to_owned()), 20, judge_cost.normalize())]
+    );
 }
 
 /// A router that learned "proofs need the premium model; greetings do not".

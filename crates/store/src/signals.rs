@@ -234,6 +234,57 @@ impl LedgerReader {
         Ok(out)
     }
 
+    /// What the LLM judge's calls cost, per judged route, over `since <= ts < until` (unix
+    /// ms, the grade's time): (route, calls, USD). A judge call is a ledger row of its own
+    /// (ingress `judge`) whose grade signal names the judged request's route; a call that gave
+    /// no grade has no signal and stays under the judge's own route only.
+    pub async fn judge_spend(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<(Option<String>, u64, rust_decimal::Decimal)>, StoreError> {
+        let sql = |p: &str, cast: &str| {
+            format!(
+                "SELECT s.route, COUNT(*), SUM(l.cost_nanos){cast}, SUM(l.cost_rem_femtos){cast} \
+                 FROM signals s JOIN ledger l ON l.id = substr(s.id, 1, length(s.id) - 2) \
+                 WHERE s.source = 'judge' AND s.id LIKE '%:0' AND l.ingress = 'judge' \
+                 AND l.cost_nanos IS NOT NULL AND NOT l.unpriced \
+                 AND s.ts_ms >= {p}1 AND s.ts_ms < {p}2 GROUP BY s.route ORDER BY s.route"
+            )
+        };
+        type Row = (Option<String>, i64, Option<i64>, Option<i64>);
+        let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
+        let res: Result<Vec<Row>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(&sql("?", ""))
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(&sql("$", "::BIGINT"))
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        Ok(res
+            .map_err(|e| db_err(self.db.backend(), e))?
+            .into_iter()
+            .map(|(route, n, nanos, rem)| {
+                let f = i128::from(nanos.unwrap_or(0)) * i128::from(crate::FEMTOS_PER_NANO)
+                    + i128::from(rem.unwrap_or(0));
+                (
+                    route,
+                    u64::try_from(n).unwrap_or(0),
+                    rust_decimal::Decimal::from_i128_with_scale(f, 15).normalize(),
+                )
+            })
+            .collect())
+    }
+
     /// The model, task and route of request `id`, if it is in the ledger.
     pub async fn request_facts(&self, id: &str) -> Result<Option<RequestFacts>, StoreError> {
         const SQLITE: &str = "SELECT model, task, route FROM ledger WHERE id = ?1";
