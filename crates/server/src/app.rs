@@ -110,6 +110,9 @@ pub async fn serve(
     builder.http2().timer(TokioTimer::new());
     let places = Arc::new(tokio::sync::Semaphore::new(server.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Set when shutdown starts: a connection still waiting for its first byte is closed then,
+    // instead of holding the drain for up to `header_read_timeout`.
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -133,16 +136,18 @@ pub async fn serve(
             tracing::debug!(error = %e, "set TCP_NODELAY on an accepted connection");
         }
         let (builder, app, watcher) = (builder.clone(), app.clone(), graceful.watcher());
+        let mut stopped = stopped.clone();
         let first_byte = server.header_read_timeout;
         // Ends with the connection; holds its place under max_connections until then.
         tokio::spawn(async move {
             // hyper's header timer starts at the first byte: a connection that sends nothing
             // is closed here instead of holding its place forever.
             let mut probe = [0u8; 1];
-            if !matches!(
-                tokio::time::timeout(first_byte, tcp.peek(&mut probe)).await,
-                Ok(Ok(1..))
-            ) {
+            let first = tokio::select! {
+                r = tokio::time::timeout(first_byte, tcp.peek(&mut probe)) => r,
+                _ = stopped.wait_for(|s| *s) => return,
+            };
+            if !matches!(first, Ok(Ok(1..))) {
                 return;
             }
             let conn = builder
@@ -152,6 +157,7 @@ pub async fn serve(
             drop(place);
         });
     }
+    let _ = stopping.send(true);
     graceful.shutdown().await;
     Ok(())
 }
