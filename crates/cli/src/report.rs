@@ -125,6 +125,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let summaries = summaries.context("summarise the ledger")?;
     let fc = fc.context("forecast from the ledger")?;
     let mut q = q.context("read quality signals from the ledger")?;
+    let judge = reader
+        .judge_spend(Some(since), until)
+        .await
+        .context("read the judge's spend from the ledger")?;
     reader.close().await;
     let of = |g: GroupBy| -> Vec<SummaryRow> {
         dims.iter()
@@ -134,18 +138,19 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     };
     let total = of(GroupBy::Tenant);
     let routes = of(GroupBy::Route);
-    for j in &mut q.judge {
-        let route = j["route"].as_str().unwrap_or_default().to_owned();
-        let judge: rust_decimal::Decimal = j["cost_usd"]
-            .as_str()
-            .unwrap_or("0")
-            .parse()
-            .unwrap_or_default();
-        if let Some(r) = routes.iter().find(|r| r.key == route) {
-            j["effective_cost_usd"] = serde_json::json!((r.cost() + judge).normalize().to_string());
-        }
-    }
-    q.escalations = of(GroupBy::Route)
+    // A judged route's effective cost includes its judge's calls.
+    q.judge = judge
+        .into_iter()
+        .map(|(route, calls, usd)| {
+            let effective = routes
+                .iter()
+                .find(|r| route.as_deref() == Some(r.key.as_str()))
+                .map(|r| (r.cost() + usd).normalize().to_string());
+            serde_json::json!({"route": route, "calls": calls, "cost_usd": usd.to_string(),
+                "effective_cost_usd": effective})
+        })
+        .collect();
+    q.escalations = routes
         .iter()
         .filter(|g| g.escalated > 0)
         .map(|g| serde_json::json!({"route": (g.key != switchyard_store::NONE_KEY).then_some(&g.key), "requests": g.escalated}))
@@ -315,12 +320,6 @@ async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyho
     };
     let window = reader.quality(Some(since), until).await;
     let all = reader.observations().await?;
-    let judge = reader
-        .judge_spend(Some(since), until)
-        .await?
-        .into_iter()
-        .map(|(route, calls, usd)| serde_json::json!({"route": route, "calls": calls, "cost_usd": usd.to_string()}))
-        .collect();
     let rows = window?
         .into_iter()
         .map(|r| {
@@ -341,11 +340,11 @@ async fn quality(reader: &LedgerReader, since: i64, until: Option<i64>) -> anyho
             })
         })
         .collect();
-    // Escalations, and the judged routes' effective cost, come from the route summary.
+    // Escalations and the judge's spend are filled in by the caller, beside the route summary.
     Ok(Quality {
         rows,
         escalations: Vec::new(),
-        judge,
+        judge: Vec::new(),
     })
 }
 

@@ -172,7 +172,9 @@ pub fn tag_findings(cfg: &Config) -> Vec<Finding> {
 /// model; Azure OpenAI (deployment names) and Bedrock are not judged.
 pub fn served_model_findings(cfg: &Config, rows: &[&LedgerRow]) -> Vec<Finding> {
     use switchyard_providers::ProviderKind;
-    let mut seen: BTreeMap<&str, (usize, usize, BTreeMap<&str, usize>)> = BTreeMap::new();
+    /// Per deployment: the upstream asked, answers judged, the other names seen.
+    type Seen<'a> = (&'a str, usize, BTreeMap<&'a str, usize>);
+    let mut seen: BTreeMap<&str, Seen> = BTreeMap::new();
     for a in rows.iter().flat_map(|r| &r.attempts) {
         let Some(served) = a.served_model.as_deref() else {
             continue;
@@ -192,29 +194,23 @@ pub fn served_model_findings(cfg: &Config, rows: &[&LedgerRow]) -> Vec<Finding> 
             continue;
         }
         let asked = m.upstream.as_deref().unwrap_or(&m.name);
-        let e = seen.entry(&m.name).or_default();
-        e.0 += 1;
+        let e = seen.entry(&m.name).or_insert((asked, 0, BTreeMap::new()));
+        e.1 += 1;
         if !same_model(asked, served) {
-            e.1 += 1;
             *e.2.entry(served).or_default() += 1;
         }
     }
     seen.into_iter()
-        .filter(|(_, (_, other, _))| *other > 0)
-        .map(|(model, (n, other, names))| {
-            let names: Vec<String> = names.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
-            let asked = cfg
-                .models
-                .iter()
-                .find(|m| m.name == model)
-                .and_then(|m| m.upstream.clone())
-                .unwrap_or_else(|| model.to_owned());
+        .filter(|(_, (_, _, other))| !other.is_empty())
+        .map(|(model, (asked, n, other))| {
+            let count: usize = other.values().sum();
+            let names: Vec<String> = other.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
             Finding {
                 severity: "warning",
                 kind: "served_other_model",
                 subject: model.to_owned(),
                 message: format!(
-                    "{other} of {n} answer(s) asked of `{asked}` named another model: {}; they were billed at `{model}`'s price",
+                    "{count} of {n} answer(s) asked of `{asked}` named another model: {}; they were billed at `{model}`'s price",
                     names.join(", ")
                 ),
                 fix: format!("check the provider's model mapping and `upstream` of `{model}`, or price it as what is served"),

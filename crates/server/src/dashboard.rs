@@ -182,7 +182,7 @@ async fn bucket_for(reader: &LedgerReader, since: i64, now: i64) -> Result<i64, 
         .iter()
         .copied()
         .find(|b| span / b < MAX_POINTS)
-        .unwrap_or(86_400_000))
+        .unwrap_or(switchyard_store::DAY_MS))
 }
 
 /// One group's aggregates, money as exact decimal strings.

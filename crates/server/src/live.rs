@@ -575,6 +575,9 @@ pub fn spawn_audits(gw: &GatewayHandle) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let Some(gw) = weak.upgrade() else { return };
+            if gw.ledger_url.is_none() {
+                return; // nothing to audit against
+            }
             let interval = gw.config().audit.interval;
             if !interval.is_zero() {
                 match gw.run_audit().await {

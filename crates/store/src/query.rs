@@ -11,8 +11,8 @@ use switchyard_types::Usage;
 
 use crate::columns::COLUMNS;
 use crate::db::{db_err, Db};
-use crate::rollup::HOUR_MS;
-use crate::row::{AttemptRow, LedgerRow, FEMTOS_PER_NANO};
+use crate::rollup::{ceil_hour, floor_hour, HOUR_MS, SUMS};
+use crate::row::{dollars, femtos, AttemptRow, LedgerRow};
 use crate::StoreError;
 
 /// The dimension a summary is grouped by.
@@ -167,16 +167,6 @@ impl SummaryRow {
         self.escalated += o.escalated;
         self.answer_cost_femtos += o.answer_cost_femtos;
     }
-}
-
-/// Femto-dollars → exact dollars.
-fn dollars(femtos: i128) -> Decimal {
-    Decimal::try_from_i128_with_scale(femtos, 15).map_or(Decimal::MAX, |d| d.normalize())
-}
-
-/// A stored (nanos, femto remainder) pair → femto-dollars.
-fn femtos(nanos: Option<i64>, rem: i64) -> Option<i128> {
-    nanos.map(|n| i128::from(n) * i128::from(FEMTOS_PER_NANO) + i128::from(rem))
 }
 
 /// A read-side connection to a ledger database (runs migrations; never creates a SQLite file).
@@ -389,13 +379,7 @@ impl LedgerReader {
         bucket_ms: i64,
     ) -> Result<Vec<SeriesPoint>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
-        let lo = since.div_euclid(HOUR_MS) * HOUR_MS
-            + if since.rem_euclid(HOUR_MS) == 0 {
-                0
-            } else {
-                HOUR_MS
-            };
-        let hi = until.div_euclid(HOUR_MS) * HOUR_MS;
+        let (lo, hi) = (ceil_hour(since), floor_hour(until));
         let mut parts = Vec::new();
         if bucket_ms % HOUR_MS == 0 && lo < hi {
             parts.push(self.series_part("ledger", since, lo, bucket_ms).await?);
@@ -409,13 +393,12 @@ impl LedgerReader {
             let e = by.entry(bucket).or_default();
             (0..4).for_each(|i| e[i] += sums[i]);
         }
-        let usd = |f: i128| Decimal::from_i128_with_scale(f, 15).normalize();
         Ok(by
             .into_iter()
             .map(|(bucket, [cost, baseline, n, unpriced])| SeriesPoint {
                 bucket,
-                cost: usd(cost),
-                baseline: usd(baseline),
+                cost: dollars(cost),
+                baseline: dollars(baseline),
                 requests: u64::try_from(n).unwrap_or(0),
                 unpriced: u64::try_from(unpriced).unwrap_or(0),
             })
@@ -592,18 +575,8 @@ impl LedgerReader {
         group_by: GroupBy,
     ) -> Result<Vec<SummaryRow>, StoreError> {
         // Whole hours come from the rollups; the partial hours at the edges from the ledger.
-        let lo = since.map_or(i64::MIN, |s| {
-            s.div_euclid(HOUR_MS) * HOUR_MS
-                + if s.rem_euclid(HOUR_MS) == 0 {
-                    0
-                } else {
-                    HOUR_MS
-                }
-        });
-        let hi = until
-            .unwrap_or_else(|| crate::now_ms() + 1)
-            .div_euclid(HOUR_MS)
-            * HOUR_MS;
+        let lo = since.map_or(i64::MIN, ceil_hour);
+        let hi = floor_hour(until.unwrap_or_else(|| crate::now_ms() + 1));
         let mut acc = BTreeMap::new();
         if lo < hi {
             if let Some(s) = since.filter(|s| *s < lo) {
@@ -643,27 +616,7 @@ impl LedgerReader {
         group_by: GroupBy,
     ) -> Result<BTreeMap<String, Acc>, StoreError> {
         let sums = |p: &str, cast: &str| {
-            let cols = [
-                "requests",
-                "ok",
-                "cancelled",
-                "errors",
-                "unpriced",
-                "retried",
-                "escalated",
-                "cost_nanos",
-                "cost_rem_femtos",
-                "baseline_nanos",
-                "baseline_rem_femtos",
-                "savings_nanos",
-                "savings_rem_femtos",
-                "answer_nanos",
-                "answer_rem_femtos",
-                "input_tokens",
-                "cache_read_tokens",
-                "output_tokens",
-            ];
-            let cols: Vec<String> = cols.iter().map(|c| format!("SUM({c}){cast}")).collect();
+            let cols: Vec<String> = SUMS.iter().map(|c| format!("SUM({c}){cast}")).collect();
             format!(
                 "SELECT key, {} FROM ledger_rollup WHERE dim = {p}1 AND hour_ms >= {p}2 \
                  AND hour_ms < {p}3 GROUP BY key",

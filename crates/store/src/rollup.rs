@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlx::QueryBuilder;
 
-use crate::row::{LedgerRow, FEMTOS_PER_NANO};
+use crate::row::{femtos, split_femtos, LedgerRow};
 
 /// A histogram: value (ms) → count.
 pub(crate) type Hist = BTreeMap<u64, u64>;
@@ -38,6 +38,43 @@ pub(crate) fn decode_into(text: &str, into: &mut Hist) {
 
 /// One hour, in ms.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// The start of the hour `t` (unix ms) is in.
+pub(crate) fn floor_hour(t: i64) -> i64 {
+    t.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The first whole hour at or after `t` (unix ms).
+pub(crate) fn ceil_hour(t: i64) -> i64 {
+    floor_hour(t)
+        + if t.rem_euclid(HOUR_MS) == 0 {
+            0
+        } else {
+            HOUR_MS
+        }
+}
+
+/// The summed columns of `ledger_rollup`, in the order the writer binds them.
+pub(crate) const SUMS: [&str; 18] = [
+    "requests",
+    "ok",
+    "cancelled",
+    "errors",
+    "unpriced",
+    "retried",
+    "escalated",
+    "cost_nanos",
+    "cost_rem_femtos",
+    "baseline_nanos",
+    "baseline_rem_femtos",
+    "savings_nanos",
+    "savings_rem_femtos",
+    "answer_nanos",
+    "answer_rem_femtos",
+    "input_tokens",
+    "cache_read_tokens",
+    "output_tokens",
+];
 
 /// The dimensions a report groups by, with the row's value for each (`""` when none).
 pub(crate) const DIMS: [&str; 6] = ["route", "rule", "provider", "model", "task", "tenant"];
@@ -81,18 +118,6 @@ pub(crate) struct Sums {
     pub input: i64,
     pub cache_read: i64,
     pub output: i64,
-}
-
-fn femtos(nanos: Option<i64>, rem: i64) -> Option<i128> {
-    nanos.map(|n| i128::from(n) * i128::from(FEMTOS_PER_NANO) + i128::from(rem))
-}
-
-fn split(f: i128) -> (i64, i64) {
-    let per = i128::from(FEMTOS_PER_NANO);
-    (
-        i64::try_from(f.div_euclid(per)).unwrap_or(i64::MAX),
-        i64::try_from(f.rem_euclid(per)).unwrap_or(0),
-    )
 }
 
 fn tokens(v: u64) -> i64 {
@@ -147,7 +172,7 @@ impl Delta {
     pub(crate) fn of<'a>(rows: impl IntoIterator<Item = &'a LedgerRow>) -> Delta {
         let mut d = Delta::default();
         for r in rows {
-            let hour = r.ts.div_euclid(HOUR_MS) * HOUR_MS;
+            let hour = floor_hour(r.ts);
             for dim in DIMS {
                 let key = dim_value(r, dim).to_owned();
                 d.sums.entry((hour, dim, key.clone())).or_default().add(r);
@@ -171,17 +196,15 @@ macro_rules! write_delta {
         async {
             let sums: Vec<_> = $delta.sums.iter().collect();
             for chunk in sums.chunks(CHUNK) {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO ledger_rollup (hour_ms, dim, key, requests, ok, cancelled, errors, \
-                     unpriced, retried, escalated, cost_nanos, cost_rem_femtos, baseline_nanos, \
-                     baseline_rem_femtos, savings_nanos, savings_rem_femtos, answer_nanos, \
-                     answer_rem_femtos, input_tokens, cache_read_tokens, output_tokens) ",
-                );
+                let mut qb = QueryBuilder::new(format!(
+                    "INSERT INTO ledger_rollup (hour_ms, dim, key, {}) ",
+                    SUMS.join(", ")
+                ));
                 qb.push_values(chunk.iter(), |mut b, ((hour, dim, key), s)| {
-                    let (cost, cost_rem) = split(s.cost);
-                    let (base, base_rem) = split(s.baseline);
-                    let (save, save_rem) = split(s.savings);
-                    let (ans, ans_rem) = split(s.answer);
+                    let (cost, cost_rem) = split_femtos(s.cost);
+                    let (base, base_rem) = split_femtos(s.baseline);
+                    let (save, save_rem) = split_femtos(s.savings);
+                    let (ans, ans_rem) = split_femtos(s.answer);
                     b.push_bind(*hour)
                         .push_bind(*dim)
                         .push_bind(key.as_str())
@@ -205,27 +228,7 @@ macro_rules! write_delta {
                         .push_bind(s.output);
                 });
                 qb.push(" ON CONFLICT (dim, hour_ms, key) DO UPDATE SET ");
-                let cols = [
-                    "requests",
-                    "ok",
-                    "cancelled",
-                    "errors",
-                    "unpriced",
-                    "retried",
-                    "escalated",
-                    "cost_nanos",
-                    "cost_rem_femtos",
-                    "baseline_nanos",
-                    "baseline_rem_femtos",
-                    "savings_nanos",
-                    "savings_rem_femtos",
-                    "answer_nanos",
-                    "answer_rem_femtos",
-                    "input_tokens",
-                    "cache_read_tokens",
-                    "output_tokens",
-                ];
-                let set: Vec<String> = cols
+                let set: Vec<String> = SUMS
                     .iter()
                     .map(|c| format!("{c} = ledger_rollup.{c} + excluded.{c}"))
                     .collect();

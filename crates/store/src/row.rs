@@ -284,15 +284,29 @@ pub fn split_dollars(dollars: Decimal) -> (i64, i64) {
             (i64::MAX, 0)
         };
     };
-    let per = i128::from(FEMTOS_PER_NANO);
-    let nanos = i64::try_from(f.div_euclid(per)).unwrap_or(if f < 0 { i64::MIN } else { i64::MAX });
-    (nanos, f.rem_euclid(per) as i64)
+    split_femtos(f)
 }
 
 /// The exact dollars of a stored (nano-dollars, femto remainder) pair.
 pub fn join_dollars(nanos: i64, rem_femtos: i64) -> Decimal {
-    let femtos = i128::from(nanos) * i128::from(FEMTOS_PER_NANO) + i128::from(rem_femtos);
+    femtos(Some(nanos), rem_femtos).map_or(Decimal::ZERO, dollars)
+}
+
+/// A stored (nano-dollars, femto remainder) pair → femto-dollars (`None` when unpriced).
+pub(crate) fn femtos(nanos: Option<i64>, rem_femtos: i64) -> Option<i128> {
+    nanos.map(|n| i128::from(n) * i128::from(FEMTOS_PER_NANO) + i128::from(rem_femtos))
+}
+
+/// Femto-dollars → exact dollars.
+pub(crate) fn dollars(femtos: i128) -> Decimal {
     Decimal::try_from_i128_with_scale(femtos, 15).map_or(Decimal::MAX, |d| d.normalize())
+}
+
+/// Femto-dollars → the stored (nano-dollars, femto remainder) pair (saturating).
+pub(crate) fn split_femtos(f: i128) -> (i64, i64) {
+    let per = i128::from(FEMTOS_PER_NANO);
+    let nanos = i64::try_from(f.div_euclid(per)).unwrap_or(if f < 0 { i64::MIN } else { i64::MAX });
+    (nanos, f.rem_euclid(per) as i64)
 }
 
 /// Nano-dollars → exact dollars (scale 9).

@@ -274,12 +274,10 @@ impl LedgerReader {
             .map_err(|e| db_err(self.db.backend(), e))?
             .into_iter()
             .map(|(route, n, nanos, rem)| {
-                let f = i128::from(nanos.unwrap_or(0)) * i128::from(crate::FEMTOS_PER_NANO)
-                    + i128::from(rem.unwrap_or(0));
                 (
                     route,
                     u64::try_from(n).unwrap_or(0),
-                    rust_decimal::Decimal::from_i128_with_scale(f, 15).normalize(),
+                    crate::join_dollars(nanos.unwrap_or(0), rem.unwrap_or(0)),
                 )
             })
             .collect())
