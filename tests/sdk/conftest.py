@@ -80,6 +80,8 @@ name = "checked-json"
 strategy = "cascade"
 candidates = ["sim-cheap", "sim-premium"]
 evaluators = [{ kind = "json" }]
+# The operator opted in to keeping this route's prompts and answers (the request page shows them).
+capture = { retention = "1h" }
 
 [[routes]]
 name = "resilient"

@@ -94,6 +94,9 @@ def test_dashboard_renders_real_traffic_in_a_browser(gateway, openai_client):
     assert 'data-ready="1"' in page, page[-3000:]
     assert f'data-chart="attempts" data-bars="{attempts}"' in page
     assert "checked-json" in page
+    # The route captures: the prompt and the answer served are on the page, as text.
+    assert "dashboard check 1: answer in JSON" in page
+    assert 'data-capture="answer"' in page
     _browser(f"{gateway.base_url}/dashboard/requests/{rid}",
              f"--screenshot={ARTIFACTS / 'dashboard-request.png'}")
 

@@ -265,10 +265,31 @@ pub struct RouteConfig {
     /// is relative to the working directory. Re-read on every reload.
     #[serde(default)]
     pub router: Option<std::path::PathBuf>,
+    /// Keep each request's prompt and answer text in the ledger's `captures` table, shown on
+    /// the dashboard's request page, for `retention` (off unless set: prompt text is never
+    /// stored otherwise).
+    #[serde(default)]
+    pub capture: Option<CaptureConfig>,
 }
 
 fn default_hold_back() -> usize {
     256 * 1024
+}
+
+/// `capture = { retention = "7d", max_bytes = 32768 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// How long a capture is kept (never shown after, deleted by the ledger writer).
+    #[serde(with = "humantime_serde")]
+    pub retention: std::time::Duration,
+    /// Most bytes kept of the prompt, and of the answer (each cut on a character boundary).
+    #[serde(default = "default_capture_bytes")]
+    pub max_bytes: usize,
+}
+
+fn default_capture_bytes() -> usize {
+    32 * 1024
 }
 
 /// An automatic evaluator: `{ kind = "json" }`, `{ kind = "regex", pattern = "…" }`, …

@@ -76,6 +76,8 @@ pub struct RequestCx {
     attached: Vec<SignalRow>,
     /// The client's W3C `traceparent`, when it sent one.
     pub(crate) trace_parent: Option<String>,
+    /// Prompt and answer, on a route that captures them.
+    pub(crate) capture: Option<crate::capture::Capture>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -135,6 +137,7 @@ impl RequestCx {
             judged: Vec::new(),
             attached: Vec::new(),
             trace_parent: None,
+            capture: None,
             bill: None,
             overhead_us: None,
             error: None,
@@ -301,6 +304,13 @@ impl RequestCx {
         }
     }
 
+    /// Record the answer served, on a route that captures.
+    pub(crate) fn capture_answer(&mut self, answer: &crate::evaluate::AnswerView) {
+        if let Some(c) = &mut self.capture {
+            c.answer(&answer.text, &answer.tool_calls);
+        }
+    }
+
     /// A rejected answer of `id` is served after all (every later candidate failed).
     pub(crate) fn unreject(&mut self, id: DeploymentId) {
         if let Some(a) = self
@@ -411,6 +421,7 @@ impl RequestCx {
         }
         row.signals = self.signal_rows(&row);
         row.trace_parent.clone_from(&self.trace_parent);
+        row.capture = self.capture.as_ref().map(|c| c.row(&row.id, row.ts));
         row
     }
 

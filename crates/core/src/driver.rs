@@ -136,6 +136,9 @@ pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outc
         Ok(p) => p,
         Err(e) => return Outcome::Failed(e, cx),
     };
+    if let Some(spec) = cx.snap.routes.get(&plan.route).and_then(|r| r.capture) {
+        cx.capture = Some(crate::capture::Capture::of(spec, &req));
+    }
     if req.stream {
         stream(cx, plan, req).await
     } else {
@@ -273,6 +276,7 @@ async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
                 Some((id, reply)) => {
                     cx.unreject(id);
                     cx.answer(id, reply.usage);
+                    captured(&mut cx, &reply.response);
                     return Outcome::Answer(Box::new(reply.response), cx);
                 }
                 None => return Outcome::Failed(e, cx),
@@ -289,6 +293,7 @@ async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
         match verdict {
             Verdict::Accept => {
                 cx.answer(id, reply.usage);
+                captured(&mut cx, &reply.response);
                 return Outcome::Answer(Box::new(reply.response), cx);
             }
             Verdict::Escalate(why) => {
@@ -300,6 +305,13 @@ async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
                 );
             }
         }
+    }
+}
+
+/// Keep the answer served, on a route that captures.
+fn captured(cx: &mut RequestCx, response: &ChatResponse) {
+    if cx.capture.is_some() {
+        cx.capture_answer(&AnswerView::of_response(response));
     }
 }
 

@@ -120,12 +120,13 @@ pub(crate) fn maybe_spawn(
                     .unwrap_or_default();
                 match grade(&text) {
                     Some(g) => judged.record(&mut jcx, g),
-                    None => tracing::debug!("the judge's reply holds no grade"),
+                    None => judged.no_grade(&mut jcx, "the judge's reply holds no grade".into()),
                 }
                 jcx.finish(Ending::Delivered);
             }
             Outcome::Failed(e, mut jcx) => {
                 tracing::debug!(error = %e, "the judge failed");
+                judged.no_grade(&mut jcx, format!("the judge failed: {}", e.kind()));
                 jcx.fail(502, e.kind());
                 jcx.finish(Ending::Delivered);
             }
@@ -150,7 +151,21 @@ impl Judged {
         jcx.snap
             .quality
             .observe(self.task.as_deref(), &self.model, score);
-        jcx.attach_signal(SignalRow {
+        jcx.attach_signal(self.signal(
+            score,
+            Some(passed),
+            (!passed).then(|| format!("graded {grade}/10")),
+        ));
+    }
+
+    /// A judge call that produced no grade still travels with a signal (unobserved, neither
+    /// pass nor fail), so what it cost is attributed to the judged route.
+    fn no_grade(&self, jcx: &mut RequestCx, why: String) {
+        jcx.attach_signal(self.signal(0.0, None, Some(why)));
+    }
+
+    fn signal(&self, score: f64, passed: Option<bool>, detail: Option<String>) -> SignalRow {
+        SignalRow {
             id: String::new(), // numbered in the judge's row
             request_id: self.request_id.clone(),
             ts: switchyard_store::now_ms(),
@@ -160,11 +175,11 @@ impl Judged {
             task: self.task.clone(),
             route: self.route.clone(),
             score,
-            passed: Some(passed),
-            observed: true,
+            passed,
+            observed: passed.is_some(),
             label: None,
-            detail: (!passed).then(|| format!("graded {grade}/10")),
-        });
+            detail,
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod adjust;
 pub mod attempt;
+mod capture;
 pub mod config;
 pub mod cx;
 pub mod driver;

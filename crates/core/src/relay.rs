@@ -128,7 +128,18 @@ impl State {
             Some(e) => cx.fail(200, e.class.as_str()),
             None => self.judge(&mut cx),
         }
+        self.capture(&mut cx);
         cx.finish(Ending::Delivered);
+    }
+
+    /// Keep the text sent, on a route that captures.
+    fn capture(&self, cx: &mut RequestCx) {
+        if cx.capture.is_some() {
+            cx.capture_answer(&crate::evaluate::AnswerView {
+                text: self.sent.clone(),
+                ..Default::default()
+            });
+        }
     }
 
     /// The route's evaluators read a streamed answer that was not held back (it can no
@@ -158,7 +169,9 @@ impl State {
 impl Drop for State {
     /// The client went away mid-stream: record what was spent.
     fn drop(&mut self) {
-        let Some(cx) = self.cx.as_mut() else { return };
+        let Some(mut cx) = self.cx.take() else { return };
+        self.capture(&mut cx);
+        let cx = self.cx.insert(cx);
         if self.usage_seen {
             return;
         }

@@ -148,6 +148,8 @@ pub struct Route {
     pub hold_back_bytes: usize,
     /// The `learned` strategy's model.
     pub router: Option<Arc<switchyard_router::Model>>,
+    /// Keep prompts and answers.
+    pub capture: Option<crate::config::CaptureConfig>,
 }
 
 /// A provider as the snapshot needs it.
@@ -434,6 +436,14 @@ fn build_route(
             "must be at least 1",
         ));
     }
+    if let Some(c) = &r.capture {
+        if c.retention.is_zero() || c.max_bytes == 0 {
+            errors.push(ConfigError::new(
+                format!("{path}.capture"),
+                "`retention` and `max_bytes` must be above zero (omit `capture` to keep nothing)",
+            ));
+        }
+    }
     let candidates = resolve(
         &snap.models,
         &r.candidates,
@@ -544,6 +554,7 @@ fn build_route(
         escalate_on_refusal: r.escalate_on_refusal,
         hold_back_bytes: r.hold_back_bytes,
         router,
+        capture: r.capture,
     })
 }
 

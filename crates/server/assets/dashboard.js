@@ -310,6 +310,12 @@ async function request(app, id) {
     { label: "verdict", get: (x) => (x.passed === null ? "–" : el("span", { class: "badge " + (x.passed ? "ok" : "err") }, x.passed ? "pass" : "fail")) },
     { label: "detail", get: (x) => x.detail || x.label || "" },
   ], r.signals) : empty("No quality signals for this request.");
+  const c = r.capture;
+  const captured = c ? [
+    el("p", { class: "muted" }, `Captured ${when(c.captured_ms)}, kept until ${when(c.expires_ms)}` + (c.truncated ? "; cut at the route's max_bytes." : ".")),
+    el("h3", {}, "Prompt"), el("pre", { class: "capture", "data-capture": "prompt" }, c.prompt),
+    el("h3", {}, "Answer"), c.answer === null ? empty("No answer was served.") : el("pre", { class: "capture", "data-capture": "answer" }, c.answer),
+  ] : empty("Not captured: prompts and answers are kept only for routes with `capture = { retention = \"7d\" }` (or it expired).");
   const saved = r.cost_usd !== null && r.baseline_usd !== null ? Number(r.baseline_usd) - Number(r.cost_usd) : null;
   app.replaceChildren(
     el("p", {}, el("a", { href: "/dashboard" }, "← dashboard")),
@@ -322,6 +328,7 @@ async function request(app, id) {
     el("div", { class: "grid" }, card("What happened", facts), card("Routing decision: candidates in order", [candidates, el("br"), excluded])),
     card("Attempts", r.attempts.length ? [attemptsChart(r.attempts, r.latency_ms), attempts] : empty("No upstream was called."), true),
     card("Quality signals", signals, true),
+    card("Prompt and answer", captured, true),
     card("Raw decision", el("details", {}, el("summary", {}, "JSON"), el("pre", {}, JSON.stringify(r.decision, null, 2))), true));
 }
 

@@ -253,6 +253,10 @@ async fn request(
         ));
     };
     let signals = reader.signals_of(&id).await.map_err(store_err)?;
+    let capture = reader
+        .capture(&id, switchyard_store::now_ms())
+        .await
+        .map_err(store_err)?;
     let attempts: Vec<Value> = row
         .attempts
         .iter()
@@ -278,5 +282,12 @@ async fn request(
     out["tags"] = json!(row.tags);
     out["answer_cost_usd"] = json!(row.answer_cost().map(usd));
     out["signals"] = json!(signals);
+    out["capture"] = match capture {
+        Some(c) => json!({
+            "prompt": c.prompt, "answer": c.answer, "truncated": c.truncated,
+            "captured_ms": c.ts, "expires_ms": c.expires_ms,
+        }),
+        None => Value::Null,
+    };
     Ok(Json(out))
 }

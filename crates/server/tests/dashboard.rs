@@ -255,3 +255,110 @@ async fn the_dashboard_shows_the_ledger_exactly_and_the_audit_runs_on_schedule()
     );
     audits.abort();
 }
+
+/// Prompt and answer capture, opted in per route: shown on the request page while it is
+/// kept, cut at `max_bytes`, never stored for a route without it, gone once expired.
+#[tokio::test]
+async fn a_route_that_opts_in_captures_prompt_and_answer_for_its_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let config = format!(
+        r#"{}
+        [[routes]]
+        name = "support"
+        candidates = ["cheap"]
+        capture = {{ retention = "1h", max_bytes = 40 }}
+        [[routes]]
+        name = "fleeting"
+        candidates = ["cheap"]
+        capture = {{ retention = "1ms" }}
+        "#,
+        config_text(&sim.base_url(), &ledger)
+    );
+    let (_gw, url) = common::start(&config).await;
+    let http = reqwest::Client::new();
+    let ask = |model: &'static str, stream: bool| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let r = http
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&json!({"model": model, "stream": stream, "messages": [
+                    {"role": "system", "content": "Be kind."},
+                    {"role": "user", "content": "Where is my parcel? Order 123456789, shipped last week."}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let id = r.headers()["x-switchyard-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (id, r.text().await.unwrap())
+        }
+    };
+    let (support, body) = ask("support", false).await;
+    let (streamed, _) = ask("support", true).await;
+    let (plain, _) = ask("auto", false).await;
+    let (fleeting, _) = ask("fleeting", false).await;
+    for id in [&support, &streamed, &plain, &fleeting] {
+        common::ledger_row(&ledger, id).await;
+    }
+    let page = |id: String| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.get(format!("{url}/dashboard/api/requests/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    let c = &page(support.clone()).await["capture"];
+    assert_eq!(c["prompt"], "[system]\nBe kind.\n\n[user]\nWhere is my pa");
+    assert_eq!(c["truncated"], true, "cut at max_bytes = 40");
+    let kept = c["answer"].as_str().unwrap();
+    assert!(
+        !kept.is_empty() && text.starts_with(kept),
+        "{kept:?} / {text:?}"
+    );
+    assert_eq!(
+        c["expires_ms"].as_i64().unwrap() - c["captured_ms"].as_i64().unwrap(),
+        3_600_000
+    );
+    let s = &page(streamed).await["capture"];
+    assert!(
+        !s["answer"].as_str().unwrap().is_empty(),
+        "a stream's answer is captured as sent: {s}"
+    );
+    assert_eq!(page(plain.clone()).await["capture"], Value::Null);
+    assert_eq!(
+        page(fleeting.clone()).await["capture"],
+        Value::Null,
+        "expired"
+    );
+
+    // In the database: nothing for the route without capture; the expired one is deleted.
+    let reader = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap();
+    let far = switchyard_store::now_ms() + 86_400_000;
+    assert!(reader.capture(&plain, 0).await.unwrap().is_none());
+    assert!(reader.capture(&fleeting, 0).await.unwrap().is_some());
+    assert_eq!(
+        reader
+            .purge_captures(switchyard_store::now_ms())
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(reader.capture(&fleeting, 0).await.unwrap().is_none());
+    assert!(reader.capture(&support, 0).await.unwrap().is_some());
+    assert_eq!(reader.purge_captures(far).await.unwrap(), 2);
+}

@@ -94,6 +94,11 @@ fn config(sim: &Sim, ledger: &str) -> String {
         candidates = ["shaky"]
         evaluators = [{{ kind = "judge", model = "premium", sample = 1.0, min = 0.5 }}]
         [[routes]]
+        name = "judged-by-a-refuser"
+        strategy = "priority"
+        candidates = ["shaky"]
+        evaluators = [{{ kind = "judge", model = "refuser", sample = 1.0 }}]
+        [[routes]]
         name = "confident"
         strategy = "cascade"
         candidates = ["shaky", "premium"]
@@ -544,6 +549,46 @@ async fn an_llm_judge_grades_through_the_gateway_and_its_cost_is_its_own_row() {
     assert_eq!(
         reader.judge_spend(None, None).await.unwrap(),
         vec![(Some("judged".to_owned()), 20, judge_cost.normalize())]
+    );
+    // A judge call that yields no grade is still its route's spend, and grades nothing.
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "judged-by-a-refuser",
+            "messages": [{"role": "user", "content": "What is 1 + 1?"}]}))
+        .send()
+        .await
+        .unwrap();
+    let id = header(&r, "x-switchyard-request-id");
+    let mut spend = Vec::new();
+    for _ in 0..300 {
+        spend = reader.judge_spend(None, None).await.unwrap();
+        if spend.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rows = reader.rows(None, None).await.unwrap();
+    let refuser = rows
+        .iter()
+        .find(|r| r.ingress == "judge" && r.model.as_deref() == Some("refuser"))
+        .expect("the refusing judge's call is in the ledger");
+    assert_eq!(
+        spend,
+        vec![
+            (Some("judged".to_owned()), 20, judge_cost.normalize()),
+            (
+                Some("judged-by-a-refuser".to_owned()),
+                1,
+                refuser.cost().unwrap().normalize()
+            ),
+        ]
+    );
+    let s = reader.signals_of(&id).await.unwrap();
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!((s[0].passed, s[0].observed), (None, false));
+    assert_eq!(
+        s[0].detail.as_deref(),
+        Some("the judge's reply holds no grade")
     );
 }
 

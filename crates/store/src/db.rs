@@ -79,7 +79,7 @@ macro_rules! push_rows {
 }
 
 macro_rules! insert_batch {
-    ($pool:expr, $rows:expr, $writer:expr, $insert_signals:path) => {{
+    ($pool:expr, $rows:expr, $writer:expr, $insert_signals:path, $insert_captures:path) => {{
         // A transaction of prepared single-row INSERTs measured ~2× slower (benches/ingest.rs).
         let mut tx = $pool.begin().await?;
         let mut inserted = std::collections::HashSet::new();
@@ -100,6 +100,11 @@ macro_rules! insert_batch {
         let signals: Vec<&crate::SignalRow> = $rows.iter().flat_map(|r| &r.signals).collect();
         if !signals.is_empty() {
             $insert_signals(&mut *tx, &signals).await?;
+        }
+        let captures: Vec<&crate::CaptureRow> =
+            $rows.iter().filter_map(|r| r.capture.as_ref()).collect();
+        if !captures.is_empty() {
+            $insert_captures(&mut *tx, &captures).await?;
         }
         tx.commit().await
     }};
@@ -176,7 +181,13 @@ impl Db {
             return Ok(());
         }
         match self {
-            Db::Sqlite(p) => insert_batch!(p, rows, writer, crate::signals::insert_sqlite),
+            Db::Sqlite(p) => insert_batch!(
+                p,
+                rows,
+                writer,
+                crate::signals::insert_sqlite,
+                crate::capture::insert_sqlite
+            ),
             Db::Postgres(p) => crate::pg_insert::insert(p, rows, writer).await,
         }
     }

@@ -10,6 +10,7 @@
 //! One logical schema, with embedded migrations per backend (`migrations/sqlite`,
 //! `migrations/postgres`); queries are built at runtime, so building needs no database.
 
+mod capture;
 mod columns;
 mod db;
 mod error;
@@ -23,6 +24,7 @@ mod signals;
 mod spill;
 mod writer;
 
+pub use capture::CaptureRow;
 pub use db::redact_url;
 pub use error::StoreError;
 pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast};

@@ -108,5 +108,10 @@ pub(crate) async fn insert(
     if !signals.is_empty() {
         crate::signals::insert_pg(&mut tx, &signals).await?;
     }
+    let captures: Vec<&crate::CaptureRow> =
+        rows.iter().filter_map(|r| r.capture.as_ref()).collect();
+    if !captures.is_empty() {
+        crate::capture::insert_pg(&mut tx, &captures).await?;
+    }
     tx.commit().await
 }

@@ -263,6 +263,7 @@ macro_rules! decode_row {
             answer_cost_nanos: r.try_get("answer_cost_nanos")?,
             answer_cost_rem_femtos: r.try_get("answer_cost_rem_femtos")?,
             signals: Vec::new(),
+            capture: None,
             trace_parent: None,
         })
     }};

@@ -90,6 +90,10 @@ pub struct LedgerRow {
     /// Quality signals of its answers (written to the `signals` table, same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<crate::SignalRow>,
+    /// Its prompt and answer, on a route that captures (the `captures` table, same
+    /// transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::CaptureRow>,
     /// The client's W3C `traceparent`, for the trace exporter (not stored).
     #[serde(skip)]
     pub trace_parent: Option<String>,
@@ -173,6 +177,7 @@ impl LedgerRow {
             answer_cost_nanos: None,
             answer_cost_rem_femtos: 0,
             signals: Vec::new(),
+            capture: None,
             trace_parent: None,
         }
     }

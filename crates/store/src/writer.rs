@@ -41,6 +41,8 @@ const RETRY_DELAYS: [Duration; 3] = [
 /// While the database is down, try a batch at most this often (others go to the spill file).
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between spill replays while running.
+/// How often expired captures are deleted (while rows are being written).
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const REPLAY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Flush and fsync rows spilled by `record` at most this often.
@@ -135,7 +137,7 @@ impl Ledger {
         crate::replay::replay(&db, &spill, &counters, batch_size, &writer_id).await?;
         let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
         let shutdown = Arc::new(Notify::new());
-        let writer = Writer {
+        let mut writer = Writer {
             db,
             writer_id,
             spill: spill.clone(),
@@ -146,7 +148,9 @@ impl Ledger {
             last_probe: Instant::now(),
             last_replay: Instant::now(),
             last_sync: Instant::now(),
+            last_purge: Instant::now(),
         };
+        writer.purge_captures().await;
         let task = tokio::spawn(writer.run(rx, shutdown.clone()));
         Ok(Ledger {
             shared: Arc::new(Shared {
@@ -250,6 +254,7 @@ struct Writer {
     last_probe: Instant,
     last_replay: Instant,
     last_sync: Instant,
+    last_purge: Instant,
 }
 
 impl Writer {
@@ -364,8 +369,22 @@ impl Writer {
         }
     }
 
-    /// After a successful write: leave down mode, and replay spilled rows now and then.
+    /// Delete expired captures (readers never see them anyway).
+    async fn purge_captures(&mut self) {
+        self.last_purge = Instant::now();
+        match self.db.purge_captures(crate::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(captures = n, "expired captures deleted"),
+            Err(e) => tracing::warn!(error = %e, "deleting expired captures failed"),
+        }
+    }
+
+    /// After a successful write: leave down mode, delete expired captures now and then, and
+    /// replay spilled rows now and then.
     async fn recovered(&mut self) {
+        if self.last_purge.elapsed() >= PURGE_INTERVAL {
+            self.purge_captures().await;
+        }
         let was_down = self.down;
         if was_down {
             self.down = false;

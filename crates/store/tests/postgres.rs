@@ -147,3 +147,11 @@ async fn postgres_rollups_match_the_ledger() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_captures_roundtrip() {
+    with_schema(|url, dir| async move {
+        common::captures_roundtrip(&url, &dir, switchyard_store::now_ms()).await;
+    })
+    .await;
+}

@@ -104,3 +104,9 @@ async fn sqlite_rollups_match_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     common::rollups_match_the_ledger(&url(dir.path()), dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_captures_roundtrip() {
+    let dir = tempfile::tempdir().unwrap();
+    common::captures_roundtrip(&url(dir.path()), dir.path(), switchyard_store::now_ms()).await;
+}

@@ -661,3 +661,42 @@ pub async fn rollups_match_the_ledger(url: &str, dir: &Path) {
     );
     reader.close().await;
 }
+
+/// Captures are written with their rows (a replayed row does not duplicate one), read back
+/// while kept, and deleted once expired. `base` is now (the writer deletes what expired
+/// before it).
+pub async fn captures_roundtrip(url: &str, dir: &Path, base: i64) {
+    let ledger = Ledger::open(cfg(url, dir, 100, 100_000)).await.unwrap();
+    let mut rows = Vec::new();
+    for i in 0..4usize {
+        let mut r = row(base + i as i64, i);
+        if i > 0 {
+            r.capture = Some(switchyard_store::CaptureRow {
+                request_id: r.id.clone(),
+                ts: r.ts,
+                expires_ms: base + 1_000 * i as i64,
+                prompt: format!("[user]\nquestion {i} ünïcode"),
+                answer: (i != 2).then(|| format!("answer {i}")),
+                truncated: i == 3,
+            });
+        }
+        rows.push(r);
+    }
+    for r in rows.iter().chain(&rows[1..3]) {
+        ledger.record(r.clone());
+    }
+    ledger.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(url).await.unwrap();
+    assert!(reader.capture(&rows[0].id, base).await.unwrap().is_none());
+    for r in &rows[1..] {
+        let got = reader.capture(&r.id, base).await.unwrap();
+        assert_eq!(got.as_ref(), r.capture.as_ref());
+    }
+    // Expired at base + 2000: rows 1 and 2 are no longer shown, then deleted.
+    let now = base + 2_000;
+    assert!(reader.capture(&rows[2].id, now).await.unwrap().is_none());
+    assert!(reader.capture(&rows[3].id, now).await.unwrap().is_some());
+    assert_eq!(reader.purge_captures(now).await.unwrap(), 2);
+    assert!(reader.capture(&rows[1].id, base).await.unwrap().is_none());
+    assert!(reader.capture(&rows[3].id, base).await.unwrap().is_some());
+}
