@@ -17,7 +17,7 @@ mod error;
 pub mod fuzzing;
 pub mod gemini;
 pub mod http;
-mod openai;
+pub mod openai;
 mod ratelimit;
 pub mod sse;
 pub mod vendor;

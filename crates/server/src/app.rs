@@ -57,6 +57,15 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/responses", post(crate::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(crate::responses::get).delete(crate::responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(crate::responses::input_items),
+        )
         .route("/v1/feedback", post(crate::feedback::feedback))
         .layer(shed);
     let cors = cors(&gw.config().server.cors_origins);

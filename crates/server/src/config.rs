@@ -34,6 +34,25 @@ pub struct Config {
     pub telemetry: TelemetrySection,
     /// `[audit]`.
     pub audit: AuditSection,
+    /// `[responses]`.
+    pub responses: ResponsesSection,
+}
+
+/// `[responses]`: the Responses API's stored turns (`store: true`, the default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponsesSection {
+    /// How long a stored response can be read or continued (`previous_response_id`).
+    #[serde(with = "humantime_serde")]
+    pub retention: std::time::Duration,
+}
+
+impl Default for ResponsesSection {
+    fn default() -> Self {
+        ResponsesSection {
+            retention: std::time::Duration::from_secs(30 * 86_400),
+        }
+    }
 }
 
 /// `[audit]`: the audit `serve` runs on a schedule (metrics and dashboard).

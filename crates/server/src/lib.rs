@@ -17,6 +17,7 @@ mod live;
 mod messages;
 pub mod metrics;
 mod respond;
+mod responses;
 mod sse;
 mod telemetry;
 

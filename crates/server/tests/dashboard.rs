@@ -353,12 +353,12 @@ async fn a_route_that_opts_in_captures_prompt_and_answer_for_its_retention() {
     assert!(reader.capture(&fleeting, 0).await.unwrap().is_some());
     assert_eq!(
         reader
-            .purge_captures(switchyard_store::now_ms())
+            .purge_expired(switchyard_store::now_ms())
             .await
             .unwrap(),
         1
     );
     assert!(reader.capture(&fleeting, 0).await.unwrap().is_none());
     assert!(reader.capture(&support, 0).await.unwrap().is_some());
-    assert_eq!(reader.purge_captures(far).await.unwrap(), 2);
+    assert_eq!(reader.purge_expired(far).await.unwrap(), 2);
 }

@@ -80,18 +80,19 @@ pub(crate) async fn insert_pg(
 }
 
 impl Db {
-    /// Delete the captures expired at `now` (unix ms); how many went.
-    pub(crate) async fn purge_captures(&self, now: i64) -> Result<u64, sqlx::Error> {
+    /// Delete the captures and stored responses expired at `now` (unix ms); how many went.
+    pub(crate) async fn purge_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
         macro_rules! purge {
-            ($pool:expr) => {{
-                let mut qb = QueryBuilder::new("DELETE FROM captures WHERE expires_ms <= ");
+            ($pool:expr, $table:literal) => {{
+                let mut qb =
+                    QueryBuilder::new(concat!("DELETE FROM ", $table, " WHERE expires_ms <= "));
                 qb.push_bind(now);
                 qb.build().execute($pool).await?.rows_affected()
             }};
         }
         Ok(match self {
-            Db::Sqlite(p) => purge!(p),
-            Db::Postgres(p) => purge!(p),
+            Db::Sqlite(p) => purge!(p, "captures") + purge!(p, "responses"),
+            Db::Postgres(p) => purge!(p, "captures") + purge!(p, "responses"),
         })
     }
 }
@@ -129,10 +130,10 @@ impl LedgerReader {
         res.map_err(|e| db_err(self.db.backend(), e))
     }
 
-    /// Delete the captures expired at `now` (unix ms); how many went.
-    pub async fn purge_captures(&self, now: i64) -> Result<u64, StoreError> {
+    /// Delete the captures and stored responses expired at `now` (unix ms); how many went.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         self.db
-            .purge_captures(now)
+            .purge_expired(now)
             .await
             .map_err(|e| db_err(self.db.backend(), e))
     }

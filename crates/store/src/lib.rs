@@ -18,6 +18,7 @@ mod forecast;
 mod pg_insert;
 mod query;
 mod replay;
+mod responses;
 mod rollup;
 mod row;
 mod signals;
@@ -31,6 +32,7 @@ pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast}
 pub use query::{
     query_rows, summary, GroupBy, LedgerReader, SeriesPoint, SummaryRow, DAY_MS, NONE_KEY,
 };
+pub use responses::StoredResponse;
 pub use row::{
     decimal_from_nanos, join_dollars, nanos_from_decimal, new_id, now_ms, split_dollars,
     AttemptRow, LedgerRow, FEMTOS_PER_NANO, NANOS_PER_DOLLAR,

@@ -41,7 +41,7 @@ const RETRY_DELAYS: [Duration; 3] = [
 /// While the database is down, try a batch at most this often (others go to the spill file).
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Minimum time between spill replays while running.
-/// How often expired captures are deleted (while rows are being written).
+/// How often expired captures and stored responses are deleted (while rows are being written).
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const REPLAY_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -150,7 +150,7 @@ impl Ledger {
             last_sync: Instant::now(),
             last_purge: Instant::now(),
         };
-        writer.purge_captures().await;
+        writer.purge_expired().await;
         let task = tokio::spawn(writer.run(rx, shutdown.clone()));
         Ok(Ledger {
             shared: Arc::new(Shared {
@@ -369,21 +369,22 @@ impl Writer {
         }
     }
 
-    /// Delete expired captures (readers never see them anyway).
-    async fn purge_captures(&mut self) {
+    /// Delete expired captures and stored responses (readers never see them anyway).
+    async fn purge_expired(&mut self) {
         self.last_purge = Instant::now();
-        match self.db.purge_captures(crate::now_ms()).await {
+        match self.db.purge_expired(crate::now_ms()).await {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(captures = n, "expired captures deleted"),
-            Err(e) => tracing::warn!(error = %e, "deleting expired captures failed"),
+            Ok(n) => tracing::debug!(rows = n, "expired captures and responses deleted"),
+            Err(e) => tracing::warn!(error = %e, "deleting expired captures and responses failed"),
         }
     }
 
-    /// After a successful write: leave down mode, delete expired captures now and then, and
+    /// After a successful write: leave down mode, delete expired captures and responses now
+    /// and then, and
     /// replay spilled rows now and then.
     async fn recovered(&mut self) {
         if self.last_purge.elapsed() >= PURGE_INTERVAL {
-            self.purge_captures().await;
+            self.purge_expired().await;
         }
         let was_down = self.down;
         if was_down {

@@ -155,3 +155,11 @@ async fn postgres_captures_roundtrip() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_responses_roundtrip() {
+    with_schema(|url, dir| async move {
+        common::responses_roundtrip(&url, &dir).await;
+    })
+    .await;
+}

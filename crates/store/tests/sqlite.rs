@@ -110,3 +110,9 @@ async fn sqlite_captures_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     common::captures_roundtrip(&url(dir.path()), dir.path(), switchyard_store::now_ms()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_responses_roundtrip() {
+    let dir = tempfile::tempdir().unwrap();
+    common::responses_roundtrip(&url(dir.path()), dir.path()).await;
+}

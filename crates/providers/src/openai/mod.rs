@@ -9,6 +9,7 @@
 //! Azure ignores the body's `model`, so it is not sent.
 
 pub(crate) mod error;
+pub mod responses;
 pub(crate) mod stream;
 pub(crate) mod wire;
 

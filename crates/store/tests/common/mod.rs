@@ -696,7 +696,57 @@ pub async fn captures_roundtrip(url: &str, dir: &Path, base: i64) {
     let now = base + 2_000;
     assert!(reader.capture(&rows[2].id, now).await.unwrap().is_none());
     assert!(reader.capture(&rows[3].id, now).await.unwrap().is_some());
-    assert_eq!(reader.purge_captures(now).await.unwrap(), 2);
+    assert_eq!(reader.purge_expired(now).await.unwrap(), 2);
     assert!(reader.capture(&rows[1].id, base).await.unwrap().is_none());
     assert!(reader.capture(&rows[3].id, base).await.unwrap().is_some());
+}
+
+/// Stored Responses turns: written, read back by their tenant only, replaced, deleted, and
+/// never read (then purged) once expired.
+pub async fn responses_roundtrip(url: &str, dir: &Path) {
+    let ledger = Ledger::open(cfg(url, dir, 100, 100_000)).await.unwrap();
+    ledger.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(url).await.unwrap();
+    let now = now_ms();
+    let turn = |id: &str, tenant: &str, expires_ms: i64| StoredResponse {
+        id: id.into(),
+        tenant: tenant.into(),
+        request_id: format!("req-{id}"),
+        created_ms: now,
+        expires_ms,
+        body: format!(r#"{{"response":{{"id":"{id}"}},"items":["ünïcode"]}}"#),
+    };
+    let a = turn("resp_a", "acme", now + 60_000);
+    reader.put_response(&a).await.unwrap();
+    reader
+        .put_response(&turn("resp_old", "acme", now - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        reader.get_response("resp_a", "acme", now).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        reader.get_response("resp_a", "other", now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        reader.get_response("resp_old", "acme", now).await.unwrap(),
+        None
+    );
+    let mut b = a.clone();
+    b.body = r#"{"replaced":true}"#.into();
+    reader.put_response(&b).await.unwrap();
+    assert_eq!(
+        reader.get_response("resp_a", "acme", now).await.unwrap(),
+        Some(b)
+    );
+    assert!(!reader.delete_response("resp_a", "other").await.unwrap());
+    assert!(reader.delete_response("resp_a", "acme").await.unwrap());
+    assert!(!reader.delete_response("resp_a", "acme").await.unwrap());
+    assert_eq!(
+        reader.purge_expired(now).await.unwrap(),
+        1,
+        "the expired turn"
+    );
 }

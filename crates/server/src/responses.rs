@@ -1,0 +1,331 @@
+//! The OpenAI Responses API: `POST /v1/responses` (whole or streamed), `GET` and `DELETE
+//! /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`.
+//!
+//! Phase 1 (ingress) and phase 6 (respond) only, like `chat.rs`: the body becomes the
+//! canonical request (`switchyard_providers::openai::responses`), the same driver routes,
+//! translates, fails over and settles it, and the answer is encoded as a `response` object or
+//! its typed events. A stored turn (`store`, default true) is written to the ledger's database
+//! before the client is answered, scoped to the tenant, so `previous_response_id` continues it
+//! on any replica until `[responses] retention`.
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use switchyard_core::{
+    driver::{self, Outcome, RunToCompletion},
+    relay::Event,
+    RequestCx,
+};
+use switchyard_providers::openai::responses::{
+    encode_response, output_as_input, stored_input, Ids, ResponsesRequest, SseEncoder, StoredTurn,
+};
+use switchyard_store::{LedgerReader, StoredResponse};
+use tokio::time::Instant;
+
+use crate::{error::Shape, respond, ApiError, GatewayHandle};
+
+/// The tenant a stored response belongs to: `x-switchyard-tenant`, else `metadata.tenant`,
+/// else `default` (as the ledger labels requests).
+fn tenant(headers: &HeaderMap, metadata: Option<&serde_json::Map<String, Value>>) -> String {
+    headers
+        .get("x-switchyard-tenant")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| metadata?.get("tenant")?.as_str())
+        .filter(|t| !t.is_empty())
+        .unwrap_or("default")
+        .to_owned()
+}
+
+async fn reader(gw: &GatewayHandle) -> Result<&LedgerReader, ApiError> {
+    gw.reader().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            format!("stored responses live in the ledger's database: {e}"),
+        )
+    })
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("Response with id '{id}' not found."),
+    )
+}
+
+/// The stored turn `id` of `tenant`.
+async fn load(gw: &GatewayHandle, id: &str, tenant: &str) -> Result<StoredTurn, ApiError> {
+    if id.len() > 128 {
+        return Err(not_found(id));
+    }
+    let stored = reader(gw)
+        .await?
+        .get_response(id, tenant, switchyard_store::now_ms())
+        .await
+        .map_err(|e| ApiError::internal(format!("reading a stored response failed: {e}")))?
+        .ok_or_else(|| not_found(id))?;
+    serde_json::from_str(&stored.body)
+        .map_err(|e| ApiError::internal(format!("a stored response is unreadable: {e}")))
+}
+
+/// What a new turn needs to be stored once answered.
+struct Store {
+    reader: LedgerReader,
+    tenant: String,
+    request_id: String,
+    retention_ms: i64,
+    /// The conversation before this turn's output.
+    items: Vec<Value>,
+}
+
+impl Store {
+    /// Write the turn; a failure is logged and reported in the response (never silent).
+    async fn put(self, response: &Value) -> bool {
+        let mut items = self.items;
+        items.extend(output_as_input(response));
+        let turn = StoredTurn {
+            response: response.clone(),
+            items,
+        };
+        let now = switchyard_store::now_ms();
+        let row = StoredResponse {
+            id: response["id"].as_str().unwrap_or_default().to_owned(),
+            tenant: self.tenant,
+            request_id: self.request_id,
+            created_ms: now,
+            expires_ms: now.saturating_add(self.retention_ms),
+            body: serde_json::to_string(&turn).unwrap_or_default(),
+        };
+        match self.reader.put_response(&row).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(response = %row.id, error = %e, "storing a response failed");
+                false
+            }
+        }
+    }
+}
+
+/// `POST /v1/responses`.
+pub(crate) async fn create(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let cx = RequestCx::new(gw.snapshot(), gw.sink(), "responses", Instant::now());
+    let prepared = prepare(&gw, &headers, body, cx.id()).await;
+    let (req, chat, store) = match prepared {
+        Ok(p) => p,
+        Err(e) => return respond::error(cx, e, Shape::OpenAi),
+    };
+    let ids = Ids::of_request(cx.id());
+    let created = u64::try_from(switchyard_store::now_ms() / 1000).unwrap_or_default();
+    let echo = req.echo();
+    let outcome = RunToCompletion::new(driver::chat(cx, chat, headers)).await;
+    match outcome {
+        Outcome::Answer(resp, cx) => {
+            let body = encode_response(&resp, cx.usage(), &ids, created, &echo);
+            let stored = match store {
+                Some(s) => Some(s.put(&body).await),
+                None => None,
+            };
+            let mut r = respond::json(cx, serde_json::to_vec(&body).unwrap_or_default());
+            if stored == Some(false) {
+                r.headers_mut()
+                    .insert("x-switchyard-stored", HeaderValue::from_static("false"));
+            }
+            r
+        }
+        Outcome::Failed(e, cx) => respond::error(cx, e.into(), Shape::OpenAi),
+        Outcome::Stream(s) => {
+            let enc = SseEncoder::new(ids, created, echo);
+            let events = stream(s.events, enc, store);
+            let mut resp = Response::new(Body::from_stream(crate::sse::coalesce(events)));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            respond::apply(h, &s.facts);
+            resp
+        }
+    }
+}
+
+type Prepared = (
+    ResponsesRequest,
+    switchyard_types::ChatRequest,
+    Option<Store>,
+);
+
+/// Read and parse the body, and load the conversation it continues.
+async fn prepare(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &str,
+) -> Result<Prepared, ApiError> {
+    let config = gw.config();
+    let bytes = crate::app::read_body(headers, body, &config.server).await?;
+    let req = ResponsesRequest::parse(&bytes).map_err(ApiError::bad_request)?;
+    let tenant = tenant(headers, req.metadata.as_ref());
+    let history = match &req.previous_response_id {
+        Some(prev) => {
+            let turn = load(gw, prev, &tenant)
+                .await
+                .map_err(|e| e.param("previous_response_id"))?;
+            turn.items
+        }
+        None => Vec::new(),
+    };
+    let chat = req.to_chat(&history).map_err(ApiError::bad_request)?;
+    let store = if req.store() {
+        let mut items = history;
+        items.extend(stored_input(&req, &Ids::of_request(request_id)));
+        Some(Store {
+            reader: reader(gw).await?.clone(),
+            tenant,
+            request_id: request_id.to_owned(),
+            retention_ms: i64::try_from(config.responses.retention.as_millis()).unwrap_or(i64::MAX),
+            items,
+        })
+    } else {
+        None
+    };
+    Ok((req, chat, store))
+}
+
+/// The relay's events as typed Responses events; a completed stream is stored before its
+/// `response.completed` is sent, so the client can continue from it at once.
+fn stream(
+    events: futures::stream::BoxStream<'static, Event>,
+    enc: SseEncoder,
+    store: Option<Store>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::convert::Infallible>> + Send {
+    struct St {
+        events: futures::stream::BoxStream<'static, Event>,
+        enc: SseEncoder,
+        store: Option<Store>,
+        usage: switchyard_types::Usage,
+        bill: Option<Value>,
+        over: bool,
+    }
+    let st = St {
+        events,
+        enc,
+        store,
+        usage: Default::default(),
+        bill: None,
+        over: false,
+    };
+    futures::stream::unfold(st, |mut st| async move {
+        loop {
+            if st.over {
+                return None;
+            }
+            let out = match st.events.next().await? {
+                Event::Chunk(c) => st.enc.chunk(&c),
+                Event::Usage(c, usage, bill) => {
+                    st.usage = usage;
+                    st.bill = Some(json!({
+                        "cost_usd": bill.cost,
+                        "baseline_cost_usd": bill.baseline,
+                        "unpriced": !bill.cost.is_priced(),
+                    }));
+                    st.enc.chunk(&c)
+                }
+                Event::Done => {
+                    st.over = true;
+                    let bill = st.bill.take().map(|b| ("switchyard", b));
+                    let (out, response) = st.enc.done(&st.usage, bill);
+                    if let Some(s) = st.store.take() {
+                        s.put(&response).await;
+                    }
+                    out
+                }
+                Event::Failed(e) => {
+                    st.over = true;
+                    st.enc.failed(
+                        e.class.as_str(),
+                        &format!(
+                            "switchyard: the upstream stream failed after the answer began; \
+                             the answer is incomplete: {}",
+                            switchyard_providers::redact_secrets(&e.message)
+                        ),
+                    )
+                }
+            };
+            if !out.is_empty() {
+                return Some((Ok(bytes::Bytes::from(out)), st));
+            }
+        }
+    })
+}
+
+/// `GET /v1/responses/{id}`.
+pub(crate) async fn get(
+    State(gw): State<GatewayHandle>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match load(&gw, &id, &tenant(&headers, None)).await {
+        Ok(turn) => Json(turn.response).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v1/responses/{id}/input_items`: the conversation's items before this response's
+/// output, newest first (the API's default order).
+pub(crate) async fn input_items(
+    State(gw): State<GatewayHandle>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match load(&gw, &id, &tenant(&headers, None)).await {
+        Ok(turn) => {
+            let outputs = output_as_input(&turn.response).len();
+            let n = turn.items.len().saturating_sub(outputs);
+            let data: Vec<Value> = turn.items[..n].iter().rev().cloned().collect();
+            Json(json!({
+                "object": "list",
+                "data": data,
+                "first_id": data.first().and_then(|i| i.get("id")),
+                "last_id": data.last().and_then(|i| i.get("id")),
+                "has_more": false,
+            }))
+            .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `DELETE /v1/responses/{id}`.
+pub(crate) async fn delete(
+    State(gw): State<GatewayHandle>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let deleted = async {
+        reader(&gw)
+            .await?
+            .delete_response(&id, &tenant(&headers, None))
+            .await
+            .map_err(|e| ApiError::internal(format!("deleting a stored response failed: {e}")))
+    }
+    .await;
+    match deleted {
+        Ok(true) => {
+            Json(json!({"id": id, "object": "response.deleted", "deleted": true})).into_response()
+        }
+        Ok(false) => not_found(&id).into_response(),
+        Err(e) => e.into_response(),
+    }
+}

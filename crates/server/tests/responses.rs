@@ -1,0 +1,152 @@
+//! The Responses API end to end over real HTTP: the ledger row and the cost the client is
+//! told agree, a stream cut after its first token ends with `response.failed` (never
+//! `response.completed`), and a stored turn is continued through another gateway sharing the
+//! ledger's database.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use switchyard_sim::{Sim, SimConfig};
+
+fn config(sim: &str, ledger: &str) -> String {
+    format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "sim"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        [[models]]
+        name = "cheap"
+        provider = "sim"
+        upstream = "sim-cheap"
+        price = {{ input = 0.10, output = 0.40 }}
+        [[models]]
+        name = "cutter"
+        provider = "sim"
+        upstream = "sim-cut-5"
+        price = {{ input = 0.10, output = 0.40 }}
+        "#
+    )
+}
+
+/// The `data:` objects of an SSE body, in order.
+fn events(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn responses_are_billed_as_told_fail_loudly_and_continue_on_another_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (_a, url_a) = common::start(&config(&sim.base_url(), &ledger)).await;
+    let (_b, url_b) = common::start(&config(&sim.base_url(), &ledger)).await;
+    let http = reqwest::Client::new();
+
+    // Whole: the cost header is the ledger's, the row says which API the client spoke.
+    let r = http
+        .post(format!("{url_a}/v1/responses"))
+        .json(&json!({"model": "cheap", "input": "My name is Ada."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let told = Decimal::from_str(r.headers()["x-switchyard-cost-usd"].to_str().unwrap()).unwrap();
+    let first: Value = r.json().await.unwrap();
+    let row = common::ledger_row(&ledger, &id).await;
+    assert_eq!(row.ingress, "responses");
+    assert_eq!(row.cost(), Some(told));
+    assert_eq!(first["id"], format!("resp_{}", id.replace('-', "")));
+    assert_eq!(
+        first["usage"]["input_tokens"].as_u64().unwrap(),
+        row.usage.input + row.usage.cache_read
+    );
+
+    // Continued through the other gateway: it finds the stored turn in the shared database.
+    let second: Value = http
+        .post(format!("{url_b}/v1/responses"))
+        .json(&json!({"model": "cheap", "previous_response_id": first["id"], "input": "My name?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "completed", "{second}");
+    assert!(
+        second["usage"]["input_tokens"].as_u64() > first["usage"]["input_tokens"].as_u64(),
+        "the earlier turn was sent again"
+    );
+
+    // Streamed: the bill in `response.completed` is the ledger's.
+    let r = http
+        .post(format!("{url_a}/v1/responses"))
+        .json(&json!({"model": "cheap", "input": "Tell me a story.", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ev = events(&r.text().await.unwrap());
+    let last = ev.last().unwrap();
+    assert_eq!(last["type"], "response.completed");
+    let row = common::ledger_row(&ledger, &id).await;
+    let billed = Decimal::from_str(last["response"]["switchyard"]["cost_usd"].as_str().unwrap());
+    assert_eq!(row.cost(), Some(billed.unwrap()));
+
+    // Cut after five tokens with nowhere to continue: an explicit failure, never a completion.
+    let r = http
+        .post(format!("{url_a}/v1/responses"))
+        .json(&json!({"model": "cutter", "input": "Tell me a long story.", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ev = events(&r.text().await.unwrap());
+    let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"response.output_text.delta"), "{kinds:?}");
+    assert_eq!(*kinds.last().unwrap(), "response.failed", "{kinds:?}");
+    assert!(!kinds.contains(&"response.completed"));
+    let failed = &ev.last().unwrap()["response"];
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("incomplete"));
+    let row = common::ledger_row(&ledger, &id).await;
+    assert_eq!(row.status, "error");
+    // Not stored: a failed turn cannot be continued.
+    let r = http
+        .get(format!("{url_a}/v1/responses/resp_{}", id.replace('-', "")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+}
