@@ -125,7 +125,7 @@ pub(crate) async fn create(
         Ok(p) => p,
         Err(e) => return respond::error(cx, e, Shape::OpenAi),
     };
-    let ids = Ids::of_request(cx.id());
+    let ids = Ids::of_request(cx.id()).with_tools(&req);
     let created = u64::try_from(switchyard_store::now_ms() / 1000).unwrap_or_default();
     let echo = req.echo();
     let outcome = RunToCompletion::new(driver::chat(cx, chat, headers)).await;

@@ -11,6 +11,8 @@
 //! interpreter, …) cannot run on a translated upstream, so a request naming one is a 400 that
 //! names it.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use switchyard_types::{
@@ -265,9 +267,14 @@ fn push_item(messages: &mut Vec<Message>, item: &Value) -> Result<(), String> {
             messages.push(m);
         }
         "function_call" => {
+            let name = str_field(item, "name")?;
+            let name = match item.get("namespace").and_then(Value::as_str) {
+                Some(space) => flat(space, name),
+                None => name.to_owned(),
+            };
             let call = ToolCall::function(
                 str_field(item, "call_id")?.to_owned(),
-                str_field(item, "name")?.to_owned(),
+                name,
                 str_field(item, "arguments")?.to_owned(),
             );
             // Consecutive calls are one assistant turn.
@@ -345,32 +352,61 @@ fn part(p: &Value) -> Result<ContentPart, String> {
     })
 }
 
-/// Function tools; a built-in tool is refused by name.
+/// The tools a `namespace` tool groups.
+fn tool_list(ns: &Value) -> &[Value] {
+    match (ns.get("type").and_then(Value::as_str), ns.get("tools")) {
+        (Some("namespace"), Some(Value::Array(tools))) => tools,
+        _ => &[],
+    }
+}
+
+/// A namespaced tool's name upstream (`[A-Za-z0-9_-]`, as every provider accepts).
+fn flat(space: &str, name: &str) -> String {
+    format!("{space}__{name}")
+}
+
+/// Function tools, namespaced ones flattened; a built-in tool is refused by name.
 fn tools(list: &[Value]) -> Result<Vec<Tool>, String> {
-    list.iter()
-        .map(|t| {
-            let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
-            if kind != "function" {
-                return Err(format!(
-                    "tool `{kind}` is a built-in tool that switchyard's upstreams cannot run \
-                     through the Responses API; use function tools"
-                ));
+    let mut out = Vec::new();
+    for t in list {
+        let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind == "namespace" {
+            let space = str_field(t, "name")?;
+            for inner in tool_list(t) {
+                let mut tool = function_tool(inner)?;
+                if let Some(f) = &mut tool.function {
+                    f.name = flat(space, &f.name);
+                }
+                out.push(tool);
             }
-            Ok(Tool {
-                kind: "function".into(),
-                function: Some(FunctionDef {
-                    name: str_field(t, "name")?.to_owned(),
-                    description: t
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    parameters: t.get("parameters").filter(|p| !p.is_null()).cloned(),
-                    strict: t.get("strict").and_then(Value::as_bool),
-                }),
-                extra: JsonMap::new(),
-            })
-        })
-        .collect()
+        } else {
+            out.push(function_tool(t)?);
+        }
+    }
+    Ok(out)
+}
+
+fn function_tool(t: &Value) -> Result<Tool, String> {
+    let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+    if kind != "function" {
+        return Err(format!(
+            "tool `{kind}` is a built-in tool that switchyard's upstreams cannot run \
+             through the Responses API; use function tools"
+        ));
+    }
+    Ok(Tool {
+        kind: "function".into(),
+        function: Some(FunctionDef {
+            name: str_field(t, "name")?.to_owned(),
+            description: t
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            parameters: t.get("parameters").filter(|p| !p.is_null()).cloned(),
+            strict: t.get("strict").and_then(Value::as_bool),
+        }),
+        extra: JsonMap::new(),
+    })
 }
 
 fn tool_choice(v: &Value) -> Result<ToolChoice, String> {
@@ -425,12 +461,15 @@ fn response_format(text: &Value) -> Result<Option<ResponseFormat>, String> {
 
 // === encoding ===
 
-/// Ids of one response and its items, from the gateway's request id.
+/// How one response names things: its id and its items' ids (from the gateway's request id),
+/// and the client's namespaced tools (sent upstream flattened as `namespace__name`).
 #[derive(Debug, Clone)]
 pub struct Ids {
     /// `resp_…`.
     pub response: String,
     suffix: String,
+    /// Flattened tool name → (namespace, name).
+    namespaces: HashMap<String, (String, String)>,
 }
 
 impl Ids {
@@ -440,7 +479,35 @@ impl Ids {
         Ids {
             response: format!("resp_{suffix}"),
             suffix,
+            namespaces: HashMap::new(),
         }
+    }
+
+    /// With the request's namespaced tools, so calls to them are reported in their namespace.
+    pub fn with_tools(mut self, req: &ResponsesRequest) -> Ids {
+        for ns in req.tools.iter().flatten() {
+            let Some(space) = ns.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            for t in tool_list(ns) {
+                if let Some(name) = t.get("name").and_then(Value::as_str) {
+                    self.namespaces
+                        .insert(flat(space, name), (space.to_owned(), name.to_owned()));
+                }
+            }
+        }
+        self
+    }
+
+    /// A `function_call` item, in its namespace if the tool had one.
+    fn call(&self, id: String, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+        let mut item = json!({"type": "function_call", "id": id, "call_id": call_id,
+            "name": name, "arguments": arguments, "status": status});
+        if let Some((space, short)) = self.namespaces.get(name) {
+            item["name"] = json!(short);
+            item["namespace"] = json!(space);
+        }
+        item
     }
 
     fn item(&self, prefix: &str, n: usize) -> String {
@@ -507,11 +574,6 @@ fn message_item(id: String, text: &str, refusal: Option<&str>, status: &str) -> 
     json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
 }
 
-fn call_item(id: String, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
-    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
-        "arguments": arguments, "status": status})
-}
-
 fn reasoning_item(id: String, text: &str) -> Value {
     let summary = if text.is_empty() {
         json!([])
@@ -546,7 +608,7 @@ pub fn encode_response(
             ));
         }
         for t in m.tool_calls.iter().flatten() {
-            output.push(call_item(
+            output.push(ids.call(
                 ids.item("fc", output.len()),
                 &t.id,
                 t.name(),
@@ -715,7 +777,8 @@ impl SseEncoder {
                         ("arguments", json!(args)),
                     ]),
                 );
-                self.item_done(out, n, call_item(id, &call_id, &name, &args, "completed"));
+                let item = self.ids.call(id, &call_id, &name, &args, "completed");
+                self.item_done(out, n, item);
             }
         }
     }
@@ -829,11 +892,10 @@ impl SseEncoder {
                 let f = d.function.as_ref();
                 let call_id = d.id.clone().unwrap_or_default();
                 let name = f.and_then(|f| f.name.clone()).unwrap_or_default();
-                self.added(
-                    &mut out,
-                    n,
-                    call_item(self.ids.item("fc", n), &call_id, &name, "", "in_progress"),
-                );
+                let item =
+                    self.ids
+                        .call(self.ids.item("fc", n), &call_id, &name, "", "in_progress");
+                self.added(&mut out, n, item);
                 self.open = Some(Open::Call {
                     n,
                     index: d.index,
