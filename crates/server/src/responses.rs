@@ -128,16 +128,17 @@ pub(crate) async fn create(
     let ids = Ids::of_request(cx.id()).with_tools(&req);
     let created = u64::try_from(switchyard_store::now_ms() / 1000).unwrap_or_default();
     let echo = req.echo();
+    let wants_store = req.store();
     let outcome = RunToCompletion::new(driver::chat(cx, chat, headers)).await;
     match outcome {
         Outcome::Answer(resp, cx) => {
             let body = encode_response(&resp, cx.usage(), &ids, created, &echo);
             let stored = match store {
-                Some(s) => Some(s.put(&body).await),
-                None => None,
+                Some(s) => s.put(&body).await,
+                None => !wants_store,
             };
             let mut r = respond::json(cx, serde_json::to_vec(&body).unwrap_or_default());
-            if stored == Some(false) {
+            if !stored {
                 r.headers_mut()
                     .insert("x-switchyard-stored", HeaderValue::from_static("false"));
             }
@@ -187,11 +188,17 @@ async fn prepare(
         None => Vec::new(),
     };
     let chat = req.to_chat(&history).map_err(ApiError::bad_request)?;
-    let store = if req.store() {
+    // Without a ledger database nothing can be stored: the answer says so
+    // (`x-switchyard-stored: false`) rather than failing.
+    let ledger = match req.store() {
+        true => gw.reader().await.ok(),
+        false => None,
+    };
+    let store = if let Some(reader) = ledger {
         let mut items = history;
         items.extend(stored_input(&req, &Ids::of_request(request_id)));
         Some(Store {
-            reader: reader(gw).await?.clone(),
+            reader: reader.clone(),
             tenant,
             request_id: request_id.to_owned(),
             retention_ms: i64::try_from(config.responses.retention.as_millis()).unwrap_or(i64::MAX),
