@@ -34,6 +34,7 @@ pub fn router(gw: GatewayHandle) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("x-goog-api-key"),
         ]));
     // Past `server.max_in_flight` concurrent API requests, answer 503 at once instead of
     // queueing without bound; health and metrics stay outside the limit.
@@ -58,6 +59,9 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/responses", post(crate::responses::create))
+        // Gemini's API, under both versions the `google-genai` SDK may use.
+        .route("/v1beta/models/{call}", post(crate::gemini::models))
+        .route("/v1/models/{call}", post(crate::gemini::models))
         .route(
             "/v1/responses/{id}",
             get(crate::responses::get).delete(crate::responses::delete),

@@ -22,6 +22,8 @@ pub enum Shape {
     OpenAi,
     /// `{"type":"error","error":{"type","message"}}`.
     Anthropic,
+    /// `{"error":{"code","message","status"}}` (Google's).
+    Gemini,
 }
 
 /// An error on its way to the client.
@@ -87,14 +89,35 @@ impl ApiError {
 
     /// The body, in the client's API shape.
     pub fn body(&self) -> serde_json::Value {
-        if self.shape == Shape::Anthropic {
-            return json!({"type": "error", "error": {"type": self.anthropic_type(), "message": self.message}});
+        match self.shape {
+            Shape::Anthropic => {
+                return json!({"type": "error", "error": {"type": self.anthropic_type(), "message": self.message}});
+            }
+            Shape::Gemini => {
+                return json!({"error": {"code": self.status.as_u16(), "message": self.message, "status": self.google_status()}});
+            }
+            Shape::OpenAi => {}
         }
         json!({"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}})
     }
 }
 
 impl ApiError {
+    /// Google's canonical error `status` for the HTTP status.
+    fn google_status(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 | 413 | 422 => "INVALID_ARGUMENT",
+            401 => "UNAUTHENTICATED",
+            403 => "PERMISSION_DENIED",
+            404 => "NOT_FOUND",
+            429 => "RESOURCE_EXHAUSTED",
+            501 => "UNIMPLEMENTED",
+            503 | 529 => "UNAVAILABLE",
+            504 => "DEADLINE_EXCEEDED",
+            _ => "INTERNAL",
+        }
+    }
+
     /// Anthropic's error `type` for the status (its SDKs pick the exception class by status).
     fn anthropic_type(&self) -> &'static str {
         match self.status.as_u16() {

@@ -13,6 +13,7 @@ mod dashboard;
 mod embeddings;
 mod error;
 mod feedback;
+mod gemini;
 mod live;
 mod messages;
 pub mod metrics;

@@ -8,6 +8,7 @@
 
 pub mod convert;
 pub(crate) mod error;
+pub mod ingress;
 mod schema;
 pub(crate) mod stream;
 pub mod wire;
