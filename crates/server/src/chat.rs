@@ -71,13 +71,60 @@ pub(crate) async fn serve(
     ingress: Ingress,
 ) -> Response {
     let cx = RequestCx::new(gw.snapshot(), gw.sink(), ingress.as_str(), Instant::now());
-    let req = match parse(&headers, body, &gw.config().server, ingress).await {
+    let mut req = match parse(&headers, body, &gw.config().server, ingress).await {
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, ingress.shape()),
     };
+    let native = native_betas(&mut req, &headers);
     let include_usage = req.wants_stream_usage();
+    let snap = cx.snapshot().clone();
     let outcome = RunToCompletion::new(driver::chat(cx, req, headers)).await;
-    encode_outcome(outcome, ingress, include_usage)
+    let mut resp = encode_outcome(outcome, ingress, include_usage);
+    note_dropped(&mut resp, &snap, &native);
+    resp
+}
+
+/// Take an Anthropic client's `anthropic-beta` values into the request's native part (for an
+/// Anthropic upstream); the names of everything native, for [`note_dropped`].
+pub(crate) fn native_betas(req: &mut ChatRequest, headers: &HeaderMap) -> Vec<String> {
+    let betas: Vec<String> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+        .collect();
+    if !betas.is_empty() {
+        req.native.get_or_insert_with(Default::default).betas = betas;
+    }
+    let Some(n) = &req.native else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = n.fields.keys().take(16).cloned().collect();
+    if !n.betas.is_empty() {
+        names.push("anthropic-beta".into());
+    }
+    names
+}
+
+/// When the answer came from an upstream of another API, say which of the client's own
+/// fields were left behind (`x-switchyard-dropped`), rather than failing the request.
+fn note_dropped(resp: &mut Response, snap: &switchyard_core::Snapshot, native: &[String]) {
+    if native.is_empty() {
+        return;
+    }
+    let answered = resp
+        .headers()
+        .get("x-switchyard-model")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|m| snap.models.get(m))
+        .map(|&id| snap.deployment(id).provider_kind);
+    if answered.is_some_and(|k| k != switchyard_providers::ProviderKind::Anthropic) {
+        if let Ok(v) = HeaderValue::from_str(&native.join(", ")) {
+            resp.headers_mut().insert("x-switchyard-dropped", v);
+        }
+    }
 }
 
 fn encode_outcome(outcome: Outcome, ingress: Ingress, include_usage: bool) -> Response {

@@ -21,9 +21,11 @@ pub(crate) async fn messages(
     serve(gw, headers, body, Ingress::Anthropic).await
 }
 
-/// `POST /v1/messages/count_tokens`: the request's input tokens, counted by the gateway with
-/// the `o200k_base` tokenizer (an estimate of the upstream's own count: the header
-/// `x-switchyard-token-count` says so). No upstream is called and nothing is billed.
+/// `POST /v1/messages/count_tokens`: forwarded to the Anthropic upstream the request's model
+/// would be routed to first (its own count, tools and thinking included), else — or if that
+/// call fails — counted by the gateway with the `o200k_base` tokenizer. The header
+/// `x-switchyard-token-count` says which (`upstream; PROVIDER` or `estimated; o200k_base`).
+/// Nothing is billed.
 pub(crate) async fn count_tokens(
     State(gw): State<GatewayHandle>,
     headers: HeaderMap,
@@ -40,8 +42,12 @@ pub(crate) async fn count_tokens(
             o.entry("max_tokens").or_insert(serde_json::json!(1));
         }
         let text = serde_json::to_vec(&v).map_err(|e| crate::ApiError::internal(e.to_string()))?;
-        let req = switchyard_providers::anthropic::ingress::parse_request(&text)
+        let mut req = switchyard_providers::anthropic::ingress::parse_request(&text)
             .map_err(crate::ApiError::bad_request)?;
+        crate::chat::native_betas(&mut req, &headers);
+        if let Some(answer) = upstream_count(&gw, &req, &headers).await {
+            return Ok(answer);
+        }
         let tools = req
             .tools
             .as_ref()
@@ -49,18 +55,41 @@ pub(crate) async fn count_tokens(
             .map_or(0, |s| switchyard_core::features::count_tokens(&s));
         let messages = switchyard_core::features::exact_input_tokens(&req)
             .ok_or_else(|| crate::ApiError::internal("the tokenizer is unavailable"))?;
-        Ok::<u64, crate::ApiError>(messages + tools)
+        Ok::<_, crate::ApiError>((messages + tools, "estimated; o200k_base".to_owned()))
     }
     .await;
     match counted {
-        Ok(n) => {
+        Ok((n, how)) => {
             let mut r = axum::Json(serde_json::json!({"input_tokens": n})).into_response();
-            r.headers_mut().insert(
-                "x-switchyard-token-count",
-                axum::http::HeaderValue::from_static("estimated; o200k_base"),
-            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(&how) {
+                r.headers_mut().insert("x-switchyard-token-count", v);
+            }
             r
         }
         Err(e) => e.shaped(shape).into_response(),
+    }
+}
+
+/// The count of the Anthropic upstream the request would go to first, if it is one and it
+/// answers within its timeout.
+async fn upstream_count(
+    gw: &GatewayHandle,
+    req: &switchyard_types::ChatRequest,
+    headers: &HeaderMap,
+) -> Option<(u64, String)> {
+    let snap = gw.snapshot();
+    let features = switchyard_core::Features::extract(req, headers);
+    let plan = switchyard_core::plan::plan(&snap, req, &features).ok()?;
+    let d = snap.deployment(*plan.targets.first()?);
+    let switchyard_providers::AnyProvider::Anthropic(p) = d.provider.as_ref() else {
+        return None;
+    };
+    match tokio::time::timeout(d.timeouts.response, p.count_tokens(req, &d.upstream)).await {
+        Ok(Ok(n)) => Some((n, format!("upstream; {}", d.provider_name))),
+        Ok(Err(e)) => {
+            tracing::debug!(provider = %d.provider_name, error = %e, "upstream token count failed");
+            None
+        }
+        Err(_) => None,
     }
 }

@@ -47,6 +47,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/model/{model_id}/converse", post(bedrock::converse))
         .route(
             "/model/{model_id}/converse-stream",

@@ -96,6 +96,10 @@ pub struct ChatRequest {
     /// Fields switchyard does not model; passed through to OpenAI-family upstreams unchanged.
     #[serde(flatten)]
     pub extra: JsonMap,
+    /// What an Anthropic client sent that only an Anthropic upstream can take (never in the
+    /// canonical JSON).
+    #[serde(skip)]
+    pub native: Option<Box<Native>>,
 }
 
 impl ChatRequest {
@@ -210,9 +214,42 @@ pub struct Message {
     /// Reasoning / thinking text, where a provider returns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Provider-bound reasoning state (Anthropic's signed thinking blocks): never in the
+    /// canonical JSON; only an Anthropic upstream is sent it, only an Anthropic client shown it.
+    #[serde(skip)]
+    pub thinking: Vec<Thinking>,
     /// Unmodelled fields (`audio`, `annotations`, …).
     #[serde(flatten)]
     pub extra: JsonMap,
+}
+
+/// One Anthropic thinking block, as signed by the API that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Thinking {
+    /// Thinking text and its signature.
+    Signed {
+        /// The text.
+        text: String,
+        /// The signature the API checks when the block comes back.
+        signature: String,
+    },
+    /// Encrypted thinking.
+    Redacted {
+        /// The opaque payload.
+        data: String,
+    },
+}
+
+/// Fields and headers of the client's own API that the canonical form does not model
+/// (Anthropic's `thinking`, `output_config`, `context_management`, `anthropic-beta`, …): sent
+/// unchanged to an upstream of that API, left behind (and named in `x-switchyard-dropped`)
+/// when the request is translated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Native {
+    /// Top-level body fields.
+    pub fields: JsonMap,
+    /// `anthropic-beta` values.
+    pub betas: Vec<String>,
 }
 
 impl Message {
@@ -226,6 +263,7 @@ impl Message {
             tool_call_id: None,
             refusal: None,
             reasoning_content: None,
+            thinking: Vec::new(),
             extra: JsonMap::new(),
         }
     }

@@ -95,6 +95,10 @@ pub struct Delta {
     /// Reasoning fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// The signature that ends an Anthropic thinking block (provider-bound: never in the
+    /// canonical JSON, shown only to Anthropic clients).
+    #[serde(skip)]
+    pub thinking_signature: Option<String>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: JsonMap,

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, JsonMap, Message,
-    ResponseFormat, Role, SimpleToolChoice, ToolCall, Usage,
+    ResponseFormat, Role, SimpleToolChoice, Thinking, ToolCall, Usage,
 };
 
 use super::wire::{
@@ -83,6 +83,12 @@ pub fn encode_request<'a>(
             .user
             .as_ref()
             .map(|u| JsonMap::from_iter([("user_id".to_owned(), json!(u))])),
+        // The client's own Anthropic fields (`thinking`, `output_config`, …), unchanged.
+        extra: req
+            .native
+            .as_ref()
+            .map(|n| n.fields.clone())
+            .unwrap_or_default(),
         ..MessagesRequest::default()
     };
     body.tool_choice = match body.tools {
@@ -188,7 +194,21 @@ fn source(url: &str) -> Value {
 }
 
 fn assistant_blocks(m: &Message) -> Result<Vec<Block<'_>>, ProviderError> {
-    let mut blocks = text_blocks(m.content.as_ref());
+    // Signed thinking goes back first, unchanged, to the API that signed it.
+    let mut blocks: Vec<Block<'_>> = m
+        .thinking
+        .iter()
+        .map(|t| match t {
+            Thinking::Signed { text, signature } => Block::Thinking {
+                thinking: Cow::Borrowed(text),
+                signature: Some(Cow::Borrowed(signature)),
+            },
+            Thinking::Redacted { data } => Block::RedactedThinking {
+                data: Cow::Borrowed(data),
+            },
+        })
+        .collect();
+    blocks.extend(text_blocks(m.content.as_ref()));
     for call in m.tool_calls.iter().flatten() {
         let f = call
             .function_call()
@@ -410,11 +430,26 @@ pub fn decode_response(
 ) -> (ChatResponse, Usage) {
     let mut text = String::new();
     let mut reasoning = String::new();
+    let mut signed = Vec::new();
     let mut calls = Vec::new();
     for block in r.content {
         match block {
             Block::Text { text: t, .. } => text.push_str(&t),
-            Block::Thinking { thinking, .. } => reasoning.push_str(&thinking),
+            Block::Thinking {
+                thinking,
+                signature,
+            } => {
+                reasoning.push_str(&thinking);
+                if let Some(signature) = signature {
+                    signed.push(Thinking::Signed {
+                        text: thinking.into_owned(),
+                        signature: signature.into_owned(),
+                    });
+                }
+            }
+            Block::RedactedThinking { data } => signed.push(Thinking::Redacted {
+                data: data.into_owned(),
+            }),
             Block::ToolUse { name, input, .. } if Some(name.as_ref()) == json_tool => {
                 text.push_str(&input.to_string());
             }
@@ -436,6 +471,7 @@ pub fn decode_response(
         message.tool_calls = Some(calls);
     }
     message.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
+    message.thinking = signed;
     let finish = r
         .stop_reason
         .as_deref()

@@ -11,7 +11,8 @@
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionDef, FunctionName,
-    ImageUrl, JsonMap, Message, NamedToolChoice, Role, Stop, Tool, ToolCall, ToolChoice, Usage,
+    ImageUrl, JsonMap, Message, NamedToolChoice, Native, Role, Stop, Thinking, Tool, ToolCall,
+    ToolChoice, Usage,
 };
 
 use super::wire::{Block, MessageContent, MessagesRequest, System, WireToolChoice};
@@ -79,7 +80,20 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
         tools.extend(tool(t));
     }
     let (tool_choice, parallel) = w.tool_choice.map_or((None, None), choice);
+    // Anthropic's own fields (`thinking`, `output_config`, `context_management`, `top_k`, …):
+    // for an Anthropic upstream only.
+    let mut fields = w.extra;
+    if let Some(k) = w.top_k {
+        fields.insert("top_k".into(), json!(k));
+    }
+    let native = (!fields.is_empty()).then(|| {
+        Box::new(Native {
+            fields,
+            betas: Vec::new(),
+        })
+    });
     Ok(ChatRequest {
+        native,
         model: w.model.into_owned(),
         messages,
         stream: w.stream,
@@ -223,9 +237,22 @@ fn user_messages(content: MessageContent<'_>, out: &mut Vec<Message>) -> Result<
 fn assistant_message(content: MessageContent<'_>) -> Message {
     let mut text = String::new();
     let mut calls = Vec::new();
+    let mut thinking = Vec::new();
     for b in content.into_blocks() {
         match b {
             Block::Text { text: t, .. } => text.push_str(&t),
+            // Signed thinking is kept for an Anthropic upstream; unsigned thinking (reasoning
+            // another upstream wrote) would be refused there, so it is left out.
+            Block::Thinking {
+                thinking: t,
+                signature: Some(sig),
+            } if !sig.is_empty() => thinking.push(Thinking::Signed {
+                text: t.into_owned(),
+                signature: sig.into_owned(),
+            }),
+            Block::RedactedThinking { data } => thinking.push(Thinking::Redacted {
+                data: data.into_owned(),
+            }),
             Block::ToolUse {
                 id, name, input, ..
             } => calls.push(ToolCall::function(
@@ -243,6 +270,7 @@ fn assistant_message(content: MessageContent<'_>) -> Message {
         }
         m.tool_calls = Some(calls);
     }
+    m.thinking = thinking;
     m
 }
 
@@ -308,6 +336,25 @@ pub fn encode_response(r: &ChatResponse, usage: &Usage, extra: JsonMap) -> Value
     let choice = r.choices.first();
     let mut content = Vec::new();
     if let Some(c) = choice {
+        // Signed thinking from an Anthropic upstream, as it came (the client sends it back);
+        // reasoning from any other upstream, unsigned (never accepted back).
+        for t in &c.message.thinking {
+            content.push(match t {
+                Thinking::Signed { text, signature } => {
+                    json!({"type": "thinking", "thinking": text, "signature": signature})
+                }
+                Thinking::Redacted { data } => json!({"type": "redacted_thinking", "data": data}),
+            });
+        }
+        if let (true, Some(r)) = (
+            c.message.thinking.is_empty(),
+            c.message
+                .reasoning_content
+                .as_deref()
+                .filter(|r| !r.is_empty()),
+        ) {
+            content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
+        }
         let text = c.message.text_content();
         if !text.is_empty() {
             content.push(json!({"type": "text", "text": text}));

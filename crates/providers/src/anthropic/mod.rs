@@ -64,14 +64,75 @@ impl AnthropicProvider {
     async fn send(
         &self,
         body: &wire::MessagesRequest<'_>,
+        req: &ChatRequest,
     ) -> Result<reqwest::Response, ProviderError> {
-        let bytes = crate::http::json_body(body)?;
+        self.post(&self.url, crate::http::json_body(body)?, req)
+            .await
+    }
+
+    /// `POST {base}/messages/count_tokens`: the upstream's own count of the request's input
+    /// (its tools, system prompt and thinking settings included), not billed.
+    pub async fn count_tokens(
+        &self,
+        req: &ChatRequest,
+        upstream: &str,
+    ) -> Result<u64, ProviderError> {
+        let enc = convert::encode_request(req, upstream, None)?;
+        let mut body = serde_json::to_value(&enc.body).map_err(|e| {
+            ProviderError::new(
+                crate::ErrorClass::BadRequest,
+                format!("encode request: {e}"),
+            )
+        })?;
+        if let Some(o) = body.as_object_mut() {
+            // The counting endpoint takes the prompt, not the sampling settings.
+            for k in [
+                "max_tokens",
+                "stream",
+                "stop_sequences",
+                "temperature",
+                "top_p",
+                "top_k",
+                "metadata",
+            ] {
+                o.remove(k);
+            }
+        }
+        let bytes = serde_json::to_vec(&body)
+            .map(bytes::Bytes::from)
+            .map_err(|e| ProviderError::new(crate::ErrorClass::BadRequest, e.to_string()))?;
+        let resp = self
+            .post(&format!("{}/count_tokens", self.url), bytes, req)
+            .await?;
+        let answer = crate::http::read_answer(resp).await?;
+        let v: serde_json::Value =
+            crate::http::decode_answer(&answer, "upstream returned an unreadable token count")?;
+        v.get("input_tokens")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    crate::ErrorClass::Malformed,
+                    "upstream token count has no `input_tokens`",
+                )
+            })
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        bytes: bytes::Bytes,
+        req: &ChatRequest,
+    ) -> Result<reqwest::Response, ProviderError> {
         let mut rb = self
             .client
-            .post(&self.url)
+            .post(url)
             .header(header::CONTENT_TYPE, "application/json")
             .header("anthropic-version", VERSION)
             .body(bytes);
+        // The client's betas (an Anthropic client's own request), passed on unchanged.
+        if let Some(betas) = req.native.as_ref().filter(|n| !n.betas.is_empty()) {
+            rb = rb.header("anthropic-beta", betas.betas.join(","));
+        }
         if let Some(key) = &self.key {
             rb = rb.header("x-api-key", key.clone());
         }
@@ -84,7 +145,7 @@ impl Provider for AnthropicProvider {
     async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
         let upstream = call.upstream_model;
         let enc = convert::encode_request(req, upstream, call.default_max_tokens)?;
-        let resp = self.send(&enc.body).await?;
+        let resp = self.send(&enc.body, req).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::MessagesResponse =
@@ -107,7 +168,7 @@ impl Provider for AnthropicProvider {
         let upstream = call.upstream_model;
         let mut enc = convert::encode_request(req, upstream, call.default_max_tokens)?;
         enc.body.stream = true;
-        let resp = self.send(&enc.body).await?;
+        let resp = self.send(&enc.body, req).await?;
         let meta = meta(&resp);
         let opts = stream::Options {
             json_tool: enc.json_tool,

@@ -212,7 +212,11 @@ fn block_delta(st: &mut State, index: u32, delta: BlockDelta) {
             }
             None => return,
         },
-        BlockDelta::SignatureDelta { .. } | BlockDelta::Unknown => return,
+        BlockDelta::SignatureDelta { signature } => Delta {
+            thinking_signature: Some(signature),
+            ..Delta::default()
+        },
+        BlockDelta::Unknown => return,
     };
     if d.content.as_deref().is_some_and(str::is_empty) {
         return;

@@ -373,3 +373,38 @@ fn a_system_message_inside_messages_is_kept_in_place() {
     let e = super::ingress::parse_request(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
     assert!(e.contains("'user', 'assistant' or 'system'"), "{e}");
 }
+
+#[test]
+fn native_fields_and_signed_thinking_go_only_to_an_anthropic_upstream() {
+    use crate::anthropic::{convert, ingress};
+    let body = serde_json::json!({
+        "model": "m", "max_tokens": 100, "top_k": 5,
+        "thinking": {"type": "adaptive"}, "output_config": {"effort": "low"},
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "t", "signature": "s"},
+                {"type": "thinking", "thinking": "unsigned", "signature": ""},
+                {"type": "text", "text": "Hello"}]},
+            {"role": "user", "content": "Again"}]
+    });
+    let req = ingress::parse_request(body.to_string().as_bytes()).unwrap();
+    let native = req.native.as_ref().unwrap();
+    assert_eq!(native.fields["thinking"]["type"], "adaptive");
+    assert_eq!(native.fields["top_k"], 5);
+    assert_eq!(
+        req.messages[1].thinking.len(),
+        1,
+        "the unsigned block is left out"
+    );
+    // The canonical (OpenAI) JSON carries none of it.
+    let canonical = serde_json::to_string(&req).unwrap();
+    assert!(!canonical.contains("adaptive") && !canonical.contains("\"t\""));
+    // An Anthropic upstream gets all of it, the signed block first in its turn.
+    let enc = convert::encode_request(&req, "claude", None).unwrap();
+    let wire = serde_json::to_value(&enc.body).unwrap();
+    assert_eq!(wire["thinking"]["type"], "adaptive");
+    assert_eq!(wire["output_config"]["effort"], "low");
+    assert_eq!(wire["messages"][1]["content"][0]["type"], "thinking");
+    assert_eq!(wire["messages"][1]["content"][0]["signature"], "s");
+}

@@ -201,6 +201,7 @@ fn on_event(ev: &Event, st: &mut State) {
                 refusal: None,
                 reasoning_content: (!s.thoughts.is_empty()).then_some(s.thoughts),
                 extra: JsonMap::new(),
+                ..Delta::default()
             };
             st.push(index, delta, None);
         }

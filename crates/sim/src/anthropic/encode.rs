@@ -12,6 +12,8 @@ pub(crate) struct Meta<'a> {
     pub id: String,
     pub model: &'a str,
     pub usage: AnthropicUsage,
+    /// A thinking block's text and signature, when `thinking` was asked for.
+    pub thinking: Option<(String, String)>,
 }
 
 /// Usage in Anthropic's buckets: `input` excludes cache reads and writes.
@@ -54,11 +56,16 @@ fn tool_block(call: &ToolCall) -> Value {
 
 /// The non-streaming `message` body.
 pub(crate) fn message(meta: &Meta<'_>, c: &Choice) -> Vec<u8> {
-    let content: Vec<Value> = if c.tool_calls.is_empty() {
-        vec![json!({"type": "text", "text": c.text})]
+    let mut content: Vec<Value> = meta
+        .thinking
+        .iter()
+        .map(|(t, sig)| json!({"type": "thinking", "thinking": t, "signature": sig}))
+        .collect();
+    if c.tool_calls.is_empty() {
+        content.push(json!({"type": "text", "text": c.text}));
     } else {
-        c.tool_calls.iter().map(tool_block).collect()
-    };
+        content.extend(c.tool_calls.iter().map(tool_block));
+    }
     let body = json!({
         "id": meta.id,
         "type": "message",

@@ -35,6 +35,8 @@ const CACHE_MIN_TOKENS: u64 = 1024;
 struct Call<'a> {
     model: &'a str,
     stream: bool,
+    /// `thinking` was asked for: the answer begins with a signed thinking block of this text.
+    thinking: Option<String>,
     gen: GenRequest<'a>,
     /// (prefix key, prefix tokens) when a `cache_control` marker is present.
     cache: Option<(u64, u64)>,
@@ -112,6 +114,25 @@ fn validate_messages(messages: &[Value]) -> Result<(), Failure> {
                         "messages.{i}.content.{j}.type: Field required"
                     )))
                 }
+                // Thinking blocks go back to the API that signed them, unchanged.
+                (Some("thinking"), _) => {
+                    let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
+                    if b.get("signature").and_then(Value::as_str) != Some(&signature(text)) {
+                        return Err(invalid(format!(
+                            "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                        )));
+                    }
+                }
+                (Some("redacted_thinking"), _)
+                    if !b
+                        .get("data")
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| d.starts_with(REDACTED)) =>
+                {
+                    return Err(invalid(format!(
+                        "messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block"
+                    )));
+                }
                 _ => {}
             }
         }
@@ -124,6 +145,22 @@ fn validate_messages(messages: &[Value]) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// What this simulator writes in (and requires of) redacted thinking blocks.
+const REDACTED: &str = "sim-redacted:";
+
+/// The signature of a thinking block's text: only this simulator produces it, so a block that
+/// was changed, or written by anyone else, is refused when sent back.
+pub(crate) fn signature(thinking: &str) -> String {
+    let h = Hasher::default()
+        .bytes(b"switchyard-sim-thinking")
+        .bytes(thinking.as_bytes())
+        .finish();
+    format!("sim-sig-{h:016x}")
+}
+
+/// The beta a `context_management` request needs (the real API refuses it without).
+const CONTEXT_BETA: &str = "context-management-2025-06-27";
 
 fn has_cache_control(v: &Value) -> bool {
     match v {
@@ -169,9 +206,33 @@ fn tokens(
     (prompt, Some((h.finish(), prefix.min(prompt))))
 }
 
-fn decode(body: &Value) -> Result<Call<'_>, Failure> {
+fn decode<'a>(body: &'a Value, headers: &http::HeaderMap) -> Result<Call<'a>, Failure> {
     let Some(obj) = body.as_object() else {
         return Err(invalid("The request body must be a JSON object."));
+    };
+    let betas = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    if obj.contains_key("context_management") && !betas.contains(CONTEXT_BETA) {
+        return Err(invalid(format!(
+            "context_management: this field needs the `anthropic-beta: {CONTEXT_BETA}` header"
+        )));
+    }
+    let thinking = match obj
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+    {
+        None | Some("disabled") => false,
+        Some("enabled" | "adaptive") => true,
+        Some(other) => {
+            return Err(invalid(format!(
+                "thinking.type: Input should be 'enabled', 'adaptive' or 'disabled', not '{other}'"
+            )))
+        }
     };
     let model = match obj.get("model").and_then(Value::as_str) {
         Some(m) if !m.is_empty() => m,
@@ -255,9 +316,14 @@ fn decode(body: &Value) -> Result<Call<'_>, Failure> {
         .value(obj.get("messages").unwrap_or(&Value::Null))
         .value(obj.get("system").unwrap_or(&Value::Null))
         .finish();
+    let thinking = thinking.then(|| {
+        let words: Vec<&str> = last_user_text.split_whitespace().take(8).collect();
+        format!("Considering the request: {}.", words.join(" "))
+    });
     Ok(Call {
         model,
         stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        thinking,
         gen: GenRequest {
             seed,
             n: 1,
@@ -301,6 +367,36 @@ fn fault_failure(
     })
 }
 
+/// `POST /v1/messages/count_tokens`: the prompt's tokens as `messages` would count them
+/// (validated the same way; `max_tokens` is not part of this request, as in the real API).
+pub(crate) async fn count_tokens(State(st): State<Arc<SimState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let json: Value = match axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map(|b| serde_json::from_slice(&b))
+    {
+        Ok(Ok(v)) => v,
+        _ => return error_response(&invalid("There was an error parsing the body"), &[]),
+    };
+    crate::openai::record(&st, &parts, &json);
+    let Some(obj) = json.as_object() else {
+        return error_response(&invalid("The request body must be a JSON object."), &[]);
+    };
+    if obj.contains_key("max_tokens") {
+        return error_response(&invalid("max_tokens: Extra inputs are not permitted"), &[]);
+    }
+    let mut with_max = obj.clone();
+    with_max.insert("max_tokens".into(), Value::from(1));
+    let with_max = Value::Object(with_max);
+    match decode(&with_max, &parts.headers) {
+        Ok(call) => crate::playback::json_response(
+            serde_json::to_vec(&serde_json::json!({"input_tokens": call.gen.prompt_tokens}))
+                .unwrap_or_default(),
+        ),
+        Err(f) => error_response(&f, &[]),
+    }
+}
+
 /// `POST /v1/messages`.
 pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
@@ -323,7 +419,7 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
         }
     };
     crate::openai::record(&st, &parts, &json);
-    let mut call = match decode(&json) {
+    let mut call = match decode(&json, &parts.headers) {
         Ok(c) => c,
         Err(f) => return error_response(&f, &[]),
     };
@@ -383,6 +479,13 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
     let Some(choice) = answer.choices.first() else {
         return error_response(&Failure::Server, &headers);
     };
+    let thinking = call.thinking.take().map(|text| {
+        let sig = signature(&text);
+        (text, sig)
+    });
+    let thinking_tokens = thinking
+        .as_ref()
+        .map_or(0, |(t, _)| (t.len() as u64).div_ceil(4));
     let meta = Meta {
         id: format!(
             "msg_{}",
@@ -393,8 +496,9 @@ pub(crate) async fn messages(State(st): State<Arc<SimState>>, req: Request) -> R
             input: prompt.saturating_sub(cache_read + cache_creation),
             cache_creation,
             cache_read,
-            output: answer.usage.completion_tokens,
+            output: answer.usage.completion_tokens + thinking_tokens,
         },
+        thinking,
     };
     if !profile.ttft.is_zero() {
         tokio::time::sleep(profile.ttft).await;

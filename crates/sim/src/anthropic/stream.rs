@@ -29,13 +29,32 @@ fn frames(meta: &Meta<'_>, c: &Choice, fault: Option<Fault>) -> Vec<Frame> {
         "id": meta.id, "type": "message", "role": "assistant", "model": meta.model, "content": [],
         "stop_reason": null, "stop_sequence": null, "usage": usage_json(&meta.usage, 1)}});
     push(0, Kind::Head, "message_start", start);
+    // A thinking block first, when asked for: its text, then its signature.
+    let base = usize::from(meta.thinking.is_some());
+    if let Some((text, sig)) = &meta.thinking {
+        let block = json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}});
+        push(0, Kind::Head, "content_block_start", block);
+        let d = json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": text}});
+        push(0, Kind::Head, "content_block_delta", d);
+        let d = json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": sig}});
+        push(0, Kind::Head, "content_block_delta", d);
+        push(
+            0,
+            Kind::Head,
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        );
+    }
     let mut k = 0u64;
     if c.tool_calls.is_empty() {
-        let block = json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
+        let block = json!({"type": "content_block_start", "index": base, "content_block": {"type": "text", "text": ""}});
         push(0, Kind::Head, "content_block_start", block);
         push(0, Kind::Head, "ping", json!({"type": "ping"}));
         for piece in c.pieces() {
-            let d = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}});
+            let d = json!({"type": "content_block_delta", "index": base, "delta": {"type": "text_delta", "text": piece}});
             push(k, Kind::Token(k), "content_block_delta", d);
             k += 1;
         }
@@ -44,15 +63,20 @@ fn frames(meta: &Meta<'_>, c: &Choice, fault: Option<Fault>) -> Vec<Frame> {
             last,
             Kind::Token(last),
             "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "content_block_stop", "index": base}),
         );
     } else {
         for (j, call) in c.tool_calls.iter().enumerate() {
-            let kind = if j == 0 { Kind::Head } else { Kind::Token(k) };
+            let j = j + base;
+            let kind = if j == base {
+                Kind::Head
+            } else {
+                Kind::Token(k)
+            };
             let block = json!({"type": "content_block_start", "index": j, "content_block": {
                 "type": "tool_use", "id": tool_id(call), "name": call.name, "input": {}}});
             push(k, kind, "content_block_start", block);
-            if j == 0 {
+            if j == base {
                 push(0, Kind::Head, "ping", json!({"type": "ping"}));
             }
             k += 1;

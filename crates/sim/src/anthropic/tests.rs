@@ -3,10 +3,12 @@ use serde_json::json;
 use super::*;
 
 fn check(body: Value) -> Result<(), String> {
-    decode(&body).map(|_| ()).map_err(|f| match f {
-        Failure::BadRequest { message, .. } => message,
-        other => format!("{other:?}"),
-    })
+    decode(&body, &http::HeaderMap::new())
+        .map(|_| ())
+        .map_err(|f| match f {
+            Failure::BadRequest { message, .. } => message,
+            other => format!("{other:?}"),
+        })
 }
 
 #[test]
@@ -40,9 +42,12 @@ fn cache_prefix_needs_a_marker_and_length() {
     let long = "word ".repeat(2000);
     let marked = json!({"model": "m", "max_tokens": 10, "system": [{"type": "text", "text": long, "cache_control": {"type": "ephemeral"}}],
         "messages": [{"role": "user", "content": "hi"}]});
-    let call = decode(&marked).unwrap();
+    let call = decode(&marked, &http::HeaderMap::new()).unwrap();
     let (_, tokens) = call.cache.unwrap();
     assert!(tokens >= 2000 && tokens < call.gen.prompt_tokens);
     let unmarked = json!({"model": "m", "max_tokens": 10, "system": long, "messages": [{"role": "user", "content": "hi"}]});
-    assert!(decode(&unmarked).unwrap().cache.is_none());
+    assert!(decode(&unmarked, &http::HeaderMap::new())
+        .unwrap()
+        .cache
+        .is_none());
 }

@@ -15,6 +15,7 @@ use super::{message_id, stop_reason, usage_json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Open {
+    Thinking(u32),
     Text(u32),
     Tool(u32),
 }
@@ -71,6 +72,23 @@ impl SseEncoder {
             self.extra = e;
         }
         for c in chunk.choices.iter().filter(|c| c.index == 0) {
+            if let Some(r) = c
+                .delta
+                .reasoning_content
+                .as_deref()
+                .filter(|t| !t.is_empty())
+            {
+                let index = self.thinking_block(&mut out);
+                let d = json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "thinking_delta", "thinking": r}});
+                event(&mut out, "content_block_delta", &d);
+            }
+            if let Some(sig) = &c.delta.thinking_signature {
+                let index = self.thinking_block(&mut out);
+                let d = json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "signature_delta", "signature": sig}});
+                event(&mut out, "content_block_delta", &d);
+            }
             if let Some(text) = c.delta.content.as_deref().filter(|t| !t.is_empty()) {
                 let index = self.text_block(&mut out);
                 let d = json!({"type": "content_block_delta", "index": index,
@@ -106,6 +124,22 @@ impl SseEncoder {
         (!out.is_empty()).then(|| Bytes::from(out))
     }
 
+    /// The open thinking block (opened if need be): reasoning text, then its signature when
+    /// the upstream signed it (an unsigned block is never accepted back).
+    fn thinking_block(&mut self, out: &mut Vec<u8>) -> u32 {
+        if let Some(Open::Thinking(i)) = self.open {
+            return i;
+        }
+        self.close(out);
+        let index = self.next_index;
+        self.next_index += 1;
+        self.open = Some(Open::Thinking(index));
+        let b = json!({"type": "content_block_start", "index": index,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}});
+        event(out, "content_block_start", &b);
+        index
+    }
+
     fn text_block(&mut self, out: &mut Vec<u8>) -> u32 {
         if let Some(Open::Text(i)) = self.open {
             return i;
@@ -120,7 +154,7 @@ impl SseEncoder {
     }
 
     fn close(&mut self, out: &mut Vec<u8>) {
-        if let Some(Open::Text(i) | Open::Tool(i)) = self.open.take() {
+        if let Some(Open::Thinking(i) | Open::Text(i) | Open::Tool(i)) = self.open.take() {
             event(
                 out,
                 "content_block_stop",
@@ -226,5 +260,54 @@ mod tests {
         );
         assert!(all.contains(r#""stop_reason":"tool_use""#));
         assert!(all.contains(r#""output_tokens":7"#) && all.contains(r#""id":"msg_c1""#));
+    }
+}
+
+#[cfg(test)]
+mod thinking_tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+
+    #[test]
+    fn thinking_then_its_signature_then_text_are_three_events_in_two_blocks() {
+        let mut e = SseEncoder::new();
+        let mut c: ChatChunk = serde_json::from_value(json!({"id": "x", "model": "m",
+            "choices": [{"index": 0, "delta": {"reasoning_content": "hmm"}}]}))
+        .unwrap();
+        let mut all = String::from_utf8(e.chunk(&c, None, None).unwrap().to_vec()).unwrap();
+        c.choices[0].delta.reasoning_content = None;
+        c.choices[0].delta.thinking_signature = Some("sig".into());
+        all += std::str::from_utf8(&e.chunk(&c, None, None).unwrap()).unwrap();
+        c.choices[0].delta.thinking_signature = None;
+        c.choices[0].delta.content = Some("answer".into());
+        all += std::str::from_utf8(&e.chunk(&c, None, None).unwrap()).unwrap();
+        let data: Vec<Value> = all
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let kinds: Vec<String> = data
+            .iter()
+            .map(|d| {
+                let t = d["type"].as_str().unwrap();
+                match d["delta"]["type"].as_str() {
+                    Some(dt) => format!("{t}:{dt}@{}", d["index"]),
+                    None => format!("{t}@{}", d["index"]),
+                }
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "message_start@null",
+                "content_block_start@0",
+                "content_block_delta:thinking_delta@0",
+                "content_block_delta:signature_delta@0",
+                "content_block_stop@0",
+                "content_block_start@1",
+                "content_block_delta:text_delta@1",
+            ]
+        );
     }
 }
