@@ -66,7 +66,7 @@ pub(crate) async fn completions(
 /// Decode, drive, encode, for a client speaking `ingress`.
 pub(crate) async fn serve(
     gw: GatewayHandle,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
     ingress: Ingress,
 ) -> Response {
@@ -76,6 +76,7 @@ pub(crate) async fn serve(
         Err(e) => return respond::error(cx, e, ingress.shape()),
     };
     let native = native_betas(&mut req, &headers);
+    session_from_user(&req, &mut headers);
     let include_usage = req.wants_stream_usage();
     let snap = cx.snapshot().clone();
     let outcome = RunToCompletion::new(driver::chat(cx, req, headers)).await;
@@ -106,6 +107,31 @@ pub(crate) fn native_betas(req: &mut ChatRequest, headers: &HeaderMap) -> Vec<St
         names.push("anthropic-beta".into());
     }
     names
+}
+
+/// Claude Code names its session in `metadata.user_id` (a JSON object with `session_id`, or
+/// the older `user_…_account_…_session_<id>`): a session hint for conversation affinity,
+/// unless the client sent one.
+fn session_from_user(req: &ChatRequest, headers: &mut HeaderMap) {
+    if headers.contains_key("x-switchyard-session") || req.metadata_str("session").is_some() {
+        return;
+    }
+    let Some(user) = req.user.as_deref() else {
+        return;
+    };
+    let session = match serde_json::from_str::<serde_json::Value>(user) {
+        Ok(v) => v
+            .get("session_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        Err(_) => user.rsplit_once("_session_").map(|(_, s)| s.to_owned()),
+    };
+    if let Some(v) = session
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+        .and_then(|s| HeaderValue::from_str(&s).ok())
+    {
+        headers.insert("x-switchyard-session", v);
+    }
 }
 
 /// When the answer came from an upstream of another API, say which of the client's own

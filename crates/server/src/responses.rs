@@ -83,6 +83,8 @@ struct Store {
     retention_ms: i64,
     /// The conversation before this turn's output.
     items: Vec<Value>,
+    /// The conversation's session.
+    session: String,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
         let turn = StoredTurn {
             response: response.clone(),
             items,
+            session: Some(self.session),
         };
         let now = switchyard_store::now_ms();
         let row = StoredResponse {
@@ -116,11 +119,11 @@ impl Store {
 /// `POST /v1/responses`.
 pub(crate) async fn create(
     State(gw): State<GatewayHandle>,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Response {
     let cx = RequestCx::new(gw.snapshot(), gw.sink(), "responses", Instant::now());
-    let prepared = prepare(&gw, &headers, body, cx.id()).await;
+    let prepared = prepare(&gw, &mut headers, body, cx.id()).await;
     let (req, chat, store) = match prepared {
         Ok(p) => p,
         Err(e) => return respond::error(cx, e, Shape::OpenAi),
@@ -170,7 +173,7 @@ type Prepared = (
 /// Read and parse the body, and load the conversation it continues.
 async fn prepare(
     gw: &GatewayHandle,
-    headers: &HeaderMap,
+    headers: &mut HeaderMap,
     body: Body,
     request_id: &str,
 ) -> Result<Prepared, ApiError> {
@@ -178,15 +181,34 @@ async fn prepare(
     let bytes = crate::app::read_body(headers, body, &config.server).await?;
     let req = ResponsesRequest::parse(&bytes).map_err(ApiError::bad_request)?;
     let tenant = tenant(headers, req.metadata.as_ref());
-    let history = match &req.previous_response_id {
+    let (history, chain) = match &req.previous_response_id {
         Some(prev) => {
             let turn = load(gw, prev, &tenant)
                 .await
                 .map_err(|e| e.param("previous_response_id"))?;
-            turn.items
+            (turn.items, turn.session)
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
+    // Conversation affinity: the client's session, else its cache key (Codex), else the
+    // chain this turn continues (its first response), else this response if it is stored.
+    let session = req
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("session"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| req.prompt_cache_key.clone())
+        .or(chain)
+        .or_else(|| req.store().then(|| Ids::of_request(request_id).response));
+    if let (false, Some(v)) = (
+        headers.contains_key("x-switchyard-session"),
+        session
+            .as_deref()
+            .and_then(|s| HeaderValue::from_str(s).ok()),
+    ) {
+        headers.insert("x-switchyard-session", v);
+    }
     let chat = req.to_chat(&history).map_err(ApiError::bad_request)?;
     // Without a ledger database nothing can be stored: the answer says so
     // (`x-switchyard-stored: false`) rather than failing.
@@ -203,6 +225,7 @@ async fn prepare(
             request_id: request_id.to_owned(),
             retention_ms: i64::try_from(config.responses.retention.as_millis()).unwrap_or(i64::MAX),
             items,
+            session: session.unwrap_or_default(),
         })
     } else {
         None

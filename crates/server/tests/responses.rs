@@ -38,6 +38,9 @@ fn config(sim: &str, ledger: &str) -> String {
         provider = "sim"
         upstream = "sim-cut-5"
         price = {{ input = 0.10, output = 0.40 }}
+        [[routes]]
+        name = "chat"
+        candidates = ["cheap"]
         "#
     )
 }
@@ -149,4 +152,62 @@ async fn responses_are_billed_as_told_fail_loudly_and_continue_on_another_gatewa
     assert_eq!(r.status(), 404);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["type"], "invalid_request_error");
+}
+
+/// Conversation affinity without an explicit session: a `previous_response_id` chain, Codex's
+/// `prompt_cache_key` and Claude Code's `metadata.user_id` session each pin the conversation.
+#[tokio::test]
+async fn conversations_are_pinned_by_the_clients_own_session_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (_gw, url) = common::start(&config(&sim.base_url(), &ledger)).await;
+    let http = reqwest::Client::new();
+    let pinned = |id: String| {
+        let ledger = ledger.clone();
+        async move {
+            let row = common::ledger_row(&ledger, &id).await;
+            row.decision["session_pin"].clone()
+        }
+    };
+    let send = |path: &'static str, body: Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let r = http
+                .post(format!("{url}{path}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let id = r.headers()["x-switchyard-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (id, r.json::<Value>().await.unwrap())
+        }
+    };
+    // A Responses chain: the second turn goes back to where the first was answered.
+    let (first, body) = send("/v1/responses", json!({"model": "chat", "input": "Hi"})).await;
+    assert_eq!(pinned(first).await, Value::Null);
+    let (second, _) = send(
+        "/v1/responses",
+        json!({"model": "chat", "input": "Again", "previous_response_id": body["id"]}),
+    )
+    .await;
+    assert_eq!(pinned(second).await["deployment"], "cheap");
+    // Codex: its prompt_cache_key, unstored turns.
+    let codex =
+        json!({"model": "chat", "input": "Hi", "store": false, "prompt_cache_key": "codex-1"});
+    send("/v1/responses", codex.clone()).await;
+    let (again, _) = send("/v1/responses", codex).await;
+    assert_eq!(pinned(again).await["kept"], true);
+    // Claude Code: the session inside metadata.user_id.
+    let claude = json!({"model": "chat", "max_tokens": 50,
+        "metadata": {"user_id": "{\"device_id\":\"d\",\"account_uuid\":\"\",\"session_id\":\"cc-7\"}"},
+        "messages": [{"role": "user", "content": "Hi"}]});
+    send("/v1/messages", claude.clone()).await;
+    let (again, _) = send("/v1/messages", claude).await;
+    assert_eq!(pinned(again).await["deployment"], "cheap");
 }

@@ -79,6 +79,9 @@ pub struct ResponsesRequest {
     /// A stored conversation object (not supported; use `previous_response_id`).
     #[serde(default)]
     pub conversation: Option<Value>,
+    /// The client's cache key for a conversation (Codex sends its session id): a session hint.
+    #[serde(default)]
+    pub prompt_cache_key: Option<String>,
 }
 
 /// `input`: a string or items.
@@ -1024,6 +1027,10 @@ pub struct StoredTurn {
     pub response: Value,
     /// Every item of the conversation up to and including this response's output.
     pub items: Vec<Value>,
+    /// The conversation's session (its first response's id, unless the client named one):
+    /// the next turn is pinned with it.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 #[cfg(test)]
