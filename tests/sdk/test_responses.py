@@ -192,3 +192,19 @@ def test_translated_upstreams_answer_the_responses_api(translated):
             {"type": "function_call_output", "call_id": call.call_id, "output": "21C"},
         ], tools=[WEATHER], store=False)
     assert follow.output_text
+
+
+def test_reasoning_effort_becomes_anthropic_thinking(anthropic_upstream_gateway):
+    from openai import OpenAI
+
+    c = OpenAI(base_url=anthropic_upstream_gateway.openai_base_url, api_key="sk-test", max_retries=0, timeout=30)
+    r = c.responses.create(model="xsim", input="Why do leaves fall?", reasoning={"effort": "low"},
+                           max_output_tokens=4000)
+    kinds = [o.type for o in r.output]
+    assert kinds[0] == "reasoning" and "message" in kinds, kinds
+    assert r.output[0].summary[0].text.startswith("Considering the request")
+    # The reasoning was the upstream's: its signature stays behind, nothing to send back.
+    follow = c.responses.create(model="xsim", previous_response_id=r.id, input="And in spring?",
+                                reasoning={"effort": "low"}, max_output_tokens=4000)
+    assert follow.output_text
+    c.close()

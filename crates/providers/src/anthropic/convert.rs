@@ -97,7 +97,40 @@ pub fn encode_request<'a>(
     };
     let json_tool = json_mode(req, &mut body, &mut system);
     body.system = system_field(system);
+    reasoning(req, &mut body);
     Ok(Encoded { body, json_tool })
+}
+
+/// A client that asked for reasoning in another API (`reasoning_effort`: OpenAI, the
+/// Responses API, Gemini's `thinkingConfig`) gets Anthropic's extended thinking with a budget
+/// by effort (low 1024, medium 8192, high 24576 tokens), within `max_tokens`. Left out where
+/// the API refuses it: a forced tool (JSON mode included), or `max_tokens` too small for the
+/// 1024-token minimum. Sampling settings thinking does not allow are dropped.
+fn reasoning(req: &ChatRequest, body: &mut MessagesRequest<'_>) {
+    const MIN_BUDGET: u32 = 1024;
+    if body.extra.contains_key("thinking") {
+        return; // the client's own Anthropic setting
+    }
+    let budget = match req.extra.get("reasoning_effort").and_then(Value::as_str) {
+        Some("low") => MIN_BUDGET,
+        Some("medium") => 8192,
+        Some("high" | "xhigh") => 24_576,
+        _ => return,
+    };
+    let forced = body
+        .tool_choice
+        .as_ref()
+        .is_some_and(|c| matches!(c.kind.as_str(), "any" | "tool"));
+    let max = body.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if forced || max <= MIN_BUDGET {
+        return;
+    }
+    body.extra.insert(
+        "thinking".into(),
+        json!({"type": "enabled", "budget_tokens": budget.min(max - 1)}),
+    );
+    body.temperature = None;
+    body.top_p = None;
 }
 
 fn push<'a>(turns: &mut Vec<WireMessage<'a>>, role: &'static str, blocks: Vec<Block<'a>>) {

@@ -408,3 +408,32 @@ fn native_fields_and_signed_thinking_go_only_to_an_anthropic_upstream() {
     assert_eq!(wire["messages"][1]["content"][0]["type"], "thinking");
     assert_eq!(wire["messages"][1]["content"][0]["signature"], "s");
 }
+
+#[test]
+fn reasoning_effort_from_other_apis_becomes_a_thinking_budget_where_allowed() {
+    use crate::anthropic::convert;
+    let mut req: switchyard_types::ChatRequest = serde_json::from_value(serde_json::json!({
+        "model": "m", "max_completion_tokens": 30000, "temperature": 0.2,
+        "reasoning_effort": "high",
+        "messages": [{"role": "user", "content": "Prove it."}]}))
+    .unwrap();
+    let wire =
+        serde_json::to_value(convert::encode_request(&req, "claude", None).unwrap().body).unwrap();
+    assert_eq!(
+        wire["thinking"],
+        serde_json::json!({"type": "enabled", "budget_tokens": 24576})
+    );
+    assert!(
+        wire.get("temperature").is_none(),
+        "thinking allows no temperature"
+    );
+    req.max_completion_tokens = Some(500);
+    let wire =
+        serde_json::to_value(convert::encode_request(&req, "claude", None).unwrap().body).unwrap();
+    assert!(wire.get("thinking").is_none(), "below the minimum budget");
+    req.max_completion_tokens = Some(30000);
+    req.response_format = Some(switchyard_types::ResponseFormat::JsonObject);
+    let wire =
+        serde_json::to_value(convert::encode_request(&req, "claude", None).unwrap().body).unwrap();
+    assert!(wire.get("thinking").is_none(), "JSON mode forces a tool");
+}
