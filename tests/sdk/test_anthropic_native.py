@@ -59,8 +59,11 @@ def test_thinking_is_returned_signed_and_accepted_back(native):
 def test_streamed_thinking_carries_its_signature(native):
     with native.messages.stream(model="xsim", max_tokens=4000, thinking=THINK,
                                 messages=_ask("Explain tides briefly.")) as s:
-        kinds = [e.type for e in s]
+        events = list(s)
+        kinds = [e.type for e in events]
         final = s.get_final_message()
+    # The prompt's size is known from the first event (clients show the context used).
+    assert events[0].type == "message_start" and events[0].message.usage.input_tokens > 0
     assert "thinking" in kinds and "signature" in kinds, kinds
     assert final.content[0].type == "thinking" and final.content[0].signature.startswith("sim-sig-")
     again = native.messages.create(model="xsim", max_tokens=4000, thinking=THINK, messages=_ask("Explain tides briefly.") + [

@@ -54,6 +54,9 @@ pub struct Facts {
     pub overhead_us: u64,
     /// The bill, once known (streams: in the final chunk instead).
     pub bill: Option<Bill>,
+    /// The gateway's count of the prompt's tokens (for a stream's opening event; the
+    /// provider's own count comes with the usage at the end).
+    pub input_tokens: u64,
 }
 
 /// Everything one request accumulates on its way through the phases.
@@ -204,6 +207,7 @@ impl RequestCx {
             attempts: self.attempts.records.len(),
             overhead_us: overhead,
             bill,
+            input_tokens: self.features.as_ref().map_or(0, |f| f.input_tokens),
         }
     }
 

@@ -177,7 +177,9 @@ fn encode_outcome(outcome: Outcome, ingress: Ingress, include_usage: bool) -> Re
         Outcome::Stream(s) => {
             let out = match ingress {
                 Ingress::OpenAi => Out::OpenAi { include_usage },
-                Ingress::Anthropic => Out::Anthropic(Box::default()),
+                Ingress::Anthropic => Out::Anthropic(Box::new(
+                    anthropic::SseEncoder::with_input_tokens(s.facts.input_tokens),
+                )),
             };
             let mut resp = Response::new(Body::from_stream(crate::sse::coalesce(encode(
                 s.events, out,

@@ -32,6 +32,8 @@ pub struct SseEncoder {
     finish: Option<FinishReason>,
     usage: Option<Usage>,
     extra: JsonMap,
+    /// The prompt's tokens for `message_start` (the final count follows in `message_delta`).
+    input_tokens: u64,
 }
 
 fn event(out: &mut Vec<u8>, name: &str, data: &Value) {
@@ -48,6 +50,15 @@ impl SseEncoder {
         Self::default()
     }
 
+    /// A fresh encoder whose `message_start` reports `input_tokens` (the gateway's count of
+    /// the prompt, for clients that show the context used as soon as a stream starts).
+    pub fn with_input_tokens(input_tokens: u64) -> Self {
+        SseEncoder {
+            input_tokens,
+            ..Self::default()
+        }
+    }
+
     /// Events for one chunk (possibly none). `usage` is the normalised usage it reports;
     /// `extra` (e.g. cost figures) is added to the final `message_delta`.
     pub fn chunk(
@@ -62,7 +73,7 @@ impl SseEncoder {
             let start = json!({"type": "message_start", "message": {
                 "id": message_id(&chunk.id), "type": "message", "role": "assistant", "model": chunk.model,
                 "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 0, "output_tokens": 0}}});
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": 0}}});
             event(&mut out, "message_start", &start);
         }
         if let Some(u) = usage {
