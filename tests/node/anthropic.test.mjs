@@ -57,3 +57,22 @@ test("anthropic: a system message in the middle of the conversation", async () =
   });
   assert.ok(m.content[0].text.length > 0);
 });
+
+// Extended thinking against an Anthropic-format upstream (SWITCHYARD_ANTHROPIC_ORIGIN): the
+// signed block comes back and is accepted back unchanged.
+const nativeOrigin = process.env.SWITCHYARD_ANTHROPIC_ORIGIN;
+test("anthropic: thinking round trip through an Anthropic upstream", { skip: !nativeOrigin }, async () => {
+  const native = new Anthropic({ baseURL: nativeOrigin, apiKey: "sk-ant-test", maxRetries: 0 });
+  const ask = [{ role: "user", content: "Why is the sea salty?" }];
+  const thinking = { type: "enabled", budget_tokens: 1024 };
+  const first = await native.messages.create({ model: "xsim", max_tokens: 4000, thinking, messages: ask });
+  assert.equal(first.content[0].type, "thinking");
+  assert.ok(first.content[0].signature.length > 0);
+  const second = await native.messages.create({
+    model: "xsim",
+    max_tokens: 4000,
+    thinking,
+    messages: [...ask, { role: "assistant", content: first.content }, { role: "user", content: "And lakes?" }],
+  });
+  assert.equal(second.content.at(-1).type, "text");
+});

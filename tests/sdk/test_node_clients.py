@@ -28,10 +28,11 @@ def _node() -> str:
 
 
 @pytest.mark.parametrize("suite", ["responses.test.mjs", "anthropic.test.mjs"])
-def test_node_clients(gateway, suite):
+def test_node_clients(gateway, anthropic_upstream_gateway, suite):
     env = dict(os.environ)
     env["SWITCHYARD_BASE_URL"] = gateway.openai_base_url
     env["SWITCHYARD_ORIGIN"] = gateway.base_url
+    env["SWITCHYARD_ANTHROPIC_ORIGIN"] = anthropic_upstream_gateway.base_url
     out = subprocess.run(
         [_node(), "--test", "--test-reporter=tap", suite],
         cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
