@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod demo;
+mod keys;
 mod prices;
 mod replay;
 mod report;
@@ -69,6 +70,9 @@ enum Cmd {
     Replay(replay::ReplayArgs),
     /// Routing assumptions gone stale: prices, deprecations, effective cost, rules, task mix.
     Audit(audit::AuditArgs),
+    /// Gateway keys (tenants): create, list, revoke.
+    #[command(subcommand)]
+    Keys(keys::KeysCmd),
     /// Compare routing policies (learned, quality-floor, cascade, random, oracle) on held-out data.
     BenchRouter(router::BenchRouterArgs),
 }
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Cmd::TrainRouter(args) => router::train(args),
         Cmd::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
         Cmd::Audit(args) => runtime().and_then(|rt| rt.block_on(audit::run(args))),
+        Cmd::Keys(cmd) => runtime().and_then(|rt| rt.block_on(keys::run(cmd))),
         Cmd::BenchRouter(args) => router::bench(args),
     };
     match result {

@@ -59,6 +59,29 @@ pub struct Facts {
     pub input_tokens: u64,
 }
 
+/// What a gateway key grants: whose requests these are, and what they may name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyGrant {
+    /// The key's public id (the ledger's `key_id`).
+    pub id: String,
+    /// The tenant its requests are recorded under (the key's name).
+    pub tenant: String,
+    /// Routes it may use (empty: any).
+    pub routes: Vec<String>,
+    /// Models it may name directly (empty with `routes` empty: any).
+    pub models: Vec<String>,
+}
+
+impl KeyGrant {
+    /// Whether a request naming `name` (a route, a model or `auto`, already resolved to the
+    /// route's name for `auto`) is allowed.
+    pub fn allows(&self, name: &str) -> bool {
+        (self.routes.is_empty() && self.models.is_empty())
+            || self.routes.iter().any(|r| r == name)
+            || self.models.iter().any(|m| m == name)
+    }
+}
+
 /// Everything one request accumulates on its way through the phases.
 pub struct RequestCx {
     pub(crate) snap: Arc<Snapshot>,
@@ -81,6 +104,8 @@ pub struct RequestCx {
     pub(crate) trace_parent: Option<String>,
     /// Prompt and answer, on a route that captures them.
     pub(crate) capture: Option<crate::capture::Capture>,
+    /// The gateway key the request came with, when keys are in use.
+    pub(crate) key: Option<Arc<KeyGrant>>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -141,11 +166,18 @@ impl RequestCx {
             attached: Vec::new(),
             trace_parent: None,
             capture: None,
+            key: None,
             bill: None,
             overhead_us: None,
             error: None,
             settled: false,
         }
+    }
+
+    /// The request came with this gateway key: its tenant and limits apply.
+    pub fn with_key(mut self, key: Option<Arc<KeyGrant>>) -> Self {
+        self.key = key;
+        self
     }
 
     /// The request id (the ledger row's id, `x-switchyard-request-id`).
@@ -348,6 +380,7 @@ impl RequestCx {
         row.tenant = f
             .and_then(|f| f.tenant.clone())
             .unwrap_or_else(|| "default".to_owned());
+        row.key_id = self.key.as_ref().map(|k| k.id.clone());
         row.tags = f.map(|f| f.tags.clone()).unwrap_or_default();
         row.task = f.and_then(|f| f.task.clone());
         row.ingress = self.ingress.to_owned();

@@ -182,10 +182,25 @@ fn trace_parent(h: &HeaderMap) -> Option<String> {
     ok.then(|| v.to_ascii_lowercase())
 }
 
-/// Phase 2, admit: the place budgets and rate limits will reserve capacity (a request that
-/// cannot fit is refused here). Everything is admitted today.
-pub fn admit(_cx: &RequestCx, _req: &impl Routable) -> Result<(), CoreError> {
-    Ok(())
+/// Phase 2, admit: a gateway key may use only the routes and models it was granted (the
+/// place budgets and rate limits will reserve capacity too: a request that cannot fit is
+/// refused here).
+pub fn admit(cx: &RequestCx, req: &impl Routable) -> Result<(), CoreError> {
+    let Some(key) = &cx.key else {
+        return Ok(());
+    };
+    let named = req.model();
+    // `auto` is the default route, and is granted as that route.
+    let name = match named {
+        "auto" => cx.snap.default_route.as_deref().unwrap_or(named),
+        other => other,
+    };
+    if key.allows(name) {
+        return Ok(());
+    }
+    Err(CoreError::Forbidden(format!(
+        "this gateway key may not use `{named}`"
+    )))
 }
 
 /// Phase 5's judgement of an answer: the route's evaluators read it (their signals are
@@ -255,6 +270,11 @@ fn plan_for(
 ) -> Result<Arc<Plan>, CoreError> {
     features.check_labels().map_err(CoreError::BadRequest)?;
     let planned = plan::plan(&cx.snap, req, &features);
+    let mut features = features;
+    // A keyed request's tenant is its key's, whatever the client wrote.
+    if let Some(k) = &cx.key {
+        features.tenant = Some(k.tenant.clone());
+    }
     cx.features = Some(features);
     let plan = Arc::new(planned?);
     cx.plan = Some(plan.clone());

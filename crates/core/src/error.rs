@@ -23,6 +23,9 @@ pub enum CoreError {
     /// The request deadline passed.
     #[error("request deadline of {0:?} exceeded")]
     Deadline(std::time::Duration),
+    /// The gateway key may not use what the request names.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl CoreError {
@@ -35,6 +38,7 @@ impl CoreError {
             CoreError::Unsatisfiable(_) => "unsatisfiable",
             CoreError::Upstream(e) => e.class.as_str(),
             CoreError::Deadline(_) => "deadline",
+            CoreError::Forbidden(_) => "forbidden",
         }
     }
 }

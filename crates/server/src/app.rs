@@ -71,15 +71,33 @@ pub fn router(gw: GatewayHandle) -> Router {
             get(crate::responses::input_items),
         )
         .route("/v1/feedback", post(crate::feedback::feedback))
+        .route("/v1/models", get(models))
+        .layer(axum::middleware::from_fn_with_state(
+            gw.clone(),
+            crate::keys::authenticate,
+        ))
         .layer(shed);
+    let admin = Router::new()
+        .route("/metrics", get(prometheus))
+        .route("/admin/health", get(health))
+        .route(
+            "/admin/keys",
+            post(crate::keys::admin_create).get(crate::keys::admin_list),
+        )
+        .route(
+            "/admin/keys/{id}",
+            axum::routing::delete(crate::keys::admin_revoke),
+        )
+        .merge(crate::dashboard::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            gw.clone(),
+            crate::keys::admin,
+        ));
     let cors = cors(&gw.config().server.cors_origins);
     Router::new()
         .merge(api)
-        .route("/v1/models", get(models))
+        .merge(admin)
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(prometheus))
-        .route("/admin/health", get(health))
-        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .layer(layers)
         .layer(tower::util::option_layer(cors))

@@ -15,11 +15,9 @@ use axum::{
 use switchyard_core::{
     driver,
     driver::{Outcome, RunToCompletion},
-    RequestCx,
 };
 use switchyard_providers::anthropic::ingress as anthropic;
 use switchyard_types::ChatRequest;
-use tokio::time::Instant;
 
 use crate::{
     error::Shape,
@@ -70,7 +68,7 @@ pub(crate) async fn serve(
     body: Body,
     ingress: Ingress,
 ) -> Response {
-    let cx = RequestCx::new(gw.snapshot(), gw.sink(), ingress.as_str(), Instant::now());
+    let cx = crate::keys::request_cx(&gw, ingress.as_str(), &headers);
     let mut req = match parse(&headers, body, &gw.config().server, ingress).await {
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, ingress.shape()),

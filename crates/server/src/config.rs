@@ -132,6 +132,11 @@ pub struct PricesConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
+    /// The environment variable holding the admin token (`/admin/*`, `/dashboard`, and
+    /// `/metrics` unless `metrics_public`); without it, those are open until keys exist.
+    pub admin_token_env: Option<String>,
+    /// Serve `/metrics` without the admin token (for a scraper on a trusted network).
+    pub metrics_public: bool,
     /// Listen address.
     pub listen: SocketAddr,
     /// Largest accepted request body, in bytes.
@@ -158,6 +163,8 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            admin_token_env: None,
+            metrics_public: false,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 4 * 1024 * 1024,
             max_in_flight: 10_000,

@@ -6,9 +6,8 @@
 //! breakers and deadline, and settle — is the driver's, as for chat.
 
 use axum::{body::Body, extract::State, http::HeaderMap, response::Response};
-use switchyard_core::{driver, driver::RunToCompletion, RequestCx};
+use switchyard_core::{driver, driver::RunToCompletion};
 use switchyard_types::EmbeddingsRequest;
-use tokio::time::Instant;
 
 use crate::{error::Shape, respond, ApiError, GatewayHandle};
 
@@ -18,12 +17,7 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let cx = RequestCx::new(
-        gw.snapshot(),
-        gw.sink(),
-        "openai-embeddings",
-        Instant::now(),
-    );
+    let cx = crate::keys::request_cx(&gw, "openai-embeddings", &headers);
     let req = match parse(&headers, body, &gw.config().server).await {
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, Shape::OpenAi),

@@ -158,6 +158,8 @@ impl From<CoreError> for ApiError {
                 ApiError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", e.to_string())
                     .code("deadline_exceeded")
             }
+            CoreError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "permission_error", m)
+                .code("model_not_allowed"),
             CoreError::Upstream(p) => {
                 let passthrough =
                     |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

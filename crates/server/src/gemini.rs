@@ -20,10 +20,8 @@ use serde_json::json;
 use switchyard_core::{
     driver::{self, Outcome, RunToCompletion},
     relay::Event,
-    RequestCx,
 };
 use switchyard_providers::gemini::ingress::{self, Action, SseEncoder};
-use tokio::time::Instant;
 
 use crate::{error::Shape, respond, ApiError, GatewayHandle};
 
@@ -62,7 +60,7 @@ async fn generate(
     model: &str,
     stream: bool,
 ) -> Response {
-    let cx = RequestCx::new(gw.snapshot(), gw.sink(), "gemini", Instant::now());
+    let cx = crate::keys::request_cx(&gw, "gemini", &headers);
     let parsed = async {
         let bytes = crate::app::read_body(&headers, body, &gw.config().server).await?;
         ingress::parse_request(&bytes, model, stream).map_err(ApiError::bad_request)
@@ -154,12 +152,7 @@ async fn embed(
     model: &str,
     batch: bool,
 ) -> Response {
-    let cx = RequestCx::new(
-        gw.snapshot(),
-        gw.sink(),
-        "gemini-embeddings",
-        Instant::now(),
-    );
+    let cx = crate::keys::request_cx(&gw, "gemini-embeddings", &headers);
     let parsed = async {
         let config = gw.config();
         let bytes = crate::app::read_body(&headers, body, &config.server).await?;

@@ -14,6 +14,7 @@ mod embeddings;
 mod error;
 mod feedback;
 mod gemini;
+pub mod keys;
 mod live;
 mod messages;
 pub mod metrics;
@@ -23,4 +24,6 @@ mod sse;
 mod telemetry;
 
 pub use error::{ApiError, Shape};
-pub use live::{check, spawn_audits, watch_config, Gateway, GatewayHandle, Reload, SecretLookup};
+pub use live::{
+    check, ledger_url, spawn_audits, watch_config, Gateway, GatewayHandle, Reload, SecretLookup,
+};

@@ -57,6 +57,10 @@ pub struct Gateway {
     reloads: std::sync::atomic::AtomicU64,
     /// The latest audit.
     audit: ArcSwap<Option<Arc<crate::audit::Audit>>>,
+    /// Gateway keys in force (reloaded from the ledger's database).
+    keys: crate::keys::Keys,
+    /// The admin token, when `[server] admin_token_env` names a set variable.
+    admin_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -89,7 +93,19 @@ impl Gateway {
             None => (None, None),
         };
         let traces = crate::telemetry::Exporter::start(&cfg.telemetry);
-        Ok(Arc::new(Gateway {
+        let admin_token = match &cfg.server.admin_token_env {
+            Some(var) => match secrets(var) {
+                Some(t) if !t.is_empty() => Some(SecretString::from(t)),
+                _ => {
+                    return Err(vec![ConfigError::new(
+                        "server.admin_token_env",
+                        format!("the environment variable `{var}` is not set"),
+                    )])
+                }
+            },
+            None => None,
+        };
+        let gw = Arc::new(Gateway {
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
                 traces: traces.clone(),
@@ -108,7 +124,36 @@ impl Gateway {
             loaded: std::sync::Mutex::new(loaded),
             reloads: std::sync::atomic::AtomicU64::new(0),
             audit: ArcSwap::from_pointee(None),
-        }))
+            keys: crate::keys::Keys::default(),
+            admin_token,
+        });
+        // The keys before the first request (an open gateway would otherwise serve anyone
+        // until the first reload), then every few seconds.
+        if let Ok(reader) = gw.reader().await {
+            if let Err(e) = gw.keys.reload(reader).await {
+                return Err(vec![ConfigError::new(
+                    "ledger",
+                    format!("reading the gateway keys failed: {e}"),
+                )]);
+            }
+        }
+        crate::keys::spawn_refresh(&gw);
+        Ok(gw)
+    }
+
+    /// The gateway keys in force.
+    pub fn keys(&self) -> &crate::keys::Keys {
+        &self.keys
+    }
+
+    /// The admin token, if configured.
+    pub fn admin_token(&self) -> Option<SecretString> {
+        self.admin_token.clone()
+    }
+
+    /// The ledger's URL, when there is a ledger.
+    pub fn ledger_url(&self) -> Option<&str> {
+        self.ledger_url.as_deref()
     }
 
     /// The current snapshot; take it once per request.
@@ -472,6 +517,26 @@ fn load_catalog(cfg: &Config) -> Result<Arc<Catalog>, ConfigError> {
 }
 
 /// Open the ledger writer as `[ledger]` says.
+/// The ledger URL a config uses: `ledger.url`, else a SQLite file beside the config file
+/// (`switchyard-ledger.db`), else `.switchyard/ledger.db` (the directory is created).
+pub fn ledger_url(cfg: &Config, config_path: Option<&std::path::Path>) -> Result<String, String> {
+    if let Some(u) = &cfg.ledger.url {
+        return Ok(u.clone());
+    }
+    let dir = match config_path.and_then(|p| p.parent()) {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        Some(_) => PathBuf::from("."),
+        None => PathBuf::from(".switchyard"),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    let file = if config_path.is_some() {
+        "switchyard-ledger.db"
+    } else {
+        "ledger.db"
+    };
+    Ok(format!("sqlite://{}", dir.join(file).display()))
+}
+
 async fn open_ledger(
     cfg: &Config,
     config_path: Option<&std::path::Path>,
@@ -480,28 +545,7 @@ async fn open_ledger(
     if !l.enabled {
         return Ok(None);
     }
-    let url = match &l.url {
-        Some(u) => u.clone(),
-        None => {
-            let dir = match config_path.and_then(|p| p.parent()) {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                Some(_) => PathBuf::from("."),
-                None => PathBuf::from(".switchyard"),
-            };
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                vec![ConfigError::new(
-                    "ledger.url",
-                    format!("create {}: {e}", dir.display()),
-                )]
-            })?;
-            let file = if config_path.is_some() {
-                "switchyard-ledger.db"
-            } else {
-                "ledger.db"
-            };
-            format!("sqlite://{}", dir.join(file).display())
-        }
-    };
+    let url = ledger_url(cfg, config_path).map_err(|e| vec![ConfigError::new("ledger.url", e)])?;
     let spill = l.spill_path.clone().unwrap_or_else(|| {
         url.strip_prefix("sqlite://")
             .map(|p| PathBuf::from(format!("{p}.spill.jsonl")))

@@ -20,13 +20,11 @@ use serde_json::{json, Value};
 use switchyard_core::{
     driver::{self, Outcome, RunToCompletion},
     relay::Event,
-    RequestCx,
 };
 use switchyard_providers::openai::responses::{
     encode_response, output_as_input, stored_input, Ids, ResponsesRequest, SseEncoder, StoredTurn,
 };
 use switchyard_store::{LedgerReader, StoredResponse};
-use tokio::time::Instant;
 
 use crate::{error::Shape, respond, ApiError, GatewayHandle};
 
@@ -122,7 +120,7 @@ pub(crate) async fn create(
     mut headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let cx = RequestCx::new(gw.snapshot(), gw.sink(), "responses", Instant::now());
+    let cx = crate::keys::request_cx(&gw, "responses", &headers);
     let prepared = prepare(&gw, &mut headers, body, cx.id()).await;
     let (req, chat, store) = match prepared {
         Ok(p) => p,

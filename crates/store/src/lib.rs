@@ -15,6 +15,7 @@ mod columns;
 mod db;
 mod error;
 mod forecast;
+mod keys;
 mod pg_insert;
 mod query;
 mod replay;
@@ -29,6 +30,7 @@ pub use capture::CaptureRow;
 pub use db::redact_url;
 pub use error::StoreError;
 pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast};
+pub use keys::KeyRow;
 pub use query::{
     query_rows, summary, GroupBy, LedgerReader, SeriesPoint, SummaryRow, DAY_MS, NONE_KEY,
 };
