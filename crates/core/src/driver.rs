@@ -3,8 +3,8 @@
 //!
 //! 1. **Ingress** (the server): read and decode the client's body into an ingress-neutral
 //!    request ([`ChatRequest`] or [`EmbeddingsRequest`]) and start a [`RequestCx`].
-//! 2. **Admit** ([`admit`]): the extension point for budgets and rate limits (pass-through
-//!    today).
+//! 2. **Admit** ([`admit`]): a gateway key's grant (routes and models); the extension point
+//!    for budgets and rate limits.
 //! 3. **Features** ([`Features`]): computed once — token estimate, output cap, task, region,
 //!    lane, session, tenant, tags, tools/images/JSON.
 //! 4. **Plan** ([`plan::plan`]): the ordered candidates, and why each excluded one was left out.
