@@ -250,6 +250,11 @@ name = "xsim"
 provider = "{kind}-sim"
 upstream = "sim-cheap"
 
+[[models]]
+name = "xsim3"               # a thinking model: signs its function calls, wants them back
+provider = "{kind}-sim"
+upstream = "sim-gemini-3"
+
 [routing]
 default = "auto"
 

@@ -10,6 +10,19 @@ use switchyard_types::{ChatRequest, Content, ContentPart, Message, Role, Stop};
 
 use crate::config::Adjust;
 
+/// The request as deployment `d` is sent it: its adjustments, and — for any upstream but
+/// Gemini — tool call ids cleaned of the Gemini thought signatures they may carry
+/// (provider-bound state goes back only to the API that wrote it).
+pub fn for_deployment<'r>(d: &crate::Deployment, req: &'r ChatRequest) -> Cow<'r, ChatRequest> {
+    let req = apply(d.adjust.as_deref(), req);
+    if d.provider_kind == switchyard_providers::ProviderKind::Gemini
+        || !switchyard_providers::thought::signed(&req)
+    {
+        return req;
+    }
+    Cow::Owned(switchyard_providers::thought::strip(&req).into_owned())
+}
+
 /// The request as `adjust` wants it sent.
 pub fn apply<'r>(adjust: Option<&Adjust>, req: &'r ChatRequest) -> Cow<'r, ChatRequest> {
     let Some(a) = adjust else {
@@ -140,5 +153,39 @@ mod tests {
         );
         assert_eq!(out.temperature, Some(1.0));
         assert_eq!(out.max_tokens, Some(50));
+    }
+}
+
+#[cfg(test)]
+mod thought_tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use switchyard_types::{ChatRequest, Message, Role, ToolCall};
+
+    #[test]
+    fn signed_tool_call_ids_are_cleaned_for_any_upstream_but_gemini() {
+        let id = switchyard_providers::thought::attach("call_0", "CiQB+/A=");
+        let mut asked = Message::text(Role::Assistant, "");
+        asked.content = None;
+        asked.tool_calls = Some(vec![ToolCall::function(
+            id.clone(),
+            "f".into(),
+            "{}".into(),
+        )]);
+        let mut answered = Message::text(Role::Tool, "ok");
+        answered.tool_call_id = Some(id);
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::text(Role::User, "hi"), asked, answered],
+            ..ChatRequest::default()
+        };
+        let clean = switchyard_providers::thought::strip(&req);
+        assert_eq!(
+            clean.messages[1].tool_calls.as_ref().unwrap()[0].id,
+            "call_0"
+        );
+        assert_eq!(clean.messages[2].tool_call_id.as_deref(), Some("call_0"));
+        assert!(!switchyard_providers::thought::signed(&clean));
+        assert!(switchyard_providers::thought::signed(&req));
     }
 }

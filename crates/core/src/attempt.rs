@@ -115,7 +115,7 @@ pub async fn chat(
 ) {
     run(snap, plan, |id, t, remaining| async move {
         let d = snap.deployment(id);
-        let req = crate::adjust::apply(d.adjust.as_deref(), req);
+        let req = crate::adjust::for_deployment(d, req);
         let reply = whole(t.response.min(remaining), d.provider.chat(&req, call_cx(d))).await?;
         Ok(Done {
             served: named(&reply.response.model),
@@ -259,7 +259,7 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let req = crate::adjust::apply(d.adjust.as_deref(), req);
+        let req = crate::adjust::for_deployment(d, req);
         let reply = d.provider.chat_stream(&req, call_cx(d)).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();

@@ -20,6 +20,7 @@ pub mod http;
 pub mod openai;
 mod ratelimit;
 pub mod sse;
+pub mod thought;
 pub mod vendor;
 
 #[cfg(test)]

@@ -199,14 +199,19 @@ fn assistant_parts(m: &Message) -> Result<Vec<Part<'_>>, ProviderError> {
                 ))
             })?
         };
-        parts.push(Part {
+        let mut part = Part {
             function_call: Some(FunctionCall {
                 id: None,
                 name: Cow::Borrowed(&f.name),
                 args: Some(args),
             }),
             ..Part::default()
-        });
+        };
+        // The signature this call came with goes back with it.
+        if let (_, Some(sig)) = crate::thought::split(&c.id) {
+            part.extra.insert("thoughtSignature".into(), json!(sig));
+        }
+        parts.push(part);
     }
     Ok(parts)
 }
@@ -401,12 +406,16 @@ pub fn split(c: &Candidate, next_call: &mut u32) -> Split {
                 .args
                 .as_ref()
                 .map_or_else(|| "{}".to_owned(), Value::to_string);
-            s.calls.push(ToolCall::function(
+            let id =
                 f.id.as_deref()
-                    .map_or_else(|| format!("call_{next_call}"), str::to_owned),
-                f.name.to_string(),
-                args,
-            ));
+                    .map_or_else(|| format!("call_{next_call}"), str::to_owned);
+            // A thinking model's signature rides in the id, back to the next turn.
+            let id = match p.extra.get("thoughtSignature").and_then(Value::as_str) {
+                Some(sig) => crate::thought::attach(&id, sig),
+                None => id,
+            };
+            s.calls
+                .push(ToolCall::function(id, f.name.to_string(), args));
             *next_call += 1;
         } else if let Some(t) = &p.text {
             if p.thought == Some(true) {

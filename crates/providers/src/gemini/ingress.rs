@@ -277,8 +277,15 @@ impl Calls {
 
     fn response(&mut self, id: Option<&str>, name: &str) -> String {
         if let Some(id) = id {
-            self.pending.retain(|(_, p)| p != id);
-            return id.to_owned();
+            // The call's id may carry its thought signature; the client answers the bare id.
+            let full = self
+                .pending
+                .iter()
+                .position(|(_, p)| p == id || crate::thought::split(p).0 == id);
+            return match full {
+                Some(i) => self.pending.remove(i).1,
+                None => id.to_owned(),
+            };
         }
         match self.pending.iter().position(|(n, _)| n == name) {
             Some(i) => self.pending.remove(i).1,
@@ -341,9 +348,21 @@ fn model_turn(c: &Content<'_>, calls: &mut Calls) -> Message {
     let tool_calls: Vec<ToolCall> = c
         .parts
         .iter()
-        .filter_map(|p| p.function_call.as_ref())
-        .map(|f| {
-            let id = calls.call(f.id.as_deref(), &f.name);
+        .filter_map(|p| Some((p, p.function_call.as_ref()?)))
+        .map(|(p, f)| {
+            // A thinking model's signature, kept in the id for the upstream that gave it.
+            let sig = p.extra.get("thoughtSignature").and_then(Value::as_str);
+            let id = match (f.id.as_deref(), sig) {
+                (Some(id), Some(sig)) => Some(crate::thought::attach(id, sig)),
+                (id, _) => id.map(str::to_owned),
+            };
+            let mut id = calls.call(id.as_deref(), &f.name);
+            if let (Some(sig), None) = (sig, f.id.as_deref()) {
+                id = crate::thought::attach(&id, sig);
+                if let Some(last) = calls.pending.last_mut() {
+                    last.1.clone_from(&id);
+                }
+            }
             let args = f.args.clone().unwrap_or_else(|| json!({}));
             ToolCall::function(id, f.name.to_string(), args.to_string())
         })
@@ -388,7 +407,13 @@ pub fn usage_json(u: &Usage) -> Value {
 
 fn call_part(id: &str, name: &str, arguments: &str) -> Value {
     let args: Value = serde_json::from_str(arguments).unwrap_or_else(|_| json!({}));
-    json!({"functionCall": {"id": id, "name": name, "args": args}})
+    // A Gemini client gets a thinking model's signature where Gemini puts it.
+    let (id, sig) = crate::thought::split(id);
+    let mut part = json!({"functionCall": {"id": id, "name": name, "args": args}});
+    if let Some(sig) = sig {
+        part["thoughtSignature"] = json!(sig);
+    }
+    part
 }
 
 /// A whole answer as a `GenerateContentResponse`.

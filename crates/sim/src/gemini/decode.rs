@@ -59,6 +59,53 @@ fn parts_text(parts: &[Value]) -> String {
         .join(" ")
 }
 
+/// A thinking model (`*gemini-3*`) requires the thought signature it gave the first function
+/// call of each step back with that call, unchanged.
+fn check_signatures(model: &str, contents: &[Value]) -> Result<(), Failure> {
+    if !model.contains("gemini-3") {
+        return Ok(());
+    }
+    for (i, c) in contents.iter().enumerate() {
+        if c.get("role").and_then(Value::as_str) != Some("model") {
+            continue;
+        }
+        let parts = c
+            .get("parts")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        let Some((j, first)) = parts
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.get("functionCall").is_some())
+        else {
+            continue;
+        };
+        let name = first
+            .pointer("/functionCall/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // Bytes in JSON: standard or URL-safe base64, padded or not, as protobuf accepts.
+        let canonical = |s: &str| -> String {
+            s.trim_end_matches('=')
+                .chars()
+                .map(|c| match c {
+                    '-' => '+',
+                    '_' => '/',
+                    c => c,
+                })
+                .collect()
+        };
+        let given = first.get("thoughtSignature").and_then(Value::as_str);
+        if given.map(canonical) != Some(canonical(&super::thought_signature(name))) {
+            return Err(invalid(format!(
+                "Function call is missing a thought_signature in functionCall parts. This is \
+                 required for tools to work correctly. (contents[{i}].parts[{j}])"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn validate(contents: &[Value]) -> Result<(), Failure> {
     if contents.is_empty() {
         return Err(invalid(
@@ -158,6 +205,7 @@ pub(crate) fn decode<'a>(model: &'a str, body: &'a Value) -> Result<Call<'a>, Fa
         Some(_) => return Err(invalid("Invalid value at 'contents': expected a list")),
     };
     validate(contents)?;
+    check_signatures(model, contents)?;
     let tools = tools(obj)?;
     let gc = obj.get("generationConfig");
     let get = |k: &str| gc.and_then(|g| g.get(k));

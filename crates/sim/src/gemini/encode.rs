@@ -42,12 +42,22 @@ fn parts(c: &Choice) -> Vec<Value> {
     if c.tool_calls.is_empty() {
         return vec![json!({"text": c.text})];
     }
-    c.tool_calls.iter().map(call_part).collect()
+    c.tool_calls
+        .iter()
+        .enumerate()
+        .map(|(i, t)| call_part(t, i == 0))
+        .collect()
 }
 
-fn call_part(t: &crate::engine::ToolCall) -> Value {
+/// A function call part; the first of a step carries the thought signature, as Gemini's
+/// thinking models do.
+fn call_part(t: &crate::engine::ToolCall, first: bool) -> Value {
     let args: Value = serde_json::from_str(&t.arguments).unwrap_or_else(|_| json!({}));
-    json!({"functionCall": {"name": t.name, "args": args}})
+    let mut part = json!({"functionCall": {"name": t.name, "args": args}});
+    if first {
+        part["thoughtSignature"] = json!(super::thought_signature(&t.name));
+    }
+    part
 }
 
 fn envelope(m: &Meta<'_>, candidates: Vec<Value>, usage: Option<Value>) -> Value {
@@ -110,9 +120,8 @@ pub(crate) fn frames(m: &Meta<'_>, a: &Answer) -> Vec<Frame> {
                 k += 1;
             }
         } else {
-            for t in &c.tool_calls {
-                let cand =
-                    json!({"content": {"role": "model", "parts": [call_part(t)]}, "index": i});
+            for (j, t) in c.tool_calls.iter().enumerate() {
+                let cand = json!({"content": {"role": "model", "parts": [call_part(t, j == 0)]}, "index": i});
                 push(k, Kind::Token(k), cand, &mut out, &mut emitted);
                 k += 1 + t.fragments.len() as u64;
             }

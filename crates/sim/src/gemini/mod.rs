@@ -34,6 +34,15 @@ const MAX_BODY: usize = 64 << 20;
 /// Shortest cacheable prompt, in tokens.
 const CACHE_MIN_TOKENS: u64 = 1024;
 
+/// The thought signature this simulator gives a function call (base64, like Gemini's).
+pub(crate) fn thought_signature(name: &str) -> String {
+    let h = crate::engine::Hasher::default()
+        .bytes(b"switchyard-sim-thought")
+        .bytes(name.as_bytes())
+        .finish();
+    format!("CiQB{h:016x}+/A=")
+}
+
 fn record(st: &SimState, parts: &http::request::Parts, model: &str, body: &Value) {
     if !st.recording() {
         return;
