@@ -31,7 +31,7 @@ fn keys_are_created_listed_and_revoked_for_the_running_gateway() {
     let config = dir.path().join("switchyard.toml");
     std::fs::write(
         &config,
-        "[[providers]]\nname = \"sim\"\nkind = \"sim\"\n[[models]]\nname = \"sim-cheap\"\nprovider = \"sim\"\n",
+        "[server]\nadmin_token_env = \"SY_ADMIN\"\n[[providers]]\nname = \"sim\"\nkind = \"sim\"\n[[models]]\nname = \"sim-cheap\"\nprovider = \"sim\"\n",
     )
     .unwrap();
     let created = keys(
@@ -62,14 +62,17 @@ fn keys_are_created_listed_and_revoked_for_the_running_gateway() {
         .local_addr()
         .unwrap()
         .port();
+    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
     let mut gw = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("SWITCHYARD_LOG", "debug")
+        .env("SY_ADMIN", "admin-secret")
         .current_dir(dir.path())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let status = |key: Option<&str>| {
@@ -112,10 +115,22 @@ fn keys_are_created_listed_and_revoked_for_the_running_gateway() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let metrics = Command::new("curl")
+        .args(["-s", "-H", "authorization: Bearer admin-secret"])
+        .arg(format!("http://127.0.0.1:{port}/metrics"))
+        .output()
+        .unwrap();
     gw.kill().unwrap();
     gw.wait().unwrap();
     assert!(
         refused,
         "the running gateway still accepted the revoked key"
     );
+    // The key's text is in no log line (debug level) and no metric.
+    let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap();
+    assert!(log.contains("request"), "the log was written");
+    assert!(!log.contains(&key), "the key leaked into the log");
+    let metrics = String::from_utf8_lossy(&metrics.stdout).into_owned();
+    assert!(metrics.contains("switchyard_"), "metrics were read");
+    assert!(!metrics.contains(&key));
 }

@@ -163,3 +163,11 @@ async fn postgres_responses_roundtrip() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keys_roundtrip() {
+    with_schema(|url, dir| async move {
+        common::keys_roundtrip(&url, &dir).await;
+    })
+    .await;
+}

@@ -750,3 +750,37 @@ pub async fn responses_roundtrip(url: &str, dir: &Path) {
         "the expired turn"
     );
 }
+
+/// Gateway keys: stored with their hash only, listed oldest first, revoked once.
+pub async fn keys_roundtrip(url: &str, dir: &Path) {
+    let ledger = Ledger::open(cfg(url, dir, 100, 100_000)).await.unwrap();
+    ledger.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(url).await.unwrap();
+    let key = |id: &str, hash: &str, at: i64| KeyRow {
+        id: id.into(),
+        hash: hash.into(),
+        name: format!("tenant-{id}"),
+        spec: r#"{"routes":["auto"]}"#.into(),
+        created_ms: at,
+        revoked_ms: None,
+    };
+    reader.create_key(&key("key_b", "h2", 2)).await.unwrap();
+    reader.create_key(&key("key_a", "h1", 1)).await.unwrap();
+    assert!(
+        reader.create_key(&key("key_c", "h1", 3)).await.is_err(),
+        "a hash is unique"
+    );
+    let all = reader.keys().await.unwrap();
+    assert_eq!(
+        all.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["key_a", "key_b"]
+    );
+    assert_eq!(all[0], key("key_a", "h1", 1));
+    assert!(reader.revoke_key("key_a", 10).await.unwrap());
+    assert!(
+        !reader.revoke_key("key_a", 11).await.unwrap(),
+        "revoked once"
+    );
+    assert!(!reader.revoke_key("key_zz", 11).await.unwrap());
+    assert_eq!(reader.keys().await.unwrap()[0].revoked_ms, Some(10));
+}
