@@ -28,6 +28,18 @@ pub enum KeysCmd {
         /// Models it may name directly, comma-separated.
         #[arg(long, value_delimiter = ',')]
         models: Vec<String>,
+        /// Requests per minute (shared by every replica with `[state]`).
+        #[arg(long)]
+        rpm: Option<u64>,
+        /// Tokens per minute.
+        #[arg(long)]
+        tpm: Option<u64>,
+        /// Budget per UTC day, dollars (e.g. `25` or `2.50`).
+        #[arg(long)]
+        daily_usd: Option<rust_decimal::Decimal>,
+        /// Budget per UTC month, dollars.
+        #[arg(long)]
+        monthly_usd: Option<rust_decimal::Decimal>,
     },
     /// List keys (never their text).
     List {
@@ -81,12 +93,20 @@ pub async fn run(cmd: KeysCmd) -> anyhow::Result<()> {
             team,
             routes,
             models,
+            rpm,
+            tpm,
+            daily_usd,
+            monthly_usd,
         } => {
             let reader = reader(&at).await?;
             let spec = KeySpec {
                 team,
                 routes,
                 models,
+                rpm,
+                tpm,
+                daily_usd,
+                monthly_usd,
             };
             let (row, key) = switchyard_server::keys::create(&reader, &name, &spec)
                 .await

@@ -70,6 +70,14 @@ pub struct KeyGrant {
     pub routes: Vec<String>,
     /// Models it may name directly (empty with `routes` empty: any).
     pub models: Vec<String>,
+    /// Requests per minute.
+    pub rpm: Option<u64>,
+    /// Tokens per minute (estimated input plus the output cap, at admission).
+    pub tpm: Option<u64>,
+    /// Spend per UTC day, nano-dollars.
+    pub daily_nanos: Option<i64>,
+    /// Spend per UTC calendar month, nano-dollars.
+    pub monthly_nanos: Option<i64>,
 }
 
 impl KeyGrant {
@@ -106,6 +114,10 @@ pub struct RequestCx {
     pub(crate) capture: Option<crate::capture::Capture>,
     /// The gateway key the request came with, when keys are in use.
     pub(crate) key: Option<Arc<KeyGrant>>,
+    /// The limiter its key's limits and budgets are checked with.
+    pub(crate) admission: Option<Arc<dyn crate::admission::Admission>>,
+    /// Its reservation, settled with the bill.
+    pub(crate) admitted: Option<crate::admission::Admitted>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -167,6 +179,8 @@ impl RequestCx {
             trace_parent: None,
             capture: None,
             key: None,
+            admission: None,
+            admitted: None,
             bill: None,
             overhead_us: None,
             error: None,
@@ -174,9 +188,15 @@ impl RequestCx {
         }
     }
 
-    /// The request came with this gateway key: its tenant and limits apply.
-    pub fn with_key(mut self, key: Option<Arc<KeyGrant>>) -> Self {
+    /// The request came with this gateway key: its tenant applies, and its limits and budgets
+    /// through `admission`.
+    pub fn with_key(
+        mut self,
+        key: Option<Arc<KeyGrant>>,
+        admission: Option<Arc<dyn crate::admission::Admission>>,
+    ) -> Self {
         self.key = key;
+        self.admission = admission;
         self
     }
 
@@ -366,6 +386,18 @@ impl RequestCx {
         }
         self.settled = true;
         self.bill();
+        // The reservation is released with what was actually spent.
+        if let (Some(a), Some(adm)) = (self.admitted.take(), &self.admission) {
+            let spent = self
+                .bill
+                .as_ref()
+                .and_then(|b| b.cost.amount())
+                .map_or(0, |d| {
+                    let nanos = (d * switchyard_pricing::Decimal::from(1_000_000_000u64)).ceil();
+                    i64::try_from(nanos).unwrap_or(i64::MAX)
+                });
+            adm.settle(a, spent);
+        }
         let row = self.row(ending);
         self.sink.record(row);
     }

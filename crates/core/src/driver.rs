@@ -8,6 +8,8 @@
 //! 3. **Features** ([`Features`]): computed once — token estimate, output cap, task, region,
 //!    lane, session, tenant, tags, tools/images/JSON.
 //! 4. **Plan** ([`plan::plan`]): the ordered candidates, and why each excluded one was left out.
+//!    A keyed request is then admitted against its key's limits and budgets with the plan's
+//!    worst-case cost ([`crate::admission`]).
 //! 5. **Attempt** ([`attempt`]): retries, fallbacks and hedging within the deadline; streams
 //!    return at the first token and are pumped by [`relay`](crate::relay::relay) (idle
 //!    timeout, continuation of a cut stream). [`evaluate`] is the extension point where a
@@ -136,6 +138,9 @@ pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outc
         Ok(p) => p,
         Err(e) => return Outcome::Failed(e, cx),
     };
+    if let Err(e) = reserve(&mut cx, &plan).await {
+        return Outcome::Failed(e, cx);
+    }
     if let Some(spec) = cx.snap.routes.get(&plan.route).and_then(|r| r.capture) {
         cx.capture = Some(crate::capture::Capture::of(spec, &req));
     }
@@ -158,6 +163,9 @@ pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: HeaderMap) 
         Ok(p) => p,
         Err(e) => return Err((e, cx)),
     };
+    if let Err(e) = reserve(&mut cx, &plan).await {
+        return Err((e, cx));
+    }
     let (result, attempts) = attempt::embed(&cx.snap, &plan, &req).await;
     cx.attempts = attempts;
     match result {
@@ -201,6 +209,34 @@ pub fn admit(cx: &RequestCx, req: &impl Routable) -> Result<(), CoreError> {
     Err(CoreError::Forbidden(format!(
         "this gateway key may not use `{named}`"
     )))
+}
+
+/// Phase 4½, reserve: a key with rate limits or budgets is admitted against them with the
+/// plan's worst-case cost, or refused before any provider is called; the reservation is
+/// settled with the bill (see [`crate::admission`]).
+async fn reserve(cx: &mut RequestCx, plan: &Plan) -> Result<(), CoreError> {
+    use crate::admission::{self, Refusal};
+    let (Some(key), Some(adm)) = (cx.key.clone(), cx.admission.clone()) else {
+        return Ok(());
+    };
+    if !admission::limited(&key) {
+        return Ok(());
+    }
+    let Some(f) = cx.features.as_ref() else {
+        return Ok(());
+    };
+    let ticket = admission::ticket(&cx.snap, plan, f, cx.id(), key);
+    match adm.reserve(ticket).await {
+        Ok(a) => {
+            cx.admitted = Some(a);
+            Ok(())
+        }
+        Err(Refusal::Limit { what, retry_after }) => {
+            Err(CoreError::Refused(what, Some(retry_after)))
+        }
+        Err(Refusal::Unpriced(m)) => Err(CoreError::Refused(m, None)),
+        Err(Refusal::Unavailable(m)) => Err(CoreError::StateUnavailable(m)),
+    }
 }
 
 /// Phase 5's judgement of an answer: the route's evaluators read it (their signals are

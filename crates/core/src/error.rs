@@ -26,6 +26,12 @@ pub enum CoreError {
     /// The gateway key may not use what the request names.
     #[error("{0}")]
     Forbidden(String),
+    /// Admission refused the request (a key's limit or budget).
+    #[error("{0}")]
+    Refused(String, Option<u64>),
+    /// The shared state admission needs is unreachable (and the policy is to fail closed).
+    #[error("{0}")]
+    StateUnavailable(String),
 }
 
 impl CoreError {
@@ -39,6 +45,8 @@ impl CoreError {
             CoreError::Upstream(e) => e.class.as_str(),
             CoreError::Deadline(_) => "deadline",
             CoreError::Forbidden(_) => "forbidden",
+            CoreError::Refused(..) => "limited",
+            CoreError::StateUnavailable(_) => "state_unavailable",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! the server crate decodes ingress bodies and encodes [`driver::Outcome`]s.
 
 pub mod adjust;
+pub mod admission;
 pub mod attempt;
 mod capture;
 pub mod config;

@@ -36,6 +36,29 @@ pub struct Config {
     pub audit: AuditSection,
     /// `[responses]`.
     pub responses: ResponsesSection,
+    /// `[state]`.
+    pub state: StateSection,
+}
+
+/// `[state]`: shared state across replicas (per-key limits and budgets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSection {
+    /// `redis://host:port` (every replica on it shares the counters); none: in process.
+    pub url: Option<String>,
+    /// What to do when Redis cannot be reached.
+    pub on_unavailable: OnUnavailable,
+}
+
+/// `open`: fall back to this replica's own counters; `closed`: refuse with a 503.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnavailable {
+    /// Keep serving with local limits.
+    #[default]
+    Open,
+    /// Refuse keyed requests with limits until Redis is back.
+    Closed,
 }
 
 /// `[responses]`: the Responses API's stored turns (`store: true`, the default).
@@ -264,6 +287,8 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
             "ledger" => section(v, "ledger", &mut errors, |s| cfg.ledger = s),
             "telemetry" => section(v, "telemetry", &mut errors, |s| cfg.telemetry = s),
             "audit" => section(v, "audit", &mut errors, |s| cfg.audit = s),
+            "responses" => section(v, "responses", &mut errors, |s| cfg.responses = s),
+            "state" => section(v, "state", &mut errors, |s| cfg.state = s),
             "providers" => cfg.providers = list(v, "providers", &mut errors),
             "models" => cfg.models = list(v, "models", &mut errors),
             "routes" => cfg.routes = list(v, "routes", &mut errors),
@@ -393,5 +418,28 @@ mod tests {
         assert!(paths.contains(&"server.listen"), "{errs:?}");
         assert!(paths.contains(&"providers[0].kind"), "{errs:?}");
         assert!(paths.iter().any(|p| p.starts_with("models[0]")), "{errs:?}");
+    }
+
+    #[test]
+    fn every_section_parses() {
+        let cfg = parse(
+            r#"
+            [responses]
+            retention = "1d"
+            [state]
+            url = "redis://127.0.0.1:6379"
+            on_unavailable = "closed"
+            [server]
+            admin_token_env = "ADMIN"
+            metrics_public = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.responses.retention,
+            std::time::Duration::from_secs(86_400)
+        );
+        assert_eq!(cfg.state.on_unavailable, OnUnavailable::Closed);
+        assert_eq!(cfg.server.admin_token_env.as_deref(), Some("ADMIN"));
     }
 }

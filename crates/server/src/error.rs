@@ -160,6 +160,20 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "permission_error", m)
                 .code("model_not_allowed"),
+            CoreError::Refused(m, Some(secs)) => {
+                let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", m)
+                    .code("key_limit_exceeded");
+                e.retry_after = Some(secs);
+                e
+            }
+            CoreError::Refused(m, None) => {
+                ApiError::new(StatusCode::FORBIDDEN, "permission_error", m)
+                    .code("unpriced_under_budget")
+            }
+            CoreError::StateUnavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", m)
+                    .code("state_unavailable")
+            }
             CoreError::Upstream(p) => {
                 let passthrough =
                     |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

@@ -50,6 +50,19 @@ pub struct KeySpec {
     pub routes: Vec<String>,
     /// Models it may name directly.
     pub models: Vec<String>,
+    /// Requests per minute (across every replica with `[state]`).
+    pub rpm: Option<u64>,
+    /// Tokens per minute (estimated input plus the output cap).
+    pub tpm: Option<u64>,
+    /// Spend per UTC day, dollars.
+    pub daily_usd: Option<rust_decimal::Decimal>,
+    /// Spend per UTC month, dollars.
+    pub monthly_usd: Option<rust_decimal::Decimal>,
+}
+
+/// Dollars → nano-dollars (rounded down: a budget is never exceeded by rounding).
+fn nanos(usd: rust_decimal::Decimal) -> i64 {
+    i64::try_from((usd * rust_decimal::Decimal::from(1_000_000_000u64)).floor()).unwrap_or(i64::MAX)
 }
 
 /// The keys in force, by hash and by id.
@@ -74,6 +87,10 @@ impl KeySet {
                 tenant: r.name,
                 routes: spec.routes,
                 models: spec.models,
+                rpm: spec.rpm,
+                tpm: spec.tpm,
+                daily_nanos: spec.daily_usd.map(nanos),
+                monthly_nanos: spec.monthly_usd.map(nanos),
             });
             set.by_id.insert(r.id, grant.clone());
             set.by_hash.insert(r.hash, grant);
@@ -157,7 +174,8 @@ pub(crate) fn request_cx(
         .get(KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|id| gw.keys().current().by_id.get(id).cloned());
-    RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now()).with_key(key)
+    let admission = key.is_some().then(|| gw.admission());
+    RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now()).with_key(key, admission)
 }
 
 /// The error shape of the API a path belongs to.
@@ -309,7 +327,10 @@ fn listed(r: &KeyRow) -> serde_json::Value {
     let spec: KeySpec = serde_json::from_str(&r.spec).unwrap_or_default();
     serde_json::json!({
         "id": r.id, "name": r.name, "team": spec.team, "routes": spec.routes,
-        "models": spec.models, "created_ms": r.created_ms, "revoked_ms": r.revoked_ms,
+        "models": spec.models, "rpm": spec.rpm, "tpm": spec.tpm,
+        "daily_usd": spec.daily_usd.map(|d| d.to_string()),
+        "monthly_usd": spec.monthly_usd.map(|d| d.to_string()),
+        "created_ms": r.created_ms, "revoked_ms": r.revoked_ms,
     })
 }
 

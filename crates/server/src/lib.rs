@@ -15,6 +15,7 @@ mod error;
 mod feedback;
 mod gemini;
 pub mod keys;
+mod limits;
 mod live;
 mod messages;
 pub mod metrics;

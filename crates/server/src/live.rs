@@ -61,6 +61,8 @@ pub struct Gateway {
     keys: crate::keys::Keys,
     /// The admin token, when `[server] admin_token_env` names a set variable.
     admin_token: Option<SecretString>,
+    /// Per-key limits and budgets (shared through Redis with `[state]`).
+    admission: Arc<dyn switchyard_core::admission::Admission>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -105,7 +107,10 @@ impl Gateway {
             },
             None => None,
         };
+        let limiter = crate::limits::Limiter::new(&cfg.state)
+            .map_err(|e| vec![ConfigError::new("state.url", e)])?;
         let gw = Arc::new(Gateway {
+            admission: Arc::new(limiter),
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
                 traces: traces.clone(),
@@ -144,6 +149,11 @@ impl Gateway {
     /// The gateway keys in force.
     pub fn keys(&self) -> &crate::keys::Keys {
         &self.keys
+    }
+
+    /// The limiter of keys' rate limits and budgets.
+    pub fn admission(&self) -> Arc<dyn switchyard_core::admission::Admission> {
+        self.admission.clone()
     }
 
     /// The admin token, if configured.

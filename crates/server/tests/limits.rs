@@ -1,0 +1,249 @@
+//! Per-key limits and budgets against the real Redis (`SWITCHYARD_TEST_REDIS_URL`; under
+//! `CI=true` a missing URL fails): three replicas share one requests-per-minute limit (the
+//! total admitted is the limit, not three times it); a budget hit concurrently through two
+//! replicas is never overspent; the spend survives a new replica; and with Redis unreachable
+//! the configured policy is followed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use switchyard_server::{app, config, keys, Gateway};
+use switchyard_sim::{Sim, SimConfig};
+use switchyard_store::LedgerReader;
+
+fn redis_url() -> Option<String> {
+    match std::env::var("SWITCHYARD_TEST_REDIS_URL") {
+        Ok(u) => Some(u),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "SWITCHYARD_TEST_REDIS_URL is not set but CI=true: the Redis suite must run"
+            );
+            eprintln!("SWITCHYARD_TEST_REDIS_URL not set: skipping the Redis limits test");
+            None
+        }
+    }
+}
+
+async fn replica(sim: &str, ledger: &str, state: &str) -> String {
+    let text = format!(
+        r#"
+        [state]
+        {state}
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "sim"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        [[models]]
+        name = "cheap"
+        provider = "sim"
+        upstream = "sim-cheap"
+        price = {{ input = 1.00, output = 2.00 }}
+        "#
+    );
+    let gw = Gateway::start(
+        config::parse(&text).unwrap(),
+        None,
+        Arc::new(|_: &str| None),
+    )
+    .await
+    .unwrap();
+    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    url
+}
+
+async fn key(ledger: &str, name: &str, spec: keys::KeySpec) -> (String, String) {
+    // Creates the database if need be, as `switchyard keys create` does.
+    let spill = std::env::temp_dir().join(format!("sy-limits-{}.jsonl", uuid::Uuid::now_v7()));
+    let l = switchyard_store::Ledger::open(switchyard_store::LedgerConfig::new(ledger, spill))
+        .await
+        .unwrap();
+    l.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(ledger).await.unwrap();
+    let (row, key) = keys::create(&reader, name, &spec).await.unwrap();
+    (row.id, key)
+}
+
+async fn ask(http: &reqwest::Client, url: &str, key: &str) -> reqwest::Response {
+    http.post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "cheap", "max_tokens": 20,
+            "messages": [{"role": "user", "content": "Say hello to the team."}]}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Wait out the end of a minute, so a per-minute count is not split across two windows.
+async fn fresh_minute() {
+    let into = switchyard_store::now_ms().rem_euclid(60_000);
+    if into > 45_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(60_000 - into as u64 + 200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_budgets_hold_across_replicas_through_redis() {
+    let Some(redis) = redis_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    // The keys exist before the replicas start (so they load them at once).
+    let (_, rpm_key) = key(
+        &ledger,
+        "burst",
+        keys::KeySpec {
+            rpm: Some(10),
+            ..Default::default()
+        },
+    )
+    .await;
+    let budget = rust_decimal::Decimal::new(2, 4); // $0.0002 = 200,000 nano-dollars
+    let (budget_id, budget_key) = key(
+        &ledger,
+        "frugal",
+        keys::KeySpec {
+            daily_usd: Some(budget),
+            ..Default::default()
+        },
+    )
+    .await;
+    let state = format!("url = \"{redis}\"");
+    let replicas = [
+        replica(&sim.base_url(), &ledger, &state).await,
+        replica(&sim.base_url(), &ledger, &state).await,
+        replica(&sim.base_url(), &ledger, &state).await,
+    ];
+    let http = reqwest::Client::new();
+
+    // 30 requests at once over three replicas; 10 per minute for this key, in total.
+    fresh_minute().await;
+    let sent = (0..30).map(|i| {
+        let (http, url, key) = (http.clone(), replicas[i % 3].clone(), rpm_key.clone());
+        tokio::spawn(async move { ask(&http, &url, &key).await })
+    });
+    let mut ok = 0;
+    let mut limited = 0;
+    for r in futures::future::join_all(sent).await {
+        let r = r.unwrap();
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                assert!(r.headers().contains_key("retry-after"));
+                let e: Value = r.json().await.unwrap();
+                assert_eq!(e["error"]["code"], "key_limit_exceeded");
+                assert!(e["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("10 requests per minute"));
+                limited += 1;
+            }
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!(
+        (ok, limited),
+        (10, 20),
+        "the limit is global, not per replica"
+    );
+
+    // A budget hit by 24 concurrent requests through two replicas, then more in sequence:
+    // what the ledger says was spent never exceeds it.
+    let sent = (0..24).map(|i| {
+        let (http, url, key) = (http.clone(), replicas[i % 2].clone(), budget_key.clone());
+        tokio::spawn(async move { ask(&http, &url, &key).await.status().as_u16() })
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(sent)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    for i in 0..6 {
+        statuses.push(
+            ask(&http, &replicas[i % 3], &budget_key)
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    let admitted = statuses.iter().filter(|&&s| s == 200).count();
+    assert!(admitted >= 1 && statuses.contains(&429), "{statuses:?}");
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    let mut spent = rust_decimal::Decimal::ZERO;
+    for _ in 0..100 {
+        let rows: Vec<_> = reader
+            .rows(None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.key_id.as_deref() == Some(budget_id.as_str()) && r.status == "ok")
+            .collect();
+        if rows.len() == admitted {
+            spent = rows.iter().filter_map(|r| r.cost()).sum();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        spent > rust_decimal::Decimal::ZERO && spent <= budget,
+        "spent {spent} of {budget}"
+    );
+
+    // The spend is Redis's, not a replica's: a replica started now refuses the key as well.
+    let late = replica(&sim.base_url(), &ledger, &state).await;
+    let r = ask(&http, &late, &budget_key).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.json::<Value>().await.unwrap()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("daily budget"));
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_follows_the_configured_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (_, k) = key(
+        &ledger,
+        "solo",
+        keys::KeySpec {
+            rpm: Some(1),
+            ..Default::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    // Nothing listens on port 1.
+    let closed = replica(
+        &sim.base_url(),
+        &ledger,
+        "url = \"redis://127.0.0.1:1\"\non_unavailable = \"closed\"",
+    )
+    .await;
+    let r = ask(&http, &closed, &k).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "state_unavailable"
+    );
+    // Open: this replica's own counters still hold the key to its limit.
+    let open = replica(&sim.base_url(), &ledger, "url = \"redis://127.0.0.1:1\"").await;
+    fresh_minute().await;
+    assert_eq!(ask(&http, &open, &k).await.status(), 200);
+    assert_eq!(ask(&http, &open, &k).await.status(), 429);
+}
