@@ -13,34 +13,7 @@ use switchyard_store::LedgerReader;
 #[derive(Debug, Subcommand)]
 pub enum KeysCmd {
     /// Create a key and print it (once).
-    Create {
-        #[command(flatten)]
-        at: At,
-        /// The key's name: the tenant its requests are recorded under.
-        #[arg(long)]
-        name: String,
-        /// Team.
-        #[arg(long)]
-        team: Option<String>,
-        /// Routes it may use, comma-separated (default: any).
-        #[arg(long, value_delimiter = ',')]
-        routes: Vec<String>,
-        /// Models it may name directly, comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        models: Vec<String>,
-        /// Requests per minute (shared by every replica with `[state]`).
-        #[arg(long)]
-        rpm: Option<u64>,
-        /// Tokens per minute.
-        #[arg(long)]
-        tpm: Option<u64>,
-        /// Budget per UTC day, dollars (e.g. `25` or `2.50`).
-        #[arg(long)]
-        daily_usd: Option<rust_decimal::Decimal>,
-        /// Budget per UTC month, dollars.
-        #[arg(long)]
-        monthly_usd: Option<rust_decimal::Decimal>,
-    },
+    Create(Box<CreateArgs>),
     /// List keys (never their text).
     List {
         #[command(flatten)]
@@ -53,6 +26,46 @@ pub enum KeysCmd {
         /// The key's id (`key_…`).
         id: String,
     },
+}
+
+/// `keys create` options.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    at: At,
+    /// The key's name: the tenant its requests are recorded under.
+    #[arg(long)]
+    name: String,
+    /// Team.
+    #[arg(long)]
+    team: Option<String>,
+    /// Routes it may use, comma-separated (default: any).
+    #[arg(long, value_delimiter = ',')]
+    routes: Vec<String>,
+    /// Models it may name directly, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Requests per minute (shared by every replica with `[state]`).
+    #[arg(long)]
+    rpm: Option<u64>,
+    /// Tokens per minute.
+    #[arg(long)]
+    tpm: Option<u64>,
+    /// Budget per UTC day, dollars (e.g. `25` or `2.50`).
+    #[arg(long)]
+    daily_usd: Option<rust_decimal::Decimal>,
+    /// Budget per UTC month, dollars.
+    #[arg(long)]
+    monthly_usd: Option<rust_decimal::Decimal>,
+    /// Send every request to this route, whatever it names.
+    #[arg(long)]
+    pin_route: Option<String>,
+    /// Constrain every request to this region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Tags added to every request, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    tags: Vec<String>,
 }
 
 /// Where the keys are: the config's ledger.
@@ -87,17 +100,21 @@ async fn reader(at: &At) -> anyhow::Result<LedgerReader> {
 pub async fn run(cmd: KeysCmd) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        KeysCmd::Create {
-            at,
-            name,
-            team,
-            routes,
-            models,
-            rpm,
-            tpm,
-            daily_usd,
-            monthly_usd,
-        } => {
+        KeysCmd::Create(args) => {
+            let CreateArgs {
+                at,
+                name,
+                team,
+                routes,
+                models,
+                rpm,
+                tpm,
+                daily_usd,
+                monthly_usd,
+                pin_route,
+                region,
+                tags,
+            } = *args;
             let reader = reader(&at).await?;
             let spec = KeySpec {
                 team,
@@ -107,6 +124,9 @@ pub async fn run(cmd: KeysCmd) -> anyhow::Result<()> {
                 tpm,
                 daily_usd,
                 monthly_usd,
+                pin_route,
+                region,
+                tags,
             };
             let (row, key) = switchyard_server::keys::create(&reader, &name, &spec)
                 .await

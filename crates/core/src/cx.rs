@@ -78,6 +78,13 @@ pub struct KeyGrant {
     pub daily_nanos: Option<i64>,
     /// Spend per UTC calendar month, nano-dollars.
     pub monthly_nanos: Option<i64>,
+    /// Every request goes to this route, whatever it names (e.g. a user who must always get
+    /// the premium route).
+    pub pin_route: Option<String>,
+    /// A region constraint for every request (hard, like `x-switchyard-region`).
+    pub region: Option<String>,
+    /// Tags added to every request (ledger, rules).
+    pub tags: Vec<String>,
 }
 
 impl KeyGrant {

@@ -126,7 +126,10 @@ impl<T: Send + 'static> Drop for RunToCompletion<T> {
 // === the phases ===
 
 /// Phases 2–5 and 7 for a chat completion (streamed or not).
-pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outcome {
+pub async fn chat(mut cx: RequestCx, mut req: ChatRequest, hints: HeaderMap) -> Outcome {
+    if let Some(pin) = cx.key.as_ref().and_then(|k| k.pin_route.clone()) {
+        req.model = pin;
+    }
     let hints = &hints;
     cx.trace_parent = trace_parent(hints);
     cx.stream = req.stream;
@@ -152,7 +155,14 @@ pub async fn chat(mut cx: RequestCx, req: ChatRequest, hints: HeaderMap) -> Outc
 }
 
 /// Phases 2–5 and 7 for embeddings: the same name resolution, plan, attempt loop and settle.
-pub async fn embed(mut cx: RequestCx, req: EmbeddingsRequest, hints: HeaderMap) -> EmbedOutcome {
+pub async fn embed(
+    mut cx: RequestCx,
+    mut req: EmbeddingsRequest,
+    hints: HeaderMap,
+) -> EmbedOutcome {
+    if let Some(pin) = cx.key.as_ref().and_then(|k| k.pin_route.clone()) {
+        req.model = pin;
+    }
     let hints = &hints;
     cx.trace_parent = trace_parent(hints);
     if let Err(e) = admit(&cx, &req) {
@@ -197,6 +207,9 @@ pub fn admit(cx: &RequestCx, req: &impl Routable) -> Result<(), CoreError> {
     let Some(key) = &cx.key else {
         return Ok(());
     };
+    if key.pin_route.is_some() {
+        return Ok(()); // the operator's choice, made before this phase
+    }
     let named = req.model();
     // `auto` is the default route, and is granted as that route.
     let name = match named {
@@ -305,12 +318,21 @@ fn plan_for(
     features: Features,
 ) -> Result<Arc<Plan>, CoreError> {
     features.check_labels().map_err(CoreError::BadRequest)?;
-    let planned = plan::plan(&cx.snap, req, &features);
     let mut features = features;
-    // A keyed request's tenant is its key's, whatever the client wrote.
+    // A keyed request's tenant is its key's, whatever the client wrote; its region is a hard
+    // constraint and its tags are added.
     if let Some(k) = &cx.key {
         features.tenant = Some(k.tenant.clone());
+        if k.region.is_some() {
+            features.region.clone_from(&k.region);
+        }
+        for t in &k.tags {
+            if !features.tags.contains(t) {
+                features.tags.push(t.clone());
+            }
+        }
     }
+    let planned = plan::plan(&cx.snap, req, &features);
     cx.features = Some(features);
     let plan = Arc::new(planned?);
     cx.plan = Some(plan.clone());

@@ -58,6 +58,12 @@ pub struct KeySpec {
     pub daily_usd: Option<rust_decimal::Decimal>,
     /// Spend per UTC month, dollars.
     pub monthly_usd: Option<rust_decimal::Decimal>,
+    /// Every request goes to this route, whatever it names.
+    pub pin_route: Option<String>,
+    /// A region every request is constrained to.
+    pub region: Option<String>,
+    /// Tags added to every request.
+    pub tags: Vec<String>,
 }
 
 /// Dollars → nano-dollars (rounded down: a budget is never exceeded by rounding).
@@ -91,6 +97,9 @@ impl KeySet {
                 tpm: spec.tpm,
                 daily_nanos: spec.daily_usd.map(nanos),
                 monthly_nanos: spec.monthly_usd.map(nanos),
+                pin_route: spec.pin_route,
+                region: spec.region,
+                tags: spec.tags,
             });
             set.by_id.insert(r.id, grant.clone());
             set.by_hash.insert(r.hash, grant);
@@ -330,6 +339,7 @@ fn listed(r: &KeyRow) -> serde_json::Value {
         "models": spec.models, "rpm": spec.rpm, "tpm": spec.tpm,
         "daily_usd": spec.daily_usd.map(|d| d.to_string()),
         "monthly_usd": spec.monthly_usd.map(|d| d.to_string()),
+        "pin_route": spec.pin_route, "region": spec.region, "tags": spec.tags,
         "created_ms": r.created_ms, "revoked_ms": r.revoked_ms,
     })
 }

@@ -284,6 +284,36 @@ impl Limiter {
         })
     }
 
+    /// Start this replica's own counters from the ledger's spend of the current day and month
+    /// (so a restart without Redis does not reset a budget).
+    pub async fn seed(&self, reader: &switchyard_store::LedgerReader) -> Result<(), String> {
+        let now = switchyard_store::now_ms();
+        let w = Windows::at(now);
+        let day_start = now.div_euclid(DAY_MS) * DAY_MS;
+        let (month_start, _) = switchyard_store::month_bounds(now.div_euclid(DAY_MS));
+        let day = reader
+            .key_spend(day_start)
+            .await
+            .map_err(|e| e.to_string())?;
+        let month = reader
+            .key_spend(month_start * DAY_MS)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut st = self
+            .inner
+            .local
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (k, n) in day {
+            st.spent.insert((k, format!("d:{}", w.day)), n);
+        }
+        for (k, n) in month {
+            st.spent.insert((k, format!("m:{}", w.month)), n);
+        }
+        Ok(())
+    }
+
     async fn reserve_shared(shared: &Shared, t: &Ticket, now: i64) -> Result<i64, String> {
         let w = Windows::at(now);
         let mut conn = shared.conn().await?;

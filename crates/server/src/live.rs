@@ -109,6 +109,15 @@ impl Gateway {
         };
         let limiter = crate::limits::Limiter::new(&cfg.state)
             .map_err(|e| vec![ConfigError::new("state.url", e)])?;
+        if let Some(url) = &ledger_url {
+            let seeded = match switchyard_store::LedgerReader::connect(url).await {
+                Ok(reader) => limiter.seed(&reader).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = seeded {
+                tracing::warn!(error = %e, "could not start key budgets from the ledger's spend");
+            }
+        }
         let gw = Arc::new(Gateway {
             admission: Arc::new(limiter),
             sink: Arc::new(crate::respond::LedgerSink {

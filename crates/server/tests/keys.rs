@@ -243,6 +243,53 @@ async fn keys_hold_across_replicas_and_the_admin_endpoints_need_the_token() {
     .unwrap();
     assert_eq!(r.status(), 403);
 
+    // A key pinned to a route gets it whatever it names, with its tags; a key's region is a
+    // hard constraint (no candidate here is in `eu`).
+    let create = |body: Value| {
+        let http = http.clone();
+        let a = a.clone();
+        async move {
+            let v: Value = http
+                .post(format!("{a}/admin/keys"))
+                .bearer_auth(ADMIN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["key"].as_str().unwrap().to_owned()
+        }
+    };
+    let vip = create(json!({"name": "vip", "pin_route": "chat", "tags": ["vip"]})).await;
+    let r = post(
+        format!("{a}/v1/chat/completions"),
+        chat("cheap"),
+        Some(&vip),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-route"], "chat");
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(common::ledger_row(&ledger, &id)
+        .await
+        .tags
+        .contains(&"vip".to_owned()));
+    let eu = create(json!({"name": "eu-only", "region": "eu"})).await;
+    let r = post(format!("{a}/v1/chat/completions"), chat("chat"), Some(&eu))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "no_eligible_candidate"
+    );
+
     // The admin endpoints: the token as bearer or as a browser's Basic password; a replica
     // without a token keeps them closed once keys exist.
     assert_eq!(
@@ -295,7 +342,7 @@ async fn keys_hold_across_replicas_and_the_admin_endpoints_need_the_token() {
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 4);
     assert!(
         !listed.to_string().contains(&key),
         "a listing never shows a key"
@@ -323,6 +370,6 @@ async fn keys_hold_across_replicas_and_the_admin_endpoints_need_the_token() {
     for f in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(f.unwrap().path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains(&key) && !text.contains(narrow_key));
+        assert!(!text.contains(&key) && !text.contains(narrow_key) && !text.contains(&vip));
     }
 }

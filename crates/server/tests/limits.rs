@@ -247,3 +247,55 @@ async fn an_unreachable_redis_follows_the_configured_policy() {
     assert_eq!(ask(&http, &open, &k).await.status(), 200);
     assert_eq!(ask(&http, &open, &k).await.status(), 429);
 }
+
+/// Without Redis, a replica starts its budgets from the ledger's spend of the day and month:
+/// a restart does not reset them.
+#[tokio::test]
+async fn without_redis_a_restart_keeps_the_budget_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let budget = rust_decimal::Decimal::new(1, 4); // $0.0001
+    let (id, k) = key(
+        &ledger,
+        "thrifty",
+        keys::KeySpec {
+            daily_usd: Some(budget),
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = replica(&sim.base_url(), &ledger, "").await;
+    let http = reqwest::Client::new();
+    let mut admitted = 0;
+    for _ in 0..10 {
+        match ask(&http, &first, &k).await.status().as_u16() {
+            200 => admitted += 1,
+            429 => break,
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert!(admitted >= 1, "the budget admits something");
+    // Wait for the ledger to hold every admitted request.
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    for _ in 0..100 {
+        let n = reader
+            .rows(None, None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.key_id.as_deref() == Some(id.as_str()))
+            .count();
+        if n == admitted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let restarted = replica(&sim.base_url(), &ledger, "").await;
+    let r = ask(&http, &restarted, &k).await;
+    assert_eq!(
+        r.status(),
+        429,
+        "the restarted replica knows what was spent"
+    );
+}

@@ -102,4 +102,37 @@ impl LedgerReader {
         };
         res.map_err(|e| db_err(self.db.backend(), e))
     }
+
+    /// Each key's spend since `since` (unix ms), nano-dollars rounded up: what its budgets
+    /// count, for a replica that starts without shared state.
+    pub async fn key_spend(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = |p: &str, cast: &str| {
+            format!(
+                "SELECT key_id, SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast} FROM ledger \
+                 WHERE key_id IS NOT NULL AND cost_nanos IS NOT NULL AND ts_ms >= {p} \
+                 GROUP BY key_id"
+            )
+        };
+        type Row = (String, Option<i64>, Option<i64>);
+        let res: Result<Vec<Row>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => sqlx::query_as(&sql("?", "")).bind(since).fetch_all(p).await,
+            Db::Postgres(p) => {
+                sqlx::query_as(&sql("$1", "::BIGINT"))
+                    .bind(since)
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        Ok(res
+            .map_err(|e| db_err(self.db.backend(), e))?
+            .into_iter()
+            .map(|(k, nanos, rem)| {
+                let (n, r) = (nanos.unwrap_or(0), rem.unwrap_or(0));
+                let femtos = i128::from(n) * i128::from(crate::FEMTOS_PER_NANO) + i128::from(r);
+                let up = femtos.div_euclid(i128::from(crate::FEMTOS_PER_NANO))
+                    + i128::from(femtos.rem_euclid(i128::from(crate::FEMTOS_PER_NANO)) > 0);
+                (k, i64::try_from(up).unwrap_or(i64::MAX))
+            })
+            .collect())
+    }
 }

@@ -236,8 +236,8 @@ impl LedgerReader {
 
     /// What the LLM judge's calls cost, per judged route, over `since <= ts < until` (unix
     /// ms, the grade's time): (route, calls, USD). A judge call is a ledger row of its own
-    /// (ingress `judge`) whose grade signal names the judged request's route; a call that gave
-    /// no grade has no signal and stays under the judge's own route only.
+    /// (ingress `judge`) whose signal names the judged request's route (a grade, or an
+    /// unobserved signal when the judge gave none).
     pub async fn judge_spend(
         &self,
         since: Option<i64>,
