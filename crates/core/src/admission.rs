@@ -34,6 +34,8 @@ pub struct Admitted {
     pub key_id: String,
     /// Nano-dollars reserved.
     pub reserved_nanos: i64,
+    /// The team whose budgets it was also reserved against.
+    pub team: Option<String>,
 }
 
 /// Why a request was not admitted.
@@ -65,10 +67,17 @@ pub trait Admission: Send + Sync + Debug {
 
 /// Whether the key has any limit admission must check.
 pub fn limited(key: &KeyGrant) -> bool {
-    key.rpm.is_some()
-        || key.tpm.is_some()
-        || key.daily_nanos.is_some()
+    key.rpm.is_some() || key.tpm.is_some() || budgeted(key)
+}
+
+/// Whether the key, or its team, has a budget (a request must then be priced to be admitted).
+pub fn budgeted(key: &KeyGrant) -> bool {
+    key.daily_nanos.is_some()
         || key.monthly_nanos.is_some()
+        || key
+            .team
+            .as_ref()
+            .is_some_and(|t| t.daily_nanos.is_some() || t.monthly_nanos.is_some())
 }
 
 /// The worst-case ticket of a planned request: the dearest of the first `max_attempts`

@@ -85,6 +85,20 @@ pub struct KeyGrant {
     pub region: Option<String>,
     /// Tags added to every request (ledger, rules).
     pub tags: Vec<String>,
+    /// The key's team and the team's budgets (nano-dollars per UTC day and month), which bound
+    /// all the team's keys together.
+    pub team: Option<TeamBudget>,
+}
+
+/// A team's budgets, shared by its keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamBudget {
+    /// The team.
+    pub name: String,
+    /// Spend per UTC day, nano-dollars.
+    pub daily_nanos: Option<i64>,
+    /// Spend per UTC month, nano-dollars.
+    pub monthly_nanos: Option<i64>,
 }
 
 impl KeyGrant {

@@ -31,7 +31,7 @@ mod snapshot;
 pub mod stats;
 mod strategy;
 
-pub use cx::{Bill, Ending, Facts, KeyGrant, RequestCx, Sink};
+pub use cx::{Bill, Ending, Facts, KeyGrant, RequestCx, Sink, TeamBudget};
 pub use error::{ConfigError, CoreError};
 pub use features::Features;
 pub use snapshot::{

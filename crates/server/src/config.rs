@@ -38,6 +38,23 @@ pub struct Config {
     pub responses: ResponsesSection,
     /// `[state]`.
     pub state: StateSection,
+    /// `[[teams]]`: budgets a team's gateway keys share.
+    pub teams: Vec<TeamSection>,
+}
+
+/// `[[teams]]`: a team's budgets, which bound all its keys together (each key's own budgets
+/// still apply).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSection {
+    /// The team, as keys name it (`keys create --team`).
+    pub name: String,
+    /// Spend per UTC day, dollars.
+    #[serde(default)]
+    pub daily_usd: Option<rust_decimal::Decimal>,
+    /// Spend per UTC month, dollars.
+    #[serde(default)]
+    pub monthly_usd: Option<rust_decimal::Decimal>,
 }
 
 /// `[state]`: shared state across replicas (per-key limits and budgets).
@@ -292,6 +309,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
             "providers" => cfg.providers = list(v, "providers", &mut errors),
             "models" => cfg.models = list(v, "models", &mut errors),
             "routes" => cfg.routes = list(v, "routes", &mut errors),
+            "teams" => cfg.teams = list(v, "teams", &mut errors),
             other => errors.push(ConfigError::new(other, "unknown section")),
         }
     }

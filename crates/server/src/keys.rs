@@ -81,7 +81,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    fn of(rows: Vec<KeyRow>) -> KeySet {
+    fn of(rows: Vec<KeyRow>, teams: &[crate::config::TeamSection]) -> KeySet {
         let mut set = KeySet {
             enforced: !rows.is_empty(),
             ..KeySet::default()
@@ -100,6 +100,14 @@ impl KeySet {
                 pin_route: spec.pin_route,
                 region: spec.region,
                 tags: spec.tags,
+                team: spec.team.as_ref().map(|name| {
+                    let t = teams.iter().find(|t| &t.name == name);
+                    switchyard_core::TeamBudget {
+                        name: name.clone(),
+                        daily_nanos: t.and_then(|t| t.daily_usd).map(nanos),
+                        monthly_nanos: t.and_then(|t| t.monthly_usd).map(nanos),
+                    }
+                }),
             });
             set.by_id.insert(r.id, grant.clone());
             set.by_hash.insert(r.hash, grant);
@@ -126,10 +134,15 @@ impl Keys {
         self.set.load_full()
     }
 
-    /// Reload from the database; on failure the keys in force stay.
-    pub async fn reload(&self, reader: &LedgerReader) -> Result<(), String> {
+    /// Reload from the database (with the config's `[[teams]]` budgets); on failure the keys
+    /// in force stay.
+    pub async fn reload(
+        &self,
+        reader: &LedgerReader,
+        teams: &[crate::config::TeamSection],
+    ) -> Result<(), String> {
         let rows = reader.keys().await.map_err(|e| e.to_string())?;
-        self.set.store(Arc::new(KeySet::of(rows)));
+        self.set.store(Arc::new(KeySet::of(rows, teams)));
         Ok(())
     }
 }
@@ -147,7 +160,7 @@ pub fn spawn_refresh(gw: &GatewayHandle) -> Option<tokio::task::JoinHandle<()>> 
             let Ok(reader) = gw.reader().await else {
                 continue;
             };
-            if let Err(e) = gw.keys().reload(reader).await {
+            if let Err(e) = gw.keys().reload(reader, &gw.config().teams).await {
                 tracing::warn!(error = %e, "reloading gateway keys failed; the keys in force stay");
             }
         }
@@ -386,7 +399,10 @@ pub(crate) async fn admin_create(
     let (row, key) = create(reader, &new.name, &new.spec)
         .await
         .map_err(ApiError::bad_request)?;
-    gw.keys().reload(reader).await.map_err(ApiError::internal)?;
+    gw.keys()
+        .reload(reader, &gw.config().teams)
+        .await
+        .map_err(ApiError::internal)?;
     let mut v = listed(&row);
     v["key"] = serde_json::json!(key);
     Ok(Json(v))
@@ -423,6 +439,9 @@ pub(crate) async fn admin_revoke(
             format!("no active key `{id}`"),
         ));
     }
-    gw.keys().reload(reader).await.map_err(ApiError::internal)?;
+    gw.keys()
+        .reload(reader, &gw.config().teams)
+        .await
+        .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({"id": id, "revoked": true})))
 }

@@ -64,7 +64,15 @@ fn refusal(code: i64, t: &Ticket, w: &Windows) -> Refusal {
             w.minute_left,
         ),
         3 => ("daily budget".to_owned(), w.day_left),
-        _ => ("monthly budget".to_owned(), w.month_left),
+        4 => ("monthly budget".to_owned(), w.month_left),
+        5 => (
+            format!("team's daily budget ({})", team_name(t)),
+            w.day_left,
+        ),
+        _ => (
+            format!("team's monthly budget ({})", team_name(t)),
+            w.month_left,
+        ),
     };
     Refusal::Limit {
         what: format!(
@@ -96,7 +104,8 @@ impl Local {
         let w = Windows::at(now);
         let key = &t.key;
         let budgeted = key.daily_nanos.is_some() || key.monthly_nanos.is_some();
-        if budgeted && t.worst_nanos.is_none() {
+        let team = team_limits(t);
+        if (budgeted || team.is_some()) && t.worst_nanos.is_none() {
             return Err(unpriced(t));
         }
         let worst = t.worst_nanos.unwrap_or(0);
@@ -130,8 +139,26 @@ impl Local {
             {
                 return Err(refusal(4, t, &w));
             }
+        }
+        if let Some((tid, day, month)) = &team {
+            let reserved: i64 = st.reserved.get(tid).map_or(0, |r| r.values().sum());
+            let spent = |p: String| st.spent.get(&(tid.clone(), p)).copied().unwrap_or(0);
+            if day.is_some_and(|l| spent(format!("d:{}", w.day)) + reserved + worst > l) {
+                return Err(refusal(5, t, &w));
+            }
+            if month.is_some_and(|l| spent(format!("m:{}", w.month)) + reserved + worst > l) {
+                return Err(refusal(6, t, &w));
+            }
+        }
+        for holder in [
+            budgeted.then(|| key.id.clone()),
+            team.as_ref().map(|t| t.0.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        {
             st.reserved
-                .entry(key.id.clone())
+                .entry(holder)
                 .or_default()
                 .insert(t.request_id.clone(), worst);
         }
@@ -141,20 +168,39 @@ impl Local {
         Ok(Admitted {
             id: t.request_id.clone(),
             key_id: key.id.clone(),
-            reserved_nanos: if budgeted { worst } else { 0 },
+            reserved_nanos: if budgeted || team.is_some() { worst } else { 0 },
+            team: team.map(|t| t.0),
         })
     }
 
     fn settle(&self, a: &Admitted, spent: i64, now: i64) {
         let w = Windows::at(now);
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = st.reserved.get_mut(&a.key_id) {
-            r.remove(&a.id);
-        }
-        for p in [format!("d:{}", w.day), format!("m:{}", w.month)] {
-            *st.spent.entry((a.key_id.clone(), p)).or_default() += spent;
+        for holder in std::iter::once(&a.key_id).chain(a.team.as_ref()) {
+            if let Some(r) = st.reserved.get_mut(holder) {
+                r.remove(&a.id);
+            }
+            for p in [format!("d:{}", w.day), format!("m:{}", w.month)] {
+                *st.spent.entry((holder.clone(), p)).or_default() += spent;
+            }
         }
     }
+}
+
+fn team_name(t: &Ticket) -> &str {
+    t.key.team.as_ref().map_or("", |team| team.name.as_str())
+}
+
+/// The team's budgets, when it has any: (its counters' id, day limit, month limit).
+fn team_limits(t: &Ticket) -> Option<(String, Option<i64>, Option<i64>)> {
+    let team = t.key.team.as_ref()?;
+    (team.daily_nanos.is_some() || team.monthly_nanos.is_some()).then(|| {
+        (
+            format!("team:{}", team.name),
+            team.daily_nanos,
+            team.monthly_nanos,
+        )
+    })
 }
 
 fn unpriced(t: &Ticket) -> Refusal {
@@ -169,20 +215,32 @@ const RESERVE: &str = r"
 local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local dayl, monl, worst = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, ttl = tonumber(ARGV[7]), tonumber(ARGV[9])
-if rpm > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') + 1 > rpm then return 1 end
-if tpm > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') + tokens > tpm then return 2 end
-if dayl > 0 or monl > 0 then
-  local reserved = 0
-  local r = redis.call('HGETALL', KEYS[5])
+local tdl, tml = tonumber(ARGV[10]), tonumber(ARGV[11])
+local function reserved(h)
+  local sum = 0
+  local r = redis.call('HGETALL', h)
   for i = 1, #r, 2 do
     local amt, exp = string.match(r[i + 1], '(%d+):(%d+)')
-    if tonumber(exp) < now then redis.call('HDEL', KEYS[5], r[i]) else reserved = reserved + tonumber(amt) end
+    if tonumber(exp) < now then redis.call('HDEL', h, r[i]) else sum = sum + tonumber(amt) end
   end
-  if dayl > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') + reserved + worst > dayl then return 3 end
-  if monl > 0 and tonumber(redis.call('GET', KEYS[4]) or '0') + reserved + worst > monl then return 4 end
-  redis.call('HSET', KEYS[5], ARGV[8], string.format('%d:%d', worst, now + ttl))
-  redis.call('PEXPIRE', KEYS[5], ttl * 2)
+  return sum
 end
+local function spent(k) return tonumber(redis.call('GET', k) or '0') end
+if rpm > 0 and spent(KEYS[1]) + 1 > rpm then return 1 end
+if tpm > 0 and spent(KEYS[2]) + tokens > tpm then return 2 end
+if dayl > 0 or monl > 0 then
+  local rs = reserved(KEYS[5])
+  if dayl > 0 and spent(KEYS[3]) + rs + worst > dayl then return 3 end
+  if monl > 0 and spent(KEYS[4]) + rs + worst > monl then return 4 end
+end
+if tdl > 0 or tml > 0 then
+  local rs = reserved(KEYS[8])
+  if tdl > 0 and spent(KEYS[6]) + rs + worst > tdl then return 5 end
+  if tml > 0 and spent(KEYS[7]) + rs + worst > tml then return 6 end
+end
+local held = string.format('%d:%d', worst, now + ttl)
+if dayl > 0 or monl > 0 then redis.call('HSET', KEYS[5], ARGV[8], held); redis.call('PEXPIRE', KEYS[5], ttl * 2) end
+if tdl > 0 or tml > 0 then redis.call('HSET', KEYS[8], ARGV[8], held); redis.call('PEXPIRE', KEYS[8], ttl * 2) end
 if rpm > 0 then redis.call('INCR', KEYS[1]); redis.call('PEXPIRE', KEYS[1], 120000) end
 if tpm > 0 then redis.call('INCRBY', KEYS[2], tokens); redis.call('PEXPIRE', KEYS[2], 120000) end
 return 0
@@ -190,11 +248,13 @@ return 0
 
 /// The Lua script that settles: release the reservation, count the spend.
 const SETTLE: &str = r"
-redis.call('HDEL', KEYS[3], ARGV[1])
 local spent = tonumber(ARGV[2])
-if spent > 0 then
-  redis.call('INCRBY', KEYS[1], spent); redis.call('EXPIRE', KEYS[1], 259200)
-  redis.call('INCRBY', KEYS[2], spent); redis.call('EXPIRE', KEYS[2], 3456000)
+for h = 0, tonumber(ARGV[3]) - 1 do
+  redis.call('HDEL', KEYS[h * 3 + 3], ARGV[1])
+  if spent > 0 then
+    redis.call('INCRBY', KEYS[h * 3 + 1], spent); redis.call('EXPIRE', KEYS[h * 3 + 1], 259200)
+    redis.call('INCRBY', KEYS[h * 3 + 2], spent); redis.call('EXPIRE', KEYS[h * 3 + 2], 3456000)
+  end
 end
 return 0
 ";
@@ -318,13 +378,23 @@ impl Limiter {
         let w = Windows::at(now);
         let mut conn = shared.conn().await?;
         let [k1, k2, k3, k4, k5] = keys(&t.key.id, &w);
-        let budgeted = t.key.daily_nanos.is_some() || t.key.monthly_nanos.is_some();
+        let team = team_limits(t);
+        let tid = team
+            .as_ref()
+            .map_or_else(|| "team:-".to_owned(), |t| t.0.clone());
+        let [_, _, k6, k7, k8] = keys(&tid, &w);
+        // The worst case is reserved when the key or its team has a budget.
+        let budgeted =
+            t.key.daily_nanos.is_some() || t.key.monthly_nanos.is_some() || team.is_some();
         let script = redis::Script::new(RESERVE);
         let mut call = script.key(k1);
         call.key(k2)
             .key(k3)
             .key(k4)
             .key(k5)
+            .key(k6)
+            .key(k7)
+            .key(k8)
             .arg(t.key.rpm.unwrap_or(0))
             .arg(t.key.tpm.unwrap_or(0))
             .arg(t.tokens)
@@ -337,7 +407,9 @@ impl Limiter {
             })
             .arg(now)
             .arg(&t.request_id)
-            .arg(RESERVATION_TTL_MS);
+            .arg(RESERVATION_TTL_MS)
+            .arg(team.as_ref().and_then(|t| t.1).unwrap_or(0))
+            .arg(team.as_ref().and_then(|t| t.2).unwrap_or(0));
         tokio::time::timeout(REDIS_TIMEOUT, call.invoke_async::<i64>(&mut conn))
             .await
             .map_err(|_| "timed out".to_owned())?
@@ -353,7 +425,9 @@ impl Admission for Limiter {
             let Some(shared) = &me.redis else {
                 return me.local.reserve(&t, now);
             };
-            let budgeted = t.key.daily_nanos.is_some() || t.key.monthly_nanos.is_some();
+            let team = team_limits(&t).map(|t| t.0);
+            let budgeted =
+                t.key.daily_nanos.is_some() || t.key.monthly_nanos.is_some() || team.is_some();
             if budgeted && t.worst_nanos.is_none() {
                 return Err(unpriced(&t));
             }
@@ -371,6 +445,7 @@ impl Admission for Limiter {
                         } else {
                             0
                         },
+                        team,
                     })
                 }
                 Err(e) => {
@@ -399,12 +474,17 @@ impl Admission for Limiter {
         rt.spawn(async move {
             let Some(shared) = &me.redis else { return };
             let w = Windows::at(now);
-            let [_, _, k3, k4, k5] = keys(&a.key_id, &w);
             let settled = async {
                 let mut conn = shared.conn().await?;
                 let script = redis::Script::new(SETTLE);
-                let mut call = script.key(k3);
-                call.key(k4).key(k5).arg(&a.id).arg(spent);
+                let mut call = script.prepare_invoke();
+                let holders: Vec<&String> =
+                    std::iter::once(&a.key_id).chain(a.team.as_ref()).collect();
+                for h in &holders {
+                    let [_, _, day, month, resv] = keys(h, &w);
+                    call.key(day).key(month).key(resv);
+                }
+                call.arg(&a.id).arg(spent).arg(holders.len());
                 tokio::time::timeout(REDIS_TIMEOUT * 4, call.invoke_async::<i64>(&mut conn))
                     .await
                     .map_err(|_| "timed out".to_owned())?

@@ -144,7 +144,7 @@ impl Gateway {
         // The keys before the first request (an open gateway would otherwise serve anyone
         // until the first reload), then every few seconds.
         if let Ok(reader) = gw.reader().await {
-            if let Err(e) = gw.keys.reload(reader).await {
+            if let Err(e) = gw.keys.reload(reader, &gw.config().teams).await {
                 return Err(vec![ConfigError::new(
                     "ledger",
                     format!("reading the gateway keys failed: {e}"),

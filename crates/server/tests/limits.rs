@@ -299,3 +299,79 @@ async fn without_redis_a_restart_keeps_the_budget_spent() {
         "the restarted replica knows what was spent"
     );
 }
+
+/// A team's budget bounds all its keys together, across replicas sharing Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_budget_bounds_its_keys_together() {
+    let Some(redis) = redis_url() else { return };
+    team_budget(&format!("url = \"{redis}\""), 2).await;
+}
+
+/// The same in process, on one replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_budget_bounds_its_keys_together_in_process() {
+    team_budget("", 1).await;
+}
+
+async fn team_budget(state: &str, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let team = format!("eng-{}", uuid::Uuid::now_v7().simple());
+    let spec = || keys::KeySpec {
+        team: Some(team.clone()),
+        ..Default::default()
+    };
+    let (a_id, a) = key(&ledger, "alice", spec()).await;
+    let (b_id, b) = key(&ledger, "bob", spec()).await;
+    let budget = rust_decimal::Decimal::new(2, 4); // $0.0002 for the whole team
+    let state = format!("{state}\n[[teams]]\nname = \"{team}\"\ndaily_usd = {budget}");
+    let mut replicas = Vec::new();
+    for _ in 0..n {
+        replicas.push(replica(&sim.base_url(), &ledger, &state).await);
+    }
+    let http = reqwest::Client::new();
+    let sent = (0..24).map(|i| {
+        let (http, url) = (http.clone(), replicas[i % n].clone());
+        let key = if i % 4 < 2 { a.clone() } else { b.clone() };
+        tokio::spawn(async move {
+            let r = ask(&http, &url, &key).await;
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        })
+    });
+    let results: Vec<(u16, String)> = futures::future::join_all(sent)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let admitted = results.iter().filter(|(s, _)| *s == 200).count();
+    assert!(admitted >= 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|(s, body)| *s == 429 && body.contains("team's daily budget")),
+        "{results:?}"
+    );
+    let reader = LedgerReader::connect(&ledger).await.unwrap();
+    let mut spent = rust_decimal::Decimal::ZERO;
+    for _ in 0..100 {
+        let rows: Vec<_> = reader
+            .rows(None, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r.key_id.as_deref(), Some(k) if k == a_id || k == b_id))
+            .filter(|r| r.status == "ok")
+            .collect();
+        if rows.len() == admitted {
+            spent = rows.iter().filter_map(|r| r.cost()).sum();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        spent > rust_decimal::Decimal::ZERO && spent <= budget,
+        "the team spent {spent} of {budget}"
+    );
+}
