@@ -143,8 +143,14 @@ impl Gateway {
         });
         // The keys before the first request (an open gateway would otherwise serve anyone
         // until the first reload), then every few seconds.
-        if let Ok(reader) = gw.reader().await {
-            if let Err(e) = gw.keys.reload(reader, &gw.config().teams).await {
+        // With a ledger, a replica that cannot read the keys does not start (it would serve
+        // everyone); without one there are no keys.
+        if gw.ledger_url.is_some() {
+            let loaded = match gw.reader().await {
+                Ok(reader) => gw.keys.reload(reader, &gw.config().teams).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = loaded {
                 return Err(vec![ConfigError::new(
                     "ledger",
                     format!("reading the gateway keys failed: {e}"),
