@@ -82,13 +82,7 @@ async fn style() -> Response {
 }
 
 async fn reader(gw: &GatewayHandle) -> Result<&LedgerReader, ApiError> {
-    gw.reader().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            format!("the dashboard reads the ledger: {e}"),
-        )
-    })
+    gw.ledger_for("the dashboard reads the ledger").await
 }
 
 fn store_err(e: switchyard_store::StoreError) -> ApiError {

@@ -83,11 +83,7 @@ async fn generate(
                     Event::Chunk(c) => enc.chunk(&c),
                     Event::Usage(c, usage, bill) => {
                         let head = enc.chunk(&c);
-                        let bill = json!({
-                            "cost_usd": bill.cost,
-                            "baseline_cost_usd": bill.baseline,
-                            "unpriced": !bill.cost.is_priced(),
-                        });
+                        let bill = crate::sse::annotate(&bill);
                         let tail = enc.finish(Some(&usage), Some(("switchyard", bill)));
                         match (head, tail) {
                             (Some(h), Some(t)) => Some([h, t].concat().into()),
@@ -95,11 +91,7 @@ async fn generate(
                         }
                     }
                     Event::Done => enc.finish(None, None),
-                    Event::Failed(e) => Some(enc.error(&format!(
-                        "switchyard: the upstream stream failed after the answer began; the \
-                         answer is incomplete: {}",
-                        switchyard_providers::redact_secrets(&e.message)
-                    ))),
+                    Event::Failed(e) => Some(enc.error(&crate::sse::incomplete(&e))),
                 };
                 std::future::ready(bytes.map(Ok::<_, std::convert::Infallible>))
             });
@@ -122,14 +114,7 @@ async fn count_tokens(gw: GatewayHandle, headers: HeaderMap, body: Body, model: 
     let counted = async {
         let bytes = crate::app::read_body(&headers, body, &gw.config().server).await?;
         let req = ingress::parse_count(&bytes, model).map_err(ApiError::bad_request)?;
-        let tools = req
-            .tools
-            .as_ref()
-            .map(|t| serde_json::to_string(t).unwrap_or_default())
-            .map_or(0, |s| switchyard_core::features::count_tokens(&s));
-        let messages = switchyard_core::features::exact_input_tokens(&req)
-            .ok_or_else(|| ApiError::internal("the tokenizer is unavailable"))?;
-        Ok::<u64, ApiError>(messages + tools)
+        crate::messages::count_locally(&req)
     }
     .await;
     match counted {

@@ -381,13 +381,8 @@ pub async fn create(
 }
 
 async fn reader(gw: &GatewayHandle) -> Result<&LedgerReader, ApiError> {
-    gw.reader().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            format!("gateway keys live in the ledger's database: {e}"),
-        )
-    })
+    gw.ledger_for("gateway keys live in the ledger's database")
+        .await
 }
 
 /// `POST /admin/keys`.

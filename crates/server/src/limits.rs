@@ -259,6 +259,12 @@ end
 return 0
 ";
 
+/// The scripts, hashed once (Redis runs them by hash, loading them on first use).
+static RESERVE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(RESERVE));
+static SETTLE_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(SETTLE));
+
 /// The gateway's limiter.
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -386,7 +392,7 @@ impl Limiter {
         // The worst case is reserved when the key or its team has a budget.
         let budgeted =
             t.key.daily_nanos.is_some() || t.key.monthly_nanos.is_some() || team.is_some();
-        let script = redis::Script::new(RESERVE);
+        let script = &*RESERVE_SCRIPT;
         let mut call = script.key(k1);
         call.key(k2)
             .key(k3)
@@ -476,7 +482,7 @@ impl Admission for Limiter {
             let w = Windows::at(now);
             let settled = async {
                 let mut conn = shared.conn().await?;
-                let script = redis::Script::new(SETTLE);
+                let script = &*SETTLE_SCRIPT;
                 let mut call = script.prepare_invoke();
                 let holders: Vec<&String> =
                     std::iter::once(&a.key_id).chain(a.team.as_ref()).collect();

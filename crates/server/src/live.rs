@@ -202,6 +202,20 @@ impl Gateway {
             .map_err(|e| e.to_string())
     }
 
+    /// [`Self::reader`] for an endpoint that needs the ledger: a 503 saying `what` otherwise.
+    pub(crate) async fn ledger_for(
+        &self,
+        what: &str,
+    ) -> Result<&switchyard_store::LedgerReader, crate::ApiError> {
+        self.reader().await.map_err(|e| {
+            crate::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                format!("{what}: {e}"),
+            )
+        })
+    }
+
     /// The latest audit, if one ran.
     pub fn last_audit(&self) -> Option<Arc<crate::audit::Audit>> {
         self.audit.load().as_ref().clone()

@@ -48,14 +48,7 @@ pub(crate) async fn count_tokens(
         if let Some(answer) = upstream_count(&gw, &req, &headers).await {
             return Ok(answer);
         }
-        let tools = req
-            .tools
-            .as_ref()
-            .map(|t| serde_json::to_string(t).unwrap_or_default())
-            .map_or(0, |s| switchyard_core::features::count_tokens(&s));
-        let messages = switchyard_core::features::exact_input_tokens(&req)
-            .ok_or_else(|| crate::ApiError::internal("the tokenizer is unavailable"))?;
-        Ok::<_, crate::ApiError>((messages + tools, "estimated; o200k_base".to_owned()))
+        Ok::<_, crate::ApiError>((count_locally(&req)?, "estimated; o200k_base".to_owned()))
     }
     .await;
     match counted {
@@ -92,4 +85,17 @@ async fn upstream_count(
         }
         Err(_) => None,
     }
+}
+
+/// The request's input tokens (messages and tool definitions) by the gateway's `o200k_base`
+/// tokenizer: the estimate every `count_tokens` endpoint answers without an upstream.
+pub(crate) fn count_locally(req: &switchyard_types::ChatRequest) -> Result<u64, crate::ApiError> {
+    let tools = req
+        .tools
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_default())
+        .map_or(0, |s| switchyard_core::features::count_tokens(&s));
+    let messages = switchyard_core::features::exact_input_tokens(req)
+        .ok_or_else(|| crate::ApiError::internal("the tokenizer is unavailable"))?;
+    Ok(messages + tools)
 }

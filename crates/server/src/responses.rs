@@ -41,13 +41,8 @@ fn tenant(headers: &HeaderMap, metadata: Option<&serde_json::Map<String, Value>>
 }
 
 async fn reader(gw: &GatewayHandle) -> Result<&LedgerReader, ApiError> {
-    gw.reader().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_error",
-            format!("stored responses live in the ledger's database: {e}"),
-        )
-    })
+    gw.ledger_for("stored responses live in the ledger's database")
+        .await
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -59,7 +54,14 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// The stored turn `id` of `tenant`.
-async fn load(gw: &GatewayHandle, id: &str, tenant: &str) -> Result<StoredTurn, ApiError> {
+/// The stored turn `id` of `tenant`; with `limit`, a turn whose stored conversation is larger
+/// is refused (a continued conversation is bounded like a request body).
+async fn load(
+    gw: &GatewayHandle,
+    id: &str,
+    tenant: &str,
+    limit: Option<usize>,
+) -> Result<StoredTurn, ApiError> {
     if id.len() > 128 {
         return Err(not_found(id));
     }
@@ -69,6 +71,12 @@ async fn load(gw: &GatewayHandle, id: &str, tenant: &str) -> Result<StoredTurn, 
         .await
         .map_err(|e| ApiError::internal(format!("reading a stored response failed: {e}")))?
         .ok_or_else(|| not_found(id))?;
+    if limit.is_some_and(|l| stored.body.len() > l) {
+        return Err(ApiError::bad_request(format!(
+            "the conversation of `{id}` is larger than server.max_body_bytes; start a new one \
+             (send the items you want to keep as input)"
+        )));
+    }
     serde_json::from_str(&stored.body)
         .map_err(|e| ApiError::internal(format!("a stored response is unreadable: {e}")))
 }
@@ -181,7 +189,7 @@ async fn prepare(
     let tenant = tenant(headers, req.metadata.as_ref());
     let (history, chain) = match &req.previous_response_id {
         Some(prev) => {
-            let turn = load(gw, prev, &tenant)
+            let turn = load(gw, prev, &tenant, Some(config.server.max_body_bytes))
                 .await
                 .map_err(|e| e.param("previous_response_id"))?;
             (turn.items, turn.session)
@@ -263,11 +271,7 @@ fn stream(
                 Event::Chunk(c) => st.enc.chunk(&c),
                 Event::Usage(c, usage, bill) => {
                     st.usage = usage;
-                    st.bill = Some(json!({
-                        "cost_usd": bill.cost,
-                        "baseline_cost_usd": bill.baseline,
-                        "unpriced": !bill.cost.is_priced(),
-                    }));
+                    st.bill = Some(crate::sse::annotate(&bill));
                     st.enc.chunk(&c)
                 }
                 Event::Done => {
@@ -281,14 +285,7 @@ fn stream(
                 }
                 Event::Failed(e) => {
                     st.over = true;
-                    st.enc.failed(
-                        e.class.as_str(),
-                        &format!(
-                            "switchyard: the upstream stream failed after the answer began; \
-                             the answer is incomplete: {}",
-                            switchyard_providers::redact_secrets(&e.message)
-                        ),
-                    )
+                    st.enc.failed(e.class.as_str(), &crate::sse::incomplete(&e))
                 }
             };
             if !out.is_empty() {
@@ -304,7 +301,7 @@ pub(crate) async fn get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match load(&gw, &id, &tenant(&headers, None)).await {
+    match load(&gw, &id, &tenant(&headers, None), None).await {
         Ok(turn) => Json(turn.response).into_response(),
         Err(e) => e.into_response(),
     }
@@ -317,7 +314,7 @@ pub(crate) async fn input_items(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match load(&gw, &id, &tenant(&headers, None)).await {
+    match load(&gw, &id, &tenant(&headers, None), None).await {
         Ok(turn) => {
             let outputs = output_as_input(&turn.response).len();
             let n = turn.items.len().saturating_sub(outputs);

@@ -81,7 +81,7 @@ pub(crate) fn coalesce(
 }
 
 /// The `switchyard` object of the usage chunk: the request's bill, as the ledger records it.
-fn annotate(bill: &Bill) -> serde_json::Value {
+pub(crate) fn annotate(bill: &Bill) -> serde_json::Value {
     json!({
         "cost_usd": bill.cost,
         "baseline_cost_usd": bill.baseline,
@@ -104,7 +104,7 @@ fn encode_chunk(mut chunk: ChatChunk, include_usage: bool) -> Option<Bytes> {
     Some(Bytes::from(buf))
 }
 
-fn incomplete(e: &ProviderError) -> String {
+pub(crate) fn incomplete(e: &ProviderError) -> String {
     format!(
         "switchyard: the upstream stream failed after the answer began; the answer is incomplete: {}",
         switchyard_providers::redact_secrets(&e.message)

@@ -15,7 +15,6 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
-use switchyard_server::{app, config, Gateway};
 use switchyard_sim::{Sim, SimConfig};
 
 const ADMIN: &str = "admin-token-for-tests";
@@ -47,17 +46,8 @@ async fn replica(sim: &str, ledger: &str, admin: bool) -> String {
             ""
         }
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|v: &str| (v == "ADMIN_TOKEN").then(|| ADMIN.to_owned())),
-    )
-    .await
-    .unwrap();
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
-    url
+    let secrets = Arc::new(|v: &str| (v == "ADMIN_TOKEN").then(|| ADMIN.to_owned()));
+    common::start_with_secrets(&text, secrets).await.1
 }
 
 fn chat(model: &str) -> Value {

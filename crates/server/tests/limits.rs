@@ -13,10 +13,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
-use switchyard_server::{app, config, keys, Gateway};
+use switchyard_server::keys;
 use switchyard_sim::{Sim, SimConfig};
 use switchyard_store::LedgerReader;
 
@@ -53,17 +51,7 @@ async fn replica(sim: &str, ledger: &str, state: &str) -> String {
         price = {{ input = 1.00, output = 2.00 }}
         "#
     );
-    let gw = Gateway::start(
-        config::parse(&text).unwrap(),
-        None,
-        Arc::new(|_: &str| None),
-    )
-    .await
-    .unwrap();
-    let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(app::serve(listener, gw, std::future::pending()));
-    url
+    common::serve(&text).await
 }
 
 async fn key(ledger: &str, name: &str, spec: keys::KeySpec) -> (String, String) {

@@ -58,21 +58,29 @@ pub fn route(call: &str) -> Result<(&str, Action), String> {
 
 /// Parse a `generateContent` body for `model` into the canonical form.
 pub fn parse_request(body: &[u8], model: &str, stream: bool) -> Result<ChatRequest, String> {
-    let w: GenerateContentRequest<'static> =
+    // Parsed once; the typed view is read from it, the JSON-Schema variants the wire type does
+    // not name are read from it directly.
+    let raw: Value =
         serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))?;
-    // Fields the wire type does not name (the JSON-Schema variants).
-    let raw: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    to_chat(w, &raw, model, stream)
+    typed_chat(&raw, model, stream)
+}
+
+fn typed_chat(raw: &Value, model: &str, stream: bool) -> Result<ChatRequest, String> {
+    use serde::Deserialize;
+    let w = GenerateContentRequest::<'static>::deserialize(raw)
+        .map_err(|e| format!("invalid request body: {e}"))?;
+    to_chat(w, raw, model, stream)
 }
 
 /// A `countTokens` body: `contents` (and the rest), or a whole `generateContentRequest`.
 pub fn parse_count(body: &[u8], model: &str) -> Result<ChatRequest, String> {
     let raw: Value =
         serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))?;
-    let inner = raw.get("generateContentRequest").unwrap_or(&raw);
-    let w: GenerateContentRequest<'static> =
-        serde_json::from_value(inner.clone()).map_err(|e| format!("invalid request body: {e}"))?;
-    to_chat(w, inner, model, false)
+    typed_chat(
+        raw.get("generateContentRequest").unwrap_or(&raw),
+        model,
+        false,
+    )
 }
 
 fn to_chat(
@@ -556,9 +564,8 @@ pub fn parse_embed(body: &[u8], model: &str, batch: bool) -> Result<EmbeddingsRe
     let mut inputs = Vec::with_capacity(requests.len());
     let mut dimensions = None;
     for (i, r) in requests.iter().enumerate() {
-        let content: Content<'static> = serde_json::from_value(
+        let content = <Content<'static> as serde::Deserialize>::deserialize(
             r.get("content")
-                .cloned()
                 .ok_or_else(|| format!("requests[{i}].content is required"))?,
         )
         .map_err(|e| format!("requests[{i}].content: {e}"))?;

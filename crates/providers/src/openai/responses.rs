@@ -128,7 +128,7 @@ impl ResponsesRequest {
     /// The input as items (a string input is one user message).
     pub fn input_items(&self) -> Vec<Value> {
         match &self.input {
-            Input::Text(t) => vec![json!({"type": "message", "role": "user", "content": t})],
+            Input::Text(t) => vec![user_item(t)],
             Input::Items(items) => items.clone(),
         }
     }
@@ -140,7 +140,16 @@ impl ResponsesRequest {
         if let Some(i) = self.instructions.as_ref().filter(|i| !i.is_empty()) {
             messages.push(text_message(Role::System, i.clone()));
         }
-        for (n, item) in history.iter().chain(&self.input_items()).enumerate() {
+        // A string input is one user message; items are read where they are (not copied).
+        let one;
+        let input: &[Value] = match &self.input {
+            Input::Items(items) => items,
+            Input::Text(t) => {
+                one = [user_item(t)];
+                &one
+            }
+        };
+        for (n, item) in history.iter().chain(input).enumerate() {
             push_item(&mut messages, item).map_err(|e| format!("input[{n}]: {e}"))?;
         }
         if messages.is_empty() {
@@ -227,6 +236,11 @@ impl ResponsesRequest {
         m.insert("truncation".into(), json!("disabled"));
         m
     }
+}
+
+/// A string input as the one user message item it stands for.
+fn user_item(text: &str) -> Value {
+    json!({"type": "message", "role": "user", "content": text})
 }
 
 fn text_message(role: Role, text: String) -> Message {

@@ -11,7 +11,15 @@ use switchyard_store::{LedgerReader, LedgerRow};
 /// Start a gateway from the config `text` on a free loopback port, served until the test's
 /// runtime ends; returns its handle and base URL.
 pub async fn start(text: &str) -> (GatewayHandle, String) {
-    let gw = Gateway::start(config::parse(text).unwrap(), None, Arc::new(|_: &str| None))
+    start_with_secrets(text, Arc::new(|_: &str| None)).await
+}
+
+/// [`start`], with the environment variables `secrets` answers.
+pub async fn start_with_secrets(
+    text: &str,
+    secrets: switchyard_server::SecretLookup,
+) -> (GatewayHandle, String) {
+    let gw = Gateway::start(config::parse(text).unwrap(), None, secrets)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let listener = app::bind(([127, 0, 0, 1], 0).into()).await.unwrap();
