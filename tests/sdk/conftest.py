@@ -64,6 +64,12 @@ name = "cutter"              # streams: 5 tokens, then the upstream connection d
 provider = "sim"
 upstream = "sim-cut-5"
 
+[[models]]
+name = "flexible"            # sells a flex tier at half price (the simulator serves it)
+provider = "sim"
+upstream = "sim-cheap"
+price = { input = 0.2, output = 0.8, flex = { input = 0.1, output = 0.4 } }
+
 [routing]
 default = "auto"
 baseline = "sim-premium"
@@ -82,6 +88,12 @@ candidates = ["sim-cheap", "sim-premium"]
 evaluators = [{ kind = "json" }]
 # The operator opted in to keeping this route's prompts and answers (the request page shows them).
 capture = { retention = "1h" }
+
+# Repeats of a temperature-0 request are answered from the response cache, at $0.
+[[routes]]
+name = "cached"
+candidates = ["sim-cheap"]
+cache = { ttl = "10m" }
 
 [[routes]]
 name = "resilient"

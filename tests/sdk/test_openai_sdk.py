@@ -571,3 +571,67 @@ def test_error_bodies_match_openapi_schema(gateway, validate_schema, body, statu
     else:
         assert r.status_code == status
     validate_schema("ErrorResponse", r.json())
+
+
+# --- economics: service tiers and the response cache -------------------------------------------
+
+
+def test_flex_service_tier_is_asked_served_and_billed(openai_client):
+    from decimal import Decimal
+
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="flexible", service_tier="flex", messages=user("Tag this product."), max_tokens=32
+    )
+    completion = raw.parse()
+    assert completion.service_tier == "flex"
+    u = completion.usage
+    expected = (Decimal(u.prompt_tokens) * Decimal("0.1") + Decimal(u.completion_tokens) * Decimal("0.4")) / Decimal(
+        1_000_000
+    )
+    assert Decimal(raw.headers["x-switchyard-cost-usd"]) == expected
+    # Without the tier: standard rates, twice as much.
+    raw = openai_client.chat.completions.with_raw_response.create(
+        model="flexible", messages=user("Tag this product."), max_tokens=32
+    )
+    completion = raw.parse()
+    assert completion.service_tier == "default"
+    u = completion.usage
+    standard = (Decimal(u.prompt_tokens) * Decimal("0.2") + Decimal(u.completion_tokens) * Decimal("0.8")) / Decimal(
+        1_000_000
+    )
+    assert Decimal(raw.headers["x-switchyard-cost-usd"]) == standard
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_response_cache_answers_a_repeat_at_no_cost(openai_client, stream):
+    import uuid
+
+    question = user(f"What are your opening hours? ({uuid.uuid4()}, stream={stream})")
+
+    def ask():
+        if not stream:
+            raw = openai_client.chat.completions.with_raw_response.create(
+                model="cached", temperature=0, messages=question
+            )
+            c = raw.parse()
+            return raw.headers, c.choices[0].message.content, raw.headers["x-switchyard-cost-usd"]
+        with openai_client.chat.completions.with_streaming_response.create(
+            model="cached", temperature=0, messages=question, stream=True, stream_options={"include_usage": True}
+        ) as resp:
+            text, cost = "", None
+            for chunk in resp.parse():
+                if chunk.choices and chunk.choices[0].delta.content:
+                    text += chunk.choices[0].delta.content
+                extra = getattr(chunk, "model_extra", None) or {}
+                if "switchyard" in extra:
+                    cost = extra["switchyard"]["cost_usd"]
+            return resp.headers, text, cost
+
+    h1, text1, cost1 = ask()
+    assert "x-switchyard-cache" not in h1
+    assert float(cost1) > 0
+    h2, text2, cost2 = ask()
+    assert h2["x-switchyard-cache"] == "hit"
+    assert text2 == text1
+    assert float(cost2) == 0
+

@@ -20,15 +20,22 @@ struct Kind {
     prompt: &'static str,
     weight: usize,
     stream: bool,
+    /// The same question every time, asked with temperature 0 (the response cache answers
+    /// repeats); otherwise each request is a new ticket.
+    repeat: bool,
+    /// The latency lane (`flex`: the provider's cheaper, slower tier).
+    lane: Option<&'static str>,
 }
 
 const WORKLOAD: &[Kind] = &[
-    Kind { task: "classification", prompt: "Classify the sentiment of this review as positive, negative or neutral: 'The delivery was late but the product is great.'", weight: 4, stream: false },
-    Kind { task: "extraction", prompt: "Extract the invoice number, date and total from: 'Invoice INV-2291 dated 2026-03-04, total due EUR 1,240.50.'", weight: 3, stream: false },
-    Kind { task: "faq", prompt: "How do I reset my password?", weight: 3, stream: true },
-    Kind { task: "spam", prompt: "Is this message spam? 'You won a free cruise, click here to claim.'", weight: 2, stream: false },
-    Kind { task: "reasoning", prompt: "A customer was charged twice for an annual plan, then downgraded mid-cycle and asked for a partial refund in a different currency. Walk through the refund calculation step by step, state your assumptions, and draft a reply that explains it clearly.", weight: 2, stream: true },
-    Kind { task: "code", prompt: "Write a Rust function that merges overlapping intervals and explain its complexity.", weight: 1, stream: false },
+    Kind { task: "classification", prompt: "Classify the sentiment of this review as positive, negative or neutral: 'The delivery was late but the product is great.'", weight: 4, stream: false, repeat: false, lane: None },
+    Kind { task: "extraction", prompt: "Extract the invoice number, date and total from: 'Invoice INV-2291 dated 2026-03-04, total due EUR 1,240.50.'", weight: 3, stream: false, repeat: false, lane: None },
+    Kind { task: "faq", prompt: "How do I reset my password?", weight: 3, stream: true, repeat: false, lane: None },
+    Kind { task: "spam", prompt: "Is this message spam? 'You won a free cruise, click here to claim.'", weight: 2, stream: false, repeat: false, lane: None },
+    Kind { task: "reasoning", prompt: "A customer was charged twice for an annual plan, then downgraded mid-cycle and asked for a partial refund in a different currency. Walk through the refund calculation step by step, state your assumptions, and draft a reply that explains it clearly.", weight: 2, stream: true, repeat: false, lane: None },
+    Kind { task: "code", prompt: "Write a Rust function that merges overlapping intervals and explain its complexity.", weight: 1, stream: false, repeat: false, lane: None },
+    Kind { task: "faq-repeat", prompt: "What are your opening hours?", weight: 3, stream: false, repeat: true, lane: None },
+    Kind { task: "enrichment", prompt: "Tag this product description with three categories: 'Waterproof hiking boots with ankle support.'", weight: 2, stream: false, repeat: false, lane: Some("flex") },
 ];
 
 /// When the cheap provider is down, relative to the start of the workload.
@@ -47,6 +54,7 @@ struct Outcome {
     cost: Option<f64>,
     baseline: Option<f64>,
     unpriced: bool,
+    cache_hit: bool,
 }
 
 /// Run the demo.
@@ -166,24 +174,33 @@ fn demo_sim() -> SimConfig {
 }
 
 async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyhow::Result<Outcome> {
+    let question = if k.repeat {
+        k.prompt.to_owned()
+    } else {
+        format!("{} (ticket #{i})", k.prompt)
+    };
     let mut body = json!({
         "model": "auto",
         "messages": [
             {"role": "system", "content": "You are a helpful support assistant."},
-            {"role": "user", "content": format!("{} (ticket #{i})", k.prompt)}
+            {"role": "user", "content": question}
         ],
         "stream": k.stream,
     });
     if k.stream {
         body["stream_options"] = json!({"include_usage": true});
     }
+    if k.repeat {
+        body["temperature"] = json!(0);
+    }
     let started = Instant::now();
-    let resp = client
+    let mut rb = client
         .post(format!("{base}/v1/chat/completions"))
-        .header("x-switchyard-task", k.task)
-        .json(&body)
-        .send()
-        .await?;
+        .header("x-switchyard-task", k.task);
+    if let Some(lane) = k.lane {
+        rb = rb.header("x-switchyard-lane", lane);
+    }
+    let resp = rb.json(&body).send().await?;
     let status = resp.status().as_u16();
     let header = |n: &str| {
         resp.headers()
@@ -193,6 +210,7 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
             .to_owned()
     };
     let (model, rule) = (header("x-switchyard-model"), header("x-switchyard-rule"));
+    let cache_hit = header("x-switchyard-cache") == "hit";
     let attempts = header("x-switchyard-attempts").parse().unwrap_or(0);
     let overhead_us = header("x-switchyard-overhead-us").parse().unwrap_or(0);
     let (mut cost, mut baseline) = (
@@ -239,6 +257,7 @@ async fn send(client: &reqwest::Client, base: &str, k: &Kind, i: usize) -> anyho
         unpriced: cost == "unpriced",
         cost: cost.parse().ok(),
         baseline: baseline.parse().ok(),
+        cache_hit,
     })
 }
 
@@ -283,6 +302,21 @@ fn print_summary(os: &[Outcome]) -> anyhow::Result<()> {
         counts(os.iter().map(|o| o.model.as_str()))
     )?;
     writeln!(out, "outage: {failovers} request(s) failed over to another deployment (x-switchyard-attempts > 1); none lost")?;
+    let hits: Vec<&Outcome> = os.iter().filter(|o| o.cache_hit).collect();
+    writeln!(
+        out,
+        "response cache: {} repeated question(s) answered from the cache at $0 (x-switchyard-cache: hit); their baseline ${:.6}",
+        hits.len(),
+        hits.iter().filter_map(|o| o.baseline).sum::<f64>()
+    )?;
+    let flex: Vec<&Outcome> = os.iter().filter(|o| o.task == "enrichment").collect();
+    writeln!(
+        out,
+        "flex lane: {} enrichment request(s) on {} at the flex tier's half price, ${:.6}",
+        flex.len(),
+        counts(flex.iter().map(|o| o.model.as_str())),
+        flex.iter().filter_map(|o| o.cost).sum::<f64>()
+    )?;
     writeln!(
         out,
         "latency: p50 {:.1} ms, p95 {:.1} ms; gateway overhead p50 {} µs, p99 {} µs",

@@ -129,6 +129,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         .judge_spend(Some(since), until)
         .await
         .context("read the judge's spend from the ledger")?;
+    let econ = reader
+        .economics(since, until.unwrap_or_else(|| now_ms() + 1))
+        .await
+        .context("read the response cache's and service tiers' use from the ledger")?;
     reader.close().await;
     let of = |g: GroupBy| -> Vec<SummaryRow> {
         dims.iter()
@@ -168,7 +172,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "judge": q.judge, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
+            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "judge": q.judge, "economics": econ, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -235,6 +239,23 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     String::new()
                 }
             )?;
+            if econ.cache_hits > 0 {
+                writeln!(
+                    out,
+                    "response cache: {} hit(s) at $0, saved ${} (what those answers cost where they came from)",
+                    econ.cache_hits,
+                    econ.cache_saved.normalize()
+                )?;
+            }
+            for (tier, u) in &econ.tiers {
+                writeln!(
+                    out,
+                    "{tier} tier: {} request(s), ${} vs ${} at the baseline's standard rates",
+                    u.requests,
+                    u.cost.normalize(),
+                    u.baseline.normalize()
+                )?;
+            }
             for (d, rows) in &groups {
                 writeln!(out, "\nby {}:", d.name())?;
                 writeln!(

@@ -6,15 +6,24 @@
 
 use std::borrow::Cow;
 
-use switchyard_types::{ChatRequest, Content, ContentPart, Message, Role, Stop};
+use switchyard_types::{ChatRequest, Content, ContentPart, Message, Role, ServiceTier, Stop};
 
 use crate::config::Adjust;
 
-/// The request as deployment `d` is sent it: its adjustments, and — for any upstream but
+/// The request as deployment `d` is sent it: its adjustments, the service tier it is asked
+/// for when `tier` is wanted ([`crate::Deployment::tier_for`]), and — for any upstream but
 /// Gemini — tool call ids cleaned of the Gemini thought signatures they may carry
 /// (provider-bound state goes back only to the API that wrote it).
-pub fn for_deployment<'r>(d: &crate::Deployment, req: &'r ChatRequest) -> Cow<'r, ChatRequest> {
-    let req = apply(d.adjust.as_deref(), req);
+pub fn for_deployment<'r>(
+    d: &crate::Deployment,
+    req: &'r ChatRequest,
+    tier: ServiceTier,
+) -> Cow<'r, ChatRequest> {
+    let mut req = apply(d.adjust.as_deref(), req);
+    let ask = Some(d.tier_for(tier)).filter(|t| !t.is_standard());
+    if req.service_tier != ask {
+        req.to_mut().service_tier = ask;
+    }
     if d.provider_kind == switchyard_providers::ProviderKind::Gemini
         || !switchyard_providers::thought::signed(&req)
     {

@@ -14,7 +14,7 @@ use futures::{stream::BoxStream, StreamExt};
 use switchyard_providers::{
     CallCx, ErrorClass, Provider, ProviderError, RateLimitInfo, StreamItem, Timeouts, UpstreamMeta,
 };
-use switchyard_types::{ChatRequest, EmbeddingsRequest, Message, Role, Usage};
+use switchyard_types::{ChatRequest, EmbeddingsRequest, Message, Role, ServiceTier, Usage};
 use tokio::time::Instant;
 
 use crate::{
@@ -113,9 +113,9 @@ pub async fn chat(
     Result<(DeploymentId, switchyard_providers::Reply), CoreError>,
     Attempts,
 ) {
-    run(snap, plan, |id, t, remaining| async move {
+    run(snap, plan, |id, tier, t, remaining| async move {
         let d = snap.deployment(id);
-        let req = crate::adjust::for_deployment(d, req);
+        let req = crate::adjust::for_deployment(d, req, tier);
         let reply = whole(t.response.min(remaining), d.provider.chat(&req, call_cx(d))).await?;
         Ok(Done {
             served: named(&reply.response.model),
@@ -136,8 +136,8 @@ pub async fn chat_stream(
     plan: &Plan,
     req: &ChatRequest,
 ) -> (Result<(DeploymentId, StreamStart), CoreError>, Attempts) {
-    run(snap, plan, |id, t, remaining| async move {
-        start_stream(snap, id, t, remaining, req).await
+    run(snap, plan, |id, tier, t, remaining| async move {
+        start_stream(snap, id, tier, t, remaining, req).await
     })
     .await
 }
@@ -152,7 +152,7 @@ pub async fn embed(
     Result<(DeploymentId, switchyard_providers::EmbedReply), CoreError>,
     Attempts,
 ) {
-    run(snap, plan, |id, t, remaining| async move {
+    run(snap, plan, |id, _tier, t, remaining| async move {
         let d = snap.deployment(id);
         let reply = whole(
             t.response.min(remaining),
@@ -250,6 +250,7 @@ async fn whole<T>(
 async fn start_stream(
     snap: &Snapshot,
     id: DeploymentId,
+    tier: ServiceTier,
     t: Timeouts,
     remaining: Duration,
     req: &ChatRequest,
@@ -259,7 +260,7 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let req = crate::adjust::for_deployment(d, req);
+        let req = crate::adjust::for_deployment(d, req, tier);
         let reply = d.provider.chat_stream(&req, call_cx(d)).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();
@@ -353,7 +354,8 @@ pub async fn resume_stream(
         let started = Instant::now();
         let result = {
             let _inflight = d.stats.begin();
-            start_stream(snap, id, timeouts(snap, plan, id), remaining, &cont).await
+            let t = timeouts(snap, plan, id);
+            start_stream(snap, id, plan.tier, t, remaining, &cont).await
         };
         attempts.upstream_time += started.elapsed();
         if let Ok(start) = settle_attempt(snap, id, result, started, attempts) {
@@ -396,7 +398,7 @@ async fn run<T, F, Fut>(
     mut call: F,
 ) -> (Result<(DeploymentId, T), CoreError>, Attempts)
 where
-    F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
+    F: FnMut(DeploymentId, ServiceTier, Timeouts, Duration) -> Fut,
     Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
 {
     let total = total(snap, plan);
@@ -425,6 +427,8 @@ where
     // no attempt was made; go round once more ignoring them rather than fail for certain.
     let mut panic = plan.panic;
     let mut refused = false;
+    // The service tier asked for; once a tier is out of capacity, the standard tier.
+    let mut tier = plan.tier;
     loop {
         if idx >= plan.targets.len() {
             if attempts.records.is_empty() && refused && !panic {
@@ -456,11 +460,17 @@ where
         let started = Instant::now();
         let result = {
             let _inflight = d.stats.begin();
-            call(id, timeouts(snap, plan, id), remaining).await
+            call(id, tier, timeouts(snap, plan, id), remaining).await
         };
         attempts.upstream_time += started.elapsed();
         match settle_attempt(snap, id, result, started, &mut attempts) {
             Ok(value) => return (Ok((id, value)), attempts),
+            Err(e) if e.class == ErrorClass::TierUnavailable && !d.tier_for(tier).is_standard() => {
+                // The tier has no capacity: the same deployment at the standard tier, now.
+                tracing::debug!(model = %d.name, tier = tier.as_str(), "tier unavailable; standard tier");
+                tier = ServiceTier::Standard;
+                last = Some(e);
+            }
             Err(e) => {
                 tracing::debug!(model = %d.name, class = e.class.as_str(), "attempt failed");
                 let remaining = deadline.saturating_duration_since(Instant::now());
@@ -510,7 +520,7 @@ async fn hedged<T, F, Fut>(
     attempts: &mut Attempts,
 ) -> Hedged<T>
 where
-    F: FnMut(DeploymentId, Timeouts, Duration) -> Fut,
+    F: FnMut(DeploymentId, ServiceTier, Timeouts, Duration) -> Fut,
     Fut: std::future::Future<Output = Result<Done<T>, ProviderError>>,
 {
     let (Some(&t0), Some(&t1)) = (plan.targets.first(), plan.targets.get(1)) else {
@@ -532,7 +542,7 @@ where
         snap.deployment(id).usage.record(plan.tokens);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let guard = snap.deployment(id).stats.begin();
-        let fut = call(id, timeouts(snap, plan, id), remaining);
+        let fut = call(id, plan.tier, timeouts(snap, plan, id), remaining);
         async move {
             let r = fut.await;
             drop(guard);

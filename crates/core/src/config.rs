@@ -270,6 +270,50 @@ pub struct RouteConfig {
     /// stored otherwise).
     #[serde(default)]
     pub capture: Option<CaptureConfig>,
+    /// The provider service tier requests on this route ask for: `flex` (cheaper, slower,
+    /// best-effort) or `priority` (dearer, faster), where a candidate's provider sells it;
+    /// standard elsewhere. A client asks for flex itself with the `flex` lane.
+    #[serde(default)]
+    pub service_tier: Option<TierConfig>,
+    /// Answer a request that repeats an earlier one exactly from the response cache, for
+    /// `ttl` ([`crate::cache`]).
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
+}
+
+/// `cache = { ttl = "10m", sampled = false }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long an answer is served from the cache.
+    #[serde(with = "humantime_serde")]
+    pub ttl: std::time::Duration,
+    /// Also cache requests sampled with a temperature above 0 (or none given): every repeat
+    /// then gets the same answer. Off: only `temperature = 0` requests are cached.
+    #[serde(default)]
+    pub sampled: bool,
+}
+
+/// A route's `service_tier`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TierConfig {
+    /// The provider's standard tier.
+    Standard,
+    /// Flex (OpenAI, Gemini).
+    Flex,
+    /// Priority (OpenAI, Gemini).
+    Priority,
+}
+
+impl From<TierConfig> for switchyard_types::ServiceTier {
+    fn from(t: TierConfig) -> Self {
+        match t {
+            TierConfig::Standard => switchyard_types::ServiceTier::Standard,
+            TierConfig::Flex => switchyard_types::ServiceTier::Flex,
+            TierConfig::Priority => switchyard_types::ServiceTier::Priority,
+        }
+    }
 }
 
 fn default_hold_back() -> usize {

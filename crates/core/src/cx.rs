@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::json;
 use switchyard_pricing::{Cost, CostContext};
 use switchyard_store::{AttemptRow, LedgerRow, SignalRow};
-use switchyard_types::Usage;
+use switchyard_types::{ServiceTier, Usage};
 use tokio::time::Instant;
 
 use crate::{attempt::Attempts, evaluate::Signal, plan::Plan, DeploymentId, Features, Snapshot};
@@ -57,6 +57,8 @@ pub struct Facts {
     /// The gateway's count of the prompt's tokens (for a stream's opening event; the
     /// provider's own count comes with the usage at the end).
     pub input_tokens: u64,
+    /// The answer came from the response cache.
+    pub cache_hit: bool,
 }
 
 /// What a gateway key grants: whose requests these are, and what they may name.
@@ -139,10 +141,27 @@ pub struct RequestCx {
     pub(crate) admission: Option<Arc<dyn crate::admission::Admission>>,
     /// Its reservation, settled with the bill.
     pub(crate) admitted: Option<crate::admission::Admitted>,
+    /// The response cache.
+    pub(crate) cache: Option<Arc<dyn crate::cache::AnswerCache>>,
+    /// Where this request's answer is kept, and for how long, on a route that caches (a miss).
+    pub(crate) cache_key: Option<(crate::cache::Key, std::time::Duration)>,
+    /// The cached answer served (a hit).
+    pub(crate) hit: Option<Hit>,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
     settled: bool,
+}
+
+/// A request answered from the response cache: who produced the answer, for which request,
+/// with what usage and at what cost.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    pub(crate) from: String,
+    pub(crate) provider: String,
+    pub(crate) model: String,
+    pub(crate) usage: Usage,
+    pub(crate) cost: Option<switchyard_pricing::Decimal>,
 }
 
 /// One answer the route's evaluators judged.
@@ -202,6 +221,9 @@ impl RequestCx {
             key: None,
             admission: None,
             admitted: None,
+            cache: None,
+            cache_key: None,
+            hit: None,
             bill: None,
             overhead_us: None,
             error: None,
@@ -218,6 +240,12 @@ impl RequestCx {
     ) -> Self {
         self.key = key;
         self.admission = admission;
+        self
+    }
+
+    /// Answers may be kept in, and served from, `cache` (on routes that ask for it).
+    pub fn with_cache(mut self, cache: Arc<dyn crate::cache::AnswerCache>) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -250,11 +278,16 @@ impl RequestCx {
             attempts,
             answered,
             usage,
+            hit,
             ..
         } = self;
         slot.get_or_insert_with(|| {
-            // The baseline prices the answer's usage; a request with no answer has none.
-            let answer = answered.map_or_else(Usage::default, |_| *usage);
+            // The baseline prices the answer's usage (a cached answer's: what the request would
+            // have cost without the gateway); a request with no answer has none.
+            let answer = match hit {
+                Some(h) => h.usage,
+                None => answered.map_or_else(Usage::default, |_| *usage),
+            };
             bill(snap, &attempts.records, &answer)
         })
     }
@@ -269,19 +302,66 @@ impl RequestCx {
                 .as_micros() as u64
         });
         let bill = with_bill.then(|| self.bill().clone());
-        let answered = self.answered.map(|id| self.snap.deployment(id));
+        let (provider, model) = self.answerer();
         let plan = self.plan.as_deref();
         Facts {
             request_id: self.id.clone(),
             route: plan.map(|p| p.route.clone()),
             rule: plan.and_then(|p| p.rule.clone()),
-            provider: answered.map(|d| d.provider_name.clone()),
-            model: answered.map(|d| d.name.clone()),
+            provider,
+            model,
+            cache_hit: self.hit.is_some(),
             attempts: self.attempts.records.len(),
             overhead_us: overhead,
             bill,
             input_tokens: self.features.as_ref().map_or(0, |f| f.input_tokens),
         }
+    }
+
+    /// Who produced the answer: the deployment that answered, or a cached answer's producer.
+    fn answerer(&self) -> (Option<String>, Option<String>) {
+        if let Some(h) = &self.hit {
+            return (Some(h.provider.clone()), Some(h.model.clone()));
+        }
+        let d = self.answered.map(|id| self.snap.deployment(id));
+        (
+            d.map(|d| d.provider_name.clone()),
+            d.map(|d| d.name.clone()),
+        )
+    }
+
+    /// The answer of a request on a caching route was served: keep it for the requests that
+    /// repeat this one. What it cost is its answering attempt's cost.
+    pub(crate) fn keep_answer(&mut self, answer: crate::cache::Answer) {
+        let (Some((key, ttl)), Some(cache)) = (self.cache_key.take(), self.cache.clone()) else {
+            return;
+        };
+        let (Some(provider), Some(model)) = self.answerer() else {
+            return;
+        };
+        self.bill();
+        let cost = self.answer_attempt().and_then(|i| {
+            self.bill
+                .as_ref()
+                .and_then(|b| b.attempts.get(i))
+                .and_then(Cost::amount)
+        });
+        let entry = crate::cache::Entry {
+            answer,
+            usage: self.usage,
+            from: self.id.clone(),
+            provider,
+            model,
+            cost: cost.map(|c| c.to_string()),
+        };
+        cache.put(key, entry, ttl);
+    }
+
+    /// The index of the answering attempt's record (not a failed or rejected one).
+    fn answer_attempt(&self) -> Option<usize> {
+        self.attempts.records.iter().rposition(|a| {
+            Some(a.deployment) == self.answered && a.error.is_none() && a.rejected.is_none()
+        })
     }
 
     /// The request failed: the client is told `http_status`; `class` is the ledger's
@@ -441,11 +521,7 @@ impl RequestCx {
         row.rule = plan.and_then(|p| p.rule.clone());
         row.stream = self.stream;
         row.decision = decision(snap, plan, f);
-        if let Some(id) = self.answered {
-            let d = snap.deployment(id);
-            row.provider = Some(d.provider_name.clone());
-            row.model = Some(d.name.clone());
-        }
+        (row.provider, row.model) = self.answerer();
         let bill = self.bill.as_ref();
         row.attempts = self
             .attempts
@@ -503,11 +579,14 @@ impl RequestCx {
         row.http_status = http;
         row.error_class = class;
         // The answer alone (its attempt, not failed or rejected ones): list price, and TTFT.
-        if let Some(i) = self.attempts.records.iter().rposition(|a| {
-            Some(a.deployment) == self.answered && a.error.is_none() && a.rejected.is_none()
-        }) {
+        if let Some(i) = self.answer_attempt() {
             row.ttft_ms = self.attempts.records[i].ttft.map(|t| t.as_millis() as u64);
             row.set_answer_cost(bill.and_then(|b| b.attempts.get(i)).and_then(Cost::amount));
+        }
+        // A cached answer: what it cost where it came from is what the hit saved.
+        if let Some(h) = &self.hit {
+            row.cached_from = Some(h.from.clone());
+            row.set_answer_cost(h.cost);
         }
         row.signals = self.signal_rows(&row);
         row.trace_parent.clone_from(&self.trace_parent);
@@ -599,9 +678,14 @@ fn bill(snap: &Snapshot, attempts: &[crate::attempt::AttemptRecord], answered: &
         .collect();
     Bill {
         cost: per.iter().fold(Cost::ZERO, |acc, c| acc + *c),
-        baseline: snap
-            .baseline
-            .map(|b| Cost::of(snap.deployment(b).price.as_ref(), answered, &ctx)),
+        // The baseline is the standard tier: what the same tokens cost without the gateway.
+        baseline: snap.baseline.map(|b| {
+            let standard = Usage {
+                tier: ServiceTier::Standard,
+                ..*answered
+            };
+            Cost::of(snap.deployment(b).price.as_ref(), &standard, &ctx)
+        }),
         attempts: per,
     }
 }

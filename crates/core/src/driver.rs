@@ -32,6 +32,7 @@ use switchyard_types::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsR
 
 use crate::{
     attempt::{self, StreamStart},
+    cache,
     config::Strategy,
     cx::{Facts, RequestCx},
     evaluate::{self, AnswerView},
@@ -147,6 +148,9 @@ pub async fn chat(mut cx: RequestCx, mut req: ChatRequest, hints: HeaderMap) -> 
     if let Some(spec) = cx.snap.routes.get(&plan.route).and_then(|r| r.capture) {
         cx.capture = Some(crate::capture::Capture::of(spec, &req));
     }
+    if let Some(entry) = cached(&mut cx, &plan, &req).await {
+        return replay(cx, entry);
+    }
     if req.stream {
         stream(cx, plan, req).await
     } else {
@@ -188,6 +192,76 @@ pub async fn embed(
             Ok((Box::new(reply.response), cx))
         }
         Err(e) => Err((e, cx)),
+    }
+}
+
+/// Phase 5's first step on a route with a response cache: the answer of an earlier identical
+/// request, if one is kept; on a miss, where this request's answer will be kept.
+async fn cached(cx: &mut RequestCx, plan: &Plan, req: &ChatRequest) -> Option<cache::Entry> {
+    let spec = cx.snap.routes.get(&plan.route).and_then(|r| r.cache)?;
+    let store = cx.cache.clone()?;
+    let tenant = cx
+        .features
+        .as_ref()
+        .and_then(|f| f.tenant.as_deref())
+        .unwrap_or("default");
+    let key = cache::key(tenant, &plan.route, req, &spec)?;
+    match store.get(key).await {
+        Some(e) if matches!(e.answer, cache::Answer::Stream { .. }) == req.stream => Some(e),
+        _ => {
+            cx.cache_key = Some((key, spec.ttl));
+            None
+        }
+    }
+}
+
+/// Serve a cached answer: $0, named after the request it came from; a stream replays its
+/// chunks and settles when the last one is sent.
+fn replay(mut cx: RequestCx, e: cache::Entry) -> Outcome {
+    cx.hit = Some(crate::cx::Hit {
+        from: e.from,
+        provider: e.provider,
+        model: e.model,
+        usage: e.usage,
+        cost: e.cost.and_then(|c| c.parse().ok()),
+    });
+    match e.answer {
+        cache::Answer::Whole(response) => {
+            captured(&mut cx, &response);
+            Outcome::Answer(response, cx)
+        }
+        cache::Answer::Stream { chunks, usage_at } => {
+            if cx.capture.is_some() {
+                let items: Vec<StreamItem> = chunks
+                    .iter()
+                    .map(|c| StreamItem::Chunk(c.clone(), None))
+                    .collect();
+                cx.capture_answer(&AnswerView::of_chunks(&items));
+            }
+            let facts = cx.facts(false);
+            let usage = e.usage;
+            let events = futures::stream::unfold(
+                (Some(cx), chunks.into_iter().enumerate()),
+                move |(mut cx, mut chunks)| async move {
+                    let event = match chunks.next() {
+                        Some((i, c)) if Some(i) == usage_at => {
+                            let bill = cx.as_mut()?.bill().clone();
+                            Event::Usage(Box::new(c), usage, bill)
+                        }
+                        Some((_, c)) => Event::Chunk(c),
+                        None => {
+                            cx.take()?.finish(crate::cx::Ending::Delivered);
+                            Event::Done
+                        }
+                    };
+                    Some((event, (cx, chunks)))
+                },
+            );
+            Outcome::Stream(Stream {
+                facts,
+                events: futures::StreamExt::boxed(events),
+            })
+        }
     }
 }
 
@@ -372,6 +446,10 @@ async fn once(mut cx: RequestCx, plan: Arc<Plan>, req: ChatRequest) -> Outcome {
             Verdict::Accept => {
                 cx.answer(id, reply.usage);
                 captured(&mut cx, &reply.response);
+                if cx.cache_key.is_some() {
+                    let answer = cache::Answer::Whole(Box::new(reply.response.clone()));
+                    cx.keep_answer(answer);
+                }
                 return Outcome::Answer(Box::new(reply.response), cx);
             }
             Verdict::Escalate(why) => {

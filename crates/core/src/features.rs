@@ -46,7 +46,7 @@ pub struct Features {
 impl Features {
     /// Extract features from a chat request and its headers.
     pub fn extract(req: &ChatRequest, headers: &HeaderMap) -> Self {
-        Features {
+        let mut f = Features {
             input_tokens: estimate_input_tokens(req),
             max_output: req.max_output().map(u64::from),
             prefix_tokens: prefix_tokens(req),
@@ -54,7 +54,12 @@ impl Features {
             images: req.has_images(),
             json: req.wants_json(),
             ..Features::hints(req, headers)
+        };
+        // An OpenAI client's own `service_tier: "flex"` is the flex lane.
+        if f.lane.is_none() && req.service_tier == Some(switchyard_types::ServiceTier::Flex) {
+            f.lane = Some("flex".to_owned());
         }
+        f
     }
 
     /// Extract features from an embeddings request and its headers: the input estimate

@@ -273,6 +273,7 @@ fn counts_against_health(class: ErrorClass) -> bool {
             | ErrorClass::Internal
             | ErrorClass::NotFound
             | ErrorClass::HedgeLost
+            | ErrorClass::TierUnavailable
     )
 }
 

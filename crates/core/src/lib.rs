@@ -10,6 +10,7 @@
 pub mod adjust;
 pub mod admission;
 pub mod attempt;
+pub mod cache;
 mod capture;
 pub mod config;
 pub mod cx;

@@ -7,6 +7,7 @@
 //! orders what is left.
 
 use switchyard_providers::Timeouts;
+use switchyard_types::ServiceTier;
 
 use crate::{
     config::{OnUnpriced, Strategy},
@@ -91,6 +92,9 @@ pub struct Plan {
     pub alias: Option<(String, String)>,
     /// The deployment the request's session was pinned to, and whether the pin held.
     pub session_pin: Option<(String, bool)>,
+    /// The service tier asked for (each target gets it where it sells it, see
+    /// [`Deployment::tier_for`]): `flex` when the client's lane says so, else the route's.
+    pub tier: ServiceTier,
 }
 
 impl Plan {
@@ -184,6 +188,7 @@ fn plan_name(
         router_score: None,
         alias: None,
         session_pin: None,
+        tier: ServiceTier::Standard,
     };
     finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
@@ -245,6 +250,7 @@ fn direct(
         router_score: None,
         alias: None,
         session_pin: None,
+        tier: ServiceTier::Standard,
     };
     finish(snap, &mut p, None, &candidates, req, f)?;
     Ok(p)
@@ -261,6 +267,10 @@ fn finish(
     req: &impl Routable,
     f: &Features,
 ) -> Result<(), CoreError> {
+    p.tier = match f.lane.as_deref() {
+        Some("flex") => ServiceTier::Flex,
+        _ => route.map_or(ServiceTier::Standard, |r| r.service_tier),
+    };
     let tags = route.map_or(&[][..], |r| &r.require_tags[..]);
     filter(snap, tags, candidates, req, f, p);
     panic_if_all_open(p);
@@ -270,7 +280,7 @@ fn finish(
     p.estimates = p
         .targets
         .iter()
-        .map(|&t| estimate(snap, snap.deployment(t), f))
+        .map(|&t| estimate(snap, snap.deployment(t), f, p.tier))
         .collect();
     if let (Some(r), Some(chat)) = (route, req.as_chat()) {
         let learned = &mut p.router_score;
@@ -378,7 +388,9 @@ fn pin_session(snap: &Snapshot, f: &Features, p: &mut Plan) {
     }
     let head = snap.deployment(p.targets[0]);
     let output = f.max_output.unwrap_or(snap.expected_output);
-    let moving = head.rates.map(|r| r.estimate(f.input_tokens, 0, output));
+    let moving = head
+        .rates_at(p.tier)
+        .map(|r| r.estimate(f.input_tokens, 0, output));
     let keep = match (p.estimates[k], moving) {
         (Some(stay), Some(go)) => stay <= go,
         // Unknown prices: the pin holds (the cache and provider state are known goods).
@@ -440,9 +452,15 @@ fn fits(
     }
 }
 
-/// Estimated cost of the request on a deployment (femto-USD), `None` if unpriced.
-pub(crate) fn estimate(snap: &Snapshot, d: &Deployment, f: &Features) -> Option<u128> {
-    let rates = d.rates?;
+/// Estimated cost of the request on a deployment asked for `tier` (femto-USD), `None` if
+/// unpriced.
+pub(crate) fn estimate(
+    snap: &Snapshot,
+    d: &Deployment,
+    f: &Features,
+    tier: ServiceTier,
+) -> Option<u128> {
+    let rates = d.rates_at(tier)?;
     let history = d
         .stats
         .expected_output(f.task.as_deref())

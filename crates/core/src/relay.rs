@@ -59,6 +59,11 @@ struct State {
     usage_seen: bool,
     first_id: Option<String>,
     resuming: bool,
+    /// The chunks sent, kept for the response cache (on a caching route, until they outgrow
+    /// [`crate::cache::MAX_ENTRY_BYTES`]), their size, and which one carried the usage.
+    kept: Option<Vec<ChatChunk>>,
+    kept_bytes: usize,
+    usage_at: Option<usize>,
 }
 
 /// Turn a started stream into events. The relay owns the request context and settles it.
@@ -69,6 +74,7 @@ pub fn relay(
     start: StreamStart,
 ) -> impl Stream<Item = Event> + Send {
     cx.answered = Some(start.deployment);
+    let kept = cx.cache_key.is_some().then(Vec::new);
     let state = State {
         cx: Some(Box::new(cx)),
         plan,
@@ -84,6 +90,9 @@ pub fn relay(
         usage_seen: false,
         first_id: None,
         resuming: false,
+        kept,
+        kept_bytes: 0,
+        usage_at: None,
     };
     futures::stream::unfold(state, |mut st| async move {
         st.cx.as_ref()?;
@@ -127,6 +136,11 @@ impl State {
         match failure {
             Some(e) => cx.fail(200, e.class.as_str()),
             None => self.judge(&mut cx),
+        }
+        // A complete answer is kept for the requests that repeat this one.
+        if let (None, Some(chunks), Some(_)) = (failure, self.kept.take(), &self.finish) {
+            let usage_at = self.usage_at;
+            cx.keep_answer(crate::cache::Answer::Stream { chunks, usage_at });
         }
         self.capture(&mut cx);
         cx.finish(Ending::Delivered);
@@ -220,6 +234,17 @@ fn on_chunk(st: &mut State, mut chunk: ChatChunk, usage: Option<Usage>) -> Optio
             if let Some(f) = &call.function {
                 st.sent.push_str(f.arguments.as_deref().unwrap_or(""));
             }
+        }
+    }
+    if let Some(kept) = &mut st.kept {
+        st.kept_bytes += crate::cache::chunk_bytes(&chunk);
+        if st.kept_bytes > crate::cache::MAX_ENTRY_BYTES {
+            st.kept = None;
+        } else {
+            if usage.is_some() {
+                st.usage_at = Some(kept.len());
+            }
+            kept.push(chunk.clone());
         }
     }
     let Some(u) = usage else {

@@ -7,8 +7,9 @@
 use std::{collections::HashMap, sync::Arc};
 
 use switchyard_pricing::Vendor;
-use switchyard_pricing::{Catalog, Price};
+use switchyard_pricing::{Catalog, Decimal, Price};
 use switchyard_providers::{AnyProvider, ProviderKind, Timeouts};
+use switchyard_types::ServiceTier;
 
 use crate::{
     config::{ModelConfig, OnUnpriced, RouteConfig, RoutingConfig, Strategy},
@@ -51,17 +52,22 @@ pub struct EstRates {
 
 impl EstRates {
     fn of(p: &Price) -> EstRates {
-        let nanos = |d: switchyard_pricing::Decimal| {
-            (d * switchyard_pricing::Decimal::from(1_000_000_000u64))
-                .round()
-                .try_into()
-                .unwrap_or(u128::MAX)
-        };
         EstRates {
             input: nanos(p.input),
             output: nanos(p.output),
             cache_read: nanos(p.cache_read.unwrap_or(p.input)),
         }
+    }
+
+    /// The rates of a service tier the price states (cache reads: the tier's, else the
+    /// standard cache-read rate).
+    fn of_tier(p: &Price, tier: ServiceTier) -> Option<EstRates> {
+        let t = p.tier(tier)?;
+        Some(EstRates {
+            input: nanos(t.input),
+            output: nanos(t.output),
+            cache_read: nanos(t.cache_read.or(p.cache_read).unwrap_or(t.input)),
+        })
     }
 
     /// Estimated cost in nano-USD × 10⁻⁶ (i.e. femto-USD).
@@ -71,6 +77,14 @@ impl EstRates {
             + cached as u128 * self.cache_read
             + output as u128 * self.output
     }
+}
+
+/// USD per million → nano-USD per million.
+fn nanos(d: Decimal) -> u128 {
+    (d * Decimal::from(1_000_000_000u64))
+        .round()
+        .try_into()
+        .unwrap_or(u128::MAX)
 }
 
 /// One model at one provider, ready to call.
@@ -115,6 +129,30 @@ pub struct Deployment {
     pub usage: Arc<crate::health::ProviderUsage>,
     /// Adjustments applied to every request sent to it.
     pub adjust: Option<Arc<crate::config::Adjust>>,
+    /// Integer rates of the flex and priority tiers, where the provider can be asked for the
+    /// tier (OpenAI, Gemini, the simulator) and the price states its rates.
+    pub tier_rates: [Option<EstRates>; 2],
+}
+
+impl Deployment {
+    /// The tier this deployment is asked for when `wanted` is: that tier where it sells it
+    /// (see [`Deployment::tier_rates`]), else the standard tier.
+    pub fn tier_for(&self, wanted: ServiceTier) -> ServiceTier {
+        match wanted {
+            ServiceTier::Flex if self.tier_rates[0].is_some() => wanted,
+            ServiceTier::Priority if self.tier_rates[1].is_some() => wanted,
+            _ => ServiceTier::Standard,
+        }
+    }
+
+    /// Integer rates at the tier it is asked for when `wanted` is.
+    pub fn rates_at(&self, wanted: ServiceTier) -> Option<EstRates> {
+        match self.tier_for(wanted) {
+            ServiceTier::Flex => self.tier_rates[0],
+            ServiceTier::Priority => self.tier_rates[1],
+            ServiceTier::Standard => self.rates,
+        }
+    }
 }
 
 /// A resolved route.
@@ -150,6 +188,10 @@ pub struct Route {
     pub router: Option<Arc<switchyard_router::Model>>,
     /// Keep prompts and answers.
     pub capture: Option<crate::config::CaptureConfig>,
+    /// The service tier asked for on this route (a client's `flex` lane wins).
+    pub service_tier: ServiceTier,
+    /// The response cache, when on.
+    pub cache: Option<crate::config::CacheConfig>,
 }
 
 /// A provider as the snapshot needs it.
@@ -395,6 +437,13 @@ fn deployment(
         tags: p.tags.clone(),
         caps,
         rates: price.as_ref().map(EstRates::of),
+        tier_rates: match (&price, p.kind) {
+            (Some(pr), ProviderKind::OpenAi | ProviderKind::Gemini | ProviderKind::Sim) => [
+                EstRates::of_tier(pr, ServiceTier::Flex),
+                EstRates::of_tier(pr, ServiceTier::Priority),
+            ],
+            _ => [None, None],
+        },
         price,
         price_source,
         vendor: p.vendor.clone(),
@@ -555,6 +604,10 @@ fn build_route(
         hold_back_bytes: r.hold_back_bytes,
         router,
         capture: r.capture,
+        service_tier: r
+            .service_tier
+            .map_or(ServiceTier::Standard, ServiceTier::from),
+        cache: r.cache,
     })
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::exact;
-use crate::price::{Price, VolumeRates};
+use crate::price::{Price, TierRates, VolumeRates};
 
 /// A negotiated price for one deployment, replacing the catalog's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,27 @@ pub struct PriceOverride {
     /// Rates that apply once a month's volume passes a threshold.
     #[serde(default)]
     pub volume_tiers: Vec<VolumeTier>,
+    /// Rates of the provider's `flex` service tier.
+    #[serde(default)]
+    pub flex: Option<TierOverride>,
+    /// Rates of the provider's `priority` service tier.
+    #[serde(default)]
+    pub priority: Option<TierOverride>,
+}
+
+/// `flex = { input = …, output = …, cached_input = … }`, in the price's `unit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierOverride {
+    /// Uncached input rate.
+    #[serde(deserialize_with = "exact::deserialize")]
+    pub input: Decimal,
+    /// Output rate.
+    #[serde(deserialize_with = "exact::deserialize")]
+    pub output: Decimal,
+    /// Cache read rate.
+    #[serde(default, deserialize_with = "exact::deserialize_opt")]
+    pub cached_input: Option<Decimal>,
 }
 
 /// The unit a configured rate is written in.
@@ -145,6 +166,14 @@ impl PriceOverride {
                 cache_read: o(v.cached_input),
             })
             .collect();
+        let tier = |t: &TierOverride| TierRates {
+            input: m(t.input),
+            output: m(t.output),
+            cache_read: o(t.cached_input),
+            input_audio: None,
+        };
+        p.flex = self.flex.as_ref().map(tier);
+        p.priority = self.priority.as_ref().map(tier);
         p
     }
 }

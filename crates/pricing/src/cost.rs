@@ -20,6 +20,12 @@
 //!   tier's rates apply to the whole request, as the providers bill it; a rate the tier does
 //!   not state is the base rate of that kind (it is not tiered). Batch rates are not applied on top
 //!   (the catalogs do not state batch long-context rates consistently); this is recorded.
+//! * **service tier**: a request the provider says it served at `flex` or `priority`
+//!   ([`Usage::tier`]) is priced at that tier's rates, which replace the standard input, output,
+//!   cache-read and audio-input rates they state; a rate the tier does not state stays standard
+//!   (recorded when used). A tier price without the tier's rates is billed at the standard
+//!   rates (recorded) — never a guessed discount. Long-context tiers do not stack on a service
+//!   tier (the catalogs do not state them); a volume tier wins over a service tier.
 //! * **batch**: batch rates where the catalog has them, else the standard rate (recorded) —
 //!   never a guessed discount. Cache rates stay standard.
 
@@ -29,7 +35,7 @@ use std::ops::{Add, AddAssign};
 
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
-use switchyard_types::Usage;
+use switchyard_types::{ServiceTier, Usage};
 
 use crate::price::Price;
 
@@ -69,7 +75,7 @@ pub struct CostBreakdown {
     pub output: Decimal,
     /// Reasoning tokens.
     pub reasoning: Decimal,
-    /// "long_context" or "volume" when a tier's rates were used.
+    /// "long_context", "volume", "flex" or "priority" when a tier's rates were used.
     pub tier_applied: Option<&'static str>,
     /// Batch rates were used for input and/or output.
     pub batch_applied: bool,
@@ -190,15 +196,17 @@ pub fn baseline_cost(baseline: Option<&Price>, usage: &Usage, ctx: &CostContext)
 }
 
 /// Pre-flight estimate for routing: `cached_prefix_tokens` of the input are expected to be
-/// cache reads, the rest uncached input; `expected_output` output tokens.
+/// cache reads, the rest uncached input; `expected_output` output tokens; served at `tier`.
 pub fn estimate(
     price: &Price,
     input_tokens: u64,
     expected_output: u64,
     cached_prefix_tokens: u64,
+    tier: ServiceTier,
 ) -> Decimal {
     let cached = cached_prefix_tokens.min(input_tokens);
     let usage = Usage {
+        tier,
         input: input_tokens - cached,
         cache_read: cached,
         output: expected_output,
@@ -233,6 +241,32 @@ fn rates(price: &Price, usage: &Usage, ctx: &CostContext, b: &mut CostBreakdown)
         r.cache_read = v.cache_read;
         r.reasoning = None;
         return r;
+    }
+    if !usage.tier.is_standard() {
+        match price.tier(usage.tier) {
+            Some(t) => {
+                b.tier_applied = Some(usage.tier.as_str());
+                r.input = t.input;
+                r.output = t.output;
+                if t.cache_read.is_some() {
+                    r.cache_read = t.cache_read;
+                } else if usage.cache_read > 0 {
+                    b.fallbacks
+                        .push("service tier states no cache_read rate: standard used");
+                }
+                if t.input_audio.is_some() {
+                    r.input_audio = t.input_audio;
+                } else if usage.input_audio > 0 {
+                    b.fallbacks
+                        .push("service tier states no audio rate: standard used");
+                }
+                r.reasoning = None;
+                return r;
+            }
+            None => b
+                .fallbacks
+                .push("no rates for the served service tier: standard rates used"),
+        }
     }
     let total_input = usage.total_input();
     if let Some(t) = price

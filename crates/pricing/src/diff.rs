@@ -156,7 +156,13 @@ fn cheapest(
             unpriced.push(name.clone());
             continue;
         };
-        let cost = estimate(&p.price, input, output, 0);
+        let cost = estimate(
+            &p.price,
+            input,
+            output,
+            0,
+            switchyard_types::ServiceTier::Standard,
+        );
         if best.as_ref().is_none_or(|b| cost < b.cost) {
             best = Some(Choice {
                 model: name.clone(),

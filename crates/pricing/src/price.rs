@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use switchyard_types::ServiceTier;
 
 /// Rates for one model at one provider, in USD per **million** tokens.
 ///
@@ -62,6 +63,12 @@ pub struct Price {
     /// Negotiated rates that replace the base rates past a monthly token volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_tiers: Vec<VolumeRates>,
+    /// Rates of the provider's `flex` service tier (slower, best-effort), where it sells one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flex: Option<TierRates>,
+    /// Rates of the provider's `priority` service tier, where it sells one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<TierRates>,
     /// The day these rates took effect, when the source records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_from: Option<NaiveDate>,
@@ -131,6 +138,35 @@ pub struct VolumeRates {
     /// Cache read rate per million (falls back to this tier's input rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<Decimal>,
+}
+
+/// The rates of a service tier (flex, priority): they replace the standard rates of the same
+/// kind for a request the provider served at that tier. A rate the tier does not state is the
+/// standard rate (recorded as a fallback when it is used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRates {
+    /// Uncached input rate per million.
+    pub input: Decimal,
+    /// Output rate per million.
+    pub output: Decimal,
+    /// Cache read rate per million.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<Decimal>,
+    /// Uncached audio input rate per million.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_audio: Option<Decimal>,
+}
+
+impl TierRates {
+    fn scaled(&self, s: impl Fn(Decimal) -> Decimal) -> TierRates {
+        TierRates {
+            input: s(self.input),
+            output: s(self.output),
+            cache_read: self.cache_read.map(&s),
+            input_audio: self.input_audio.map(&s),
+        }
+    }
 }
 
 /// What a model is for.
@@ -232,6 +268,8 @@ impl Price {
             long_context: Vec::new(),
             windows: Vec::new(),
             volume_tiers: Vec::new(),
+            flex: None,
+            priority: None,
             effective_from: None,
             source: source.into(),
         }
@@ -286,6 +324,8 @@ impl Price {
                     cache_read: o(v.cache_read),
                 })
                 .collect(),
+            flex: self.flex.as_ref().map(|t| t.scaled(s)),
+            priority: self.priority.as_ref().map(|t| t.scaled(s)),
             effective_from: self.effective_from,
             source: self.source.clone(),
         }
@@ -312,7 +352,23 @@ impl Price {
             v.push(("long_context.input", t.input));
             v.push(("long_context.output", t.output));
         }
+        if let Some(t) = &self.flex {
+            v.extend([("flex.input", t.input), ("flex.output", t.output)]);
+        }
+        if let Some(t) = &self.priority {
+            v.extend([("priority.input", t.input), ("priority.output", t.output)]);
+        }
         v
+    }
+
+    /// The rates of a service tier, if this price has them (the standard tier always does,
+    /// as the base rates, so it returns `None`).
+    pub fn tier(&self, tier: ServiceTier) -> Option<&TierRates> {
+        match tier {
+            ServiceTier::Standard => None,
+            ServiceTier::Flex => self.flex.as_ref(),
+            ServiceTier::Priority => self.priority.as_ref(),
+        }
     }
 
     /// The rates in force at `seconds_of_day` (UTC): the last window containing it, else these.

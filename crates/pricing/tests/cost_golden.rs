@@ -3,8 +3,11 @@
 use rust_decimal_macros::dec;
 use switchyard_pricing::{
     cost, estimate, resolve, Catalog, Cost, CostContext, LongContextTier, Price, PriceOverride,
+    TierRates,
 };
-use switchyard_types::{OpenAiDialect, PromptTokensDetails, Usage, WireUsage};
+use switchyard_types::{OpenAiDialect, PromptTokensDetails, ServiceTier, Usage, WireUsage};
+
+const STANDARD: ServiceTier = ServiceTier::Standard;
 
 fn mini() -> Price {
     let mut p = Price::new(dec!(0.15), dec!(0.60), "test");
@@ -220,12 +223,66 @@ fn uplift_scales_every_rate() {
 
 #[test]
 fn estimate_for_routing() {
-    assert_eq!(estimate(&mini(), 1000, 300, 0), dec!(0.00033));
+    assert_eq!(estimate(&mini(), 1000, 300, 0, STANDARD), dec!(0.00033));
     assert_eq!(
-        estimate(&mini(), 1000, 300, 800),
+        estimate(&mini(), 1000, 300, 800, STANDARD),
         dec!(0.00003) + dec!(0.00006) + dec!(0.00018)
     );
-    assert_eq!(estimate(&mini(), 100, 0, 800), dec!(0.0000075));
+    assert_eq!(estimate(&mini(), 100, 0, 800, STANDARD), dec!(0.0000075));
+}
+
+/// gpt-5-mini's catalog rates: flex halves them, priority charges 1.8×.
+fn tiered() -> Price {
+    let mut p = Price::new(dec!(0.25), dec!(2), "test");
+    p.cache_read = Some(dec!(0.025));
+    p.flex = Some(TierRates {
+        input: dec!(0.125),
+        output: dec!(1),
+        cache_read: Some(dec!(0.0125)),
+        input_audio: None,
+    });
+    p.priority = Some(TierRates {
+        input: dec!(0.45),
+        output: dec!(3.6),
+        cache_read: None,
+        input_audio: None,
+    });
+    p
+}
+
+#[test]
+fn the_served_tier_decides_the_rates() {
+    let usage = |tier| Usage {
+        tier,
+        input: 1_000_000,
+        cache_read: 1_000_000,
+        output: 1_000_000,
+        ..Usage::default()
+    };
+    let standard = cost(&tiered(), &usage(ServiceTier::Standard), &STD);
+    assert_eq!(standard.total, dec!(2.275));
+    assert_eq!(standard.tier_applied, None);
+    let flex = cost(&tiered(), &usage(ServiceTier::Flex), &STD);
+    assert_eq!(flex.total, dec!(1.1375));
+    assert_eq!(flex.tier_applied, Some("flex"));
+    assert!(flex.fallbacks.is_empty(), "{:?}", flex.fallbacks);
+    // Priority states no cache-read rate: the standard one is used, and that is recorded.
+    let priority = cost(&tiered(), &usage(ServiceTier::Priority), &STD);
+    assert_eq!(priority.total, dec!(0.45) + dec!(0.025) + dec!(3.6));
+    assert_eq!(priority.tier_applied, Some("priority"));
+    assert_eq!(priority.fallbacks.len(), 1);
+    // A price without the tier's rates bills the standard rates, never a guessed discount.
+    let plain = cost(&mini(), &usage(ServiceTier::Flex), &STD);
+    assert_eq!(plain.total, cost(&mini(), &usage(STANDARD), &STD).total);
+    assert_eq!(
+        plain.fallbacks,
+        vec!["no rates for the served service tier: standard rates used"]
+    );
+    // Routing estimates at the tier asked for.
+    assert_eq!(
+        estimate(&tiered(), 1000, 1000, 0, ServiceTier::Flex),
+        dec!(0.001125)
+    );
 }
 
 #[test]

@@ -52,7 +52,19 @@ fn imports_the_shared_catalogs() {
         (mini.price.input, mini.price.output),
         (dec!(0.15), dec!(0.6))
     );
-    assert_eq!(mini.price.source, "genai-prices");
+    // genai-prices' rates, completed with LiteLLM's priority tier (the base rates agree).
+    assert_eq!(mini.price.source, "genai-prices+litellm");
+    let priority = mini.price.priority.as_ref().unwrap();
+    assert_eq!(
+        (priority.input, priority.output, priority.cache_read),
+        (dec!(0.25), dec!(1), Some(dec!(0.125)))
+    );
+    assert!(mini.price.flex.is_none(), "gpt-4o-mini sells no flex tier");
+    let flex = &c.lookup("openai", "gpt-5-mini").unwrap().price.flex;
+    assert_eq!(
+        flex.as_ref().map(|t| (t.input, t.output)),
+        Some((dec!(0.125), dec!(1)))
+    );
     assert_eq!(
         mini.caps.supports_tools,
         Some(true),

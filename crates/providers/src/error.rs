@@ -13,6 +13,9 @@ pub enum ErrorClass {
     IdleTimeout,
     /// 429 rate limit.
     RateLimited,
+    /// 429 for lack of capacity in the service tier asked for (OpenAI flex's "Resource
+    /// Unavailable"): the standard tier of the same deployment may answer.
+    TierUnavailable,
     /// Quota or spend limit exhausted (not retryable on this key).
     Quota,
     /// 529 / overloaded.
@@ -51,6 +54,7 @@ impl ErrorClass {
             ErrorClass::FirstTokenTimeout => "first_token_timeout",
             ErrorClass::IdleTimeout => "idle_timeout",
             ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::TierUnavailable => "tier_unavailable",
             ErrorClass::Quota => "quota",
             ErrorClass::Overloaded => "overloaded",
             ErrorClass::Server => "server_error",
@@ -76,6 +80,7 @@ impl ErrorClass {
                 | ErrorClass::FirstTokenTimeout
                 | ErrorClass::IdleTimeout
                 | ErrorClass::RateLimited
+                | ErrorClass::TierUnavailable
                 | ErrorClass::Overloaded
                 | ErrorClass::Server
                 | ErrorClass::UpstreamTimeout

@@ -57,14 +57,27 @@ pub struct TeamSection {
     pub monthly_usd: Option<rust_decimal::Decimal>,
 }
 
-/// `[state]`: shared state across replicas (per-key limits and budgets).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `[state]`: shared state across replicas (per-key limits and budgets, the response cache).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateSection {
-    /// `redis://host:port` (every replica on it shares the counters); none: in process.
+    /// `redis://host:port` (every replica on it shares the counters and the response cache);
+    /// none: in process.
     pub url: Option<String>,
     /// What to do when Redis cannot be reached.
     pub on_unavailable: OnUnavailable,
+    /// The in-process response cache's size (answers' JSON bytes), without `url`.
+    pub cache_max_bytes: u64,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        StateSection {
+            url: None,
+            on_unavailable: OnUnavailable::default(),
+            cache_max_bytes: 64 << 20,
+        }
+    }
 }
 
 /// `open`: fall back to this replica's own counters; `closed`: refuse with a 503.

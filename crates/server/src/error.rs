@@ -178,7 +178,9 @@ impl From<CoreError> for ApiError {
                 let passthrough =
                     |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
                 let (status, kind) = match p.class {
-                    ErrorClass::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
+                    ErrorClass::RateLimited | ErrorClass::TierUnavailable => {
+                        (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
+                    }
                     ErrorClass::Quota => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota"),
                     ErrorClass::ContextLength
                     | ErrorClass::ContentPolicy

@@ -197,7 +197,9 @@ pub(crate) fn request_cx(
         .and_then(|v| v.to_str().ok())
         .and_then(|id| gw.keys().current().by_id.get(id).cloned());
     let admission = key.is_some().then(|| gw.admission());
-    RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now()).with_key(key, admission)
+    RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now())
+        .with_key(key, admission)
+        .with_cache(gw.answers())
 }
 
 /// The error shape of the API a path belongs to.

@@ -5,6 +5,7 @@
 //! state (provider clients, the embedded simulator when the config asks for it) and
 //! [`app::router`] the axum app. Only this crate knows axum and HTTP status codes.
 
+mod answer_cache;
 pub mod app;
 pub mod audit;
 mod chat;

@@ -19,7 +19,7 @@ use crate::config::{OnUnavailable, StateSection};
 /// How long a reservation holds if its request never settles (a crashed replica).
 const RESERVATION_TTL_MS: i64 = 10 * 60 * 1000;
 /// Longest wait for Redis on the request path.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -278,7 +278,8 @@ struct Inner {
     policy: OnUnavailable,
 }
 
-struct Shared {
+/// A Redis connection shared by this replica's users of `[state]` (connected on first use).
+pub(crate) struct Shared {
     client: redis::Client,
     conn: OnceCell<redis::aio::ConnectionManager>,
     /// Last reported reachability, so a change is logged once.
@@ -292,7 +293,16 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    async fn conn(&self) -> Result<redis::aio::ConnectionManager, String> {
+    /// The connection to `url` (not yet made).
+    pub(crate) fn new(url: &str) -> Result<Shared, String> {
+        Ok(Shared {
+            client: redis::Client::open(url).map_err(|e| format!("state.url: {e}"))?,
+            conn: OnceCell::new(),
+            up: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<redis::aio::ConnectionManager, String> {
         let c = self
             .conn
             .get_or_try_init(|| async {
@@ -308,7 +318,7 @@ impl Shared {
         Ok(c.clone())
     }
 
-    fn mark(&self, up: bool, why: &str) {
+    pub(crate) fn mark(&self, up: bool, why: &str) {
         metrics::gauge!("switchyard_state_up").set(if up { 1.0 } else { 0.0 });
         if self.up.swap(up, std::sync::atomic::Ordering::Relaxed) != up {
             if up {
@@ -333,14 +343,7 @@ fn keys(t_key: &str, w: &Windows) -> [String; 5] {
 impl Limiter {
     /// The limiter `[state]` asks for (Redis is connected on first use).
     pub fn new(state: &StateSection) -> Result<Limiter, String> {
-        let redis = match &state.url {
-            Some(url) => Some(Shared {
-                client: redis::Client::open(url.as_str()).map_err(|e| format!("state.url: {e}"))?,
-                conn: OnceCell::new(),
-                up: std::sync::atomic::AtomicBool::new(true),
-            }),
-            None => None,
-        };
+        let redis = state.url.as_deref().map(Shared::new).transpose()?;
         Ok(Limiter {
             inner: Arc::new(Inner {
                 local: Local::default(),

@@ -63,6 +63,8 @@ pub struct Gateway {
     admin_token: Option<SecretString>,
     /// Per-key limits and budgets (shared through Redis with `[state]`).
     admission: Arc<dyn switchyard_core::admission::Admission>,
+    /// The response cache (in Redis with `[state] url`, else in process).
+    answers: Arc<dyn switchyard_core::cache::AnswerCache>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -118,7 +120,17 @@ impl Gateway {
                 tracing::warn!(error = %e, "could not start key budgets from the ledger's spend");
             }
         }
+        let answers: Arc<dyn switchyard_core::cache::AnswerCache> = match &cfg.state.url {
+            Some(url) => Arc::new(
+                crate::answer_cache::RedisCache::new(url)
+                    .map_err(|e| vec![ConfigError::new("state.url", e)])?,
+            ),
+            None => Arc::new(switchyard_core::cache::Memory::new(
+                cfg.state.cache_max_bytes,
+            )),
+        };
         let gw = Arc::new(Gateway {
+            answers,
             admission: Arc::new(limiter),
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
@@ -169,6 +181,11 @@ impl Gateway {
     /// The limiter of keys' rate limits and budgets.
     pub fn admission(&self) -> Arc<dyn switchyard_core::admission::Admission> {
         self.admission.clone()
+    }
+
+    /// The response cache.
+    pub fn answers(&self) -> Arc<dyn switchyard_core::cache::AnswerCache> {
+        self.answers.clone()
     }
 
     /// The admin token, if configured.

@@ -56,6 +56,9 @@ pub(crate) fn apply(h: &mut HeaderMap, f: &Facts) {
         put(h, "x-switchyard-model", m);
     }
     put(h, "x-switchyard-attempts", &f.attempts.to_string());
+    if f.cache_hit {
+        put(h, "x-switchyard-cache", "hit");
+    }
     put(h, "x-switchyard-overhead-us", &f.overhead_us.to_string());
     if let Some(b) = &f.bill {
         put(h, "x-switchyard-cost-usd", &b.cost.to_string());

@@ -123,6 +123,11 @@ pub struct ModelConfig {
     /// `arithmetic`, `sentiment`) with `default` for the others (default 1: always right).
     #[serde(default)]
     pub skill: std::collections::BTreeMap<String, f64>,
+    /// The service tiers the model sells besides `default` (`flex`, `priority`): a request
+    /// asking for one of them is served, and labelled, at it; any other at `default`.
+    /// Default: both.
+    #[serde(default)]
+    pub service_tiers: Option<Vec<String>>,
     /// Probability that the model refuses a text request ("I'm sorry, but I can't help with
     /// that.").
     #[serde(default)]

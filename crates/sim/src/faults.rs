@@ -15,6 +15,7 @@
 //! | `malformed-<n>` | stream: after `n` tokens one chunk that is not JSON, then normal; non-stream: a truncated JSON body |
 //! | `nodone` | stream: everything except the final `data: [DONE]` |
 //! | `ctx`, `policy`, `quota` | 400 context_length_exceeded, 400 content_policy_violation, 429 insufficient_quota |
+//! | `tierbusy` | OpenAI format: a request asking for the `flex` or `priority` service tier gets 429 `resource_unavailable` (a standard-tier request is served) |
 //! | `slow-<ms>` | time to first token |
 //! | `tps-<n>`, `len-<n>` | tokens per second, exact answer length in tokens |
 //! | `once`, `first-<n>` | the fault hits only the first 1 / `n` requests to that model |
@@ -56,6 +57,9 @@ pub enum Fault {
     Policy,
     /// 429 `insufficient_quota`.
     Quota,
+    /// 429 `resource_unavailable` for a request asking for the `flex` or `priority` tier (a
+    /// standard-tier request is served).
+    TierBusy,
 }
 
 /// A parsed fault spec: an optional fault, when it applies, and profile overrides.
@@ -123,6 +127,7 @@ impl FaultSpec {
                 "ctx" => Some(Fault::ContextLength),
                 "policy" => Some(Fault::Policy),
                 "quota" => Some(Fault::Quota),
+                "tierbusy" => Some(Fault::TierBusy),
                 _ => None,
             };
             if let Some(f) = simple {

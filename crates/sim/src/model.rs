@@ -29,6 +29,8 @@ pub(crate) struct Profile {
     pub skill: crate::engine::Skill,
     /// The model name answers carry instead of the requested one.
     pub serves: Option<String>,
+    /// Service tiers sold besides `default`.
+    pub tiers: Vec<String>,
 }
 
 /// Scheduled downtime.
@@ -77,6 +79,7 @@ impl Profile {
             outage: None,
             skill: crate::engine::Skill::default(),
             serves: None,
+            tiers: vec!["flex".to_owned(), "priority".to_owned()],
         }
     }
 
@@ -118,6 +121,9 @@ impl Profile {
         p.skill = crate::engine::Skill::from_map(&m.skill);
         p.skill.refuse = m.refuse_rate.unwrap_or(0.0).clamp(0.0, 1.0);
         p.serves = m.serves.clone();
+        if let Some(t) = &m.service_tiers {
+            p.tiers.clone_from(t);
+        }
         p.with_faults(faults)
     }
 
@@ -176,6 +182,8 @@ pub(crate) enum Failure {
         retry_after: bool,
     },
     Quota,
+    /// No capacity in the service tier asked for (OpenAI flex's 429 "Resource Unavailable").
+    TierBusy,
     Policy,
     ContextLength {
         limit: u64,

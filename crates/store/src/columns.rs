@@ -7,7 +7,8 @@ pub(crate) const COLUMNS: &str = "id, ts_ms, tenant, key_id, tags, task, ingress
     baseline_cost_nanos, unpriced, catalog_version, overhead_us, latency_ms, status, http_status, \
     error_class, cost_rem_femtos, baseline_cost_rem_femtos, input_audio_tokens, \
     input_image_tokens, cache_read_audio_tokens, output_audio_tokens, output_image_tokens, \
-    usage_estimated, ttft_ms, answer_cost_nanos, answer_cost_rem_femtos";
+    usage_estimated, ttft_ms, answer_cost_nanos, answer_cost_rem_femtos, service_tier, \
+    cached_from";
 
 /// u64 → BIGINT, saturating (no real count reaches 2^63).
 pub(crate) fn to_i64(v: u64) -> i64 {

@@ -19,9 +19,14 @@ use crate::columns::{to_i64, COLUMNS};
 use crate::row::LedgerRow;
 use crate::StoreError;
 
-/// Rows per INSERT statement: 41 columns × 700 rows stays under SQLite's 32,766 and
+/// Rows per INSERT statement: 43 columns × 700 rows stays under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
 const ROWS_PER_STATEMENT: usize = 700;
+
+/// The `service_tier` column: the tier's name, NULL for the standard tier.
+pub(crate) fn tier_name(u: &switchyard_types::Usage) -> Option<&'static str> {
+    (!u.tier.is_standard()).then(|| u.tier.as_str())
+}
 
 /// A connected ledger database.
 #[derive(Clone)]
@@ -73,7 +78,9 @@ macro_rules! push_rows {
                 .push_bind(r.usage_estimated)
                 .push_bind(r.ttft_ms.map(to_i64))
                 .push_bind(r.answer_cost_nanos)
-                .push_bind(r.answer_cost_rem_femtos);
+                .push_bind(r.answer_cost_rem_femtos)
+                .push_bind(tier_name(&r.usage))
+                .push_bind(r.cached_from.as_deref());
         })
     };
 }

@@ -32,7 +32,8 @@ pub use error::StoreError;
 pub use forecast::{civil, day_number, forecast, month_bounds, weekday, Forecast};
 pub use keys::KeyRow;
 pub use query::{
-    query_rows, summary, GroupBy, LedgerReader, SeriesPoint, SummaryRow, DAY_MS, NONE_KEY,
+    query_rows, summary, Economics, GroupBy, LedgerReader, SeriesPoint, SummaryRow, TierUse,
+    DAY_MS, NONE_KEY,
 };
 pub use responses::StoredResponse;
 pub use row::{

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Row};
-use switchyard_types::Usage;
+use switchyard_types::{ServiceTier, Usage};
 
 use crate::columns::COLUMNS;
 use crate::db::{db_err, Db};
@@ -48,6 +48,29 @@ impl GroupBy {
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
+
+/// What the response cache and the service tiers did over a window
+/// ([`LedgerReader::economics`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Economics {
+    /// Requests answered from the response cache.
+    pub cache_hits: u64,
+    /// What those answers cost where they came from: what the cache saved (USD, exact).
+    pub cache_saved: Decimal,
+    /// Answers served at a non-standard service tier, by tier (`flex`, `priority`).
+    pub tiers: BTreeMap<String, TierUse>,
+}
+
+/// Requests served at one service tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TierUse {
+    /// Requests.
+    pub requests: u64,
+    /// What they cost (USD, exact).
+    pub cost: Decimal,
+    /// What the baseline would have cost for them at the standard tier (USD, exact).
+    pub baseline: Decimal,
+}
 
 /// Spend in one time bucket of [`LedgerReader::cost_series`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -244,6 +267,10 @@ macro_rules! decode_row {
                 cache_read_audio: u("cache_read_audio_tokens")?,
                 output_audio: u("output_audio_tokens")?,
                 output_image: u("output_image_tokens")?,
+                tier: r
+                    .try_get::<Option<String>, _>("service_tier")?
+                    .as_deref()
+                    .map_or(ServiceTier::Standard, ServiceTier::parse),
             },
             cost_nanos: r.try_get("cost_nanos")?,
             cost_rem_femtos: r.try_get("cost_rem_femtos")?,
@@ -262,6 +289,7 @@ macro_rules! decode_row {
                 .map(|v| u64::try_from(v).unwrap_or(0)),
             answer_cost_nanos: r.try_get("answer_cost_nanos")?,
             answer_cost_rem_femtos: r.try_get("answer_cost_rem_femtos")?,
+            cached_from: r.try_get("cached_from")?,
             signals: Vec::new(),
             capture: None,
             trace_parent: None,
@@ -483,6 +511,68 @@ impl LedgerReader {
                 )
             })
             .collect())
+    }
+
+    /// Response-cache hits and service-tier use over `since <= ts < until` (unix ms), exact:
+    /// one `SUM … GROUP BY` over the rows that have either (a partial index keeps it off the
+    /// rest of the ledger).
+    pub async fn economics(&self, since: i64, until: i64) -> Result<Economics, StoreError> {
+        let sql = |p: &str, cast: &str| {
+            format!(
+                "SELECT cached_from IS NOT NULL, service_tier, COUNT(*), \
+                 SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast}, \
+                 SUM(answer_cost_nanos){cast}, SUM(answer_cost_rem_femtos){cast}, \
+                 SUM(baseline_cost_nanos){cast}, SUM(baseline_cost_rem_femtos){cast} \
+                 FROM ledger WHERE (cached_from IS NOT NULL OR service_tier IS NOT NULL) \
+                 AND ts_ms >= {p}1 AND ts_ms < {p}2 GROUP BY 1, 2"
+            )
+        };
+        type Row = (
+            bool,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Result<Vec<Row>, sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(&sql("?", ""))
+                    .bind(since)
+                    .bind(until)
+                    .fetch_all(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(&sql("$", "::BIGINT"))
+                    .bind(since)
+                    .bind(until)
+                    .fetch_all(p)
+                    .await
+            }
+        };
+        let f = |n: Option<i64>, r: Option<i64>| {
+            dollars(femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0))
+        };
+        let mut out = Economics::default();
+        for (hit, tier, n, cn, cr, an, ar, bn, br) in
+            rows.map_err(|e| db_err(self.db.backend(), e))?
+        {
+            let n = u64::try_from(n).unwrap_or(0);
+            if hit {
+                out.cache_hits += n;
+                out.cache_saved += f(an, ar);
+            } else if let Some(t) = tier {
+                let e = out.tiers.entry(t).or_default();
+                e.requests += n;
+                e.cost += f(cn, cr);
+                e.baseline += f(bn, br);
+            }
+        }
+        Ok(out)
     }
 
     /// The first and last `ts` of the rows with `since <= ts < until` (unix ms), if any.

@@ -87,6 +87,10 @@ pub struct LedgerRow {
     /// Its sub-nano remainder, femto-dollars.
     #[serde(default)]
     pub answer_cost_rem_femtos: i64,
+    /// For an answer served from the response cache: the id of the request whose answer it
+    /// was (the row that holds what the hit saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<String>,
     /// Quality signals of its answers (written to the `signals` table, same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<crate::SignalRow>,
@@ -176,6 +180,7 @@ impl LedgerRow {
             ttft_ms: None,
             answer_cost_nanos: None,
             answer_cost_rem_femtos: 0,
+            cached_from: None,
             signals: Vec::new(),
             capture: None,
             trace_parent: None,

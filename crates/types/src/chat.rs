@@ -93,6 +93,10 @@ pub struct ChatRequest {
     /// Frequency penalty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f64>,
+    /// The service tier to ask the upstream for (`flex`, `priority`); the driver decides it
+    /// per deployment from the client's hint and the route, so a client's value is only a hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<crate::ServiceTier>,
     /// Fields switchyard does not model; passed through to OpenAI-family upstreams unchanged.
     #[serde(flatten)]
     pub extra: JsonMap,

@@ -118,6 +118,9 @@ pub enum OpenAiDialect {
 /// `cache_read_audio` of `cache_read`, `output_audio` and `output_image` of `output`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// The service tier the provider says it served (and bills) the request at.
+    #[serde(default, skip_serializing_if = "ServiceTier::is_standard")]
+    pub tier: ServiceTier,
     /// Input tokens billed at the plain input rate.
     pub input: u64,
     /// Input tokens read from the prompt cache.
@@ -145,6 +148,53 @@ pub struct Usage {
     /// The image subset of `output`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub output_image: u64,
+}
+
+/// A provider's service tier: the standard one, a cheaper best-effort one (OpenAI and Gemini
+/// `flex`), or a premium one (`priority`). Read leniently: any other name (`auto`, `default`,
+/// `scale`, `standard`, `standard_only`) is the standard tier.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceTier {
+    /// The provider's standard tier.
+    #[default]
+    Standard,
+    /// Slower, best-effort, cheaper.
+    Flex,
+    /// Faster, dearer.
+    Priority,
+}
+
+impl ServiceTier {
+    /// Whether this is the standard tier.
+    pub fn is_standard(&self) -> bool {
+        *self == ServiceTier::Standard
+    }
+
+    /// The tier a provider names (`flex`, `priority`; anything else is standard).
+    pub fn parse(name: &str) -> ServiceTier {
+        match name {
+            "flex" => ServiceTier::Flex,
+            "priority" => ServiceTier::Priority,
+            _ => ServiceTier::Standard,
+        }
+    }
+
+    /// The tier's name: `standard`, `flex`, `priority`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ServiceTier::Standard => "standard",
+            ServiceTier::Flex => "flex",
+            ServiceTier::Priority => "priority",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceTier {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(ServiceTier::parse(&name))
+    }
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -184,6 +234,7 @@ impl Usage {
         let output_audio = get(c.map(|d| d.audio_tokens)).min(output);
         let output_image = get(c.map(|d| d.image_tokens)).min(output - output_audio);
         Usage {
+            tier: ServiceTier::Standard,
             input,
             cache_read: cached,
             cache_write_5m: written,
@@ -233,6 +284,9 @@ impl Usage {
 
     /// Component-wise sum.
     pub fn add(&mut self, o: &Usage) {
+        if self.tier.is_standard() {
+            self.tier = o.tier;
+        }
         self.input += o.input;
         self.cache_read += o.cache_read;
         self.cache_write_5m += o.cache_write_5m;

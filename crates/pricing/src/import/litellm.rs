@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::litellm_provider_key;
 use super::report::{ImportReport, ProblemKind};
 use crate::exact::per_token_to_per_million;
-use crate::price::{Capabilities, CatalogEntry, LongContextTier, Mode, Price};
+use crate::price::{Capabilities, CatalogEntry, LongContextTier, Mode, Price, TierRates};
 
 const SRC: &str = "litellm";
 
@@ -160,6 +160,19 @@ fn price(
     p.output_audio = get("output_cost_per_audio_token");
     p.output_image = get("output_cost_per_image_token");
     p.long_context = long_context(o);
+    for (suffix, slot) in [("flex", &mut p.flex), ("priority", &mut p.priority)] {
+        if let (Some(input), Some(output)) = (
+            get(&format!("input_cost_per_token_{suffix}")),
+            get(&format!("output_cost_per_token_{suffix}")),
+        ) {
+            *slot = Some(TierRates {
+                input,
+                output,
+                cache_read: get(&format!("cache_read_input_token_cost_{suffix}")),
+                input_audio: get(&format!("input_cost_per_audio_token_{suffix}")),
+            });
+        }
+    }
     if o.contains_key("tiered_pricing") {
         r.push(
             SRC,

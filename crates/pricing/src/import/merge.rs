@@ -10,12 +10,12 @@ use super::genai::{self, GenaiModel};
 use super::litellm::import_litellm;
 use super::report::{Disagreement, ImportReport};
 use crate::catalog::{Catalog, SourceInfo};
-use crate::price::{Capabilities, CatalogEntry, Mode, Price};
+use crate::price::{Capabilities, CatalogEntry, Mode, Price, TierRates};
 
 /// The precedence rule, as recorded in the catalog file.
 pub const PRECEDENCE: &str = "genai-prices rates win (exact decimals, dated history); LiteLLM \
 supplies capabilities, deprecation dates, and rates genai-prices lacks (batch, 1h cache write, \
-long-context) only where both agree on input and output; single-source models come from their \
+long-context, flex and priority tiers) only where both agree on input and output; single-source models come from their \
 source; sim entries are fixed";
 
 /// One parsed source file and its provenance.
@@ -145,6 +145,8 @@ fn combine(genai: &Price, lit: &Price) -> Price {
     if p.long_context.is_empty() && p.windows.is_empty() {
         p.long_context = lit.long_context.clone();
     }
+    p.flex = p.flex.take().or_else(|| lit.flex.clone());
+    p.priority = p.priority.take().or_else(|| lit.priority.clone());
     if p != before {
         p.source = "genai-prices+litellm".into();
     }
@@ -187,9 +189,15 @@ pub(crate) fn diff_percent(a: Decimal, b: Decimal) -> Decimal {
 
 /// The simulator's models, priced like the OpenAI models they stand in for.
 pub fn sim_entries() -> Vec<CatalogEntry> {
-    let sim = |model: &str, like: &str, i: Decimal, o: Decimal, c: Decimal| {
+    let sim = |model: &str, like: &str, i: Decimal, o: Decimal, c: Decimal, pri: [Decimal; 3]| {
         let mut price = Price::new(i, o, format!("switchyard simulator (priced as {like})"));
         price.cache_read = Some(c);
+        price.priority = Some(TierRates {
+            input: pri[0],
+            output: pri[1],
+            cache_read: Some(pri[2]),
+            input_audio: None,
+        });
         CatalogEntry {
             provider: "sim".into(),
             model: model.into(),
@@ -209,8 +217,23 @@ pub fn sim_entries() -> Vec<CatalogEntry> {
         }
     };
     vec![
-        sim("sim-cheap", "gpt-4o-mini", d(15, 2), d(60, 2), d(75, 3)),
-        sim("sim-premium", "gpt-4o", d(250, 2), d(1000, 2), d(125, 2)),
+        // Priority rates as OpenAI's for the model stood in for; neither sells flex.
+        sim(
+            "sim-cheap",
+            "gpt-4o-mini",
+            d(15, 2),
+            d(60, 2),
+            d(75, 3),
+            [d(25, 2), d(1, 0), d(125, 3)],
+        ),
+        sim(
+            "sim-premium",
+            "gpt-4o",
+            d(250, 2),
+            d(1000, 2),
+            d(125, 2),
+            [d(425, 2), d(17, 0), d(2125, 3)],
+        ),
     ]
 }
 

@@ -451,6 +451,7 @@ pub fn usage(u: &AnthropicUsage) -> Usage {
         cache_write_5m: w5,
         cache_write_1h: w1,
         output: u.output_tokens.unwrap_or(0),
+        tier: u.service_tier.unwrap_or_default(),
         ..Usage::default()
     }
 }

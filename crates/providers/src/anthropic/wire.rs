@@ -252,6 +252,9 @@ pub struct AnthropicUsage {
     /// Cache writes by TTL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation: Option<CacheCreation>,
+    /// The tier the request was served at (`standard`, `priority`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<switchyard_types::ServiceTier>,
 }
 
 /// Cache writes by TTL.

@@ -14,7 +14,7 @@ use std::{borrow::Cow, collections::HashMap};
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Choice, Content as CContent, ContentPart, FinishReason, JsonMap,
-    Message, ResponseFormat, Role, SimpleToolChoice, ToolCall, Usage,
+    Message, ResponseFormat, Role, ServiceTier, SimpleToolChoice, ToolCall, Usage,
 };
 
 use super::schema;
@@ -87,6 +87,10 @@ pub fn to_wire(req: &ChatRequest) -> Result<GenerateContentRequest<'_>, Provider
         tools: tools(req)?,
         tool_config: tool_config(req)?,
         generation_config: Some(generation_config(req)),
+        service_tier: req
+            .service_tier
+            .filter(|t| !t.is_standard())
+            .map(|t| Cow::Borrowed(t.as_str())),
     })
 }
 
@@ -367,6 +371,10 @@ pub fn usage(u: &UsageMetadata) -> Usage {
         cache_read_audio: cache_audio,
         output_audio,
         output_image,
+        tier: u
+            .service_tier
+            .as_deref()
+            .map_or(ServiceTier::Standard, ServiceTier::parse),
         ..Usage::default()
     }
 }

@@ -29,6 +29,9 @@ pub struct GenerateContentRequest<'a> {
     /// Sampling and output options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_config: Option<GenerationConfig>,
+    /// `flex` or `priority` (absent: standard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<Cow<'a, str>>,
 }
 
 /// A turn: a role and its parts.
@@ -297,6 +300,9 @@ pub struct UsageMetadata {
     /// Tool-use prompt tokens by modality.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_use_prompt_tokens_details: Vec<ModalityCount>,
+    /// The tier the request was served at (`standard`, `flex`, `priority`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
 }
 
 /// `{"modality": "AUDIO", "tokenCount": 120}`.

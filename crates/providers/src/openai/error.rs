@@ -54,6 +54,13 @@ pub(crate) fn classify(status: u16, body: &[u8]) -> ProviderError {
     let hint = |needle: &str| code.as_deref() == Some(needle) || kind.as_deref() == Some(needle);
     let class = match status {
         429 if hint("insufficient_quota") => ErrorClass::Quota,
+        429 if hint("resource_unavailable")
+            || message
+                .to_ascii_lowercase()
+                .contains("resource unavailable") =>
+        {
+            ErrorClass::TierUnavailable
+        }
         429 => ErrorClass::RateLimited,
         529 | 503 => ErrorClass::Overloaded,
         500..=599 => ErrorClass::Server,

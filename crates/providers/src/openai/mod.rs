@@ -172,7 +172,7 @@ impl Provider for OpenAiProvider {
         let bytes = crate::http::read_answer(resp).await?;
         let mut response: ChatResponse =
             crate::http::decode_answer(&bytes, "upstream returned an unreadable completion")?;
-        let usage = match response.usage.as_mut() {
+        let mut usage = match response.usage.as_mut() {
             Some(w) => {
                 let u = Usage::from_openai(w, self.dialect);
                 w.set_counts(&u);
@@ -180,6 +180,7 @@ impl Provider for OpenAiProvider {
             }
             None => Usage::default(),
         };
+        usage.tier = served_tier(&response.extra);
         Ok(Reply {
             response,
             usage,
@@ -202,6 +203,17 @@ impl Provider for OpenAiProvider {
             meta,
         })
     }
+}
+
+/// The tier an OpenAI answer says it was served at (`service_tier`; absent: standard).
+pub(crate) fn served_tier(extra: &switchyard_types::JsonMap) -> switchyard_types::ServiceTier {
+    extra
+        .get("service_tier")
+        .and_then(serde_json::Value::as_str)
+        .map_or(
+            switchyard_types::ServiceTier::Standard,
+            switchyard_types::ServiceTier::parse,
+        )
 }
 
 fn meta(resp: &reqwest::Response) -> UpstreamMeta {

@@ -90,9 +90,11 @@ fn on_event(ev: &Event, st: &mut State) -> Option<Result<StreamItem, ProviderErr
             if chunk.finish_reason().is_some() {
                 st.finished = true;
             }
+            let tier = super::served_tier(&chunk.extra);
             let usage = chunk.usage.as_mut().map(|w| {
-                let u = Usage::from_openai(w, st.dialect);
+                let mut u = Usage::from_openai(w, st.dialect);
                 w.set_counts(&u);
+                u.tier = tier;
                 u
             });
             if st.finished && usage.is_some() {

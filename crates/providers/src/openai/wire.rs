@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 use switchyard_types::{
-    ChatRequest, EmbeddingInput, EmbeddingsRequest, JsonMap, Message, ResponseFormat, Stop,
-    StreamOptions, Tool, ToolChoice,
+    ChatRequest, EmbeddingInput, EmbeddingsRequest, JsonMap, Message, ResponseFormat, ServiceTier,
+    Stop, StreamOptions, Tool, ToolChoice,
 };
 
 /// `POST …/chat/completions`. Mirrors [`ChatRequest`] field for field (a test keeps the two
@@ -56,6 +56,8 @@ pub(crate) struct ChatBody<'a> {
     presence_penalty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<ServiceTier>,
     #[serde(flatten)]
     extra: &'a JsonMap,
 }
@@ -94,6 +96,7 @@ impl<'a> ChatBody<'a> {
             top_logprobs: req.top_logprobs,
             presence_penalty: req.presence_penalty,
             frequency_penalty: req.frequency_penalty,
+            service_tier: req.service_tier.filter(|t| !t.is_standard()),
             extra: &req.extra,
         }
     }

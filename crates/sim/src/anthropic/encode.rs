@@ -121,6 +121,10 @@ pub(crate) fn error_response(f: &Failure, extra: &[(&'static str, String)]) -> R
                 error_body("rate_limit_error", "Number of requests has exceeded your rate limit. Please try again later."),
             )
         }
+        Failure::TierBusy => (
+            StatusCode::TOO_MANY_REQUESTS,
+            error_body("rate_limit_error", "The requested service tier has no capacity right now."),
+        ),
         Failure::Quota => (
             StatusCode::BAD_REQUEST,
             error_body(

@@ -129,7 +129,7 @@ fn exception(f: &Failure) -> (&'static str, StatusCode, String) {
             StatusCode::NOT_FOUND,
             m.clone(),
         ),
-        Failure::RateLimited(_) | Failure::RateFault { .. } => (
+        Failure::RateLimited(_) | Failure::RateFault { .. } | Failure::TierBusy => (
             "ThrottlingException",
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests, please wait before trying again.".into(),

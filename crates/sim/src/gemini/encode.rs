@@ -200,6 +200,12 @@ pub(crate) fn error_response(f: &Failure, extra: &[(&'static str, String)]) -> R
                 details,
             )
         }
+        Failure::TierBusy => google(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "The requested service tier has no capacity right now.",
+            json!([]),
+        ),
         Failure::Quota => google(
             429,
             "RESOURCE_EXHAUSTED",

@@ -10,6 +10,8 @@ pub(crate) struct Meta<'a> {
     pub id: String,
     pub created: u64,
     pub model: &'a str,
+    /// `default`, `flex` or `priority`.
+    pub service_tier: &'a str,
 }
 
 pub(crate) fn finish_reason(f: Finish) -> &'static str {
@@ -69,7 +71,7 @@ struct CompletionOut<'a> {
     model: &'a str,
     choices: Vec<ChoiceOut<'a>>,
     usage: UsageOut,
-    service_tier: &'static str,
+    service_tier: &'a str,
     system_fingerprint: &'static str,
 }
 
@@ -171,7 +173,7 @@ pub(crate) fn completion(meta: &Meta<'_>, answer: &Answer, logprobs: bool) -> Ve
             .map(|(i, c)| choice_out(i, c, logprobs))
             .collect(),
         usage: usage_out(&answer.usage),
-        service_tier: "default",
+        service_tier: meta.service_tier,
         system_fingerprint: "fp_sim",
     };
     serde_json::to_vec(&body).unwrap_or_default()
@@ -189,9 +191,9 @@ impl ChunkWriter {
         let model = json_str(meta.model);
         let prefix = format!(
             "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"created\":{},\
-             \"model\":{model},\"service_tier\":\"default\",\"system_fingerprint\":\"fp_sim\",\
+             \"model\":{model},\"service_tier\":\"{}\",\"system_fingerprint\":\"fp_sim\",\
              \"choices\":[",
-            meta.id, meta.created
+            meta.id, meta.created, meta.service_tier
         );
         ChunkWriter { prefix, usage_null }
     }

@@ -62,6 +62,16 @@ pub(crate) fn response(f: &Failure, extra: &[(&'static str, String)]) -> Respons
                 Some("insufficient_quota"),
             ),
         ),
+        Failure::TierBusy => (
+            StatusCode::TOO_MANY_REQUESTS,
+            body(
+                "Resource Unavailable: there is not enough capacity in the requested service \
+                 tier. Retry later, or use the default service tier.",
+                "resource_unavailable",
+                None,
+                Some("resource_unavailable"),
+            ),
+        ),
         Failure::Policy => (
             StatusCode::BAD_REQUEST,
             body(

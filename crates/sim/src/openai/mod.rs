@@ -325,6 +325,17 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
     {
         return error::response(&Failure::RateLimited(rej), &headers);
     }
+    // The service tier asked for, and the one served: the asked one where the model sells it.
+    let asked_tier = json
+        .get("service_tier")
+        .and_then(Value::as_str)
+        .filter(|t| matches!(*t, "flex" | "priority"))
+        .unwrap_or("default");
+    let served_tier = if profile.tiers.iter().any(|t| t == asked_tier) {
+        asked_tier
+    } else {
+        "default"
+    };
     let fault = model.fault_for(index);
     let failure = match fault {
         Some(Fault::Reset) => {
@@ -341,6 +352,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         Some(Fault::Overloaded) => Some(Failure::Overloaded),
         Some(Fault::Policy) => Some(Failure::Policy),
         Some(Fault::Quota) => Some(Failure::Quota),
+        Some(Fault::TierBusy) if asked_tier != "default" => Some(Failure::TierBusy),
         Some(Fault::ContextLength) => Some(Failure::ContextLength {
             limit: profile.max_context,
             prompt: prompt.max(profile.max_context + 1),
@@ -373,6 +385,7 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
         ),
         created: st.created + st.start.elapsed().as_secs(),
         model: profile.serves.as_deref().unwrap_or(call.model),
+        service_tier: served_tier,
     };
 
     if !profile.ttft.is_zero() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use serde_json::json;
 use switchyard_store::*;
-use switchyard_types::Usage;
+use switchyard_types::{ServiceTier, Usage};
 
 pub fn cfg(url: &str, dir: &Path, batch_size: usize, queue_capacity: usize) -> LedgerConfig {
     LedgerConfig {
@@ -45,6 +45,11 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
     });
     let unpriced = i.is_multiple_of(5);
     let usage = Usage {
+        tier: [
+            ServiceTier::Standard,
+            ServiceTier::Flex,
+            ServiceTier::Priority,
+        ][i % 3],
         input: 100 + i as u64,
         cache_read: (i % 3) as u64 * 10,
         cache_write_5m: (i % 2) as u64,
@@ -58,6 +63,7 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
         output_image: (i % 4) as u64,
     };
     let cost = (!unpriced).then_some(1_000 + i as i64 * 7);
+    r.cached_from = i.is_multiple_of(11).then(|| format!("cached-source-{i}"));
     // A sub-nano remainder (femto-dollars) on every priced row.
     let rem = (i as i64 * 37_337) % 1_000_000;
     if i.is_multiple_of(7) {
