@@ -5,7 +5,9 @@ use std::{io::Write, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use switchyard_store::{now_ms, GroupBy, LedgerReader, SummaryRow};
+use rust_decimal::prelude::ToPrimitive;
+use switchyard_pricing::Decimal;
+use switchyard_store::{now_ms, GroupBy, LedgerReader, SummaryRow, DAY_MS};
 
 fn date(day: i64) -> String {
     let (y, m, d) = switchyard_store::civil(day);
@@ -133,6 +135,9 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
         .economics(since, until.unwrap_or_else(|| now_ms() + 1))
         .await
         .context("read the response cache's and service tiers' use from the ledger")?;
+    let commitments = commitments(&args, &reader)
+        .await
+        .context("read this month's tokens from the ledger")?;
     reader.close().await;
     let of = |g: GroupBy| -> Vec<SummaryRow> {
         dims.iter()
@@ -172,7 +177,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     )
                 })
                 .collect();
-            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "judge": q.judge, "economics": econ, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
+            let doc = serde_json::json!({"since_ms": since, "until_ms": until, "ledger": switchyard_store::redact_url(&url), "by_tenant": total, "by": by, "forecast": fc, "quality": q.rows, "escalations": q.escalations, "judge": q.judge, "economics": econ, "commitments": commitments, "budget_usd": args.budget, "budget_exhausted_date": fc.budget_exhausted_day.map(date)});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Csv => {
@@ -245,6 +250,31 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     "response cache: {} hit(s) at $0, saved ${} (what those answers cost where they came from)",
                     econ.cache_hits,
                     econ.cache_saved.normalize()
+                )?;
+            }
+            for c in &commitments {
+                writeln!(
+                    out,
+                    "commitment {}: ${}/month for {} tokens; {} used this month ({:.1}%); fee to date ${} ({:.1}% of the month), ${} per million tokens used",
+                    c["model"].as_str().unwrap_or_default(),
+                    c["monthly_fee_usd"].as_str().unwrap_or_default(),
+                    c["included_tokens"],
+                    c["used_tokens"],
+                    c["used_percent"].as_f64().unwrap_or_default(),
+                    c["fee_to_date_usd"].as_str().unwrap_or_default(),
+                    c["month_elapsed_percent"].as_f64().unwrap_or_default(),
+                    c["fee_per_million_used_usd"].as_str().unwrap_or("-"),
+                )?;
+            }
+            if !commitments.is_empty() {
+                let fees: Decimal = commitments
+                    .iter()
+                    .filter_map(|c| c["fee_to_date_usd"].as_str()?.parse::<Decimal>().ok())
+                    .sum();
+                writeln!(
+                    out,
+                    "spend with commitment fees to date: ${} (the window's spend plus each fee's share of the month elapsed)",
+                    (t.cost() + fees).normalize()
                 )?;
             }
             for (tier, u) in &econ.tiers {
@@ -449,6 +479,53 @@ fn pct(r: &SummaryRow) -> String {
         "{:.1}%",
         (r.savings() / base * rust_decimal::Decimal::ONE_HUNDRED).round_dp(1)
     )
+}
+
+/// The config's monthly commitments (with `--config`), with this month's use from the ledger
+/// and the fee amortised: the share of the month elapsed, and per million tokens used.
+async fn commitments(
+    args: &ReportArgs,
+    reader: &LedgerReader,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let Some(path) = &args.config else {
+        return Ok(Vec::new());
+    };
+    let cfg = switchyard_server::config::load(path)
+        .map_err(|e| anyhow::anyhow!("invalid config: {e:?}"))?;
+    let committed: Vec<_> = cfg
+        .models
+        .iter()
+        .filter_map(|m| Some((m.name.clone(), m.price.as_ref()?.commitment.clone()?)))
+        .collect();
+    if committed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let (start_day, end_day) = switchyard_store::month_bounds(now.div_euclid(DAY_MS));
+    let (start, end) = (start_day * DAY_MS, end_day * DAY_MS);
+    let used = reader.tokens_by_model(start).await?;
+    let elapsed = Decimal::from(now - start) / Decimal::from(end - start);
+    Ok(committed
+        .into_iter()
+        .map(|(model, c)| {
+            let n = used
+                .iter()
+                .find(|(m, _)| *m == model)
+                .map_or(0, |(_, n)| *n);
+            let per_million = (n > 0)
+                .then(|| (c.monthly_fee * Decimal::from(1_000_000) / Decimal::from(n)).round_dp(6));
+            serde_json::json!({
+                "model": model,
+                "monthly_fee_usd": c.monthly_fee.normalize().to_string(),
+                "included_tokens": c.included_tokens,
+                "used_tokens": n,
+                "used_percent": 100.0 * n as f64 / c.included_tokens.max(1) as f64,
+                "fee_to_date_usd": (c.monthly_fee * elapsed).round_dp(6).normalize().to_string(),
+                "month_elapsed_percent": (elapsed * Decimal::ONE_HUNDRED).round_dp(1).to_f64(),
+                "fee_per_million_used_usd": per_million.map(|d| d.normalize().to_string()),
+            })
+        })
+        .collect())
 }
 
 fn ledger_url(args: &ReportArgs) -> anyhow::Result<String> {

@@ -690,7 +690,7 @@ fn bill(snap: &Snapshot, attempts: &[crate::attempt::AttemptRecord], answered: &
     }
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

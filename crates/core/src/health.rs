@@ -397,23 +397,63 @@ impl ProviderUsage {
 }
 
 /// Tokens a deployment used this calendar month (UTC), for monthly volume price tiers.
+///
+/// With `[state] url` the count is shared: what this replica adds is pushed to Redis every
+/// second and the month's total across replicas read back ([`MonthlyTokens::take_pending`],
+/// [`MonthlyTokens::set_total`]).
 #[derive(Debug, Default)]
 pub struct MonthlyTokens {
     month: AtomicU64,
     tokens: AtomicU64,
+    /// Added here since the last push to the shared count.
+    pending: AtomicU64,
 }
 
 impl MonthlyTokens {
     fn roll(&self, month: u64) {
         if self.month.swap(month, Relaxed) != month {
             self.tokens.store(0, Relaxed);
+            self.pending.store(0, Relaxed);
         }
     }
 
     /// Add a request's tokens; returns the tokens used this month before it.
     pub fn add(&self, tokens: u64, unix_secs: u64) -> u64 {
         self.roll(calendar_month(unix_secs));
+        self.pending.fetch_add(tokens, Relaxed);
         self.tokens.fetch_add(tokens, Relaxed)
+    }
+
+    /// The tokens used this month so far.
+    pub fn current(&self, unix_secs: u64) -> u64 {
+        self.roll(calendar_month(unix_secs));
+        self.tokens.load(Relaxed)
+    }
+
+    /// The month (`calendar_month`), this replica's count before what is pending, and what
+    /// was added since the last push (now taken: push it, then [`MonthlyTokens::set_total`]).
+    pub fn take_pending(&self, unix_secs: u64) -> (u64, u64, u64) {
+        let month = calendar_month(unix_secs);
+        self.roll(month);
+        let pending = self.pending.swap(0, Relaxed);
+        let base = self.tokens.load(Relaxed).saturating_sub(pending);
+        (month, base, pending)
+    }
+
+    /// A push that failed: what was taken is pending again.
+    pub fn restore_pending(&self, month: u64, pending: u64) {
+        if self.month.load(Relaxed) == month {
+            self.pending.fetch_add(pending, Relaxed);
+        }
+    }
+
+    /// The month's total across replicas, as the shared count says after a push: this
+    /// replica's count becomes it, plus what was added here since.
+    pub fn set_total(&self, month: u64, total: u64) {
+        if self.month.load(Relaxed) == month {
+            self.tokens
+                .store(total + self.pending.load(Relaxed), Relaxed);
+        }
     }
 
     /// Add tokens recorded earlier this month (from the ledger, at start).

@@ -51,6 +51,13 @@ pub struct EstRates {
 }
 
 impl EstRates {
+    /// Nothing to pay (tokens inside a paid commitment).
+    pub const ZERO: EstRates = EstRates {
+        input: 0,
+        output: 0,
+        cache_read: 0,
+    };
+
     fn of(p: &Price) -> EstRates {
         EstRates {
             input: nanos(p.input),
@@ -132,6 +139,9 @@ pub struct Deployment {
     /// Integer rates of the flex and priority tiers, where the provider can be asked for the
     /// tier (OpenAI, Gemini, the simulator) and the price states its rates.
     pub tier_rates: [Option<EstRates>; 2],
+    /// The month's tokens a commitment includes (their marginal cost is 0), and the volume
+    /// tiers' integer rates by threshold, ascending: estimates follow the month's count.
+    pub month_rates: (Option<u64>, Vec<(u64, EstRates)>),
 }
 
 impl Deployment {
@@ -145,8 +155,20 @@ impl Deployment {
         }
     }
 
-    /// Integer rates at the tier it is asked for when `wanted` is.
+    /// Integer rates at the tier it is asked for when `wanted` is, at this month's count: 0
+    /// inside a commitment's included tokens, a volume tier's past its threshold (as
+    /// [`switchyard_pricing::cost`] bills them).
     pub fn rates_at(&self, wanted: ServiceTier) -> Option<EstRates> {
+        let (included, volume) = &self.month_rates;
+        if included.is_some() || !volume.is_empty() {
+            let used = self.stats.monthly.current(crate::cx::unix_now());
+            if included.is_some_and(|n| used < n) {
+                return self.rates.map(|_| EstRates::ZERO);
+            }
+            if let Some((_, r)) = volume.iter().rev().find(|(t, _)| used >= *t) {
+                return Some(*r);
+            }
+        }
         match self.tier_for(wanted) {
             ServiceTier::Flex => self.tier_rates[0],
             ServiceTier::Priority => self.tier_rates[1],
@@ -437,6 +459,25 @@ fn deployment(
         tags: p.tags.clone(),
         caps,
         rates: price.as_ref().map(EstRates::of),
+        month_rates: match &price {
+            Some(pr) => (
+                pr.commitment.as_ref().map(|c| c.included_tokens),
+                pr.volume_tiers
+                    .iter()
+                    .map(|v| {
+                        let r = EstRates {
+                            input: nanos(v.input),
+                            output: nanos(v.output),
+                            cache_read: nanos(v.cache_read.unwrap_or(v.input)),
+                        };
+                        (v.above_tokens_per_month, r)
+                    })
+                    .collect::<std::collections::BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        },
         tier_rates: match (&price, p.kind) {
             (Some(pr), ProviderKind::OpenAi | ProviderKind::Gemini | ProviderKind::Sim) => [
                 EstRates::of_tier(pr, ServiceTier::Flex),

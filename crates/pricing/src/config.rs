@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
 use crate::exact;
-use crate::price::{Price, TierRates, VolumeRates};
+use crate::price::{Commitment, Price, TierRates, VolumeRates};
 
 /// A negotiated price for one deployment, replacing the catalog's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +47,27 @@ pub struct PriceOverride {
     /// Rates that apply once a month's volume passes a threshold.
     #[serde(default)]
     pub volume_tiers: Vec<VolumeTier>,
+    /// A flat monthly commitment: `{ monthly_fee = 500, included_tokens = 2_000_000_000 }`;
+    /// the rates above are then the overage price.
+    #[serde(default)]
+    pub commitment: Option<CommitmentOverride>,
     /// Rates of the provider's `flex` service tier.
     #[serde(default)]
     pub flex: Option<TierOverride>,
     /// Rates of the provider's `priority` service tier.
     #[serde(default)]
     pub priority: Option<TierOverride>,
+}
+
+/// `commitment = { monthly_fee = 500, included_tokens = 2_000_000_000 }` (fee in USD).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentOverride {
+    /// USD per UTC calendar month.
+    #[serde(deserialize_with = "exact::deserialize")]
+    pub monthly_fee: Decimal,
+    /// Tokens a month the fee includes (every bucket counts).
+    pub included_tokens: u64,
 }
 
 /// `flex = { input = …, output = …, cached_input = … }`, in the price's `unit`.
@@ -172,6 +187,10 @@ impl PriceOverride {
             cache_read: o(t.cached_input),
             input_audio: None,
         };
+        p.commitment = self.commitment.as_ref().map(|c| Commitment {
+            monthly_fee: c.monthly_fee,
+            included_tokens: c.included_tokens,
+        });
         p.flex = self.flex.as_ref().map(tier);
         p.priority = self.priority.as_ref().map(tier);
         p

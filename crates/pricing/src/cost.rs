@@ -12,6 +12,9 @@
 //!   cached audio without a cache-read rate is priced as uncached audio.
 //! * **time of day**: a price with `windows` uses the rates of the last window containing the
 //!   request time ([`CostContext::at_unix`], UTC); without a time, the base rates.
+//! * **commitment**: while the month's tokens before this request are below a commitment's
+//!   included tokens, every rate is 0 (the fee is paid whatever is used; the request that
+//!   crosses is priced at the rate in force when it starts); after that, the rates below.
 //! * **volume tier**: when the month's tokens before this request reach a tier's threshold,
 //!   that tier's rates replace the base rates for the whole request (the crossing request is
 //!   priced at the rate in force when it starts). Long-context and batch rates do not stack on
@@ -75,7 +78,8 @@ pub struct CostBreakdown {
     pub output: Decimal,
     /// Reasoning tokens.
     pub reasoning: Decimal,
-    /// "long_context", "volume", "flex" or "priority" when a tier's rates were used.
+    /// "commitment", "long_context", "volume", "flex" or "priority" when a tier's rates were
+    /// used.
     pub tier_applied: Option<&'static str>,
     /// Batch rates were used for input and/or output.
     pub batch_applied: bool,
@@ -229,6 +233,24 @@ fn rates(price: &Price, usage: &Usage, ctx: &CostContext, b: &mut CostBreakdown)
         output_audio: price.output_audio,
         output_image: price.output_image,
     };
+    if let Some(c) = &price.commitment {
+        if ctx.monthly_tokens_before < c.included_tokens {
+            b.tier_applied = Some("commitment");
+            return Rates {
+                input: Decimal::ZERO,
+                output: Decimal::ZERO,
+                cache_read: Some(Decimal::ZERO),
+                cache_write_5m: Some(Decimal::ZERO),
+                cache_write_1h: Some(Decimal::ZERO),
+                reasoning: None,
+                input_audio: None,
+                cache_read_audio: None,
+                input_image: None,
+                output_audio: None,
+                output_image: None,
+            };
+        }
+    }
     let volume = price
         .volume_tiers
         .iter()

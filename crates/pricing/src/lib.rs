@@ -28,7 +28,8 @@ pub use config::{
 pub use cost::{baseline_cost, cost, estimate, Cost, CostBreakdown, CostContext};
 pub use import::{import_genai_prices, import_litellm, ImportReport};
 pub use price::{
-    Capabilities, CatalogEntry, LongContextTier, Mode, Price, PriceWindow, TierRates, VolumeRates,
+    Capabilities, CatalogEntry, Commitment, LongContextTier, Mode, Price, PriceWindow, TierRates,
+    VolumeRates,
 };
 pub use rust_decimal::Decimal;
 pub use vendor::{Vendor, VendorSource};

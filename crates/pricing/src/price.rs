@@ -63,6 +63,10 @@ pub struct Price {
     /// Negotiated rates that replace the base rates past a monthly token volume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_tiers: Vec<VolumeRates>,
+    /// A flat monthly commitment: a fee that buys `included_tokens` a month, used before any
+    /// other rate applies (the base rates are then the overage price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Commitment>,
     /// Rates of the provider's `flex` service tier (slower, best-effort), where it sells one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flex: Option<TierRates>,
@@ -138,6 +142,17 @@ pub struct VolumeRates {
     /// Cache read rate per million (falls back to this tier's input rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<Decimal>,
+}
+
+/// A flat monthly commitment (a contract, from config): the fee is paid whatever is used, and
+/// the month's first `included_tokens` (every bucket) cost nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commitment {
+    /// The fee per UTC calendar month, USD.
+    pub monthly_fee: Decimal,
+    /// Tokens a month the fee includes.
+    pub included_tokens: u64,
 }
 
 /// The rates of a service tier (flex, priority): they replace the standard rates of the same
@@ -268,6 +283,7 @@ impl Price {
             long_context: Vec::new(),
             windows: Vec::new(),
             volume_tiers: Vec::new(),
+            commitment: None,
             flex: None,
             priority: None,
             effective_from: None,
@@ -324,6 +340,7 @@ impl Price {
                     cache_read: o(v.cache_read),
                 })
                 .collect(),
+            commitment: self.commitment.clone(),
             flex: self.flex.as_ref().map(|t| t.scaled(s)),
             priority: self.priority.as_ref().map(|t| t.scaled(s)),
             effective_from: self.effective_from,

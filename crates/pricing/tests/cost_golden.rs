@@ -2,8 +2,8 @@
 
 use rust_decimal_macros::dec;
 use switchyard_pricing::{
-    cost, estimate, resolve, Catalog, Cost, CostContext, LongContextTier, Price, PriceOverride,
-    TierRates,
+    cost, estimate, resolve, Catalog, Commitment, Cost, CostContext, LongContextTier, Price,
+    PriceOverride, TierRates,
 };
 use switchyard_types::{OpenAiDialect, PromptTokensDetails, ServiceTier, Usage, WireUsage};
 
@@ -283,6 +283,34 @@ fn the_served_tier_decides_the_rates() {
         estimate(&tiered(), 1000, 1000, 0, ServiceTier::Flex),
         dec!(0.001125)
     );
+}
+
+#[test]
+fn tokens_inside_a_commitment_cost_nothing_more() {
+    let mut p = mini();
+    p.commitment = Some(Commitment {
+        monthly_fee: dec!(500),
+        included_tokens: 1_000,
+    });
+    let usage = Usage {
+        input: 800,
+        cache_read: 100,
+        output: 300,
+        ..Usage::default()
+    };
+    let at = |before| CostContext {
+        monthly_tokens_before: before,
+        ..STD
+    };
+    let inside = cost(&p, &usage, &at(0));
+    assert_eq!(inside.total, dec!(0));
+    assert_eq!(inside.tier_applied, Some("commitment"));
+    // The request that crosses is priced at the rate in force when it starts.
+    assert_eq!(cost(&p, &usage, &at(999)).total, dec!(0));
+    // Used up: the overage (base) rates.
+    let after = cost(&p, &usage, &at(1_000));
+    assert_eq!(after.total, cost(&mini(), &usage, &STD).total);
+    assert_eq!(after.tier_applied, None);
 }
 
 #[test]

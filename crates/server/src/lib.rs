@@ -20,6 +20,7 @@ mod limits;
 mod live;
 mod messages;
 pub mod metrics;
+mod month;
 mod respond;
 mod responses;
 mod sse;
