@@ -96,3 +96,24 @@ def test_errors_are_google_shaped(gateway):
         client.models.generate_content(model="no-such-model", contents="Hi.")
     assert e.value.code == 404
     assert e.value.status == "NOT_FOUND"
+
+
+def test_flex_service_tier_is_served_and_billed(gateway):
+    """`service_tier="flex"` is the flex lane: the flex-selling model is asked for it, the
+    usage metadata says the tier it was served at, and the bill is at flex rates."""
+    from decimal import Decimal
+
+    client = _client(gateway)
+    r = client.models.generate_content(
+        model="flexible", contents="Tag this product.",
+        config=types.GenerateContentConfig(
+            service_tier="flex", max_output_tokens=50, should_return_http_response=True),
+    )
+    raw = r.sdk_http_response
+    body = json.loads(raw.body)
+    assert body["candidates"][0]["content"]["parts"][0]["text"]
+    u = body["usageMetadata"]
+    assert u["serviceTier"] == "flex"
+    expected = (Decimal(u["promptTokenCount"]) * Decimal("0.1")
+                + Decimal(u["candidatesTokenCount"]) * Decimal("0.4")) / Decimal(1_000_000)
+    assert Decimal(raw.headers["x-switchyard-cost-usd"]) == expected

@@ -115,7 +115,7 @@ pub async fn chat(
 ) {
     run(snap, plan, |id, tier, t, remaining| async move {
         let d = snap.deployment(id);
-        let req = crate::adjust::for_deployment(d, req, tier);
+        let req = crate::adjust::for_deployment(d, req, tier, plan.cache_breakpoints);
         let reply = whole(t.response.min(remaining), d.provider.chat(&req, call_cx(d))).await?;
         Ok(Done {
             served: named(&reply.response.model),
@@ -137,7 +137,7 @@ pub async fn chat_stream(
     req: &ChatRequest,
 ) -> (Result<(DeploymentId, StreamStart), CoreError>, Attempts) {
     run(snap, plan, |id, tier, t, remaining| async move {
-        start_stream(snap, id, tier, t, remaining, req).await
+        start_stream(snap, plan, id, tier, t, remaining, req).await
     })
     .await
 }
@@ -249,6 +249,7 @@ async fn whole<T>(
 /// first token.
 async fn start_stream(
     snap: &Snapshot,
+    plan: &Plan,
     id: DeploymentId,
     tier: ServiceTier,
     t: Timeouts,
@@ -260,7 +261,7 @@ async fn start_stream(
     let deadline = started + remaining;
     let limit = t.first_token.min(remaining);
     let head = tokio::time::timeout(limit, async {
-        let req = crate::adjust::for_deployment(d, req, tier);
+        let req = crate::adjust::for_deployment(d, req, tier, plan.cache_breakpoints);
         let reply = d.provider.chat_stream(&req, call_cx(d)).await?;
         let mut stream = reply.stream;
         let mut head = Vec::new();
@@ -355,7 +356,7 @@ pub async fn resume_stream(
         let result = {
             let _inflight = d.stats.begin();
             let t = timeouts(snap, plan, id);
-            start_stream(snap, id, plan.tier, t, remaining, &cont).await
+            start_stream(snap, plan, id, plan.tier, t, remaining, &cont).await
         };
         attempts.upstream_time += started.elapsed();
         if let Ok(start) = settle_attempt(snap, id, result, started, attempts) {

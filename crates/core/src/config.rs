@@ -275,6 +275,10 @@ pub struct RouteConfig {
     /// standard elsewhere. A client asks for flex itself with the `flex` lane.
     #[serde(default)]
     pub service_tier: Option<TierConfig>,
+    /// For Anthropic upstreams, mark a long system prompt (with the tools before it) as a
+    /// prompt-cache breakpoint once it repeats within the cache's lifetime (5 minutes).
+    #[serde(default)]
+    pub cache_breakpoints: bool,
     /// Answer a request that repeats an earlier one exactly from the response cache, for
     /// `ttl` ([`crate::cache`]).
     #[serde(default)]

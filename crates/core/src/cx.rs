@@ -389,10 +389,11 @@ impl RequestCx {
             a.usage = usage;
         }
         let task = self.features.as_ref().and_then(|f| f.task.as_deref());
-        self.snap
-            .deployment(id)
-            .stats
-            .observe_output(usage.output, task);
+        let stats = &self.snap.deployment(id).stats;
+        stats.observe_output(usage.output, task);
+        if let Some(f) = &self.features {
+            stats.observe_cache(f.prefix_tokens, usage.cache_read);
+        }
         let session = self.features.as_ref().and_then(|f| f.session.as_deref());
         if let (Some(s), Some(p)) = (session, self.plan.as_deref()) {
             if !self.snap.session_ttl.is_zero() {

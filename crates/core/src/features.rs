@@ -131,7 +131,7 @@ impl Features {
 }
 
 /// Estimated tokens of the leading system/developer messages.
-fn prefix_tokens(req: &ChatRequest) -> u64 {
+pub(crate) fn prefix_tokens(req: &ChatRequest) -> u64 {
     let bytes: usize = req
         .messages
         .iter()

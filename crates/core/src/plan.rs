@@ -95,6 +95,8 @@ pub struct Plan {
     /// The service tier asked for (each target gets it where it sells it, see
     /// [`Deployment::tier_for`]): `flex` when the client's lane says so, else the route's.
     pub tier: ServiceTier,
+    /// Mark long, repeated system prompts as cache breakpoints for Anthropic upstreams.
+    pub cache_breakpoints: bool,
 }
 
 impl Plan {
@@ -189,6 +191,7 @@ fn plan_name(
         alias: None,
         session_pin: None,
         tier: ServiceTier::Standard,
+        cache_breakpoints: false,
     };
     finish(snap, &mut p, Some(route), candidates, req, f)?;
     Ok(p)
@@ -251,6 +254,7 @@ fn direct(
         alias: None,
         session_pin: None,
         tier: ServiceTier::Standard,
+        cache_breakpoints: false,
     };
     finish(snap, &mut p, None, &candidates, req, f)?;
     Ok(p)
@@ -267,6 +271,7 @@ fn finish(
     req: &impl Routable,
     f: &Features,
 ) -> Result<(), CoreError> {
+    p.cache_breakpoints = route.is_some_and(|r| r.cache_breakpoints);
     p.tier = match f.lane.as_deref() {
         Some("flex") => ServiceTier::Flex,
         _ => route.map_or(ServiceTier::Standard, |r| r.service_tier),
@@ -391,7 +396,9 @@ fn pin_session(snap: &Snapshot, f: &Features, p: &mut Plan) {
     let moving = head
         .rates_at(p.tier)
         .map(|r| r.estimate(f.input_tokens, 0, output));
-    let keep = match (p.estimates[k], moving) {
+    // The session's last request went to the pinned deployment: its prefix is in that cache.
+    let stay = estimate_with(snap, snap.deployment(p.targets[k]), f, p.tier, None);
+    let keep = match (stay, moving) {
         (Some(stay), Some(go)) => stay <= go,
         // Unknown prices: the pin holds (the cache and provider state are known goods).
         _ => true,
@@ -460,16 +467,29 @@ pub(crate) fn estimate(
     f: &Features,
     tier: ServiceTier,
 ) -> Option<u128> {
+    estimate_with(snap, d, f, tier, d.stats.cache_hit_rate(f.prefix_tokens))
+}
+
+/// [`estimate`] with the cacheable prefix read from the cache in the share `hit_rate` (all of
+/// it when `None`).
+fn estimate_with(
+    snap: &Snapshot,
+    d: &Deployment,
+    f: &Features,
+    tier: ServiceTier,
+    hit_rate: Option<f64>,
+) -> Option<u128> {
     let rates = d.rates_at(tier)?;
     let history = d
         .stats
         .expected_output(f.task.as_deref())
         .unwrap_or(snap.expected_output);
     let output = f.max_output.map_or(history, |m| m.min(history));
-    let cached = if f.prefix_tokens >= 1024 {
-        f.prefix_tokens
-    } else {
-        0
+    // A cacheable prefix is priced as cache reads in the share this deployment's provider has
+    // been serving from its cache for prefixes of that size (all of it until observed).
+    let cached = match crate::stats::prefix_class(f.prefix_tokens) {
+        Some(_) => (f.prefix_tokens as f64 * hit_rate.unwrap_or(1.0)) as u64,
+        None => 0,
     };
     Some(rates.estimate(f.input_tokens, cached, output))
 }

@@ -214,6 +214,8 @@ pub struct Route {
     pub service_tier: ServiceTier,
     /// The response cache, when on.
     pub cache: Option<crate::config::CacheConfig>,
+    /// Automatic Anthropic prompt-cache breakpoints.
+    pub cache_breakpoints: bool,
 }
 
 /// A provider as the snapshot needs it.
@@ -649,6 +651,7 @@ fn build_route(
             .service_tier
             .map_or(ServiceTier::Standard, ServiceTier::from),
         cache: r.cache,
+        cache_breakpoints: r.cache_breakpoints,
     })
 }
 

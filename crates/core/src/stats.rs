@@ -27,6 +27,17 @@ pub struct DeploymentStats {
     ttft_hist: TtftHistogram,
     /// Output-length EWMAs per task.
     task_output: TaskOutputs,
+    /// Prompt-cache hit rate by prefix class ([`prefix_class`]): EWMA of the share of a
+    /// cacheable prefix read from the provider's cache, × 10,000, plus 1; 0 = not observed.
+    cache_hits: [AtomicU64; 4],
+    /// Recently seen cacheable prefixes (hash, unix seconds), for automatic cache breakpoints.
+    prefixes: [(AtomicU64, AtomicU64); 32],
+}
+
+/// The class of a cacheable prefix: 1–2k, 2–4k, 4–8k, 8k+ tokens; `None` under 1,024 (no
+/// provider caches less).
+pub fn prefix_class(prefix_tokens: u64) -> Option<usize> {
+    (prefix_tokens >= 1024).then(|| ((prefix_tokens / 1024).ilog2() as usize).min(3))
 }
 
 /// A decaying histogram of times to first token: 32 buckets growing by 1.5× from 1 ms;
@@ -115,6 +126,35 @@ impl DeploymentStats {
             0 => None,
             n => Some(n),
         }
+    }
+
+    /// The share of a cacheable prefix of `prefix_tokens` this deployment's provider has been
+    /// serving from its cache (cache-read tokens in its usage), if observed for that class.
+    pub fn cache_hit_rate(&self, prefix_tokens: u64) -> Option<f64> {
+        let c = prefix_class(prefix_tokens)?;
+        match self.cache_hits[c].load(Relaxed) {
+            0 => None,
+            v => Some((v - 1) as f64 / 10_000.0),
+        }
+    }
+
+    /// Record how much of a request's cacheable prefix its answer read from the cache.
+    pub fn observe_cache(&self, prefix_tokens: u64, cache_read: u64) {
+        if let Some(c) = prefix_class(prefix_tokens) {
+            let share = (cache_read.min(prefix_tokens) * 10_000) / prefix_tokens;
+            ewma(&self.cache_hits[c], share + 1);
+        }
+    }
+
+    /// Whether a prefix (by hash) was sent to this deployment within `window` before `now`
+    /// (unix seconds); records it as seen now. A small direct-mapped table: a colliding
+    /// prefix evicts another, which then counts as unseen (no breakpoint: the safe side).
+    pub fn seen_prefix(&self, hash: u64, now: u64, window: u64) -> bool {
+        let (h, t) = &self.prefixes[(hash % 32) as usize];
+        let seen = h.load(Relaxed) == hash && now.saturating_sub(t.load(Relaxed)) <= window;
+        h.store(hash, Relaxed);
+        t.store(now, Relaxed);
+        seen
     }
 
     /// Record an answer's output length, for its task too.

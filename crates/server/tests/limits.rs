@@ -363,3 +363,96 @@ async fn team_budget(state: &str, n: usize) {
         "the team spent {spent} of {budget}"
     );
 }
+
+/// A private `redis-server` on `port` (the machine's binary), nothing persisted.
+fn redis_server(port: u16) -> std::process::Child {
+    let mut child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server runs");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server did not start on port {port}");
+}
+
+#[tokio::test]
+async fn redis_stopped_and_restarted_mid_run_refuses_then_recovers() {
+    if std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "redis-server is not installed but CI=true: the Redis restart test must run"
+        );
+        eprintln!("redis-server not installed: skipping the Redis restart test");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = redis_server(port);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (_, k) = key(
+        &ledger,
+        "steady",
+        keys::KeySpec {
+            rpm: Some(1000),
+            ..Default::default()
+        },
+    )
+    .await;
+    let state = format!("url = \"redis://127.0.0.1:{port}\"\non_unavailable = \"closed\"");
+    let url = replica(&sim.base_url(), &ledger, &state).await;
+    let http = reqwest::Client::new();
+    assert_eq!(ask(&http, &url, &k).await.status(), 200);
+
+    // Redis goes away mid-run: the policy is `closed`, so keyed requests are refused, clearly.
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let r = ask(&http, &url, &k).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "state_unavailable"
+    );
+
+    // Redis comes back (empty, as after a failover): the replica reconnects by itself and the
+    // counters live there again.
+    let mut redis = redis_server(port);
+    let mut status = 0;
+    for _ in 0..100 {
+        status = ask(&http, &url, &k).await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status, 200,
+        "the replica never recovered when Redis came back"
+    );
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("sy:rpm:*")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the counts are in the restarted Redis");
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+}

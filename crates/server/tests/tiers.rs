@@ -243,3 +243,50 @@ async fn a_tier_out_of_capacity_falls_back_to_the_standard_tier_of_the_same_depl
     );
     assert_eq!(env.sim.calls("busy-model"), 2);
 }
+
+#[tokio::test]
+async fn a_gemini_upstream_is_asked_for_flex_and_billed_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let url = common::serve(&format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "google"
+        kind = "gemini"
+        base_url = "http://{}/v1beta"
+        [[models]]
+        name = "gem"
+        provider = "google"
+        upstream = "sim-cheap"
+        price = {{ input = 0.3, output = 2.5, flex = {{ input = 0.15, output = 1.25 }} }}
+        "#,
+        sim.addr()
+    ))
+    .await;
+    let env = Env {
+        sim,
+        url,
+        ledger,
+        _dir: dir,
+    };
+    let a = ask(&env, "gem", Some("flex"), false).await;
+    let sent = env
+        .sim
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|q| q.path.contains(":generateContent"))
+        .unwrap()
+        .body;
+    assert_eq!(sent["serviceTier"], "flex");
+    assert_eq!(
+        a.cost,
+        priced(&a.body, "0.15".parse().unwrap(), "1.25".parse().unwrap())
+    );
+    let row = common::ledger_row(&env.ledger, &a.id).await;
+    assert_eq!(row.usage.tier, ServiceTier::Flex);
+}

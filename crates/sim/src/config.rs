@@ -123,6 +123,10 @@ pub struct ModelConfig {
     /// `arithmetic`, `sentiment`) with `default` for the others (default 1: always right).
     #[serde(default)]
     pub skill: std::collections::BTreeMap<String, f64>,
+    /// Whether the model reuses a repeated prompt prefix (OpenAI-style automatic prompt
+    /// caching; default true). Off: no prompt is ever served from its cache.
+    #[serde(default)]
+    pub prompt_cache: Option<bool>,
     /// The service tiers the model sells besides `default` (`flex`, `priority`): a request
     /// asking for one of them is served, and labelled, at it; any other at `default`.
     /// Default: both.

@@ -31,6 +31,8 @@ pub(crate) struct Profile {
     pub serves: Option<String>,
     /// Service tiers sold besides `default`.
     pub tiers: Vec<String>,
+    /// Repeated prompt prefixes are read from the cache.
+    pub prompt_cache: bool,
 }
 
 /// Scheduled downtime.
@@ -80,6 +82,7 @@ impl Profile {
             skill: crate::engine::Skill::default(),
             serves: None,
             tiers: vec!["flex".to_owned(), "priority".to_owned()],
+            prompt_cache: true,
         }
     }
 
@@ -121,6 +124,7 @@ impl Profile {
         p.skill = crate::engine::Skill::from_map(&m.skill);
         p.skill.refuse = m.refuse_rate.unwrap_or(0.0).clamp(0.0, 1.0);
         p.serves = m.serves.clone();
+        p.prompt_cache = m.prompt_cache.unwrap_or(true);
         if let Some(t) = &m.service_tiers {
             p.tiers.clone_from(t);
         }

@@ -16,7 +16,7 @@ use switchyard_types::{
     ChatChunk, ChatRequest, ChatResponse, Content as ChatContent, ContentPart, EmbeddingInput,
     EmbeddingVector, EmbeddingsRequest, EmbeddingsResponse, FinishReason, FunctionDef,
     FunctionName, ImageUrl, JsonMap, JsonSchemaSpec, Message, NamedToolChoice, ResponseFormat,
-    Role, Stop, StreamOptions, Tool, ToolCall, ToolChoice, Usage,
+    Role, ServiceTier, Stop, StreamOptions, Tool, ToolCall, ToolChoice, Usage,
 };
 
 use super::wire::{Content, GenerateContentRequest};
@@ -193,6 +193,7 @@ fn to_chat(
         presence_penalty: g.presence_penalty,
         frequency_penalty: g.frequency_penalty,
         max_completion_tokens: g.max_output_tokens,
+        service_tier: w.service_tier.as_deref().map(ServiceTier::parse),
         extra,
         ..ChatRequest::default()
     })
@@ -409,6 +410,9 @@ pub fn usage_json(u: &Usage) -> Value {
     }
     if thoughts > 0 {
         m["thoughtsTokenCount"] = json!(thoughts);
+    }
+    if !u.tier.is_standard() {
+        m["serviceTier"] = json!(u.tier.as_str());
     }
     m
 }

@@ -82,6 +82,9 @@ pub struct ResponsesRequest {
     /// The client's cache key for a conversation (Codex sends its session id): a session hint.
     #[serde(default)]
     pub prompt_cache_key: Option<String>,
+    /// The service tier asked for (`flex` is the flex lane; see the chat request's field).
+    #[serde(default)]
+    pub service_tier: Option<switchyard_types::ServiceTier>,
 }
 
 /// `input`: a string or items.
@@ -187,6 +190,7 @@ impl ResponsesRequest {
             max_completion_tokens: self.max_output_tokens,
             user: self.user.clone(),
             metadata: self.metadata.clone(),
+            service_tier: self.service_tier,
             extra,
             ..ChatRequest::default()
         })

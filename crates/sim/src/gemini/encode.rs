@@ -15,6 +15,8 @@ pub(crate) struct Meta<'a> {
     pub model: &'a str,
     pub prompt: u64,
     pub cached: u64,
+    /// `flex` or `priority` when served at that tier.
+    pub tier: Option<String>,
 }
 
 fn finish(f: Finish) -> &'static str {
@@ -35,6 +37,7 @@ pub(crate) fn usage(m: &Meta<'_>, output: u64) -> Value {
     if m.cached > 0 {
         u["cachedContentTokenCount"] = json!(m.cached);
     }
+    u["serviceTier"] = json!(m.tier.as_deref().unwrap_or("standard"));
     u
 }
 

@@ -181,11 +181,18 @@ async fn generate(
     call.gen.jitter = profile.jitter;
     call.gen.cached_tokens = cached;
     let answer = engine::generate(&call.gen);
+    // The tier asked for (`serviceTier`), served where the model sells it.
+    let tier = json
+        .get("serviceTier")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .filter(|t| profile.tiers.iter().any(|x| x == t));
     let meta = Meta {
         id: engine::base62(&mut engine::Rng::new(call.gen.seed ^ index), 22),
         model: model_name,
         prompt,
         cached,
+        tier,
     };
     if !profile.ttft.is_zero() {
         tokio::time::sleep(profile.ttft).await;

@@ -376,7 +376,11 @@ pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Reque
     call.gen.answer_tokens = profile.answer_tokens;
     call.gen.skill = profile.skill;
     call.gen.jitter = profile.jitter;
-    call.gen.cached_tokens = cached_tokens(&st, call.model, &json, prompt);
+    call.gen.cached_tokens = if profile.prompt_cache {
+        cached_tokens(&st, call.model, &json, prompt)
+    } else {
+        0
+    };
     let answer = engine::generate(&call.gen);
     let meta = encode::Meta {
         id: format!(
