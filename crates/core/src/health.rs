@@ -354,25 +354,33 @@ mod tests {
     }
 }
 
-/// Usage of one provider account in the current minute and month, against its configured
-/// limits. Shared by every deployment of the provider; all atomics.
+/// Usage of one provider account in the current minute, against its configured limits.
+/// Shared by every deployment of the provider; all atomics. With `[state] url` the counts are
+/// every replica's: what this one adds is pushed to Redis every second and the minute's totals
+/// read back ([`ProviderUsage::take_pending`], [`ProviderUsage::set_totals`]).
 #[derive(Debug, Default)]
 pub struct ProviderUsage {
     minute: AtomicU64,
     requests: AtomicU64,
     tokens: AtomicU64,
+    /// Added here since the last push to the shared counts.
+    pending_requests: AtomicU64,
+    pending_tokens: AtomicU64,
 }
 
 /// Keep this share of a configured limit free, so traffic spills before the provider says 429.
 const LIMIT_HEADROOM_PERCENT: u64 = 95;
 
 impl ProviderUsage {
-    fn roll(&self) {
+    fn roll(&self) -> u64 {
         let minute = now_ms() / 60_000;
         if self.minute.swap(minute, Relaxed) != minute {
             self.requests.store(0, Relaxed);
             self.tokens.store(0, Relaxed);
+            self.pending_requests.store(0, Relaxed);
+            self.pending_tokens.store(0, Relaxed);
         }
+        minute
     }
 
     /// Count a request about to be sent, with its estimated tokens.
@@ -380,6 +388,45 @@ impl ProviderUsage {
         self.roll();
         self.requests.fetch_add(1, Relaxed);
         self.tokens.fetch_add(tokens, Relaxed);
+        self.pending_requests.fetch_add(1, Relaxed);
+        self.pending_tokens.fetch_add(tokens, Relaxed);
+    }
+
+    /// The minute (unix minutes) and the requests and tokens added here since the last push
+    /// (now taken: push them, then [`ProviderUsage::set_totals`], or give them back with
+    /// [`ProviderUsage::restore_pending`]).
+    pub fn take_pending(&self) -> (u64, u64, u64) {
+        let minute = self.roll();
+        (
+            minute,
+            self.pending_requests.swap(0, Relaxed),
+            self.pending_tokens.swap(0, Relaxed),
+        )
+    }
+
+    /// A push that failed: what was taken is pending again.
+    pub fn restore_pending(&self, minute: u64, requests: u64, tokens: u64) {
+        if self.minute.load(Relaxed) == minute {
+            self.pending_requests.fetch_add(requests, Relaxed);
+            self.pending_tokens.fetch_add(tokens, Relaxed);
+        }
+    }
+
+    /// The minute's totals across replicas after a push: this replica's counts become them,
+    /// plus what was added here since.
+    pub fn set_totals(&self, minute: u64, requests: u64, tokens: u64) {
+        if self.minute.load(Relaxed) == minute {
+            self.requests
+                .store(requests + self.pending_requests.load(Relaxed), Relaxed);
+            self.tokens
+                .store(tokens + self.pending_tokens.load(Relaxed), Relaxed);
+        }
+    }
+
+    /// Requests and tokens counted this minute.
+    pub fn current(&self) -> (u64, u64) {
+        self.roll();
+        (self.requests.load(Relaxed), self.tokens.load(Relaxed))
     }
 
     /// Whether one more request of `tokens` would pass 95% of a configured limit this minute.

@@ -171,7 +171,7 @@ impl Gateway {
         }
         crate::keys::spawn_refresh(&gw);
         if let Some(url) = gw.config().state.url.clone() {
-            crate::month::spawn_sync(&gw, &url)
+            crate::counts::spawn_sync(&gw, &url)
                 .map_err(|e| vec![ConfigError::new("state.url", e)])?;
         }
         Ok(gw)

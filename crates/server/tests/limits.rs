@@ -456,3 +456,73 @@ async fn redis_stopped_and_restarted_mid_run_refuses_then_recovers() {
     redis.kill().unwrap();
     redis.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_providers_limits_are_counted_across_replicas() {
+    let Some(redis) = redis_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    // A provider name of its own: its counts live in the shared Redis for the minute.
+    let provider = format!("limited-{}", uuid::Uuid::now_v7().simple());
+    let text = format!(
+        r#"
+        [state]
+        url = "{redis}"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "{provider}"
+        kind = "sim"
+        base_url = "{sim}"
+        limits = {{ rpm = 20 }}
+        [[providers]]
+        name = "backup"
+        kind = "sim"
+        base_url = "{sim}"
+        [[models]]
+        name = "first"
+        provider = "{provider}"
+        upstream = "sim-cheap"
+        [[models]]
+        name = "second"
+        provider = "backup"
+        upstream = "sim-cheap"
+        [[routes]]
+        name = "auto"
+        candidates = ["first", "second"]
+        "#,
+        sim = sim.base_url()
+    );
+    let a = common::serve(&text).await;
+    let b = common::serve(&text).await;
+    let http = reqwest::Client::new();
+    let model = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&json!({"model": "auto", "max_tokens": 5,
+                    "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.headers()["x-switchyard-model"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    fresh_minute().await;
+    // Replica a takes the account to 95% of its 20 requests a minute.
+    for _ in 0..19 {
+        assert_eq!(model(a.clone()).await, "first");
+    }
+    assert_eq!(model(a.clone()).await, "second");
+    // Once the counts are shared, replica b spills too, at its first request (counting alone,
+    // it would have sent 19 more to the provider in the same minute).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(model(b.clone()).await, "second");
+}
