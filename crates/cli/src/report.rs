@@ -277,6 +277,15 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     (t.cost() + fees).normalize()
                 )?;
             }
+            if econ.batch.requests > 0 {
+                writeln!(
+                    out,
+                    "batch lane: {} line(s) through providers' batch APIs, ${} vs ${} at the baseline's standard rates",
+                    econ.batch.requests,
+                    econ.batch.cost.normalize(),
+                    econ.batch.baseline.normalize()
+                )?;
+            }
             for (tier, u) in &econ.tiers {
                 writeln!(
                     out,

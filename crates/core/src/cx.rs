@@ -147,6 +147,8 @@ pub struct RequestCx {
     pub(crate) cache_key: Option<(crate::cache::Key, std::time::Duration)>,
     /// The cached answer served (a hit).
     pub(crate) hit: Option<Hit>,
+    /// Served through a provider's batch API: billed at batch rates.
+    pub(crate) batch: bool,
     bill: Option<Bill>,
     overhead_us: Option<u64>,
     error: Option<(u16, String)>,
@@ -224,6 +226,7 @@ impl RequestCx {
             cache: None,
             cache_key: None,
             hit: None,
+            batch: false,
             bill: None,
             overhead_us: None,
             error: None,
@@ -240,6 +243,13 @@ impl RequestCx {
     ) -> Self {
         self.key = key;
         self.admission = admission;
+        self
+    }
+
+    /// The request began at `started` (work the gateway did earlier on its behalf: a batch
+    /// line's time at its provider counts in its latency).
+    pub fn started_at(mut self, started: Instant) -> Self {
+        self.started = started;
         self
     }
 
@@ -279,6 +289,7 @@ impl RequestCx {
             answered,
             usage,
             hit,
+            batch,
             ..
         } = self;
         slot.get_or_insert_with(|| {
@@ -288,7 +299,7 @@ impl RequestCx {
                 Some(h) => h.usage,
                 None => answered.map_or_else(Usage::default, |_| *usage),
             };
-            bill(snap, &attempts.records, &answer)
+            bill(snap, &attempts.records, &answer, *batch)
         })
     }
 
@@ -368,6 +379,27 @@ impl RequestCx {
     /// `error_class`.
     pub fn fail(&mut self, http_status: u16, class: impl Into<String>) {
         self.error = Some((http_status, class.into()));
+    }
+
+    /// The tenant the request is recorded under (its key's, else the client's hint, else
+    /// `default`), once features are known.
+    pub fn tenant(&self) -> &str {
+        self.key
+            .as_ref()
+            .map(|k| k.tenant.as_str())
+            .or_else(|| self.features.as_ref().and_then(|f| f.tenant.as_deref()))
+            .unwrap_or("default")
+    }
+
+    /// The gateway key's id, if the request came with one.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.id.as_str())
+    }
+
+    /// Drop without a ledger row: the context only planned work that another context will
+    /// settle (a batch line, planned when the batch is accepted, settled when it is answered).
+    pub fn discard(mut self) {
+        self.settled = true;
     }
 
     /// Settle now: price (if not yet), build the ledger row, hand it to the sink.
@@ -655,10 +687,16 @@ impl Drop for RequestCx {
 /// Price every attempt and the baseline, at the current time. An attempt that used no tokens
 /// costs exactly zero whatever its price; one that used tokens on an unpriced model makes the
 /// request unpriced.
-fn bill(snap: &Snapshot, attempts: &[crate::attempt::AttemptRecord], answered: &Usage) -> Bill {
+fn bill(
+    snap: &Snapshot,
+    attempts: &[crate::attempt::AttemptRecord],
+    answered: &Usage,
+    batch: bool,
+) -> Bill {
     let now = unix_now();
     let ctx = CostContext {
         at_unix: Some(now),
+        batch,
         ..CostContext::default()
     };
     let per: Vec<Cost> = attempts
@@ -679,11 +717,16 @@ fn bill(snap: &Snapshot, attempts: &[crate::attempt::AttemptRecord], answered: &
         .collect();
     Bill {
         cost: per.iter().fold(Cost::ZERO, |acc, c| acc + *c),
-        // The baseline is the standard tier: what the same tokens cost without the gateway.
+        // The baseline is the standard tier, not through a batch API: what the same tokens cost
+        // without the gateway.
         baseline: snap.baseline.map(|b| {
             let standard = Usage {
                 tier: ServiceTier::Standard,
                 ..*answered
+            };
+            let ctx = CostContext {
+                batch: false,
+                ..ctx
             };
             Cost::of(snap.deployment(b).price.as_ref(), &standard, &ctx)
         }),

@@ -195,6 +195,90 @@ pub async fn embed(
     }
 }
 
+/// Phases 2–4 for one line of a batch (the batch lane): admit, features (lane `batch`), plan
+/// — then only the deployments whose provider has a batch API are kept, cheapest at batch
+/// prices first (the lane exists to save; the route's strategy orders the rest of its
+/// traffic). Phase 5 is the provider's batch API (the server's batch worker), phase 7
+/// [`settle_batch_line`].
+pub fn plan_batch_line(cx: &mut RequestCx, req: &ChatRequest) -> Result<Arc<Plan>, CoreError> {
+    admit(cx, req)?;
+    let mut features = Features::extract(req, &HeaderMap::new());
+    features.lane = Some("batch".to_owned());
+    let plan = plan_for(cx, req, features)?;
+    let snap = cx.snap.clone();
+    let f = cx.features.clone().unwrap_or_default();
+    let f = &f;
+    let mut ranked: Vec<(DeploymentId, Option<u128>)> = plan
+        .targets
+        .iter()
+        .filter(|&&t| snap.deployment(t).provider.batch_api().is_some())
+        .map(|&t| (t, crate::plan::estimate_batch(&snap, snap.deployment(t), f)))
+        .collect();
+    if ranked.is_empty() {
+        return Err(CoreError::NoCandidate(format!(
+            "route `{}`: no candidate's provider has a batch API",
+            plan.route
+        )));
+    }
+    ranked.sort_by_key(|(_, e)| e.unwrap_or(u128::MAX));
+    let mut p = (*plan).clone();
+    p.targets = ranked.iter().map(|(t, _)| *t).collect();
+    p.estimates = ranked.iter().map(|(_, e)| *e).collect();
+    let p = Arc::new(p);
+    cx.plan = Some(p.clone());
+    Ok(p)
+}
+
+/// Phase 7 for one line of a batch, answered by `id` through its provider's batch API after
+/// `latency`: `Ok(usage)` is billed at the deployment's batch rates, `Err((status, class))` is
+/// a failed line (nothing billed). One ledger row, as for any request.
+pub fn settle_batch_line(
+    mut cx: RequestCx,
+    id: DeploymentId,
+    outcome: Result<Usage, (u16, String)>,
+    latency: std::time::Duration,
+) -> crate::cx::Bill {
+    cx.batch = true;
+    cx.attempts.upstream_time += latency;
+    let started = tokio::time::Instant::now();
+    match outcome {
+        Ok(usage) => {
+            cx.attempts.records.push(crate::attempt::AttemptRecord {
+                deployment: id,
+                status: 200,
+                error: None,
+                latency,
+                ttft: None,
+                usage,
+                rejected: None,
+                started,
+                served_model: None,
+            });
+            cx.answer(id, usage);
+        }
+        Err((status, class)) => {
+            cx.attempts.records.push(crate::attempt::AttemptRecord {
+                deployment: id,
+                status,
+                error: Some(switchyard_providers::ProviderError::new(
+                    switchyard_providers::ErrorClass::BadRequest,
+                    class.clone(),
+                )),
+                latency,
+                ttft: None,
+                usage: Usage::default(),
+                rejected: None,
+                started,
+                served_model: None,
+            });
+            cx.fail(status, class);
+        }
+    }
+    let bill = cx.bill().clone();
+    cx.finish(crate::cx::Ending::Delivered);
+    bill
+}
+
 /// Phase 5's first step on a route with a response cache: the answer of an earlier identical
 /// request, if one is kept; on a miss, where this request's answer will be kept.
 async fn cached(cx: &mut RequestCx, plan: &Plan, req: &ChatRequest) -> Option<cache::Entry> {

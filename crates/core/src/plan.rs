@@ -470,6 +470,18 @@ pub(crate) fn estimate(
     estimate_with(snap, d, f, tier, d.stats.cache_hit_rate(f.prefix_tokens))
 }
 
+/// Estimated cost of the request through a deployment's batch API (femto-USD), at its batch
+/// rates (the standard rates where the price has none), `None` if unpriced.
+pub(crate) fn estimate_batch(snap: &Snapshot, d: &Deployment, f: &Features) -> Option<u128> {
+    let rates = d.batch_rates?;
+    let history = d
+        .stats
+        .expected_output(f.task.as_deref())
+        .unwrap_or(snap.expected_output);
+    let output = f.max_output.map_or(history, |m| m.min(history));
+    Some(rates.estimate(f.input_tokens, 0, output))
+}
+
 /// [`estimate`] with the cacheable prefix read from the cache in the share `hit_rate` (all of
 /// it when `None`).
 fn estimate_with(

@@ -142,6 +142,9 @@ pub struct Deployment {
     /// The month's tokens a commitment includes (their marginal cost is 0), and the volume
     /// tiers' integer rates by threshold, ascending: estimates follow the month's count.
     pub month_rates: (Option<u64>, Vec<(u64, EstRates)>),
+    /// Integer rates through the provider's batch API (its batch rates where the price states
+    /// them, else the standard ones).
+    pub batch_rates: Option<EstRates>,
 }
 
 impl Deployment {
@@ -461,6 +464,11 @@ fn deployment(
         tags: p.tags.clone(),
         caps,
         rates: price.as_ref().map(EstRates::of),
+        batch_rates: price.as_ref().map(|p| EstRates {
+            input: nanos(p.batch_input.unwrap_or(p.input)),
+            output: nanos(p.batch_output.unwrap_or(p.output)),
+            cache_read: nanos(p.cache_read.unwrap_or(p.input)),
+        }),
         month_rates: match &price {
             Some(pr) => (
                 pr.commitment.as_ref().map(|c| c.included_tokens),

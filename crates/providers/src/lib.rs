@@ -146,6 +146,14 @@ pub enum AnyProvider {
 }
 
 impl AnyProvider {
+    /// The adapter's OpenAI Batch API, if it speaks it.
+    pub fn batch_api(&self) -> Option<&OpenAiProvider> {
+        match self {
+            AnyProvider::OpenAi(p) if p.has_batch_api() => Some(p),
+            _ => None,
+        }
+    }
+
     /// Build the adapter for a provider's config.
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
         match cfg.kind {

@@ -186,6 +186,13 @@ pub fn generate() -> (String, String) {
     (key, id)
 }
 
+/// A request context on behalf of the gateway key `key_id` (one still in force), for work the
+/// gateway does after the client's request (a batch's lines).
+pub(crate) fn key_cx(gw: &GatewayHandle, ingress: &'static str, key_id: Option<&str>) -> RequestCx {
+    let key = key_id.and_then(|id| gw.keys().current().by_id.get(id).cloned());
+    RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now()).with_key(key, None)
+}
+
 /// The request context of an API request, with the key the authentication layer found.
 pub(crate) fn request_cx(
     gw: &GatewayHandle,

@@ -8,6 +8,7 @@
 mod answer_cache;
 pub mod app;
 pub mod audit;
+mod batches;
 mod chat;
 pub mod config;
 mod counts;

@@ -65,6 +65,8 @@ pub struct Gateway {
     admission: Arc<dyn switchyard_core::admission::Admission>,
     /// The response cache (in Redis with `[state] url`, else in process).
     answers: Arc<dyn switchyard_core::cache::AnswerCache>,
+    /// Set by [`Gateway::shutdown`]: background work stops taking new work.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -131,6 +133,7 @@ impl Gateway {
         };
         let gw = Arc::new(Gateway {
             answers,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             admission: Arc::new(limiter),
             sink: Arc::new(crate::respond::LedgerSink {
                 ledger: ledger.clone(),
@@ -170,6 +173,7 @@ impl Gateway {
             }
         }
         crate::keys::spawn_refresh(&gw);
+        crate::batches::spawn_worker(&gw);
         if let Some(url) = gw.config().state.url.clone() {
             crate::counts::spawn_sync(&gw, &url)
                 .map_err(|e| vec![ConfigError::new("state.url", e)])?;
@@ -185,6 +189,11 @@ impl Gateway {
     /// The limiter of keys' rate limits and budgets.
     pub fn admission(&self) -> Arc<dyn switchyard_core::admission::Admission> {
         self.admission.clone()
+    }
+
+    /// Whether [`Gateway::shutdown`] has begun.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The response cache.
@@ -330,6 +339,8 @@ impl Gateway {
 
     /// Flush the ledger (every queued row) and the traces, and stop the embedded simulator.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(t) = &self.traces {
             t.flush().await;
         }

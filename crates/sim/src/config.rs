@@ -46,6 +46,9 @@ pub struct SimConfig {
     /// Seed mixed into the fault PRNG (`fault_rate`, `p<percent>`).
     #[serde(default)]
     pub seed: u64,
+    /// How long a batch (`POST /v1/batches`) takes to complete.
+    #[serde(default = "default_batch_delay", with = "humantime_serde")]
+    pub batch_delay: Duration,
     /// Profile of models that are not listed in `models`.
     #[serde(default)]
     pub defaults: DefaultsConfig,
@@ -247,6 +250,7 @@ impl SimConfig {
             record_capacity: default_record_capacity(),
             record_max_bytes: default_record_max_bytes(),
             seed: 0,
+            batch_delay: default_batch_delay(),
             defaults: DefaultsConfig::default(),
             models: vec![model("sim-cheap", 24), model("sim-premium", 90)],
         }
@@ -312,6 +316,10 @@ impl OutageConfig {
             _ => Ok(()),
         }
     }
+}
+
+fn default_batch_delay() -> Duration {
+    Duration::from_millis(500)
 }
 
 #[cfg(test)]

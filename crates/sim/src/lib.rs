@@ -19,6 +19,7 @@
 
 mod anthropic;
 mod azure;
+mod batch;
 mod bedrock;
 pub mod config;
 mod embed;
@@ -64,6 +65,12 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/openai/deployments/{deployment}/embeddings",
             post(azure::embeddings),
         )
+        .route("/v1/files", post(batch::upload))
+        .route("/v1/files/{id}", get(batch::file))
+        .route("/v1/files/{id}/content", get(batch::content))
+        .route("/v1/batches", post(batch::create))
+        .route("/v1/batches/{id}", get(batch::get))
+        .route("/v1/batches/{id}/cancel", post(batch::cancel))
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

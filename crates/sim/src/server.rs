@@ -70,6 +70,10 @@ pub struct SimState {
     record: Option<Recorder>,
     /// Hashes of (model, first message) seen with a cacheable prompt.
     cache_seen: Mutex<HashSet<u64>>,
+    /// Files and batches (the Batch API).
+    pub(crate) batches: crate::batch::Batches,
+    /// How long a batch takes to complete.
+    pub(crate) batch_delay: std::time::Duration,
 }
 
 impl SimState {
@@ -88,6 +92,8 @@ impl SimState {
                 max_bytes: cfg.record_max_bytes,
             }),
             cache_seen: Mutex::new(HashSet::new()),
+            batches: crate::batch::Batches::default(),
+            batch_delay: cfg.batch_delay,
         })
     }
 

@@ -10,6 +10,7 @@
 //! One logical schema, with embedded migrations per backend (`migrations/sqlite`,
 //! `migrations/postgres`); queries are built at runtime, so building needs no database.
 
+mod batches;
 mod capture;
 mod columns;
 mod db;
@@ -26,6 +27,7 @@ mod signals;
 mod spill;
 mod writer;
 
+pub use batches::{BatchFile, StoredBatch};
 pub use capture::CaptureRow;
 pub use db::redact_url;
 pub use error::StoreError;

@@ -59,9 +59,11 @@ pub struct Economics {
     pub cache_saved: Decimal,
     /// Answers served at a non-standard service tier, by tier (`flex`, `priority`).
     pub tiers: BTreeMap<String, TierUse>,
+    /// Lines answered through providers' batch APIs (the batch lane).
+    pub batch: TierUse,
 }
 
-/// Requests served at one service tier.
+/// Requests served at one service tier, or through the batch lane.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TierUse {
     /// Requests.
@@ -519,17 +521,18 @@ impl LedgerReader {
     pub async fn economics(&self, since: i64, until: i64) -> Result<Economics, StoreError> {
         let sql = |p: &str, cast: &str| {
             format!(
-                "SELECT cached_from IS NOT NULL, service_tier, COUNT(*), \
+                "SELECT cached_from IS NOT NULL, service_tier, ingress = 'batch', COUNT(*), \
                  SUM(cost_nanos){cast}, SUM(cost_rem_femtos){cast}, \
                  SUM(answer_cost_nanos){cast}, SUM(answer_cost_rem_femtos){cast}, \
                  SUM(baseline_cost_nanos){cast}, SUM(baseline_cost_rem_femtos){cast} \
-                 FROM ledger WHERE (cached_from IS NOT NULL OR service_tier IS NOT NULL) \
-                 AND ts_ms >= {p}1 AND ts_ms < {p}2 GROUP BY 1, 2"
+                 FROM ledger WHERE (cached_from IS NOT NULL OR service_tier IS NOT NULL \
+                 OR ingress = 'batch') AND ts_ms >= {p}1 AND ts_ms < {p}2 GROUP BY 1, 2, 3"
             )
         };
         type Row = (
             bool,
             Option<String>,
+            bool,
             i64,
             Option<i64>,
             Option<i64>,
@@ -558,15 +561,20 @@ impl LedgerReader {
             dollars(femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0))
         };
         let mut out = Economics::default();
-        for (hit, tier, n, cn, cr, an, ar, bn, br) in
+        for (hit, tier, batch, n, cn, cr, an, ar, bn, br) in
             rows.map_err(|e| db_err(self.db.backend(), e))?
         {
             let n = u64::try_from(n).unwrap_or(0);
             if hit {
                 out.cache_hits += n;
                 out.cache_saved += f(an, ar);
-            } else if let Some(t) = tier {
-                let e = out.tiers.entry(t).or_default();
+                continue;
+            }
+            let lanes = [
+                tier.map(|t| out.tiers.entry(t).or_default()),
+                batch.then_some(&mut out.batch),
+            ];
+            for e in lanes.into_iter().flatten() {
                 e.requests += n;
                 e.cost += f(cn, cr);
                 e.baseline += f(bn, br);

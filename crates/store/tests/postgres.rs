@@ -171,3 +171,11 @@ async fn postgres_keys_roundtrip() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_roundtrip() {
+    with_schema(|url, dir| async move {
+        common::batches_roundtrip(&url, &dir).await;
+    })
+    .await;
+}

@@ -122,3 +122,9 @@ async fn sqlite_keys_roundtrip() {
     let dir = tempfile::tempdir().unwrap();
     common::keys_roundtrip(&url(dir.path()), dir.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_batches_roundtrip() {
+    let dir = tempfile::tempdir().unwrap();
+    common::batches_roundtrip(&url(dir.path()), dir.path()).await;
+}

@@ -192,6 +192,9 @@ pub fn sim_entries() -> Vec<CatalogEntry> {
     let sim = |model: &str, like: &str, i: Decimal, o: Decimal, c: Decimal, pri: [Decimal; 3]| {
         let mut price = Price::new(i, o, format!("switchyard simulator (priced as {like})"));
         price.cache_read = Some(c);
+        // Batch at half price, as OpenAI's Batch API.
+        price.batch_input = Some((i / Decimal::TWO).normalize());
+        price.batch_output = Some((o / Decimal::TWO).normalize());
         price.priority = Some(TierRates {
             input: pri[0],
             output: pri[1],
@@ -217,7 +220,7 @@ pub fn sim_entries() -> Vec<CatalogEntry> {
         }
     };
     vec![
-        // Priority rates as OpenAI's for the model stood in for; neither sells flex.
+        // Priority and batch rates as OpenAI's for the model stood in for; neither sells flex.
         sim(
             "sim-cheap",
             "gpt-4o-mini",

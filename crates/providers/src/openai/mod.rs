@@ -8,6 +8,7 @@
 //! api-version={v}` with an `api-key` header, the deployment being the model's `upstream`.
 //! Azure ignores the body's `model`, so it is not sent.
 
+mod batch;
 pub(crate) mod error;
 pub mod responses;
 pub(crate) mod stream;

@@ -790,3 +790,47 @@ pub async fn keys_roundtrip(url: &str, dir: &Path) {
     assert!(!reader.revoke_key("key_zz", 11).await.unwrap());
     assert_eq!(reader.keys().await.unwrap()[0].revoked_ms, Some(10));
 }
+
+pub async fn batches_roundtrip(url: &str, dir: &Path) {
+    use switchyard_store::{BatchFile, StoredBatch};
+    let ledger = Ledger::open(cfg(url, dir, 100, 100_000)).await.unwrap();
+    ledger.shutdown().await.unwrap();
+    let reader = LedgerReader::connect(url).await.unwrap();
+    let f = BatchFile {
+        id: format!("file-{}", uuid::Uuid::now_v7().simple()),
+        tenant: "acme".into(),
+        purpose: "batch".into(),
+        filename: "in.jsonl".into(),
+        created_ms: now_ms(),
+        content: "{\"custom_id\":\"ü\"}\n".into(),
+    };
+    reader.put_file(&f).await.unwrap();
+    assert_eq!(
+        reader.get_file(&f.id, "acme").await.unwrap(),
+        Some(f.clone())
+    );
+    assert_eq!(reader.get_file(&f.id, "other").await.unwrap(), None);
+    let mut b = StoredBatch {
+        id: format!("batch_{}", uuid::Uuid::now_v7().simple()),
+        tenant: "acme".into(),
+        status: "in_progress".into(),
+        created_ms: now_ms(),
+        state: "{\"step\":1}".into(),
+    };
+    reader.put_batch(&b).await.unwrap();
+    assert!(reader.open_batches().await.unwrap().contains(&b));
+    b.status = "completed".into();
+    b.state = "{\"step\":2}".into();
+    reader.put_batch(&b).await.unwrap();
+    assert_eq!(
+        reader.get_batch(&b.id, Some("acme")).await.unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(reader.get_batch(&b.id, Some("other")).await.unwrap(), None);
+    assert!(!reader
+        .open_batches()
+        .await
+        .unwrap()
+        .iter()
+        .any(|x| x.id == b.id));
+}

@@ -1,0 +1,805 @@
+//! The batch lane, OpenAI's Files and Batch APIs for clients: `POST /v1/files`,
+//! `GET /v1/files/{id}`, `GET /v1/files/{id}/content`, `POST /v1/batches`,
+//! `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`.
+//!
+//! A batch is stored in the ledger's database before it is accepted, so a restart loses
+//! nothing. The worker (one per replica; a lease in the batch's row keeps two from working on
+//! the same batch) takes each stored batch through the request driver's phases: every line is
+//! planned like any request (`driver::plan_batch_line`: the route's rules and filters, then the
+//! cheapest deployment at batch prices whose provider has a batch API), the lines are grouped
+//! by deployment and submitted to that provider's Batch API (a client's batch may be split
+//! across providers), the provider batches are polled, and each answered line is settled like
+//! any request (`driver::settle_batch_line`: one ledger row, billed at batch rates). When every
+//! line is answered or failed, the output and error files are assembled in input order. A line
+//! the provider failed, expired or cancelled is in the error file, never lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use switchyard_store::{BatchFile, LedgerReader, StoredBatch};
+use switchyard_types::{ChatRequest, ChatResponse, OpenAiDialect, ServiceTier, Usage};
+
+use crate::{ApiError, GatewayHandle};
+
+/// Largest file a client may upload.
+pub(crate) const MAX_FILE_BYTES: usize = 50 << 20;
+/// Most lines in one batch.
+const MAX_LINES: usize = 50_000;
+/// How often the worker looks at open batches.
+const TICK: Duration = Duration::from_millis(500);
+/// How long a replica's claim on a batch lasts without being renewed.
+const LEASE_MS: i64 = 5_000;
+
+/// A batch's state, kept as JSON in its row.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct BatchState {
+    input_file_id: String,
+    endpoint: String,
+    completion_window: String,
+    created_at: i64,
+    #[serde(default)]
+    metadata: Value,
+    key_id: Option<String>,
+    /// Lines (custom ids in input order).
+    custom_ids: Vec<String>,
+    /// The model (route) each line named, by custom id.
+    #[serde(default)]
+    models: BTreeMap<String, String>,
+    /// Submitted provider batches.
+    #[serde(default)]
+    jobs: Vec<Job>,
+    /// Lines not yet submitted (planned but their provider batch not created).
+    #[serde(default)]
+    planned: bool,
+    /// Each answered or failed line's output-file record, by custom id.
+    #[serde(default)]
+    results: BTreeMap<String, Value>,
+    /// Which lines failed (their records go to the error file).
+    #[serde(default)]
+    failed: Vec<String>,
+    #[serde(default)]
+    cancel_requested: bool,
+    output_file_id: Option<String>,
+    error_file_id: Option<String>,
+    completed_at: Option<i64>,
+    cancelled_at: Option<i64>,
+    #[serde(default)]
+    errors: Vec<Value>,
+    /// The replica working on it, and until when (unix ms).
+    #[serde(default)]
+    lease: Option<(String, i64)>,
+}
+
+/// One provider batch: a deployment, the lines sent to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Job {
+    deployment: String,
+    provider_batch_id: String,
+    custom_ids: Vec<String>,
+    submitted_ms: i64,
+    done: bool,
+}
+
+fn now_ms() -> i64 {
+    switchyard_store::now_ms()
+}
+
+fn secs(ms: i64) -> i64 {
+    ms / 1000
+}
+
+/// Who owns what a request creates or reads: its key's tenant, else `x-switchyard-tenant`,
+/// else `default`; and its key.
+fn owner(gw: &GatewayHandle, headers: &HeaderMap) -> (String, Option<String>) {
+    let cx = crate::keys::request_cx(gw, "batch", headers);
+    let key = cx.key_id().map(str::to_owned);
+    let tenant = if key.is_some() {
+        cx.tenant().to_owned()
+    } else {
+        headers
+            .get("x-switchyard-tenant")
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .unwrap_or("default")
+            .to_owned()
+    };
+    cx.discard();
+    (tenant, key)
+}
+
+async fn reader(gw: &GatewayHandle) -> Result<&LedgerReader, ApiError> {
+    gw.ledger_for("files and batches live in the ledger's database")
+        .await
+}
+
+fn store_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        format!("the ledger's database is unavailable: {e}"),
+    )
+}
+
+fn not_found(what: &str, id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        format!("No such {what}: {id}"),
+    )
+}
+
+fn file_object(f: &BatchFile) -> Value {
+    json!({"id": f.id, "object": "file", "bytes": f.content.len(), "created_at": secs(f.created_ms),
+           "filename": f.filename, "purpose": f.purpose, "status": "processed",
+           "expires_at": null, "status_details": null})
+}
+
+/// `POST /v1/files`: a multipart upload (`purpose=batch`, `file`): JSONL, each line a request
+/// for `/v1/chat/completions`.
+pub(crate) async fn upload(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    upload_(&gw, &headers, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn upload_(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let boundary = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| ApiError::bad_request("expected a multipart/form-data body"))?;
+    let limits = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_FILE_BYTES as u64 + 64 * 1024));
+    let stream = req.into_body().into_data_stream();
+    let mut form = multer::Multipart::with_constraints(stream, boundary, limits);
+    let read = gw.config().server.body_read_timeout;
+    let (mut purpose, mut file) = (None, None);
+    let fields = async {
+        while let Some(f) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("unreadable multipart body: {e}")))?
+        {
+            let name = f.name().unwrap_or_default().to_owned();
+            let filename = f.file_name().unwrap_or("batch.jsonl").to_owned();
+            let data = f
+                .bytes()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("unreadable field `{name}`: {e}")))?;
+            match name.as_str() {
+                "purpose" => purpose = Some(String::from_utf8_lossy(&data).into_owned()),
+                "file" => file = Some((filename, data)),
+                _ => {}
+            }
+        }
+        Ok::<_, ApiError>(())
+    };
+    tokio::time::timeout(read, fields).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "the upload was not read in time",
+        )
+    })??;
+    let purpose = purpose.ok_or_else(|| ApiError::bad_request("`purpose` is required"))?;
+    if purpose != "batch" {
+        return Err(ApiError::bad_request(format!(
+            "purpose `{purpose}` is not supported; this gateway takes files for `batch`"
+        )));
+    }
+    let (filename, data) = file.ok_or_else(|| ApiError::bad_request("`file` is required"))?;
+    let content = String::from_utf8(data.to_vec())
+        .map_err(|_| ApiError::bad_request("the file is not UTF-8 JSONL"))?;
+    let (tenant, _) = owner(gw, headers);
+    let f = BatchFile {
+        id: format!("file-{}", uuid::Uuid::now_v7().simple()),
+        tenant,
+        purpose,
+        filename,
+        created_ms: now_ms(),
+        content,
+    };
+    reader(gw).await?.put_file(&f).await.map_err(store_err)?;
+    Ok(axum::Json(file_object(&f)).into_response())
+}
+
+/// `GET /v1/files/{id}`.
+pub(crate) async fn file(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let (tenant, _) = owner(&gw, &headers);
+        let f = reader(&gw)
+            .await?
+            .get_file(&id, &tenant)
+            .await
+            .map_err(store_err)?;
+        let f = f.ok_or_else(|| not_found("File object", &id))?;
+        Ok::<_, ApiError>(axum::Json(file_object(&f)).into_response())
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /v1/files/{id}/content`.
+pub(crate) async fn content(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let (tenant, _) = owner(&gw, &headers);
+        let f = reader(&gw)
+            .await?
+            .get_file(&id, &tenant)
+            .await
+            .map_err(store_err)?;
+        let f = f.ok_or_else(|| not_found("File object", &id))?;
+        let mut resp = Response::new(Body::from(f.content));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/octet-stream"),
+        );
+        Ok::<_, ApiError>(resp)
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Deserialize)]
+struct CreateBatch {
+    input_file_id: String,
+    endpoint: String,
+    completion_window: String,
+    #[serde(default)]
+    metadata: Value,
+}
+
+/// A line of an input file.
+#[derive(Deserialize)]
+struct Line {
+    custom_id: String,
+    #[serde(default)]
+    method: Option<String>,
+    url: String,
+    body: Value,
+}
+
+/// Plan one line on behalf of the batch's key (or tenant, without one): the driver's phases
+/// 2–4. The context only plans; it is discarded.
+fn plan_line(
+    gw: &GatewayHandle,
+    key_id: Option<&str>,
+    tenant: &str,
+    req: &ChatRequest,
+) -> Result<std::sync::Arc<switchyard_core::plan::Plan>, switchyard_core::CoreError> {
+    let mut cx = crate::keys::key_cx(gw, "batch", key_id);
+    let planned = switchyard_core::driver::plan_batch_line(&mut cx, &with_tenant(req, tenant));
+    cx.discard();
+    planned
+}
+
+/// The request with the batch's tenant as its tenant hint (a key's tenant wins anyway).
+fn with_tenant(req: &ChatRequest, tenant: &str) -> ChatRequest {
+    let mut r = req.clone();
+    r.metadata
+        .get_or_insert_with(Default::default)
+        .insert("tenant".into(), json!(tenant));
+    r
+}
+
+/// Parse and check an input file: every line a chat completion with a unique custom id.
+fn lines(content: &str) -> Result<Vec<(String, ChatRequest)>, String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, l) in content
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let line: Line =
+            serde_json::from_str(l).map_err(|e| format!("line {}: not a request: {e}", i + 1))?;
+        if line.method.as_deref().is_some_and(|m| m != "POST") || line.url != "/v1/chat/completions"
+        {
+            return Err(format!(
+                "line {}: only POST /v1/chat/completions is supported, got `{}`",
+                i + 1,
+                line.url
+            ));
+        }
+        if !seen.insert(line.custom_id.clone()) {
+            return Err(format!(
+                "line {}: duplicate custom_id `{}`",
+                i + 1,
+                line.custom_id
+            ));
+        }
+        let req: ChatRequest =
+            serde_json::from_value(line.body).map_err(|e| format!("line {}: body: {e}", i + 1))?;
+        if req.stream {
+            return Err(format!("line {}: a batch line cannot stream", i + 1));
+        }
+        out.push((line.custom_id, req));
+        if out.len() > MAX_LINES {
+            return Err(format!("more than {MAX_LINES} lines"));
+        }
+    }
+    if out.is_empty() {
+        return Err("the file has no lines".into());
+    }
+    Ok(out)
+}
+
+/// `POST /v1/batches`.
+pub(crate) async fn create(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    create_(&gw, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn create_(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let c: CreateBatch =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if c.endpoint != "/v1/chat/completions" {
+        return Err(ApiError::bad_request(format!(
+            "endpoint `{}` is not supported; use /v1/chat/completions",
+            c.endpoint
+        )));
+    }
+    if c.completion_window != "24h" {
+        return Err(ApiError::bad_request("completion_window must be `24h`"));
+    }
+    let (tenant, key_id) = owner(gw, headers);
+    let store = reader(gw).await?;
+    let f = store
+        .get_file(&c.input_file_id, &tenant)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found("File object", &c.input_file_id))?;
+    let parsed = lines(&f.content).map_err(ApiError::bad_request)?;
+    // Every line must be routable now (a bad model name is the client's error, at once).
+    for (id, req) in &parsed {
+        if let Err(e) = plan_line(gw, key_id.as_deref(), &tenant, req) {
+            return Err(ApiError::bad_request(format!("line `{id}`: {e}")));
+        }
+    }
+    let created = now_ms();
+    let state = BatchState {
+        input_file_id: c.input_file_id,
+        endpoint: c.endpoint,
+        completion_window: c.completion_window,
+        created_at: created,
+        metadata: c.metadata,
+        key_id,
+        models: parsed
+            .iter()
+            .map(|(id, r)| (id.clone(), r.model.clone()))
+            .collect(),
+        custom_ids: parsed.into_iter().map(|(id, _)| id).collect(),
+        ..BatchState::default()
+    };
+    let b = StoredBatch {
+        id: format!("batch_{}", uuid::Uuid::now_v7().simple()),
+        tenant,
+        status: "in_progress".into(),
+        created_ms: created,
+        state: serde_json::to_string(&state).unwrap_or_default(),
+    };
+    store.put_batch(&b).await.map_err(store_err)?;
+    Ok(axum::Json(batch_object(&b, &state)).into_response())
+}
+
+fn batch_object(b: &StoredBatch, s: &BatchState) -> Value {
+    let failed = s.failed.len();
+    json!({
+        "id": b.id, "object": "batch", "endpoint": s.endpoint, "errors": if s.errors.is_empty() { Value::Null } else { json!({"object": "list", "data": s.errors}) },
+        "input_file_id": s.input_file_id, "completion_window": s.completion_window,
+        "status": b.status, "output_file_id": s.output_file_id, "error_file_id": s.error_file_id,
+        "created_at": secs(b.created_ms), "in_progress_at": secs(b.created_ms),
+        "expires_at": secs(b.created_ms) + 86_400, "finalizing_at": null,
+        "completed_at": s.completed_at.map(secs), "failed_at": null, "expired_at": null,
+        "cancelling_at": null, "cancelled_at": s.cancelled_at.map(secs),
+        "request_counts": {"total": s.custom_ids.len(), "completed": s.results.len() - failed, "failed": failed},
+        "metadata": s.metadata,
+    })
+}
+
+async fn load(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(StoredBatch, BatchState), ApiError> {
+    let (tenant, _) = owner(gw, headers);
+    let b = reader(gw)
+        .await?
+        .get_batch(id, Some(&tenant))
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found("Batch object", id))?;
+    let s = serde_json::from_str(&b.state).unwrap_or_default();
+    Ok((b, s))
+}
+
+/// `GET /v1/batches/{id}`.
+pub(crate) async fn get(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    match load(&gw, &headers, &id).await {
+        Ok((b, s)) => axum::Json(batch_object(&b, &s)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /v1/batches/{id}/cancel`: the worker cancels what was submitted; lines not answered
+/// by then are failed as cancelled.
+pub(crate) async fn cancel(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let (mut b, mut s) = load(&gw, &headers, &id).await?;
+        if b.status == "in_progress" {
+            s.cancel_requested = true;
+            b.status = "cancelling".into();
+            b.state = serde_json::to_string(&s).unwrap_or_default();
+            reader(&gw).await?.put_batch(&b).await.map_err(store_err)?;
+        }
+        Ok::<_, ApiError>(axum::Json(batch_object(&b, &s)).into_response())
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+// === the worker ===
+
+/// Work on open batches every [`TICK`] while the gateway lives (with a ledger).
+pub(crate) fn spawn_worker(gw: &GatewayHandle) {
+    if gw.ledger_url().is_none() {
+        return;
+    }
+    let me = format!("replica-{}", uuid::Uuid::now_v7().simple());
+    let weak = std::sync::Arc::downgrade(gw);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(TICK).await;
+            let Some(gw) = weak.upgrade() else { break };
+            if gw.stopping() {
+                break;
+            }
+            if let Err(e) = tick(&gw, &me).await {
+                tracing::warn!(error = %e, "batch worker: a pass failed; retrying");
+            }
+        }
+    });
+}
+
+async fn tick(gw: &GatewayHandle, me: &str) -> Result<(), String> {
+    let store = gw.reader().await?;
+    for b in store.open_batches().await.map_err(|e| e.to_string())? {
+        let mut s: BatchState = serde_json::from_str(&b.state).map_err(|e| e.to_string())?;
+        let now = now_ms();
+        // Another replica's unexpired claim: leave it.
+        if s.lease
+            .as_ref()
+            .is_some_and(|(who, until)| who != me && *until > now)
+        {
+            continue;
+        }
+        s.lease = Some((me.to_owned(), now + LEASE_MS));
+        let mut b = b;
+        save(store, &mut b, &s).await?;
+        advance(gw, store, &mut b, &mut s).await?;
+    }
+    Ok(())
+}
+
+async fn save(store: &LedgerReader, b: &mut StoredBatch, s: &BatchState) -> Result<(), String> {
+    b.state = serde_json::to_string(s).map_err(|e| e.to_string())?;
+    store.put_batch(b).await.map_err(|e| e.to_string())
+}
+
+/// One step of a batch: submit it, poll its provider batches, collect, finish.
+async fn advance(
+    gw: &GatewayHandle,
+    store: &LedgerReader,
+    b: &mut StoredBatch,
+    s: &mut BatchState,
+) -> Result<(), String> {
+    if !s.planned {
+        submit(gw, store, b, s).await?;
+    }
+    let snap = gw.snapshot();
+    for i in 0..s.jobs.len() {
+        if s.jobs[i].done {
+            continue;
+        }
+        let job = s.jobs[i].clone();
+        let Some(d) = snap.deployments.iter().find(|d| d.name == job.deployment) else {
+            fail_lines(s, &job.custom_ids, "the deployment is no longer configured");
+            s.jobs[i].done = true;
+            continue;
+        };
+        let Some(api) = d.provider.batch_api() else {
+            fail_lines(s, &job.custom_ids, "the provider has no batch API");
+            s.jobs[i].done = true;
+            continue;
+        };
+        if s.cancel_requested {
+            let _ = api.cancel_batch(&job.provider_batch_id).await;
+        }
+        let pb = match api.get_batch(&job.provider_batch_id).await {
+            Ok(v) => v,
+            // The provider no longer knows it: its lines are failed, never waited on forever.
+            Err(e) if e.class == switchyard_providers::ErrorClass::NotFound => {
+                json!({"status": "expired"})
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, batch = %b.id, "provider batch status unavailable");
+                continue;
+            }
+        };
+        let status = pb["status"].as_str().unwrap_or("");
+        if !matches!(status, "completed" | "failed" | "expired" | "cancelled") {
+            continue;
+        }
+        let latency =
+            Duration::from_millis(u64::try_from(now_ms() - job.submitted_ms).unwrap_or(0));
+        for file in ["output_file_id", "error_file_id"] {
+            let Some(fid) = pb[file].as_str() else {
+                continue;
+            };
+            let bytes = api.file_content(fid).await.map_err(|e| e.to_string())?;
+            for line in String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                let rec: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+                collect(gw, &b.tenant, s, d, &rec, latency);
+            }
+        }
+        // A line the provider never answered (expired, cancelled, failed batch) is failed here.
+        let missing: Vec<String> = job
+            .custom_ids
+            .iter()
+            .filter(|id| !s.results.contains_key(*id))
+            .cloned()
+            .collect();
+        fail_lines(
+            s,
+            &missing,
+            &format!("the provider's batch ended `{status}` without it"),
+        );
+        s.jobs[i].done = true;
+        save(store, b, s).await?;
+    }
+    if s.planned && s.jobs.iter().all(|j| j.done) {
+        finish(store, b, s).await?;
+    }
+    save(store, b, s).await
+}
+
+/// Plan every line and submit one provider batch per chosen deployment.
+async fn submit(
+    gw: &GatewayHandle,
+    store: &LedgerReader,
+    b: &mut StoredBatch,
+    s: &mut BatchState,
+) -> Result<(), String> {
+    let input = store
+        .get_file(&s.input_file_id, &b.tenant)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the input file is gone")?;
+    let parsed = lines(&input.content)?;
+    let snap = gw.snapshot();
+    let mut groups: HashMap<usize, Vec<(String, ChatRequest)>> = HashMap::new();
+    for (id, req) in parsed {
+        if s.results.contains_key(&id) || s.jobs.iter().any(|j| j.custom_ids.contains(&id)) {
+            continue;
+        }
+        match plan_line(gw, s.key_id.as_deref(), &b.tenant, &req) {
+            Ok(p) => groups.entry(p.targets[0]).or_default().push((id, req)),
+            Err(e) => fail_lines(s, &[id], &e.to_string()),
+        }
+    }
+    for (dep, lines) in groups {
+        let d = snap.deployment(dep);
+        let Some(api) = d.provider.batch_api() else {
+            continue;
+        };
+        let mut jsonl = String::new();
+        for (id, req) in &lines {
+            let req = switchyard_core::adjust::for_deployment(d, req, ServiceTier::Standard, false);
+            let mut body = serde_json::to_value(&*req).map_err(|e| e.to_string())?;
+            body["model"] = json!(d.upstream);
+            jsonl.push_str(
+                &json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+                    .to_string(),
+            );
+            jsonl.push('\n');
+        }
+        let ids: Vec<String> = lines.into_iter().map(|(id, _)| id).collect();
+        let created = async {
+            let file = api.upload_batch_file(jsonl).await?;
+            api.create_batch(&file).await
+        }
+        .await;
+        match created.map(|v| v["id"].as_str().map(str::to_owned)) {
+            Ok(Some(pid)) => s.jobs.push(Job {
+                deployment: d.name.clone(),
+                provider_batch_id: pid,
+                custom_ids: ids,
+                submitted_ms: now_ms(),
+                done: false,
+            }),
+            Ok(None) => fail_lines(s, &ids, "the provider's batch API returned no id"),
+            Err(e) => fail_lines(s, &ids, &format!("the provider refused the batch: {e}")),
+        }
+        save(store, b, s).await?;
+    }
+    s.planned = true;
+    save(store, b, s).await
+}
+
+/// An answered (or failed) line: one ledger row, billed at batch rates; its output record.
+fn collect(
+    gw: &GatewayHandle,
+    tenant: &str,
+    s: &mut BatchState,
+    d: &switchyard_core::Deployment,
+    rec: &Value,
+    latency: Duration,
+) {
+    let Some(id) = rec["custom_id"].as_str() else {
+        return;
+    };
+    if s.results.contains_key(id) {
+        return;
+    }
+    let snap = gw.snapshot();
+    let Some(dep) = snap.deployments.iter().position(|x| x.name == d.name) else {
+        return;
+    };
+    let status = u16::try_from(rec["response"]["status_code"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let started = tokio::time::Instant::now()
+        .checked_sub(latency)
+        .unwrap_or_else(tokio::time::Instant::now);
+    let mut cx = crate::keys::key_cx(gw, "batch", s.key_id.as_deref()).started_at(started);
+    let body = rec["response"]["body"].clone();
+    let answered = (status == 200)
+        .then(|| serde_json::from_value::<ChatResponse>(body.clone()).ok())
+        .flatten();
+    let request_id = cx.id().to_owned();
+    // Planned again (no IO) so the row carries the route, the rule and the decision.
+    let named = ChatRequest {
+        model: s.models.get(id).cloned().unwrap_or_else(|| d.name.clone()),
+        ..ChatRequest::default()
+    };
+    let _ = switchyard_core::driver::plan_batch_line(&mut cx, &with_tenant(&named, tenant));
+    let out = match answered {
+        Some(mut resp) => {
+            let usage = resp.usage.as_ref().map_or_else(Usage::default, |w| {
+                Usage::from_openai(w, OpenAiDialect::Standard)
+            });
+            resp.model.clone_from(&d.name);
+            let bill = switchyard_core::driver::settle_batch_line(cx, dep, Ok(usage), latency);
+            let mut body = serde_json::to_value(&resp).unwrap_or_default();
+            // The cost the ledger recorded, as a streamed answer's final chunk carries it.
+            body["switchyard"] = json!({
+                "cost_usd": bill.cost.to_string(),
+                "baseline_cost_usd": bill.baseline.map(|b| b.to_string()),
+            });
+            json!({"id": format!("batch_req_{request_id}"), "custom_id": id,
+                   "response": {"status_code": 200, "request_id": request_id, "body": body},
+                   "error": null})
+        }
+        None => {
+            switchyard_core::driver::settle_batch_line(
+                cx,
+                dep,
+                Err((status, "batch_line_failed".into())),
+                latency,
+            );
+            s.failed.push(id.to_owned());
+            json!({"id": format!("batch_req_{request_id}"), "custom_id": id,
+                   "response": {"status_code": status, "request_id": request_id, "body": body},
+                   "error": null})
+        }
+    };
+    s.results.insert(id.to_owned(), out);
+}
+
+fn fail_lines(s: &mut BatchState, ids: &[String], why: &str) {
+    for id in ids {
+        if s.results.contains_key(id) {
+            continue;
+        }
+        s.failed.push(id.clone());
+        s.results.insert(
+            id.clone(),
+            json!({"id": null, "custom_id": id, "response": null,
+                   "error": {"code": "batch_line_failed", "message": why}}),
+        );
+    }
+}
+
+/// Every line is answered or failed: the output and error files, in input order.
+async fn finish(
+    store: &LedgerReader,
+    b: &mut StoredBatch,
+    s: &mut BatchState,
+) -> Result<(), String> {
+    let cancelled = s.cancel_requested;
+    if cancelled {
+        let missing: Vec<String> = s
+            .custom_ids
+            .iter()
+            .filter(|id| !s.results.contains_key(*id))
+            .cloned()
+            .collect();
+        fail_lines(s, &missing, "cancelled");
+    }
+    let (mut out, mut err) = (String::new(), String::new());
+    for id in &s.custom_ids {
+        let Some(r) = s.results.get(id) else { continue };
+        let target = if s.failed.contains(id) {
+            &mut err
+        } else {
+            &mut out
+        };
+        target.push_str(&r.to_string());
+        target.push('\n');
+    }
+    let now = now_ms();
+    for (content, slot, name) in [
+        (out, &mut s.output_file_id, "batch_output.jsonl"),
+        (err, &mut s.error_file_id, "batch_errors.jsonl"),
+    ] {
+        if content.is_empty() {
+            continue;
+        }
+        let f = BatchFile {
+            id: format!("file-{}", uuid::Uuid::now_v7().simple()),
+            tenant: b.tenant.clone(),
+            purpose: "batch_output".into(),
+            filename: name.into(),
+            created_ms: now,
+            content,
+        };
+        store.put_file(&f).await.map_err(|e| e.to_string())?;
+        *slot = Some(f.id);
+    }
+    if cancelled {
+        s.cancelled_at = Some(now);
+        b.status = "cancelled".into();
+    } else {
+        s.completed_at = Some(now);
+        b.status = "completed".into();
+    }
+    s.lease = None;
+    Ok(())
+}

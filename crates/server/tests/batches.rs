@@ -1,0 +1,341 @@
+//! The batch lane through the OpenAI-compatible Files and Batch APIs: a client batch is planned
+//! line by line, sent to the provider's Batch API, and comes back complete at batch prices (one
+//! ledger row per line), failed lines in the error file; a gateway restart mid-batch loses
+//! nothing; a batch can be cancelled; tenants see only their own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use switchyard_sim::{Sim, SimConfig};
+
+fn config(sim: &str, ledger: &str) -> String {
+    format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "sim"
+        kind = "sim"
+        base_url = "{sim}"
+        [[models]]
+        name = "cheap"
+        provider = "sim"
+        upstream = "sim-cheap"
+        price = {{ input = 1, output = 4, batch_input = 0.5, batch_output = 2 }}
+        [[models]]
+        name = "premium"
+        provider = "sim"
+        upstream = "sim-premium"
+        price = {{ input = 10, output = 40, batch_input = 5, batch_output = 20 }}
+        [[models]]
+        name = "broken"
+        provider = "sim"
+        upstream = "sim-500"
+        price = {{ input = 1, output = 4, batch_input = 0.5, batch_output = 2 }}
+        [routing]
+        default = "auto"
+        baseline = "premium"
+        [[routes]]
+        name = "auto"
+        strategy = "cheapest"
+        candidates = ["premium", "cheap"]
+        "#
+    )
+}
+
+async fn sim(delay_ms: u64) -> Sim {
+    let mut cfg = SimConfig::instant();
+    cfg.batch_delay = Duration::from_millis(delay_ms);
+    Sim::start(cfg).await.unwrap()
+}
+
+fn line(id: &str, model: &str) -> String {
+    json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions",
+           "body": {"model": model, "max_tokens": 16,
+                    "messages": [{"role": "user", "content": format!("Summarise ticket {id}.")}]}})
+    .to_string()
+}
+
+async fn upload(url: &str, tenant: &str, jsonl: &str) -> String {
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XyZ\r\n\
+         Content-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n\
+         Content-Type: application/jsonl\r\n\r\n{jsonl}\r\n--XyZ--\r\n"
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/files"))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .header("x-switchyard-tenant", tenant)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let f: Value = r.json().await.unwrap();
+    assert_eq!(f["purpose"], "batch");
+    f["id"].as_str().unwrap().to_owned()
+}
+
+async fn create(url: &str, tenant: &str, file: &str) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/batches"))
+        .header("x-switchyard-tenant", tenant)
+        .json(
+            &json!({"input_file_id": file, "endpoint": "/v1/chat/completions",
+                      "completion_window": "24h"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn get(url: &str, tenant: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .header("x-switchyard-tenant", tenant)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn wait(url: &str, tenant: &str, id: &str, until: &[&str]) -> Value {
+    for _ in 0..200 {
+        let b: Value = get(url, tenant, &format!("/v1/batches/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if until.contains(&b["status"].as_str().unwrap()) {
+            return b;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("batch {id} never reached {until:?}");
+}
+
+async fn file_lines(url: &str, tenant: &str, id: &Value) -> Vec<Value> {
+    let text = get(
+        url,
+        tenant,
+        &format!("/v1/files/{}/content", id.as_str().unwrap()),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_comes_back_complete_at_batch_prices_with_failures_in_the_error_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(200).await;
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    let jsonl = [
+        line("r1", "auto"),
+        line("r2", "auto"),
+        line("r3", "broken"),
+        line("r4", "premium"),
+    ]
+    .join("\n");
+    let file = upload(&url, "acme", &jsonl).await;
+    let batch = create(&url, "acme", &file).await;
+    assert_eq!(batch["status"], "in_progress");
+    assert_eq!(batch["request_counts"]["total"], 4);
+    let id = batch["id"].as_str().unwrap();
+    // Another tenant sees neither the batch nor the file.
+    assert_eq!(
+        get(&url, "globex", &format!("/v1/batches/{id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        get(&url, "globex", &format!("/v1/files/{file}"))
+            .await
+            .status(),
+        404
+    );
+
+    let done = wait(&url, "acme", id, &["completed"]).await;
+    assert_eq!(
+        done["request_counts"],
+        json!({"total": 4, "completed": 3, "failed": 1})
+    );
+    let out = file_lines(&url, "acme", &done["output_file_id"]).await;
+    let ids: Vec<&str> = out
+        .iter()
+        .map(|l| l["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["r1", "r2", "r4"], "input order");
+    // The lines went to two provider batches (split by deployment), at batch prices.
+    let reader = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap();
+    for l in &out {
+        let body = &l["response"]["body"];
+        let u = &body["usage"];
+        let (rate_in, rate_out) = match body["model"].as_str().unwrap() {
+            "cheap" => (Decimal::new(5, 1), Decimal::from(2)),
+            "premium" => (Decimal::from(5), Decimal::from(20)),
+            m => panic!("answered by {m}"),
+        };
+        let expected = ((Decimal::from(u["prompt_tokens"].as_u64().unwrap()) * rate_in
+            + Decimal::from(u["completion_tokens"].as_u64().unwrap()) * rate_out)
+            / Decimal::from(1_000_000))
+        .normalize();
+        let told: Decimal = body["switchyard"]["cost_usd"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(told, expected);
+        let row = common::ledger_row(&ledger, l["response"]["request_id"].as_str().unwrap()).await;
+        assert_eq!(
+            row.cost(),
+            Some(expected),
+            "the ledger's cost is the one told"
+        );
+        assert_eq!(row.ingress, "batch");
+        assert!(row.baseline_cost().unwrap() > expected);
+        assert_eq!(row.tenant, "acme");
+    }
+    assert_eq!(
+        out[0]["response"]["body"]["model"], "cheap",
+        "cheapest at batch prices"
+    );
+    let errors = file_lines(&url, "acme", &done["error_file_id"]).await;
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["custom_id"], "r3");
+    assert_eq!(errors[0]["response"]["status_code"], 500);
+    let batch_rows = reader
+        .rows(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.ingress == "batch")
+        .count();
+    assert_eq!(batch_rows, 4, "one ledger row per line, the failed one too");
+}
+
+#[tokio::test]
+async fn a_gateway_restart_mid_batch_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(1500).await;
+    let cfg = config(&sim.base_url(), &ledger);
+    let (first, url) = common::start(&cfg).await;
+    let jsonl = (1..=5)
+        .map(|i| line(&format!("q{i}"), "auto"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let file = upload(&url, "acme", &jsonl).await;
+    let id = create(&url, "acme", &file).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The first gateway submits the batch to the provider, then stops before it completes.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    first.shutdown().await;
+    // A new gateway on the same ledger picks the batch up where it was.
+    let (_second, url) = common::start(&cfg).await;
+    let done = wait(&url, "acme", &id, &["completed"]).await;
+    assert_eq!(done["request_counts"]["completed"], 5);
+    let out = file_lines(&url, "acme", &done["output_file_id"]).await;
+    assert_eq!(out.len(), 5);
+    let reader = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap();
+    let mut rows = 0;
+    for _ in 0..100 {
+        rows = reader
+            .rows(None, None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.ingress == "batch")
+            .count();
+        if rows >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows, 5, "each line billed exactly once");
+}
+
+#[tokio::test]
+async fn a_cancelled_batch_fails_what_was_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(2000).await;
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    let file = upload(
+        &url,
+        "t",
+        &[line("c1", "auto"), line("c2", "auto")].join("\n"),
+    )
+    .await;
+    let id = create(&url, "t", &file).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r: Value = reqwest::Client::new()
+        .post(format!("{url}/v1/batches/{id}/cancel"))
+        .header("x-switchyard-tenant", "t")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "cancelling");
+    let done = wait(&url, "t", &id, &["cancelled"]).await;
+    assert_eq!(done["request_counts"]["failed"], 2);
+    let errors = file_lines(&url, "t", &done["error_file_id"]).await;
+    assert_eq!(errors.len(), 2);
+}
+
+#[tokio::test]
+async fn a_bad_batch_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(100).await;
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    for bad in [
+        "not json".to_owned(),
+        line("x", "no-such-model"),
+        [line("d", "auto"), line("d", "auto")].join("\n"),
+    ] {
+        let file = upload(&url, "t", &bad).await;
+        let r = reqwest::Client::new()
+            .post(format!("{url}/v1/batches"))
+            .header("x-switchyard-tenant", "t")
+            .json(
+                &json!({"input_file_id": file, "endpoint": "/v1/chat/completions",
+                          "completion_window": "24h"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["error"]["message"].as_str().is_some());
+    }
+}
