@@ -65,6 +65,22 @@ pub trait Admission: Send + Sync + Debug {
     fn settle(&self, admitted: Admitted, spent_nanos: i64);
 }
 
+/// The counters a key's team keeps its budgets in (`team:<name>`), when it has budgets.
+pub fn team_holder(key: &KeyGrant) -> Option<String> {
+    let team = key.team.as_ref()?;
+    (team.daily_nanos.is_some() || team.monthly_nanos.is_some())
+        .then(|| format!("team:{}", team.name))
+}
+
+/// The error a refusal is to the client.
+pub fn refused(r: Refusal) -> crate::CoreError {
+    match r {
+        Refusal::Limit { what, retry_after } => crate::CoreError::Refused(what, Some(retry_after)),
+        Refusal::Unpriced(m) => crate::CoreError::Refused(m, None),
+        Refusal::Unavailable(m) => crate::CoreError::StateUnavailable(m),
+    }
+}
+
 /// Whether the key has any limit admission must check.
 pub fn limited(key: &KeyGrant) -> bool {
     key.rpm.is_some() || key.tpm.is_some() || budgeted(key)

@@ -396,6 +396,26 @@ impl RequestCx {
         self.key.as_ref().map(|k| k.id.as_str())
     }
 
+    /// The request's features, once computed.
+    pub fn features(&self) -> Option<&Features> {
+        self.features.as_ref()
+    }
+
+    /// Count what this request spends against its key's budgets when it settles, without a
+    /// reservation of its own (work admitted earlier as a whole: a batch's lines).
+    pub fn charge_to_key(mut self, adm: Arc<dyn crate::admission::Admission>) -> Self {
+        if let Some(k) = self.key.clone().filter(|k| crate::admission::budgeted(k)) {
+            self.admitted = Some(crate::admission::Admitted {
+                id: self.id.clone(),
+                key_id: k.id.clone(),
+                reserved_nanos: 0,
+                team: crate::admission::team_holder(&k),
+            });
+            self.admission = Some(adm);
+        }
+        self
+    }
+
     /// Drop without a ledger row: the context only planned work that another context will
     /// settle (a batch line, planned when the batch is accepted, settled when it is answered).
     pub fn discard(mut self) {

@@ -222,6 +222,8 @@ pub fn plan_batch_line(cx: &mut RequestCx, req: &ChatRequest) -> Result<Arc<Plan
     }
     ranked.sort_by_key(|(_, e)| e.unwrap_or(u128::MAX));
     let mut p = (*plan).clone();
+    // One attempt: the line goes to the first target's batch API.
+    p.max_attempts = 1;
     p.targets = ranked.iter().map(|(t, _)| *t).collect();
     p.estimates = ranked.iter().map(|(_, e)| *e).collect();
     let p = Arc::new(p);
@@ -386,7 +388,7 @@ pub fn admit(cx: &RequestCx, req: &impl Routable) -> Result<(), CoreError> {
 /// plan's worst-case cost, or refused before any provider is called; the reservation is
 /// settled with the bill (see [`crate::admission`]).
 async fn reserve(cx: &mut RequestCx, plan: &Plan) -> Result<(), CoreError> {
-    use crate::admission::{self, Refusal};
+    use crate::admission;
     let (Some(key), Some(adm)) = (cx.key.clone(), cx.admission.clone()) else {
         return Ok(());
     };
@@ -402,11 +404,7 @@ async fn reserve(cx: &mut RequestCx, plan: &Plan) -> Result<(), CoreError> {
             cx.admitted = Some(a);
             Ok(())
         }
-        Err(Refusal::Limit { what, retry_after }) => {
-            Err(CoreError::Refused(what, Some(retry_after)))
-        }
-        Err(Refusal::Unpriced(m)) => Err(CoreError::Refused(m, None)),
-        Err(Refusal::Unavailable(m)) => Err(CoreError::StateUnavailable(m)),
+        Err(r) => Err(admission::refused(r)),
     }
 }
 

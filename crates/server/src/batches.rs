@@ -286,12 +286,16 @@ fn plan_line(
     key_id: Option<&str>,
     tenant: &str,
     req: &ChatRequest,
-) -> Result<std::sync::Arc<switchyard_core::plan::Plan>, switchyard_core::CoreError> {
+) -> Result<(Plan, Features), switchyard_core::CoreError> {
     let mut cx = crate::keys::key_cx(gw, "batch", key_id);
     let planned = switchyard_core::driver::plan_batch_line(&mut cx, &with_tenant(req, tenant));
+    let features = cx.features().cloned().unwrap_or_default();
     cx.discard();
-    planned
+    planned.map(|p| (p, features))
 }
+
+type Plan = std::sync::Arc<switchyard_core::plan::Plan>;
+use switchyard_core::Features;
 
 /// The request with the batch's tenant as its tenant hint (a key's tenant wins anyway).
 fn with_tenant(req: &ChatRequest, tenant: &str) -> ChatRequest {
@@ -380,11 +384,15 @@ async fn create_(
         .ok_or_else(|| not_found("File object", &c.input_file_id))?;
     let parsed = lines(&f.content).map_err(ApiError::bad_request)?;
     // Every line must be routable now (a bad model name is the client's error, at once).
+    let mut plans = Vec::with_capacity(parsed.len());
     for (id, req) in &parsed {
-        if let Err(e) = plan_line(gw, key_id.as_deref(), &tenant, req) {
-            return Err(ApiError::bad_request(format!("line `{id}`: {e}")));
+        match plan_line(gw, key_id.as_deref(), &tenant, req) {
+            Ok(p) => plans.push(p),
+            Err(e) => return Err(ApiError::bad_request(format!("line `{id}`: {e}"))),
         }
     }
+    let batch_id = format!("batch_{}", uuid::Uuid::now_v7().simple());
+    admit(gw, key_id.as_deref(), &batch_id, &plans).await?;
     let created = now_ms();
     let state = BatchState {
         input_file_id: c.input_file_id,
@@ -401,7 +409,7 @@ async fn create_(
         ..BatchState::default()
     };
     let b = StoredBatch {
-        id: format!("batch_{}", uuid::Uuid::now_v7().simple()),
+        id: batch_id,
         tenant,
         status: "in_progress".into(),
         created_ms: created,
@@ -409,6 +417,46 @@ async fn create_(
     };
     store.put_batch(&b).await.map_err(store_err)?;
     Ok(axum::Json(batch_object(&b, &state)).into_response())
+}
+
+/// A keyed batch is admitted as a whole against its key's limits and budgets: one request,
+/// its worst case the sum of its lines' (each priced on its planned deployment for its input
+/// and the most output it may produce). Refused, the batch is not accepted; admitted, the
+/// reservation is released at once and each answered line's cost is counted against the
+/// budgets as it settles (`RequestCx::charge_to_key`).
+async fn admit(
+    gw: &GatewayHandle,
+    key_id: Option<&str>,
+    batch_id: &str,
+    plans: &[(Plan, Features)],
+) -> Result<(), ApiError> {
+    use switchyard_core::admission;
+    let Some(key) = key_id.and_then(|id| crate::keys::key_grant(gw, id)) else {
+        return Ok(());
+    };
+    if !admission::limited(&key) {
+        return Ok(());
+    }
+    let snap = gw.snapshot();
+    let mut worst = Some(0i64);
+    for (plan, f) in plans {
+        let t = admission::ticket(&snap, plan, f, batch_id, key.clone());
+        worst = worst.zip(t.worst_nanos).map(|(a, b)| a.saturating_add(b));
+    }
+    let ticket = admission::Ticket {
+        request_id: batch_id.to_owned(),
+        key,
+        worst_nanos: worst,
+        tokens: 0,
+    };
+    let adm = gw.admission();
+    match adm.reserve(ticket).await {
+        Ok(a) => {
+            adm.settle(a, 0);
+            Ok(())
+        }
+        Err(r) => Err(admission::refused(r).into()),
+    }
 }
 
 fn batch_object(b: &StoredBatch, s: &BatchState) -> Value {
@@ -622,7 +670,7 @@ async fn submit(
             continue;
         }
         match plan_line(gw, s.key_id.as_deref(), &b.tenant, &req) {
-            Ok(p) => groups.entry(p.targets[0]).or_default().push((id, req)),
+            Ok((p, _)) => groups.entry(p.targets[0]).or_default().push((id, req)),
             Err(e) => fail_lines(s, &[id], &e.to_string()),
         }
     }
@@ -688,7 +736,9 @@ fn collect(
     let started = tokio::time::Instant::now()
         .checked_sub(latency)
         .unwrap_or_else(tokio::time::Instant::now);
-    let mut cx = crate::keys::key_cx(gw, "batch", s.key_id.as_deref()).started_at(started);
+    let mut cx = crate::keys::key_cx(gw, "batch", s.key_id.as_deref())
+        .started_at(started)
+        .charge_to_key(gw.admission());
     let body = rec["response"]["body"].clone();
     let answered = (status == 200)
         .then(|| serde_json::from_value::<ChatResponse>(body.clone()).ok())

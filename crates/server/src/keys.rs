@@ -189,8 +189,16 @@ pub fn generate() -> (String, String) {
 /// A request context on behalf of the gateway key `key_id` (one still in force), for work the
 /// gateway does after the client's request (a batch's lines).
 pub(crate) fn key_cx(gw: &GatewayHandle, ingress: &'static str, key_id: Option<&str>) -> RequestCx {
-    let key = key_id.and_then(|id| gw.keys().current().by_id.get(id).cloned());
+    let key = key_id.and_then(|id| key_grant(gw, id));
     RequestCx::new(gw.snapshot(), gw.sink(), ingress, Instant::now()).with_key(key, None)
+}
+
+/// The grant of the gateway key `id`, if it is in force.
+pub(crate) fn key_grant(
+    gw: &GatewayHandle,
+    id: &str,
+) -> Option<Arc<switchyard_core::cx::KeyGrant>> {
+    gw.keys().current().by_id.get(id).cloned()
 }
 
 /// The request context of an API request, with the key the authentication layer found.

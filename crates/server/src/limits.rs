@@ -194,13 +194,8 @@ fn team_name(t: &Ticket) -> &str {
 /// The team's budgets, when it has any: (its counters' id, day limit, month limit).
 fn team_limits(t: &Ticket) -> Option<(String, Option<i64>, Option<i64>)> {
     let team = t.key.team.as_ref()?;
-    (team.daily_nanos.is_some() || team.monthly_nanos.is_some()).then(|| {
-        (
-            format!("team:{}", team.name),
-            team.daily_nanos,
-            team.monthly_nanos,
-        )
-    })
+    let holder = switchyard_core::admission::team_holder(&t.key)?;
+    Some((holder, team.daily_nanos, team.monthly_nanos))
 }
 
 fn unpriced(t: &Ticket) -> Refusal {

@@ -339,3 +339,103 @@ async fn a_bad_batch_is_refused_at_once() {
         assert!(e["error"]["message"].as_str().is_some());
     }
 }
+
+#[tokio::test]
+async fn a_keys_budget_admits_a_batch_by_its_worst_case_and_counts_what_its_lines_spent() {
+    use switchyard_server::keys;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(100).await;
+    // The key exists before the gateway starts (so it is loaded at once).
+    let l = switchyard_store::Ledger::open(switchyard_store::LedgerConfig::new(
+        &ledger,
+        dir.path().join("spill.jsonl"),
+    ))
+    .await
+    .unwrap();
+    l.shutdown().await.unwrap();
+    let reader = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap();
+    // $0.0002 a day. A line's worst case on `cheap` is 16 output tokens at $4/M plus its
+    // input at $1/M, about $0.00008: two lines fit, three do not.
+    let (_, key) = keys::create(
+        &reader,
+        "frugal",
+        &keys::KeySpec {
+            daily_usd: Some(Decimal::new(2, 4)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    let http = reqwest::Client::new();
+    let submit = |n: usize, tag: &'static str| {
+        let (http, url, key) = (http.clone(), url.clone(), key.clone());
+        async move {
+            let jsonl = (0..n)
+                .map(|i| line(&format!("{tag}{i}"), "cheap"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let body = format!(
+                "--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--B\r\n\
+                 Content-Disposition: form-data; name=\"file\"; filename=\"f.jsonl\"\r\n\r\n\
+                 {jsonl}\r\n--B--\r\n"
+            );
+            let f: Value = http
+                .post(format!("{url}/v1/files"))
+                .bearer_auth(&key)
+                .header("content-type", "multipart/form-data; boundary=B")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            http.post(format!("{url}/v1/batches"))
+                .bearer_auth(&key)
+                .json(
+                    &json!({"input_file_id": f["id"], "endpoint": "/v1/chat/completions",
+                              "completion_window": "24h"}),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = submit(3, "big").await;
+    assert_eq!(r.status(), 429);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("daily budget"),
+        "{e}"
+    );
+    let r = submit(2, "ok").await;
+    assert_eq!(r.status(), 200);
+    let b: Value = r.json().await.unwrap();
+    let id = b["id"].as_str().unwrap().to_owned();
+    for _ in 0..200 {
+        let b: Value = http
+            .get(format!("{url}/v1/batches/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if b["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // What the two lines spent counts: another two-line batch no longer fits.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = submit(2, "again").await;
+    assert_eq!(r.status(), 429, "the lines' spend was not counted");
+}
