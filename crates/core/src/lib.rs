@@ -35,6 +35,7 @@ mod strategy;
 pub use cx::{Bill, Ending, Facts, KeyGrant, RequestCx, Sink, TeamBudget};
 pub use error::{ConfigError, CoreError};
 pub use features::Features;
+pub use retry::batch_submit_again;
 pub use snapshot::{
     snapshot_provider, Caps, Deployment, DeploymentId, EstRates, ProviderEntry, Route, Snapshot,
     SnapshotInputs,

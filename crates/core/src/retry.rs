@@ -67,6 +67,12 @@ pub(crate) fn decide(
     }
 }
 
+/// Whether a batch submission (the batch lane's phase 5) that failed with `err` is made again
+/// at the worker's next pass — the provider is down or busy — rather than its lines failed.
+pub fn batch_submit_again(err: &ProviderError) -> bool {
+    err.class.retryable()
+}
+
 fn retry_after(wait: Duration, remaining: Duration) -> Decision {
     if wait < remaining / 2 {
         Decision::RetrySame(wait)

@@ -55,6 +55,10 @@ pub fn router(gw: GatewayHandle) -> Router {
         ));
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::completions))
+        .route(
+            "/v1/chat/completions/{id}",
+            get(crate::batches::lane_result),
+        )
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))

@@ -260,6 +260,120 @@ pub(crate) async fn content(
     r.await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Whether a chat request asks for the batch lane (`x-switchyard-lane: batch`, or `lane` in
+/// its metadata).
+pub(crate) fn lane_is_batch(headers: &HeaderMap, req: &ChatRequest) -> bool {
+    headers
+        .get("x-switchyard-lane")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.metadata_str("lane"))
+        == Some("batch")
+}
+
+/// One chat request on the batch lane: a batch of one line, accepted like any batch; the
+/// client gets `202` with its id and reads the answer at `GET /v1/chat/completions/{id}`.
+pub(crate) async fn enqueue_one(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    req: ChatRequest,
+) -> Result<Response, ApiError> {
+    if req.stream {
+        return Err(ApiError::bad_request(
+            "a request on the batch lane cannot stream; its answer is read later by its id",
+        ));
+    }
+    let (tenant, key_id) = owner(gw, headers);
+    let line = json!({"custom_id": "request", "method": "POST", "url": "/v1/chat/completions",
+                      "body": req});
+    let f = BatchFile {
+        id: format!("file-{}", uuid::Uuid::now_v7().simple()),
+        tenant: tenant.clone(),
+        purpose: "batch".into(),
+        filename: "lane.jsonl".into(),
+        created_ms: now_ms(),
+        content: format!("{line}\n"),
+    };
+    reader(gw).await?.put_file(&f).await.map_err(store_err)?;
+    let (b, s) = accept(gw, tenant, key_id, &f, Value::Null).await?;
+    let mut resp = (
+        StatusCode::ACCEPTED,
+        axum::Json(
+            json!({"id": b.id, "object": "chat.completion.job", "status": b.status,
+                          "created_at": secs(s.created_at),
+                          "result_url": format!("/v1/chat/completions/{}", b.id)}),
+        ),
+    )
+        .into_response();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("/v1/chat/completions/{}", b.id)) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// `GET /v1/chat/completions/{id}`: the answer of a request sent on the batch lane — `200`
+/// with the completion (and its cost in `x-switchyard-cost-usd`) once answered, `202` while it
+/// waits, the line's error if it failed.
+pub(crate) async fn lane_result(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let (b, s) = load(&gw, &headers, &id).await?;
+        let Some(rec) = s.results.get("request") else {
+            if matches!(
+                b.status.as_str(),
+                "in_progress" | "validating" | "cancelling"
+            ) {
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    axum::Json(
+                        json!({"id": b.id, "object": "chat.completion.job", "status": b.status}),
+                    ),
+                )
+                    .into_response());
+            }
+            return Err(not_found("answered request", &id));
+        };
+        let body = &rec["response"]["body"];
+        if rec["response"]["status_code"] != 200 {
+            let message = rec["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| body["error"]["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "the request failed on the batch lane".into());
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                message,
+            ));
+        }
+        let mut resp = axum::Json(body.clone()).into_response();
+        let h = resp.headers_mut();
+        for (name, value) in [
+            (
+                "x-switchyard-request-id",
+                rec["response"]["request_id"].as_str(),
+            ),
+            ("x-switchyard-model", body["model"].as_str()),
+            (
+                "x-switchyard-cost-usd",
+                body["switchyard"]["cost_usd"].as_str(),
+            ),
+            (
+                "x-switchyard-baseline-cost-usd",
+                body["switchyard"]["baseline_cost_usd"].as_str(),
+            ),
+        ] {
+            if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+                h.insert(name, v);
+            }
+        }
+        Ok::<_, ApiError>(resp)
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
 #[derive(Deserialize)]
 struct CreateBatch {
     input_file_id: String,
@@ -376,12 +490,24 @@ async fn create_(
         return Err(ApiError::bad_request("completion_window must be `24h`"));
     }
     let (tenant, key_id) = owner(gw, headers);
-    let store = reader(gw).await?;
-    let f = store
+    let f = reader(gw)
+        .await?
         .get_file(&c.input_file_id, &tenant)
         .await
         .map_err(store_err)?
         .ok_or_else(|| not_found("File object", &c.input_file_id))?;
+    let (b, s) = accept(gw, tenant, key_id, &f, c.metadata).await?;
+    Ok(axum::Json(batch_object(&b, &s)).into_response())
+}
+
+/// Check a batch's input file, plan every line, admit it against its key, store it.
+async fn accept(
+    gw: &GatewayHandle,
+    tenant: String,
+    key_id: Option<String>,
+    f: &BatchFile,
+    metadata: Value,
+) -> Result<(StoredBatch, BatchState), ApiError> {
     let parsed = lines(&f.content).map_err(ApiError::bad_request)?;
     // Every line must be routable now (a bad model name is the client's error, at once).
     let mut plans = Vec::with_capacity(parsed.len());
@@ -395,11 +521,11 @@ async fn create_(
     admit(gw, key_id.as_deref(), &batch_id, &plans).await?;
     let created = now_ms();
     let state = BatchState {
-        input_file_id: c.input_file_id,
-        endpoint: c.endpoint,
-        completion_window: c.completion_window,
+        input_file_id: f.id.clone(),
+        endpoint: "/v1/chat/completions".into(),
+        completion_window: "24h".into(),
         created_at: created,
-        metadata: c.metadata,
+        metadata,
         key_id,
         models: parsed
             .iter()
@@ -415,8 +541,8 @@ async fn create_(
         created_ms: created,
         state: serde_json::to_string(&state).unwrap_or_default(),
     };
-    store.put_batch(&b).await.map_err(store_err)?;
-    Ok(axum::Json(batch_object(&b, &state)).into_response())
+    reader(gw).await?.put_batch(&b).await.map_err(store_err)?;
+    Ok((b, state))
 }
 
 /// A keyed batch is admitted as a whole against its key's limits and budgets: one request,
@@ -510,14 +636,30 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> Response {
     let r = async {
-        let (mut b, mut s) = load(&gw, &headers, &id).await?;
-        if b.status == "in_progress" {
+        // Written only over the state read (the worker may be saving progress meanwhile).
+        for _ in 0..5 {
+            let (mut b, mut s) = load(&gw, &headers, &id).await?;
+            if b.status != "in_progress" {
+                return Ok(axum::Json(batch_object(&b, &s)).into_response());
+            }
             s.cancel_requested = true;
             b.status = "cancelling".into();
+            let read = std::mem::take(&mut b.state);
             b.state = serde_json::to_string(&s).unwrap_or_default();
-            reader(&gw).await?.put_batch(&b).await.map_err(store_err)?;
+            if reader(&gw)
+                .await?
+                .swap_batch(&b, &read)
+                .await
+                .map_err(store_err)?
+            {
+                return Ok::<_, ApiError>(axum::Json(batch_object(&b, &s)).into_response());
+            }
         }
-        Ok::<_, ApiError>(axum::Json(batch_object(&b, &s)).into_response())
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_request_error",
+            "the batch is changing; retry the cancel",
+        ))
     };
     r.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -557,17 +699,55 @@ async fn tick(gw: &GatewayHandle, me: &str) -> Result<(), String> {
         {
             continue;
         }
+        // Claim it: only if nobody changed it since it was read (one replica wins a race).
         s.lease = Some((me.to_owned(), now + LEASE_MS));
         let mut b = b;
-        save(store, &mut b, &s).await?;
+        let read = std::mem::take(&mut b.state);
+        b.state = serde_json::to_string(&s).map_err(|e| e.to_string())?;
+        if !store
+            .swap_batch(&b, &read)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            continue;
+        }
         advance(gw, store, &mut b, &mut s).await?;
     }
     Ok(())
 }
 
-async fn save(store: &LedgerReader, b: &mut StoredBatch, s: &BatchState) -> Result<(), String> {
-    b.state = serde_json::to_string(s).map_err(|e| e.to_string())?;
-    store.put_batch(b).await.map_err(|e| e.to_string())
+/// Store the batch's progress, renewing this replica's claim. `b.state` is what is stored
+/// now; the write succeeds only over it. What else may change a claimed batch is a client's
+/// cancel: it is taken in, and the write tried again.
+async fn save(store: &LedgerReader, b: &mut StoredBatch, s: &mut BatchState) -> Result<(), String> {
+    for _ in 0..5 {
+        if let Some((_, until)) = &mut s.lease {
+            *until = now_ms() + LEASE_MS;
+        }
+        let expected = std::mem::take(&mut b.state);
+        b.state = serde_json::to_string(s).map_err(|e| e.to_string())?;
+        if store
+            .swap_batch(b, &expected)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+        let fresh = store
+            .get_batch(&b.id, None)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the batch is gone")?;
+        let theirs: BatchState = serde_json::from_str(&fresh.state).unwrap_or_default();
+        if theirs.cancel_requested && !s.cancel_requested {
+            s.cancel_requested = true;
+            if b.status == "in_progress" {
+                b.status = "cancelling".into();
+            }
+        }
+        b.state = fresh.state;
+    }
+    Err("the batch kept changing under its worker".into())
 }
 
 /// One step of a batch: submit it, poll its provider batches, collect, finish.
@@ -696,6 +876,15 @@ async fn submit(
             api.create_batch(&file).await
         }
         .await;
+        // A provider that is down or busy now is asked again at the next pass; a refusal
+        // fails the lines.
+        if created
+            .as_ref()
+            .is_err_and(switchyard_core::batch_submit_again)
+        {
+            save(store, b, s).await?;
+            return Ok(());
+        }
         match created.map(|v| v["id"].as_str().map(str::to_owned)) {
             Ok(Some(pid)) => s.jobs.push(Job {
                 deployment: d.name.clone(),

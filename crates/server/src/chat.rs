@@ -10,7 +10,7 @@ use axum::{
     body::Body,
     extract::State,
     http::{header, HeaderMap, HeaderValue},
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use switchyard_core::{
     driver,
@@ -73,6 +73,14 @@ pub(crate) async fn serve(
         Ok(r) => r,
         Err(e) => return respond::error(cx, e, ingress.shape()),
     };
+    // The batch lane: the request is answered later, through a provider's batch API, at
+    // batch prices; the client gets a job id now and the answer by it.
+    if ingress == Ingress::OpenAi && crate::batches::lane_is_batch(&headers, &req) {
+        cx.discard();
+        return crate::batches::enqueue_one(&gw, &headers, req)
+            .await
+            .unwrap_or_else(|e| e.shaped(Shape::OpenAi).into_response());
+    }
     let native = native_betas(&mut req, &headers);
     session_from_user(&req, &mut headers);
     let include_usage = req.wants_stream_usage();

@@ -439,3 +439,81 @@ async fn a_keys_budget_admits_a_batch_by_its_worst_case_and_counts_what_its_line
     let r = submit(2, "again").await;
     assert_eq!(r.status(), 429, "the lines' spend was not counted");
 }
+
+#[tokio::test]
+async fn a_request_on_the_batch_lane_gets_a_job_id_then_its_answer_at_batch_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(200).await;
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    let http = reqwest::Client::new();
+    let body = json!({"model": "auto", "max_tokens": 16,
+                      "messages": [{"role": "user", "content": "Classify this overnight."}]});
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .header("x-switchyard-lane", "batch")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let job: Value = r.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/chat/completions/{}", job["id"].as_str().unwrap())
+    );
+    let mut answer = None;
+    for _ in 0..200 {
+        let r = http.get(format!("{url}{location}")).send().await.unwrap();
+        if r.status() == 200 {
+            answer = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 202);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = answer.expect("never answered");
+    let cost: Decimal = r.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["object"], "chat.completion");
+    assert_eq!(c["model"], "cheap");
+    let u = &c["usage"];
+    let expected = ((Decimal::from(u["prompt_tokens"].as_u64().unwrap()) * Decimal::new(5, 1)
+        + Decimal::from(u["completion_tokens"].as_u64().unwrap()) * Decimal::from(2))
+        / Decimal::from(1_000_000))
+    .normalize();
+    assert_eq!(cost, expected);
+    assert_eq!(
+        common::ledger_row(&ledger, &id).await.cost(),
+        Some(expected)
+    );
+    // The lane from metadata; a stream cannot wait.
+    let mut meta = body.clone();
+    meta["metadata"] = json!({"lane": "batch"});
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .header("x-switchyard-lane", "batch")
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -129,6 +129,32 @@ impl LedgerReader {
         res.map_err(|e| db_err(self.db.backend(), e))
     }
 
+    /// Replace a batch's status and state only if its state is still `expected` (what this
+    /// replica read): `true` if it did. Two replicas claiming one batch: one wins.
+    pub async fn swap_batch(&self, b: &StoredBatch, expected: &str) -> Result<bool, StoreError> {
+        macro_rules! swap {
+            ($pool:expr) => {{
+                let mut qb = QueryBuilder::new("UPDATE batches SET status = ");
+                qb.push_bind(b.status.as_str())
+                    .push(", state = ")
+                    .push_bind(b.state.as_str())
+                    .push(" WHERE id = ")
+                    .push_bind(b.id.as_str())
+                    .push(" AND state = ")
+                    .push_bind(expected);
+                qb.build()
+                    .execute($pool)
+                    .await
+                    .map(|r| r.rows_affected() == 1)
+            }};
+        }
+        let res = match &self.db {
+            Db::Sqlite(p) => swap!(p),
+            Db::Postgres(p) => swap!(p),
+        };
+        res.map_err(|e| db_err(self.db.backend(), e))
+    }
+
     /// The batch `id` of `tenant` (`None`: any tenant's).
     pub async fn get_batch(
         &self,

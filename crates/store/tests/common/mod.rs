@@ -819,6 +819,13 @@ pub async fn batches_roundtrip(url: &str, dir: &Path) {
     };
     reader.put_batch(&b).await.unwrap();
     assert!(reader.open_batches().await.unwrap().contains(&b));
+    // A write over a state that is no longer there does nothing; over the current one, it wins.
+    let mut claimed = b.clone();
+    claimed.state = "{\"step\":1,\"lease\":[\"me\",1]}".into();
+    assert!(!reader.swap_batch(&claimed, "{\"step\":0}").await.unwrap());
+    assert!(reader.swap_batch(&claimed, &b.state).await.unwrap());
+    assert!(!reader.swap_batch(&claimed, &b.state).await.unwrap());
+    b.state = claimed.state.clone();
     b.status = "completed".into();
     b.state = "{\"step\":2}".into();
     reader.put_batch(&b).await.unwrap();
