@@ -93,6 +93,7 @@ def test_a_batch_comes_back_complete_at_batch_prices_through_a_restart(tmp_path,
             break
         time.sleep(0.1)
     assert batch.status == "completed", batch
+    assert batch.id in [b.id for b in client.batches.list(limit=10)]
     assert batch.request_counts.completed == 4 and batch.request_counts.failed == 0
     out = [json.loads(l) for l in client.files.content(batch.output_file_id).text.splitlines()]
     assert [o["custom_id"] for o in out] == [f"t{i}" for i in range(4)]

@@ -77,7 +77,10 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/files", post(crate::batches::upload))
         .route("/v1/files/{id}", get(crate::batches::file))
         .route("/v1/files/{id}/content", get(crate::batches::content))
-        .route("/v1/batches", post(crate::batches::create))
+        .route(
+            "/v1/batches",
+            post(crate::batches::create).get(crate::batches::list),
+        )
         .route("/v1/batches/{id}", get(crate::batches::get))
         .route("/v1/batches/{id}/cancel", post(crate::batches::cancel))
         .route("/v1/feedback", post(crate::feedback::feedback))

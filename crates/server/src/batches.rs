@@ -1,6 +1,7 @@
 //! The batch lane, OpenAI's Files and Batch APIs for clients: `POST /v1/files`,
-//! `GET /v1/files/{id}`, `GET /v1/files/{id}/content`, `POST /v1/batches`,
-//! `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`.
+//! `GET /v1/files/{id}`, `GET /v1/files/{id}/content`, `POST /v1/batches`, `GET /v1/batches`,
+//! `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`; and one chat request on the batch
+//! lane (`enqueue_one`, `lane_result`).
 //!
 //! A batch is stored in the ledger's database before it is accepted, so a restart loses
 //! nothing. The worker (one per replica; a lease in the batch's row keeps two from working on
@@ -614,6 +615,44 @@ async fn load(
         .ok_or_else(|| not_found("Batch object", id))?;
     let s = serde_json::from_str(&b.state).unwrap_or_default();
     Ok((b, s))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/batches`: the tenant's batches, newest first (`after`, `limit` ≤ 100).
+pub(crate) async fn list(
+    State(gw): State<GatewayHandle>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Response {
+    let r = async {
+        let (tenant, _) = owner(&gw, &headers);
+        let limit = q.limit.unwrap_or(20).clamp(1, 100);
+        let rows = reader(&gw)
+            .await?
+            .list_batches(&tenant, q.after.as_deref(), limit + 1)
+            .await
+            .map_err(store_err)?;
+        let has_more = rows.len() > limit as usize;
+        let data: Vec<Value> = rows
+            .iter()
+            .take(limit as usize)
+            .map(|b| batch_object(b, &serde_json::from_str(&b.state).unwrap_or_default()))
+            .collect();
+        Ok::<_, ApiError>(
+            axum::Json(
+                json!({"object": "list", "first_id": data.first().map(|b| b["id"].clone()),
+                              "last_id": data.last().map(|b| b["id"].clone()),
+                              "has_more": has_more, "data": data}),
+            )
+            .into_response(),
+        )
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `GET /v1/batches/{id}`.

@@ -178,6 +178,21 @@ async fn a_batch_comes_back_complete_at_batch_prices_with_failures_in_the_error_
         done["request_counts"],
         json!({"total": 4, "completed": 3, "failed": 1})
     );
+    // Listed for its tenant only.
+    let listed: Value = get(&url, "acme", "/v1/batches?limit=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["object"], "list");
+    assert_eq!(listed["data"][0]["id"], id);
+    assert_eq!(listed["has_more"], false);
+    let other: Value = get(&url, "globex", "/v1/batches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other["data"], json!([]));
     let out = file_lines(&url, "acme", &done["output_file_id"]).await;
     let ids: Vec<&str> = out
         .iter()

@@ -181,6 +181,41 @@ impl LedgerReader {
         Ok(res.map_err(|e| db_err(self.db.backend(), e))?.map(stored))
     }
 
+    /// A tenant's batches, newest first: at most `limit`, those created before the batch
+    /// `after` when given (a page of `GET /v1/batches`).
+    pub async fn list_batches(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredBatch>, StoreError> {
+        type Row = (String, String, String, i64, String);
+        macro_rules! list {
+            ($pool:expr) => {{
+                let mut qb = QueryBuilder::new(
+                    "SELECT id, tenant, status, created_ms, state FROM batches WHERE tenant = ",
+                );
+                qb.push_bind(tenant);
+                if let Some(a) = after {
+                    // Ids are time-ordered (uuid v7): older batches sort before.
+                    qb.push(" AND id < ").push_bind(a);
+                }
+                qb.push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(i64::from(limit));
+                qb.build_query_as::<Row>().fetch_all($pool).await
+            }};
+        }
+        let res = match &self.db {
+            Db::Sqlite(p) => list!(p),
+            Db::Postgres(p) => list!(p),
+        };
+        Ok(res
+            .map_err(|e| db_err(self.db.backend(), e))?
+            .into_iter()
+            .map(stored)
+            .collect())
+    }
+
     /// Every batch not yet in a final status, oldest first (the worker's queue).
     pub async fn open_batches(&self) -> Result<Vec<StoredBatch>, StoreError> {
         type Row = (String, String, String, i64, String);
