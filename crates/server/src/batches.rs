@@ -797,7 +797,12 @@ async fn advance(
     s: &mut BatchState,
 ) -> Result<(), String> {
     if !s.planned {
-        submit(gw, store, b, s).await?;
+        if s.cancel_requested {
+            // Cancelled before it was sent: nothing goes to a provider.
+            s.planned = true;
+        } else {
+            submit(gw, store, b, s).await?;
+        }
     }
     let snap = gw.snapshot();
     for i in 0..s.jobs.len() {
