@@ -60,6 +60,16 @@ pub enum Answer {
     },
 }
 
+impl Entry {
+    /// The entry as stored (JSON), or `None` when it is larger than [`MAX_ENTRY_BYTES`] (such
+    /// an answer is served, not kept).
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        serde_json::to_vec(self)
+            .ok()
+            .filter(|v| v.len() <= MAX_ENTRY_BYTES)
+    }
+}
+
 /// Where answers are kept.
 pub trait AnswerCache: Send + Sync + Debug {
     /// The entry under `key`, if present and not expired. A failing store answers `None`
@@ -117,7 +127,9 @@ impl AnswerCache for Memory {
     }
 
     fn put(&self, key: Key, entry: Entry, ttl: Duration) {
-        let bytes = serde_json::to_vec(&entry).map_or(u32::MAX, |v| v.len() as u32);
+        let Some(bytes) = entry.encode().map(|v| v.len() as u32) else {
+            return;
+        };
         let entry = Arc::new(entry);
         self.inner.insert(key, Stored { entry, ttl, bytes });
     }

@@ -470,9 +470,9 @@ fn deployment(
             cache_read: nanos(p.cache_read.unwrap_or(p.input)),
         }),
         month_rates: match &price {
-            Some(pr) => (
-                pr.commitment.as_ref().map(|c| c.included_tokens),
-                pr.volume_tiers
+            Some(pr) => (pr.commitment.as_ref().map(|c| c.included_tokens), {
+                let mut v: Vec<(u64, EstRates)> = pr
+                    .volume_tiers
                     .iter()
                     .map(|v| {
                         let r = EstRates {
@@ -482,10 +482,10 @@ fn deployment(
                         };
                         (v.above_tokens_per_month, r)
                     })
-                    .collect::<std::collections::BTreeMap<_, _>>()
-                    .into_iter()
-                    .collect(),
-            ),
+                    .collect();
+                v.sort_by_key(|(t, _)| *t);
+                v
+            }),
             None => (None, Vec::new()),
         },
         tier_rates: match (&price, p.kind) {

@@ -62,7 +62,7 @@ impl AnswerCache for RedisCache {
     }
 
     fn put(&self, key: Key, entry: Entry, ttl: Duration) {
-        let Ok(body) = serde_json::to_vec(&entry) else {
+        let Some(body) = entry.encode() else {
             return;
         };
         let shared = self.shared.clone();

@@ -26,7 +26,12 @@ use serde_json::{json, Value};
 use switchyard_store::{BatchFile, LedgerReader, StoredBatch};
 use switchyard_types::{ChatRequest, ChatResponse, OpenAiDialect, ServiceTier, Usage};
 
+use switchyard_core::Features;
+
 use crate::{ApiError, GatewayHandle};
+
+/// A line's plan.
+type Plan = std::sync::Arc<switchyard_core::plan::Plan>;
 
 /// Largest file a client may upload.
 pub(crate) const MAX_FILE_BYTES: usize = 50 << 20;
@@ -218,23 +223,31 @@ async fn upload_(
     Ok(axum::Json(file_object(&f)).into_response())
 }
 
+/// The file `id` of the requester's tenant.
+async fn load_file(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<BatchFile, ApiError> {
+    let (tenant, _) = owner(gw, headers);
+    reader(gw)
+        .await?
+        .get_file(id, &tenant)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found("File object", id))
+}
+
 /// `GET /v1/files/{id}`.
 pub(crate) async fn file(
     State(gw): State<GatewayHandle>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = async {
-        let (tenant, _) = owner(&gw, &headers);
-        let f = reader(&gw)
-            .await?
-            .get_file(&id, &tenant)
-            .await
-            .map_err(store_err)?;
-        let f = f.ok_or_else(|| not_found("File object", &id))?;
-        Ok::<_, ApiError>(axum::Json(file_object(&f)).into_response())
-    };
-    r.await.unwrap_or_else(IntoResponse::into_response)
+    match load_file(&gw, &headers, &id).await {
+        Ok(f) => axum::Json(file_object(&f)).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `GET /v1/files/{id}/content`.
@@ -244,13 +257,7 @@ pub(crate) async fn content(
     Path(id): Path<String>,
 ) -> Response {
     let r = async {
-        let (tenant, _) = owner(&gw, &headers);
-        let f = reader(&gw)
-            .await?
-            .get_file(&id, &tenant)
-            .await
-            .map_err(store_err)?;
-        let f = f.ok_or_else(|| not_found("File object", &id))?;
+        let f = load_file(&gw, &headers, &id).await?;
         let mut resp = Response::new(Body::from(f.content));
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -408,9 +415,6 @@ fn plan_line(
     cx.discard();
     planned.map(|p| (p, features))
 }
-
-type Plan = std::sync::Arc<switchyard_core::plan::Plan>;
-use switchyard_core::Features;
 
 /// The request with the batch's tenant as its tenant hint (a key's tenant wins anyway).
 fn with_tenant(req: &ChatRequest, tenant: &str) -> ChatRequest {
