@@ -369,7 +369,7 @@ pub async fn resume_stream(
 /// The call's facts: the upstream model id, and for APIs that require an output cap
 /// (`ProviderKind::requires_output_cap`) the model's maximum output from the capability table,
 /// sent when the client set none. The request itself is never copied.
-fn call_cx(d: &crate::Deployment) -> CallCx<'_> {
+pub fn call_cx(d: &crate::Deployment) -> CallCx<'_> {
     CallCx {
         upstream_model: &d.upstream,
         default_max_tokens: d

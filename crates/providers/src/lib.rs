@@ -9,6 +9,7 @@
 //! Invariant: this is the only crate that names a provider URL or a provider JSON field.
 
 pub mod anthropic;
+pub mod batch;
 pub mod bedrock;
 mod config;
 mod embed;
@@ -146,10 +147,11 @@ pub enum AnyProvider {
 }
 
 impl AnyProvider {
-    /// The adapter's OpenAI Batch API, if it speaks it.
-    pub fn batch_api(&self) -> Option<&OpenAiProvider> {
+    /// The adapter's batch API, if its upstream has one.
+    pub fn batch_api(&self) -> Option<batch::BatchApi<'_>> {
         match self {
-            AnyProvider::OpenAi(p) if p.has_batch_api() => Some(p),
+            AnyProvider::OpenAi(p) if p.has_batch_api() => Some(batch::BatchApi::OpenAi(p)),
+            AnyProvider::Anthropic(p) => Some(batch::BatchApi::Anthropic(p)),
             _ => None,
         }
     }

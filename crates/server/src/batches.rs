@@ -23,8 +23,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use switchyard_providers::batch::{LineOutcome, Poll};
 use switchyard_store::{BatchFile, LedgerReader, StoredBatch};
-use switchyard_types::{ChatRequest, ChatResponse, OpenAiDialect, ServiceTier, Usage};
+use switchyard_types::{ChatRequest, ChatResponse, ServiceTier, Usage};
 
 use switchyard_core::Features;
 
@@ -41,6 +42,8 @@ const MAX_LINES: usize = 50_000;
 const TICK: Duration = Duration::from_millis(500);
 /// How long a replica's claim on a batch lasts without being renewed.
 const LEASE_MS: i64 = 5_000;
+/// How often a line whose provider batch expired is sent again before it is failed.
+const MAX_RESUBMITS: u32 = 1;
 
 /// A batch's state, kept as JSON in its row.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -71,6 +74,9 @@ struct BatchState {
     failed: Vec<String>,
     #[serde(default)]
     cancel_requested: bool,
+    /// How often each line whose provider batch expired was sent again.
+    #[serde(default)]
+    resubmits: BTreeMap<String, u32>,
     output_file_id: Option<String>,
     error_file_id: Option<String>,
     completed_at: Option<i64>,
@@ -90,6 +96,21 @@ struct Job {
     custom_ids: Vec<String>,
     submitted_ms: i64,
     done: bool,
+    /// What reading the answers needs (from the provider's batch API), by wire line id.
+    #[serde(default)]
+    hints: BTreeMap<String, String>,
+}
+
+/// A line's id on the wire to a provider: its position in the input (a client's `custom_id`
+/// never leaves the gateway, and providers restrict theirs).
+fn wire_id(index: usize) -> String {
+    format!("l{index}")
+}
+
+/// The client's `custom_id` of a wire line id.
+fn client_id<'s>(s: &'s BatchState, wire: &str) -> Option<&'s String> {
+    s.custom_ids
+        .get(wire.strip_prefix('l')?.parse::<usize>().ok()?)
 }
 
 fn now_ms() -> i64 {
@@ -825,50 +846,69 @@ async fn advance(
             continue;
         };
         if s.cancel_requested {
-            let _ = api.cancel_batch(&job.provider_batch_id).await;
+            let _ = api.cancel(&job.provider_batch_id).await;
         }
-        let pb = match api.get_batch(&job.provider_batch_id).await {
-            Ok(v) => v,
-            // The provider no longer knows it: its lines are failed, never waited on forever.
+        let (status, lines) = match api.poll(&job.provider_batch_id, &job.hints).await {
+            Ok(Poll::Running) => continue,
+            Ok(Poll::Ended { status, lines }) => (status, lines),
+            // The provider no longer knows it: its lines are expired, never waited on forever.
             Err(e) if e.class == switchyard_providers::ErrorClass::NotFound => {
-                json!({"status": "expired"})
+                ("expired".to_owned(), Vec::new())
             }
             Err(e) => {
                 tracing::debug!(error = %e, batch = %b.id, "provider batch status unavailable");
                 continue;
             }
         };
-        let status = pb["status"].as_str().unwrap_or("");
-        if !matches!(status, "completed" | "failed" | "expired" | "cancelled") {
-            continue;
-        }
         let latency =
             Duration::from_millis(u64::try_from(now_ms() - job.submitted_ms).unwrap_or(0));
-        for file in ["output_file_id", "error_file_id"] {
-            let Some(fid) = pb[file].as_str() else {
+        let mut expired = Vec::new();
+        for line in lines {
+            let Some(id) = client_id(s, &line.id).cloned() else {
                 continue;
             };
-            let bytes = api.file_content(fid).await.map_err(|e| e.to_string())?;
-            for line in String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter(|l| !l.is_empty())
-            {
-                let rec: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-                collect(gw, &b.tenant, s, d, &rec, latency);
+            match line.outcome {
+                LineOutcome::Answered(resp, usage) => {
+                    collect(gw, &b.tenant, s, d, &id, Ok((*resp, usage)), latency);
+                }
+                LineOutcome::Failed { status, body } => {
+                    collect(gw, &b.tenant, s, d, &id, Err((status, body)), latency);
+                }
+                LineOutcome::Expired => expired.push(id),
+                LineOutcome::Cancelled => fail_lines(s, &[id], "cancelled"),
             }
         }
-        // A line the provider never answered (expired, cancelled, failed batch) is failed here.
+        // A line the provider did not report: expired with its batch, or failed.
         let missing: Vec<String> = job
             .custom_ids
             .iter()
-            .filter(|id| !s.results.contains_key(*id))
+            .filter(|id| !s.results.contains_key(*id) && !expired.contains(id))
             .cloned()
             .collect();
-        fail_lines(
-            s,
-            &missing,
-            &format!("the provider's batch ended `{status}` without it"),
-        );
+        if status == "expired" {
+            expired.extend(missing);
+        } else {
+            fail_lines(
+                s,
+                &missing,
+                &format!("the provider's batch ended `{status}` without it"),
+            );
+        }
+        // An expired line is sent again (a new provider batch at the next pass), up to
+        // MAX_RESUBMITS times; after that, or once the client cancelled, it is failed.
+        for id in expired {
+            let n = s.resubmits.entry(id.clone()).or_default();
+            if *n < MAX_RESUBMITS && !s.cancel_requested {
+                *n += 1;
+                s.planned = false;
+            } else {
+                let why = format!(
+                    "expired: the provider's batch window ran out (sent {} times)",
+                    *n + 1
+                );
+                fail_lines(s, &[id], &why);
+            }
+        }
         s.jobs[i].done = true;
         save(store, b, s).await?;
     }
@@ -892,13 +932,19 @@ async fn submit(
         .ok_or("the input file is gone")?;
     let parsed = lines(&input.content)?;
     let snap = gw.snapshot();
-    let mut groups: HashMap<usize, Vec<(String, ChatRequest)>> = HashMap::new();
-    for (id, req) in parsed {
-        if s.results.contains_key(&id) || s.jobs.iter().any(|j| j.custom_ids.contains(&id)) {
+    let mut groups: HashMap<usize, Vec<(usize, String, ChatRequest)>> = HashMap::new();
+    for (index, (id, req)) in parsed.into_iter().enumerate() {
+        // Answered, failed, or in a provider batch still running: not sent (again).
+        if s.results.contains_key(&id)
+            || s.jobs.iter().any(|j| !j.done && j.custom_ids.contains(&id))
+        {
             continue;
         }
         match plan_line(gw, s.key_id.as_deref(), &b.tenant, &req) {
-            Ok((p, _)) => groups.entry(p.targets[0]).or_default().push((id, req)),
+            Ok((p, _)) => groups
+                .entry(p.targets[0])
+                .or_default()
+                .push((index, id, req)),
             Err(e) => fail_lines(s, &[id], &e.to_string()),
         }
     }
@@ -907,23 +953,20 @@ async fn submit(
         let Some(api) = d.provider.batch_api() else {
             continue;
         };
-        let mut jsonl = String::new();
-        for (id, req) in &lines {
-            let req = switchyard_core::adjust::for_deployment(d, req, ServiceTier::Standard, false);
-            let mut body = serde_json::to_value(&*req).map_err(|e| e.to_string())?;
-            body["model"] = json!(d.upstream);
-            jsonl.push_str(
-                &json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": body})
-                    .to_string(),
-            );
-            jsonl.push('\n');
-        }
-        let ids: Vec<String> = lines.into_iter().map(|(id, _)| id).collect();
-        let created = async {
-            let file = api.upload_batch_file(jsonl).await?;
-            api.create_batch(&file).await
-        }
-        .await;
+        let adjusted: Vec<(String, std::borrow::Cow<'_, ChatRequest>)> = lines
+            .iter()
+            .map(|(index, _, req)| {
+                let req =
+                    switchyard_core::adjust::for_deployment(d, req, ServiceTier::Standard, false);
+                (wire_id(*index), req)
+            })
+            .collect();
+        let wire: Vec<(String, &ChatRequest)> =
+            adjusted.iter().map(|(w, r)| (w.clone(), &**r)).collect();
+        let created = api
+            .submit(&wire, switchyard_core::attempt::call_cx(d))
+            .await;
+        let ids: Vec<String> = lines.into_iter().map(|(_, id, _)| id).collect();
         // A provider that is down or busy now is asked again at the next pass; a refusal
         // fails the lines.
         if created
@@ -933,15 +976,15 @@ async fn submit(
             save(store, b, s).await?;
             return Ok(());
         }
-        match created.map(|v| v["id"].as_str().map(str::to_owned)) {
-            Ok(Some(pid)) => s.jobs.push(Job {
+        match created {
+            Ok(created) => s.jobs.push(Job {
                 deployment: d.name.clone(),
-                provider_batch_id: pid,
+                provider_batch_id: created.id,
                 custom_ids: ids,
                 submitted_ms: now_ms(),
                 done: false,
+                hints: created.hints,
             }),
-            Ok(None) => fail_lines(s, &ids, "the provider's batch API returned no id"),
             Err(e) => fail_lines(s, &ids, &format!("the provider refused the batch: {e}")),
         }
         save(store, b, s).await?;
@@ -956,12 +999,10 @@ fn collect(
     tenant: &str,
     s: &mut BatchState,
     d: &switchyard_core::Deployment,
-    rec: &Value,
+    id: &str,
+    outcome: Result<(ChatResponse, Usage), (u16, Value)>,
     latency: Duration,
 ) {
-    let Some(id) = rec["custom_id"].as_str() else {
-        return;
-    };
     if s.results.contains_key(id) {
         return;
     }
@@ -969,17 +1010,12 @@ fn collect(
     let Some(dep) = snap.deployments.iter().position(|x| x.name == d.name) else {
         return;
     };
-    let status = u16::try_from(rec["response"]["status_code"].as_u64().unwrap_or(0)).unwrap_or(0);
     let started = tokio::time::Instant::now()
         .checked_sub(latency)
         .unwrap_or_else(tokio::time::Instant::now);
     let mut cx = crate::keys::key_cx(gw, "batch", s.key_id.as_deref())
         .started_at(started)
         .charge_to_key(gw.admission());
-    let body = rec["response"]["body"].clone();
-    let answered = (status == 200)
-        .then(|| serde_json::from_value::<ChatResponse>(body.clone()).ok())
-        .flatten();
     let request_id = cx.id().to_owned();
     // Planned again (no IO) so the row carries the route, the rule and the decision.
     let named = ChatRequest {
@@ -987,11 +1023,8 @@ fn collect(
         ..ChatRequest::default()
     };
     let _ = switchyard_core::driver::plan_batch_line(&mut cx, &with_tenant(&named, tenant));
-    let out = match answered {
-        Some(mut resp) => {
-            let usage = resp.usage.as_ref().map_or_else(Usage::default, |w| {
-                Usage::from_openai(w, OpenAiDialect::Standard)
-            });
+    let out = match outcome {
+        Ok((mut resp, usage)) => {
             resp.model.clone_from(&d.name);
             let bill = switchyard_core::driver::settle_batch_line(cx, dep, Ok(usage), latency);
             let mut body = serde_json::to_value(&resp).unwrap_or_default();
@@ -1004,7 +1037,7 @@ fn collect(
                    "response": {"status_code": 200, "request_id": request_id, "body": body},
                    "error": null})
         }
-        None => {
+        Err((status, body)) => {
             switchyard_core::driver::settle_batch_line(
                 cx,
                 dep,

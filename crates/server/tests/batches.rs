@@ -532,3 +532,164 @@ async fn a_request_on_the_batch_lane_gets_a_job_id_then_its_answer_at_batch_pric
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn anthropic_upstreams_answer_through_message_batches_and_expired_lines_are_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let mut cfg = SimConfig::instant();
+    cfg.batch_delay = Duration::from_millis(150);
+    cfg.record = true;
+    let sim = Sim::start(cfg).await.unwrap();
+    let url = common::serve(&format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "oa"
+        kind = "sim"
+        base_url = "{base}"
+        [[providers]]
+        name = "anthropic"
+        kind = "anthropic"
+        base_url = "{base}"
+        [[models]]
+        name = "cheap"
+        provider = "oa"
+        upstream = "sim-cheap"
+        price = {{ input = 1, output = 4, batch_input = 0.5, batch_output = 2 }}
+        [[models]]
+        name = "claude"
+        provider = "anthropic"
+        upstream = "sim-claude"
+        price = {{ input = 0.8, output = 4, batch_input = 0.4, batch_output = 2 }}
+        [[models]]
+        name = "claude-expiring"
+        provider = "anthropic"
+        upstream = "sim-batchexpire"
+        price = {{ input = 0.8, output = 4, batch_input = 0.4, batch_output = 2 }}
+        [[models]]
+        name = "oa-expiring"
+        provider = "oa"
+        upstream = "sim-batchexpire"
+        price = {{ input = 1, output = 4, batch_input = 0.5, batch_output = 2 }}
+        [routing]
+        default = "auto"
+        baseline = "cheap"
+        [[routes]]
+        name = "auto"
+        strategy = "cheapest"
+        candidates = ["cheap", "claude"]
+        "#,
+        base = sim.base_url()
+    ))
+    .await;
+    let json_line = json!({"custom_id": "as json", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "auto", "max_tokens": 32, "response_format": {"type": "json_object"},
+                 "messages": [{"role": "user", "content": "Reply in JSON."}]}})
+    .to_string();
+    // Client ids a provider would refuse (Anthropic allows [A-Za-z0-9_-]): they never leave.
+    let jsonl = [
+        line("ticket #1/a", "auto"),
+        line("ticket #2/b", "cheap"),
+        line("late anthropic", "claude-expiring"),
+        line("late openai", "oa-expiring"),
+        json_line,
+    ]
+    .join("\n");
+    let file = upload(&url, "acme", &jsonl).await;
+    let id = create(&url, "acme", &file).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = wait(&url, "acme", &id, &["completed"]).await;
+    assert_eq!(
+        done["request_counts"],
+        json!({"total": 5, "completed": 5, "failed": 0}),
+        "the expired lines were sent again and answered: {done}"
+    );
+    let out = file_lines(&url, "acme", &done["output_file_id"]).await;
+    let by_id = |cid: &str| {
+        out.iter()
+            .find(|l| l["custom_id"] == cid)
+            .unwrap_or_else(|| panic!("{cid} missing"))["response"]["body"]
+            .clone()
+    };
+    assert_eq!(
+        by_id("ticket #1/a")["model"],
+        "claude",
+        "cheapest at batch prices"
+    );
+    assert_eq!(
+        by_id("ticket #2/b")["model"],
+        "cheap",
+        "split across providers"
+    );
+    assert_eq!(by_id("late anthropic")["model"], "claude-expiring");
+    assert_eq!(by_id("late openai")["model"], "oa-expiring");
+    // JSON mode over Message Batches: the forced tool's input comes back as the answer text.
+    let json_answer = by_id("as json");
+    assert_eq!(json_answer["choices"][0]["finish_reason"], "stop");
+    let text = json_answer["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap();
+    assert!(
+        serde_json::from_str::<Value>(text).is_ok(),
+        "JSON text: {text}"
+    );
+    // Billed at the Anthropic deployment's batch rates, the ledger agreeing with the answer.
+    for cid in ["ticket #1/a", "late anthropic"] {
+        let l = out.iter().find(|l| l["custom_id"] == cid).unwrap();
+        let body = &l["response"]["body"];
+        let u = &body["usage"];
+        let expected = ((Decimal::from(u["prompt_tokens"].as_u64().unwrap()) * Decimal::new(4, 1)
+            + Decimal::from(u["completion_tokens"].as_u64().unwrap()) * Decimal::from(2))
+            / Decimal::from(1_000_000))
+        .normalize();
+        let told: Decimal = body["switchyard"]["cost_usd"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(told, expected, "{cid}");
+        let row = common::ledger_row(&ledger, l["response"]["request_id"].as_str().unwrap()).await;
+        assert_eq!(
+            row.cost(),
+            Some(expected),
+            "{cid}: the ledger's cost is the one told"
+        );
+        assert_eq!(row.model.as_deref(), body["model"].as_str());
+    }
+    // What the providers were sent, one batch per deployment: Message Batches for `claude` and
+    // `claude-expiring`, then the expired line again, alone; the same for OpenAI batches. Line
+    // ids are the gateway's own, never a client's.
+    let sent = sim.requests();
+    let message_batches: Vec<&Value> = sent
+        .iter()
+        .filter(|r| r.path == "/v1/messages/batches")
+        .map(|r| &r.body)
+        .collect();
+    assert_eq!(message_batches.len(), 3, "sent again after it expired");
+    assert_eq!(message_batches[2]["requests"].as_array().unwrap().len(), 1);
+    for b in &message_batches {
+        for r in b["requests"].as_array().unwrap() {
+            let cid = r["custom_id"].as_str().unwrap();
+            assert!(cid.starts_with('l'), "{cid}");
+            assert!(r["params"]["model"].as_str().unwrap().starts_with("sim-"));
+        }
+    }
+    assert_eq!(sent.iter().filter(|r| r.path == "/v1/batches").count(), 3);
+    // One row per line: an expired attempt bills nothing.
+    let reader = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap();
+    let rows = reader
+        .rows(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.ingress == "batch")
+        .count();
+    assert_eq!(rows, 5);
+}

@@ -248,7 +248,12 @@ async fn a_tier_out_of_capacity_falls_back_to_the_standard_tier_of_the_same_depl
 async fn a_gemini_upstream_is_asked_for_flex_and_billed_at_it() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
-    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let mut cfg = SimConfig::instant();
+    cfg.models.push(
+        toml::from_str("name = \"busy-model\"\nfault = \"tierbusy-once\"\nanswer_tokens = 20")
+            .unwrap(),
+    );
+    let sim = Sim::start(cfg).await.unwrap();
     let url = common::serve(&format!(
         r#"
         [ledger]
@@ -262,6 +267,11 @@ async fn a_gemini_upstream_is_asked_for_flex_and_billed_at_it() {
         name = "gem"
         provider = "google"
         upstream = "sim-cheap"
+        price = {{ input = 0.3, output = 2.5, flex = {{ input = 0.15, output = 1.25 }} }}
+        [[models]]
+        name = "gem-busy"
+        provider = "google"
+        upstream = "busy-model"
         price = {{ input = 0.3, output = 2.5, flex = {{ input = 0.15, output = 1.25 }} }}
         "#,
         sim.addr()
@@ -289,4 +299,22 @@ async fn a_gemini_upstream_is_asked_for_flex_and_billed_at_it() {
     );
     let row = common::ledger_row(&env.ledger, &a.id).await;
     assert_eq!(row.usage.tier, ServiceTier::Flex);
+
+    // Flex without capacity (429 RESOURCE_EXHAUSTED to a flex request): asked again at the
+    // standard tier of the same deployment, billed at standard rates.
+    let a = ask(&env, "gem-busy", Some("flex"), false).await;
+    assert_eq!(a.model, "gem-busy");
+    let row = common::ledger_row(&env.ledger, &a.id).await;
+    assert_eq!(row.attempts.len(), 2, "{:?}", row.attempts);
+    assert_eq!(
+        row.attempts[0].error_class.as_deref(),
+        Some("tier_unavailable")
+    );
+    assert_eq!(row.attempts[1].status, 200);
+    assert_eq!(row.usage.tier, ServiceTier::Standard);
+    assert_eq!(
+        a.cost,
+        priced(&a.body, "0.3".parse().unwrap(), "2.5".parse().unwrap())
+    );
+    assert_eq!(env.sim.calls("busy-model"), 2);
 }

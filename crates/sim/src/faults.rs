@@ -15,7 +15,8 @@
 //! | `malformed-<n>` | stream: after `n` tokens one chunk that is not JSON, then normal; non-stream: a truncated JSON body |
 //! | `nodone` | stream: everything except the final `data: [DONE]` |
 //! | `ctx`, `policy`, `quota` | 400 context_length_exceeded, 400 content_policy_violation, 429 insufficient_quota |
-//! | `tierbusy` | OpenAI format: a request asking for the `flex` or `priority` service tier gets 429 `resource_unavailable` (a standard-tier request is served) |
+//! | `tierbusy` | a request asking for the `flex` or `priority` service tier gets 429 (OpenAI: `resource_unavailable`; Gemini: `RESOURCE_EXHAUSTED` without a quota detail); a standard-tier request is served |
+//! | `batchexpire` | batch APIs only: the line expires the first time its request is seen in a batch (sent again, it is answered) |
 //! | `slow-<ms>` | time to first token |
 //! | `tps-<n>`, `len-<n>` | tokens per second, exact answer length in tokens |
 //! | `once`, `first-<n>` | the fault hits only the first 1 / `n` requests to that model |

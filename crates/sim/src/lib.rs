@@ -71,6 +71,16 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/batches", post(batch::create))
         .route("/v1/batches/{id}", get(batch::get))
         .route("/v1/batches/{id}/cancel", post(batch::cancel))
+        .route("/v1/messages/batches", post(batch::messages_create))
+        .route("/v1/messages/batches/{id}", get(batch::messages_get))
+        .route(
+            "/v1/messages/batches/{id}/results",
+            get(batch::messages_results),
+        )
+        .route(
+            "/v1/messages/batches/{id}/cancel",
+            post(batch::messages_cancel),
+        )
         .route("/v1/models", get(openai::list_models))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(openai::not_found)

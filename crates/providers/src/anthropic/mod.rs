@@ -2,6 +2,7 @@
 //! streaming in `stream`, error classification in `error`, and the Anthropic-compatible
 //! ingress conversions (client speaks Anthropic, gateway speaks canonical) in [`ingress`].
 
+mod batch;
 pub mod convert;
 pub(crate) mod error;
 pub mod ingress;
@@ -124,19 +125,23 @@ impl AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<reqwest::Response, ProviderError> {
         let mut rb = self
-            .client
-            .post(url)
+            .authed(self.client.post(url))
             .header(header::CONTENT_TYPE, "application/json")
-            .header("anthropic-version", VERSION)
             .body(bytes);
         // The client's betas (an Anthropic client's own request), passed on unchanged.
         if let Some(betas) = req.native.as_ref().filter(|n| !n.betas.is_empty()) {
             rb = rb.header("anthropic-beta", betas.betas.join(","));
         }
-        if let Some(key) = &self.key {
-            rb = rb.header("x-api-key", key.clone());
-        }
         crate::http::send(rb, error::from_response).await
+    }
+
+    /// The API version and the key.
+    fn authed(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let rb = rb.header("anthropic-version", VERSION);
+        match &self.key {
+            Some(key) => rb.header("x-api-key", key.clone()),
+            None => rb,
+        }
     }
 }
 

@@ -11,6 +11,10 @@
 //! | 500 | `INTERNAL` | server |
 //! | 503 | `UNAVAILABLE` | overloaded |
 //! | 504 | `DEADLINE_EXCEEDED` | upstream timeout |
+//!
+//! A request that asked for the `flex` or `priority` tier (`serviceTier`) and got a 503, or a
+//! 429 that is neither a quota nor a rate limit with a retry delay, found the tier without
+//! capacity: tier unavailable ([`for_tier`]), so the attempt loop asks again at standard.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,6 +35,20 @@ struct Body {
     status: Option<String>,
     #[serde(default)]
     details: Vec<Value>,
+}
+
+/// The class of an error to a request that asked for a non-standard tier (`asked_tier`):
+/// capacity errors are the tier's (best-effort availability), not the model's.
+pub(super) fn for_tier(mut e: ProviderError, asked_tier: bool) -> ProviderError {
+    let capacity = match e.class {
+        ErrorClass::Overloaded => true,
+        ErrorClass::RateLimited => e.retry_after.is_none(),
+        _ => false,
+    };
+    if asked_tier && capacity {
+        e.class = ErrorClass::TierUnavailable;
+    }
+    e
 }
 
 /// Classify a non-2xx upstream response, keeping Google's message.
@@ -130,6 +148,34 @@ fn exhausted(message: &str, whole: &str, has_retry_info: bool) -> ErrorClass {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn capacity_errors_of_a_tiered_request_are_the_tiers() {
+        let busy = classify(
+            429,
+            &body(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "The requested service tier has no capacity right now.",
+            ),
+        );
+        assert_eq!(
+            for_tier(busy.clone(), true).class,
+            ErrorClass::TierUnavailable
+        );
+        assert_eq!(for_tier(busy, false).class, ErrorClass::RateLimited);
+        let down = classify(503, &body(503, "UNAVAILABLE", "The model is overloaded."));
+        assert_eq!(for_tier(down, true).class, ErrorClass::TierUnavailable);
+        let quota = classify(
+            429,
+            &body(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, check billing.",
+            ),
+        );
+        assert_eq!(for_tier(quota, true).class, ErrorClass::Quota);
+    }
 
     fn body(code: u16, status: &str, message: &str) -> Vec<u8> {
         serde_json::to_vec(

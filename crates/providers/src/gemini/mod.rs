@@ -180,7 +180,8 @@ impl Provider for GeminiProvider {
         let body = convert::to_wire(req)?;
         let resp = self
             .send(&self.url(upstream, "generateContent"), &body)
-            .await?;
+            .await
+            .map_err(|e| error::for_tier(e, body.service_tier.is_some()))?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
         let wire: wire::GenerateContentResponse =
@@ -202,7 +203,10 @@ impl Provider for GeminiProvider {
         let upstream = call.upstream_model;
         let body = convert::to_wire(req)?;
         let url = format!("{}?alt=sse", self.url(upstream, "streamGenerateContent"));
-        let resp = self.send(&url, &body).await?;
+        let resp = self
+            .send(&url, &body)
+            .await
+            .map_err(|e| error::for_tier(e, body.service_tier.is_some()))?;
         let meta = meta(&resp);
         Ok(StreamReply {
             stream: stream::decode(resp, upstream.to_owned(), crate::http::unix_now()),

@@ -152,6 +152,14 @@ async fn generate(
         Some(Fault::ServerError) => Some(Failure::Server),
         Some(Fault::Unavailable | Fault::Overloaded) => Some(Failure::Unavailable),
         Some(Fault::Quota) => Some(Failure::Quota),
+        Some(Fault::TierBusy)
+            if json
+                .get("serviceTier")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.eq_ignore_ascii_case("standard")) =>
+        {
+            Some(Failure::TierBusy)
+        }
         Some(Fault::ContextLength) => Some(Failure::ContextLength {
             limit: profile.max_context,
             prompt: prompt.max(profile.max_context + 1),
