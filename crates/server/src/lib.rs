@@ -29,5 +29,6 @@ mod telemetry;
 
 pub use error::{ApiError, Shape};
 pub use live::{
-    check, ledger_url, spawn_audits, watch_config, Gateway, GatewayHandle, Reload, SecretLookup,
+    check, ledger_url, spawn_audits, watch_config, ConfigWatch, Gateway, GatewayHandle, Reload,
+    SecretLookup,
 };

@@ -358,51 +358,28 @@ impl Gateway {
     }
 }
 
-/// Reload the config when its file changes (debounced ~1 s) until the gateway is dropped.
-/// SIGHUP does the same; both go through [`Gateway::reload`], so an invalid file never
-/// replaces a working config.
-pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
+/// Reload the config when its file changes (looked at once a second) until the gateway or the
+/// returned guard is dropped. SIGHUP does the same; both go through [`Gateway::reload`], so an
+/// invalid file never replaces a working config.
+///
+/// The file's identity (modification time and length) is polled rather than watched with
+/// inotify: a directory watch (needed to see editors that replace the file by rename) wakes a
+/// thread for every write in that directory, and a ledger or spill file next to the config
+/// writes there on every request. One `stat` a second costs nothing on the request path.
+pub fn watch_config(gw: &GatewayHandle) -> Option<ConfigWatch> {
     let path = gw.path.clone()?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let file = path.file_name().map(|f| f.to_owned());
-    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-        // Only writes, creations, renames and removals can change the file; reading it (as
-        // reload does) fires access events, which must not trigger another reload.
-        let Ok(ev) = ev else { return };
-        let changes = matches!(
-            ev.kind,
-            notify::EventKind::Create(_)
-                | notify::EventKind::Modify(_)
-                | notify::EventKind::Remove(_)
-        ) && !matches!(
-            ev.kind,
-            notify::EventKind::Modify(notify::event::ModifyKind::Metadata(_))
-        );
-        if changes
-            && ev
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|f| f.to_owned()) == file)
-        {
-            let _ = tx.send(());
-        }
-    })
-    .ok()?;
-    // Watch the directory: editors replace files by rename, which a file watch would miss.
-    watcher
-        .watch(&dir, notify::RecursiveMode::NonRecursive)
-        .ok()?;
     let weak = Arc::downgrade(gw);
-    // Ends when the gateway is gone (the sender lives in the watcher, dropped with it).
-    tokio::spawn(async move {
-        while rx.recv().await.is_some() {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            while rx.try_recv().is_ok() {}
+    let mut seen = file_identity(&path);
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = file_identity(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
             let Some(gw) = weak.upgrade() else { break };
             match gw.reload().await {
                 Ok(Reload::Applied) => {
@@ -419,7 +396,23 @@ pub fn watch_config(gw: &GatewayHandle) -> Option<notify::RecommendedWatcher> {
             }
         }
     });
-    Some(watcher)
+    Some(ConfigWatch(task.abort_handle()))
+}
+
+/// Stops watching the config file when dropped.
+#[derive(Debug)]
+pub struct ConfigWatch(tokio::task::AbortHandle);
+
+impl Drop for ConfigWatch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What changes when a file is written or replaced (`None`: it cannot be read now).
+fn file_identity(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
 }
 
 /// Start the embedded simulator if a `sim` provider has no `base_url`; reuse it on reload.
