@@ -252,6 +252,14 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
                     econ.cache_saved.normalize()
                 )?;
             }
+            if econ.prompt_cache_requests > 0 {
+                writeln!(
+                    out,
+                    "prompt cache: {} request(s) read or wrote providers' prompt caches, saved ${} (their tokens at the plain input rate minus what was billed, cache writes' premium included)",
+                    econ.prompt_cache_requests,
+                    econ.prompt_cache_saved.normalize()
+                )?;
+            }
             for c in &commitments {
                 writeln!(
                     out,

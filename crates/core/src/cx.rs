@@ -33,6 +33,9 @@ pub struct Bill {
     pub baseline: Option<Cost>,
     /// Per attempt, aligned with the attempt records.
     pub attempts: Vec<Cost>,
+    /// What prompt caching saved over all attempts (their usage billed as plain input minus
+    /// what was billed); `None` when no attempt read or wrote the cache, or one is unpriced.
+    pub cache_saved: Option<switchyard_pricing::Decimal>,
 }
 
 /// What the response headers report.
@@ -614,6 +617,7 @@ impl RequestCx {
         let cost = bill.map_or(Cost::Unpriced, |b| b.cost);
         row.set_cost(cost.amount());
         row.set_baseline_cost(bill.and_then(|b| b.baseline).and_then(|c| c.amount()));
+        row.set_cache_saved(bill.and_then(|b| b.cache_saved));
         row.unpriced = !cost.is_priced();
         row.catalog_version = Some(snap.catalog_version.clone());
         row.overhead_us = self.overhead_us.unwrap_or_default();
@@ -719,6 +723,7 @@ fn bill(
         batch,
         ..CostContext::default()
     };
+    let mut cache_saved: Option<Cost> = None;
     let per: Vec<Cost> = attempts
         .iter()
         .map(|a| {
@@ -732,10 +737,20 @@ fn bill(
                 monthly_tokens_before: before,
                 ..ctx
             };
-            Cost::of(d.price.as_ref(), &a.usage, &ctx)
+            let cost = Cost::of(d.price.as_ref(), &a.usage, &ctx);
+            if a.usage.touched_cache() {
+                let uncached = Cost::of(d.price.as_ref(), &a.usage.without_cache(), &ctx);
+                let saved = match (uncached.amount(), cost.amount()) {
+                    (Some(u), Some(c)) => Cost::Priced(u - c),
+                    _ => Cost::Unpriced,
+                };
+                cache_saved = Some(cache_saved.map_or(saved, |s| s + saved));
+            }
+            cost
         })
         .collect();
     Bill {
+        cache_saved: cache_saved.and_then(|c| c.amount()),
         cost: per.iter().fold(Cost::ZERO, |acc, c| acc + *c),
         // The baseline is the standard tier, not through a batch API: what the same tokens cost
         // without the gateway.

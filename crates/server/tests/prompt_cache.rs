@@ -12,6 +12,7 @@
 
 mod common;
 
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use switchyard_sim::{Sim, SimConfig};
 
@@ -139,7 +140,7 @@ async fn a_repeated_long_system_prompt_gets_an_anthropic_cache_breakpoint() {
     assert!(!marked(&sent_system()));
     assert_eq!(a["usage"]["prompt_tokens_details"]["cache_write_tokens"], 0);
     // Repeated: the end of the system prompt is a breakpoint; the provider writes it...
-    let (_, b, _) = post(&url, &body("cached-prompts")).await;
+    let (_, b, write_id) = post(&url, &body("cached-prompts")).await;
     assert!(marked(&sent_system()), "{}", sent_system());
     assert!(
         b["usage"]["prompt_tokens_details"]["cache_write_tokens"]
@@ -155,6 +156,29 @@ async fn a_repeated_long_system_prompt_gets_an_anthropic_cache_breakpoint() {
     assert!(cached > 1000, "{c}");
     let row = common::ledger_row(&ledger, &id).await;
     assert_eq!(row.usage.cache_read, cached);
+    // What caching saved, from the same price entry: a read saves input − cached_input per
+    // token; a write costs cache_write − input more (a negative saving).
+    let per_million = |tokens: u64, rate: &str| {
+        Decimal::from(tokens) * rate.parse::<Decimal>().unwrap() / Decimal::from(1_000_000)
+    };
+    assert_eq!(row.cache_saved(), Some(per_million(cached, "2.7")));
+    let wrote = b["usage"]["prompt_tokens_details"]["cache_write_tokens"]
+        .as_u64()
+        .unwrap();
+    let write_row = common::ledger_row(&ledger, &write_id).await;
+    assert_eq!(write_row.cache_saved(), Some(-per_million(wrote, "0.75")));
+    // The report's economics sum them.
+    let econ = switchyard_store::LedgerReader::connect(&ledger)
+        .await
+        .unwrap()
+        .economics(0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(econ.prompt_cache_requests, 2);
+    assert_eq!(
+        econ.prompt_cache_saved,
+        per_million(cached, "2.7") - per_million(wrote, "0.75")
+    );
     // A route without the option sends the prompt as the client wrote it.
     post(&url, &body("untouched")).await;
     post(&url, &body("untouched")).await;

@@ -8,7 +8,7 @@ pub(crate) const COLUMNS: &str = "id, ts_ms, tenant, key_id, tags, task, ingress
     error_class, cost_rem_femtos, baseline_cost_rem_femtos, input_audio_tokens, \
     input_image_tokens, cache_read_audio_tokens, output_audio_tokens, output_image_tokens, \
     usage_estimated, ttft_ms, answer_cost_nanos, answer_cost_rem_femtos, service_tier, \
-    cached_from";
+    cached_from, cache_saved_nanos, cache_saved_rem_femtos";
 
 /// u64 → BIGINT, saturating (no real count reaches 2^63).
 pub(crate) fn to_i64(v: u64) -> i64 {

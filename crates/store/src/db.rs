@@ -80,7 +80,9 @@ macro_rules! push_rows {
                 .push_bind(r.answer_cost_nanos)
                 .push_bind(r.answer_cost_rem_femtos)
                 .push_bind(tier_name(&r.usage))
-                .push_bind(r.cached_from.as_deref());
+                .push_bind(r.cached_from.as_deref())
+                .push_bind(r.cache_saved_nanos)
+                .push_bind(r.cache_saved_rem_femtos);
         })
     };
 }

@@ -1,6 +1,6 @@
 //! PostgreSQL batch insert: one `INSERT … SELECT FROM UNNEST($1::text[], …)` per batch.
 //!
-//! One fixed statement with 43 array parameters, whatever the batch size: it is prepared once
+//! One fixed statement with 45 array parameters, whatever the batch size: it is prepared once
 //! per connection, has no bind-parameter limit, and measured ~2× faster than a multi-row
 //! `VALUES` list (see `benches/ingest.rs`). JSON columns travel as text and are cast to JSONB.
 
@@ -16,20 +16,20 @@ const UNNEST: &str = "SELECT id, ts_ms, tenant, key_id, tags::jsonb, task, ingre
     latency_ms, status, http_status, error_class, cost_rem_femtos, baseline_cost_rem_femtos, \
     input_audio_tokens, input_image_tokens, cache_read_audio_tokens, output_audio_tokens, \
     output_image_tokens, usage_estimated, ttft_ms, answer_cost_nanos, answer_cost_rem_femtos, \
-    service_tier, cached_from \
+    service_tier, cached_from, cache_saved_nanos, cache_saved_rem_femtos \
     FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], \
     $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::text[], $13::text[], \
     $14::int4[], $15::text[], $16::int8[], $17::int8[], $18::int8[], $19::int8[], $20::int8[], \
     $21::int8[], $22::int8[], $23::int8[], $24::bool[], $25::text[], $26::int8[], $27::int8[], \
     $28::text[], $29::int4[], $30::text[], $31::int8[], $32::int8[], $33::int8[], $34::int8[], \
-    $35::int8[], $36::int8[], $37::int8[], $38::bool[], $39::int8[], $40::int8[], $41::int8[], $42::text[], $43::text[]) AS t(id, ts_ms, tenant, key_id, tags, task, ingress, \
+    $35::int8[], $36::int8[], $37::int8[], $38::bool[], $39::int8[], $40::int8[], $41::int8[], $42::text[], $43::text[], $44::int8[], $45::int8[]) AS t(id, ts_ms, tenant, key_id, tags, task, ingress, \
     route, rule, stream, decision, provider, model, attempt_count, attempts, input_tokens, \
     cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, output_tokens, \
     reasoning_tokens, cost_nanos, baseline_cost_nanos, unpriced, catalog_version, overhead_us, \
     latency_ms, status, http_status, error_class, cost_rem_femtos, baseline_cost_rem_femtos, \
     input_audio_tokens, input_image_tokens, cache_read_audio_tokens, output_audio_tokens, \
     output_image_tokens, usage_estimated, ttft_ms, answer_cost_nanos, answer_cost_rem_femtos, \
-    service_tier, cached_from)";
+    service_tier, cached_from, cache_saved_nanos, cache_saved_rem_femtos)";
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(v).map_err(|e| sqlx::Error::Encode(Box::new(e)))
@@ -103,6 +103,8 @@ pub(crate) async fn insert(
         .bind(col(rows, |r| r.answer_cost_rem_femtos))
         .bind(col(rows, |r| crate::db::tier_name(&r.usage)))
         .bind(col(rows, |r| r.cached_from.as_deref()))
+        .bind(col(rows, |r| r.cache_saved_nanos))
+        .bind(col(rows, |r| r.cache_saved_rem_femtos))
         .fetch_all(&mut *tx)
         .await?;
     let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();

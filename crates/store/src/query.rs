@@ -61,6 +61,11 @@ pub struct Economics {
     pub tiers: BTreeMap<String, TierUse>,
     /// Lines answered through providers' batch APIs (the batch lane).
     pub batch: TierUse,
+    /// Requests whose usage read or wrote the provider's prompt cache.
+    pub prompt_cache_requests: u64,
+    /// What prompt caching saved on them: their usage billed as plain input minus what they
+    /// were billed (USD, exact; cache writes' premium subtracted).
+    pub prompt_cache_saved: Decimal,
 }
 
 /// Requests served at one service tier, or through the batch lane.
@@ -292,6 +297,8 @@ macro_rules! decode_row {
             answer_cost_nanos: r.try_get("answer_cost_nanos")?,
             answer_cost_rem_femtos: r.try_get("answer_cost_rem_femtos")?,
             cached_from: r.try_get("cached_from")?,
+            cache_saved_nanos: r.try_get("cache_saved_nanos")?,
+            cache_saved_rem_femtos: r.try_get("cache_saved_rem_femtos")?,
             signals: Vec::new(),
             capture: None,
             trace_parent: None,
@@ -561,6 +568,31 @@ impl LedgerReader {
             dollars(femtos(Some(n.unwrap_or(0)), r.unwrap_or(0)).unwrap_or(0))
         };
         let mut out = Economics::default();
+        let cached = |p: &str, cast: &str| {
+            format!(
+                "SELECT COUNT(*), SUM(cache_saved_nanos){cast}, SUM(cache_saved_rem_femtos){cast} \
+                 FROM ledger WHERE cache_saved_nanos IS NOT NULL AND ts_ms >= {p}1 AND ts_ms < {p}2"
+            )
+        };
+        let saved: Result<(i64, Option<i64>, Option<i64>), sqlx::Error> = match &self.db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(&cached("?", ""))
+                    .bind(since)
+                    .bind(until)
+                    .fetch_one(p)
+                    .await
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(&cached("$", "::BIGINT"))
+                    .bind(since)
+                    .bind(until)
+                    .fetch_one(p)
+                    .await
+            }
+        };
+        let (n, sn, sr) = saved.map_err(|e| db_err(self.db.backend(), e))?;
+        out.prompt_cache_requests = u64::try_from(n).unwrap_or(0);
+        out.prompt_cache_saved = f(sn, sr);
         for (hit, tier, batch, n, cn, cr, an, ar, bn, br) in
             rows.map_err(|e| db_err(self.db.backend(), e))?
         {

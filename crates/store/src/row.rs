@@ -91,6 +91,14 @@ pub struct LedgerRow {
     /// was (the row that holds what the hit saved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_from: Option<String>,
+    /// What prompt caching saved: the answer's usage billed as plain input minus what it was
+    /// billed, at the same price entry (negative when cache writes cost more than the reads
+    /// saved); `None` when its usage had no cache reads or writes, or is unpriced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_saved_nanos: Option<i64>,
+    /// Its sub-nano remainder, femto-dollars.
+    #[serde(default)]
+    pub cache_saved_rem_femtos: i64,
     /// Quality signals of its answers (written to the `signals` table, same transaction).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<crate::SignalRow>,
@@ -181,6 +189,8 @@ impl LedgerRow {
             answer_cost_nanos: None,
             answer_cost_rem_femtos: 0,
             cached_from: None,
+            cache_saved_nanos: None,
+            cache_saved_rem_femtos: 0,
             signals: Vec::new(),
             capture: None,
             trace_parent: None,
@@ -218,6 +228,17 @@ impl LedgerRow {
     /// Store the baseline cost (`None`: unknown).
     pub fn set_baseline_cost(&mut self, cost: Option<Decimal>) {
         (self.baseline_cost_nanos, self.baseline_cost_rem_femtos) = split_opt(cost);
+    }
+
+    /// What prompt caching saved, if its usage had cache reads or writes and is priced.
+    pub fn cache_saved(&self) -> Option<Decimal> {
+        self.cache_saved_nanos
+            .map(|n| join_dollars(n, self.cache_saved_rem_femtos))
+    }
+
+    /// Store what prompt caching saved.
+    pub fn set_cache_saved(&mut self, saved: Option<Decimal>) {
+        (self.cache_saved_nanos, self.cache_saved_rem_femtos) = split_opt(saved);
     }
 }
 

@@ -202,6 +202,25 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl Usage {
+    /// Whether any input was read from or written to the prompt cache.
+    pub fn touched_cache(&self) -> bool {
+        self.cache_read + self.cache_write_5m + self.cache_write_1h > 0
+    }
+
+    /// The same tokens as if nothing had been cached: cache reads and writes billed as plain
+    /// input (what prompt caching is measured against).
+    pub fn without_cache(&self) -> Usage {
+        Usage {
+            input: self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h,
+            cache_read: 0,
+            cache_write_5m: 0,
+            cache_write_1h: 0,
+            input_audio: self.input_audio + self.cache_read_audio,
+            cache_read_audio: 0,
+            ..*self
+        }
+    }
+
     /// All input tokens, whatever their bucket.
     pub fn total_input(&self) -> u64 {
         self.input + self.cache_read + self.cache_write_5m + self.cache_write_1h

@@ -64,6 +64,11 @@ pub fn row(ts: i64, i: usize) -> LedgerRow {
     };
     let cost = (!unpriced).then_some(1_000 + i as i64 * 7);
     r.cached_from = i.is_multiple_of(11).then(|| format!("cached-source-{i}"));
+    // What prompt caching saved, on rows whose usage touched the cache; negative when the
+    // writes cost more than the reads saved.
+    if usage.touched_cache() && !unpriced {
+        r.set_cache_saved(Some(Decimal::new(2_700 - 3_750 * (i % 2) as i64, 12)));
+    }
     // A sub-nano remainder (femto-dollars) on every priced row.
     let rem = (i as i64 * 37_337) % 1_000_000;
     if i.is_multiple_of(7) {
