@@ -62,6 +62,22 @@ pub fn router(gw: GatewayHandle) -> Router {
         .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route(
+            "/v1/messages/batches",
+            post(crate::batches::anthropic::create).get(crate::batches::anthropic::list),
+        )
+        .route(
+            "/v1/messages/batches/{id}",
+            get(crate::batches::anthropic::get),
+        )
+        .route(
+            "/v1/messages/batches/{id}/results",
+            get(crate::batches::anthropic::results),
+        )
+        .route(
+            "/v1/messages/batches/{id}/cancel",
+            post(crate::batches::anthropic::cancel),
+        )
         .route("/v1/responses", post(crate::responses::create))
         // Gemini's API, under both versions the `google-genai` SDK may use.
         .route("/v1beta/models/{call}", post(crate::gemini::models))

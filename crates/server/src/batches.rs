@@ -31,6 +31,8 @@ use switchyard_core::Features;
 
 use crate::{ApiError, GatewayHandle};
 
+pub(crate) mod anthropic;
+
 /// A line's plan.
 type Plan = std::sync::Arc<switchyard_core::plan::Plan>;
 
@@ -74,6 +76,9 @@ struct BatchState {
     failed: Vec<String>,
     #[serde(default)]
     cancel_requested: bool,
+    /// When the client asked to cancel (unix ms).
+    #[serde(default)]
+    cancel_requested_at: Option<i64>,
     /// How often each line whose provider batch expired was sent again.
     #[serde(default)]
     resubmits: BTreeMap<String, u32>,
@@ -311,19 +316,14 @@ pub(crate) async fn enqueue_one(
             "a request on the batch lane cannot stream; its answer is read later by its id",
         ));
     }
-    let (tenant, key_id) = owner(gw, headers);
-    let line = json!({"custom_id": "request", "method": "POST", "url": "/v1/chat/completions",
-                      "body": req});
-    let f = BatchFile {
-        id: format!("file-{}", uuid::Uuid::now_v7().simple()),
-        tenant: tenant.clone(),
-        purpose: "batch".into(),
-        filename: "lane.jsonl".into(),
-        created_ms: now_ms(),
-        content: format!("{line}\n"),
-    };
-    reader(gw).await?.put_file(&f).await.map_err(store_err)?;
-    let (b, s) = accept(gw, tenant, key_id, &f, Value::Null).await?;
+    let (b, s) = accept_requests(
+        gw,
+        headers,
+        &[("request".to_owned(), req)],
+        "lane.jsonl",
+        OPENAI_ENDPOINT,
+    )
+    .await?;
     let mut resp = (
         StatusCode::ACCEPTED,
         axum::Json(
@@ -522,17 +522,54 @@ async fn create_(
         .await
         .map_err(store_err)?
         .ok_or_else(|| not_found("File object", &c.input_file_id))?;
-    let (b, s) = accept(gw, tenant, key_id, &f, c.metadata).await?;
+    let (b, s) = accept(gw, tenant, key_id, &f, c.metadata, OPENAI_ENDPOINT).await?;
     Ok(axum::Json(batch_object(&b, &s)).into_response())
 }
 
+/// The client API a batch was created through: OpenAI's Batch API.
+const OPENAI_ENDPOINT: &str = "/v1/chat/completions";
+
+/// A batch of requests that did not come as a file (one request on the batch lane, an
+/// Anthropic client's Message Batch): stored as the input file a client would have uploaded,
+/// then accepted like any batch.
+async fn accept_requests(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    requests: &[(String, ChatRequest)],
+    filename: &str,
+    endpoint: &str,
+) -> Result<(StoredBatch, BatchState), ApiError> {
+    let (tenant, key_id) = owner(gw, headers);
+    let mut content = String::new();
+    for (id, req) in requests {
+        let body = serde_json::to_value(req).map_err(|e| ApiError::internal(e.to_string()))?;
+        let line = json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions",
+                          "body": body});
+        content.push_str(&line.to_string());
+        content.push('\n');
+    }
+    let f = BatchFile {
+        id: format!("file-{}", uuid::Uuid::now_v7().simple()),
+        tenant: tenant.clone(),
+        purpose: "batch".into(),
+        filename: filename.into(),
+        created_ms: now_ms(),
+        content,
+    };
+    reader(gw).await?.put_file(&f).await.map_err(store_err)?;
+    accept(gw, tenant, key_id, &f, Value::Null, endpoint).await
+}
+
 /// Check a batch's input file, plan every line, admit it against its key, store it.
+/// `endpoint` names the client API it came through (OpenAI's Batch API, or Anthropic's
+/// Message Batches: `/v1/messages`), which decides how it is shown.
 async fn accept(
     gw: &GatewayHandle,
     tenant: String,
     key_id: Option<String>,
     f: &BatchFile,
     metadata: Value,
+    endpoint: &str,
 ) -> Result<(StoredBatch, BatchState), ApiError> {
     let parsed = lines(&f.content).map_err(ApiError::bad_request)?;
     // Every line must be routable now (a bad model name is the client's error, at once).
@@ -548,7 +585,7 @@ async fn accept(
     let created = now_ms();
     let state = BatchState {
         input_file_id: f.id.clone(),
-        endpoint: "/v1/chat/completions".into(),
+        endpoint: endpoint.into(),
         completion_window: "24h".into(),
         created_at: created,
         metadata,
@@ -699,33 +736,43 @@ pub(crate) async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = async {
-        // Written only over the state read (the worker may be saving progress meanwhile).
-        for _ in 0..5 {
-            let (mut b, mut s) = load(&gw, &headers, &id).await?;
-            if b.status != "in_progress" {
-                return Ok(axum::Json(batch_object(&b, &s)).into_response());
-            }
-            s.cancel_requested = true;
-            b.status = "cancelling".into();
-            let read = std::mem::take(&mut b.state);
-            b.state = serde_json::to_string(&s).unwrap_or_default();
-            if reader(&gw)
-                .await?
-                .swap_batch(&b, &read)
-                .await
-                .map_err(store_err)?
-            {
-                return Ok::<_, ApiError>(axum::Json(batch_object(&b, &s)).into_response());
-            }
+    match request_cancel(&gw, &headers, &id).await {
+        Ok((b, s)) => axum::Json(batch_object(&b, &s)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Mark a batch for cancelling (the worker does the rest); the batch as it is then.
+async fn request_cancel(
+    gw: &GatewayHandle,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(StoredBatch, BatchState), ApiError> {
+    // Written only over the state read (the worker may be saving progress meanwhile).
+    for _ in 0..5 {
+        let (mut b, mut s) = load(gw, headers, id).await?;
+        if b.status != "in_progress" {
+            return Ok((b, s));
         }
-        Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "invalid_request_error",
-            "the batch is changing; retry the cancel",
-        ))
-    };
-    r.await.unwrap_or_else(IntoResponse::into_response)
+        s.cancel_requested = true;
+        s.cancel_requested_at = Some(now_ms());
+        b.status = "cancelling".into();
+        let read = std::mem::take(&mut b.state);
+        b.state = serde_json::to_string(&s).unwrap_or_default();
+        if reader(gw)
+            .await?
+            .swap_batch(&b, &read)
+            .await
+            .map_err(store_err)?
+        {
+            return Ok((b, s));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "invalid_request_error",
+        "the batch is changing; retry the cancel",
+    ))
 }
 
 // === the worker ===

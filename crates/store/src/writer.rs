@@ -304,9 +304,8 @@ impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<LedgerRow>, shutdown: Arc<Notify>) {
         let mut buf: Vec<LedgerRow> = Vec::with_capacity(self.batch_size);
         let mut closing = false;
-        let mut deadline = Instant::now();
         loop {
-            let room = self.batch_size - buf.len();
+            // Wait for the first row of a batch (or the shutdown).
             let got = tokio::select! {
                 biased;
                 _ = shutdown.notified(), if !closing => {
@@ -315,20 +314,36 @@ impl Writer {
                     closing = true;
                     continue;
                 }
-                n = rx.recv_many(&mut buf, room) => n,
-                _ = tokio::time::sleep_until(deadline), if !buf.is_empty() => {
-                    self.flush(&mut buf).await;
-                    continue;
-                }
+                n = rx.recv_many(&mut buf, self.batch_size) => n,
             };
             if got == 0 {
                 break; // closed and drained
             }
-            if buf.len() == got {
-                deadline = Instant::now() + self.flush_interval;
+            // Let the batch gather for `flush_interval` without waking for each row: the
+            // writer's thread wakes twice per batch, not once per request.
+            if !closing {
+                tokio::select! {
+                    biased;
+                    _ = shutdown.notified() => {
+                        rx.close();
+                        closing = true;
+                    }
+                    _ = tokio::time::sleep(self.flush_interval) => {}
+                }
             }
-            if buf.len() >= self.batch_size {
+            // Write everything that arrived meanwhile, `batch_size` rows at a time.
+            loop {
+                while buf.len() < self.batch_size {
+                    match rx.try_recv() {
+                        Ok(row) => buf.push(row),
+                        Err(_) => break,
+                    }
+                }
+                let full = buf.len() >= self.batch_size;
                 self.flush(&mut buf).await;
+                if !full {
+                    break;
+                }
             }
         }
         self.flush(&mut buf).await;
