@@ -934,6 +934,8 @@ async fn advance(
             .collect();
         if status == "expired" {
             expired.extend(missing);
+        } else if s.cancel_requested || matches!(status.as_str(), "cancelled" | "canceled") {
+            fail_lines(s, &missing, "cancelled");
         } else {
             fail_lines(
                 s,

@@ -693,3 +693,88 @@ async fn anthropic_upstreams_answer_through_message_batches_and_expired_lines_ar
         .count();
     assert_eq!(rows, 5);
 }
+
+#[tokio::test]
+async fn an_anthropic_clients_message_batch_can_be_cancelled_and_reads_canceled_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = sim(2000).await;
+    let url = common::serve(&config(&sim.base_url(), &ledger)).await;
+    let client = reqwest::Client::new();
+    let params = |i: u32| {
+        json!({"model": "auto", "max_tokens": 16,
+               "messages": [{"role": "user", "content": format!("Tag ticket {i}.")}]})
+    };
+    let created: Value = client
+        .post(format!("{url}/v1/messages/batches"))
+        .header("x-switchyard-tenant", "acme")
+        .json(
+            &json!({"requests": [{"custom_id": "a", "params": params(1)},
+                                   {"custom_id": "b", "params": params(2)}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["type"], "message_batch");
+    assert_eq!(created["processing_status"], "in_progress");
+    let id = created["id"].as_str().unwrap();
+    // Results before the batch ended: an Anthropic-shaped error.
+    let early = get(&url, "acme", &format!("/v1/messages/batches/{id}/results")).await;
+    assert_eq!(early.status(), 400);
+    let e: Value = early.json().await.unwrap();
+    assert_eq!(e["type"], "error");
+    // Another tenant does not see it.
+    let other = get(&url, "globex", &format!("/v1/messages/batches/{id}")).await;
+    assert_eq!(other.status(), 404);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let cancelling: Value = client
+        .post(format!("{url}/v1/messages/batches/{id}/cancel"))
+        .header("x-switchyard-tenant", "acme")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelling["processing_status"], "canceling");
+    assert!(cancelling["cancel_initiated_at"].is_string());
+    let mut ended = Value::Null;
+    for _ in 0..200 {
+        ended = get(&url, "acme", &format!("/v1/messages/batches/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if ended["processing_status"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ended["processing_status"], "ended", "{ended}");
+    assert_eq!(ended["request_counts"]["canceled"], 2, "{ended}");
+    assert_eq!(ended["request_counts"]["processing"], 0);
+    let text = get(&url, "acme", ended["results_url"].as_str().unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let results: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 2);
+    for (r, cid) in results.iter().zip(["a", "b"]) {
+        assert_eq!(r["custom_id"], cid);
+        assert_eq!(r["result"]["type"], "canceled");
+    }
+    // Listed among the tenant's Message Batches.
+    let listed: Value = get(&url, "acme", "/v1/messages/batches")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["id"], id);
+}
