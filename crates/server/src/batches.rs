@@ -14,7 +14,7 @@
 //! line is answered or failed, the output and error files are assembled in input order. A line
 //! the provider failed, expired or cancelled is in the error file, never lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -73,7 +73,7 @@ struct BatchState {
     results: BTreeMap<String, Value>,
     /// Which lines failed (their records go to the error file).
     #[serde(default)]
-    failed: Vec<String>,
+    failed: BTreeSet<String>,
     #[serde(default)]
     cancel_requested: bool,
     /// When the client asked to cancel (unix ms).
@@ -366,11 +366,7 @@ pub(crate) async fn lane_result(
         };
         let body = &rec["response"]["body"];
         if rec["response"]["status_code"] != 200 {
-            let message = rec["error"]["message"]
-                .as_str()
-                .map(str::to_owned)
-                .or_else(|| body["error"]["message"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "the request failed on the batch lane".into());
+            let message = line_error(rec).unwrap_or("the request failed on the batch lane");
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "upstream_error",
@@ -909,7 +905,7 @@ async fn advance(
         };
         let latency =
             Duration::from_millis(u64::try_from(now_ms() - job.submitted_ms).unwrap_or(0));
-        let mut expired = Vec::new();
+        let mut expired = BTreeSet::new();
         for line in lines {
             let Some(id) = client_id(s, &line.id).cloned() else {
                 continue;
@@ -921,7 +917,9 @@ async fn advance(
                 LineOutcome::Failed { status, body } => {
                     collect(gw, &b.tenant, s, d, &id, Err((status, body)), latency);
                 }
-                LineOutcome::Expired => expired.push(id),
+                LineOutcome::Expired => {
+                    expired.insert(id);
+                }
                 LineOutcome::Cancelled => fail_lines(s, &[id], "cancelled"),
             }
         }
@@ -929,7 +927,7 @@ async fn advance(
         let missing: Vec<String> = job
             .custom_ids
             .iter()
-            .filter(|id| !s.results.contains_key(*id) && !expired.contains(id))
+            .filter(|id| !s.results.contains_key(*id) && !expired.contains(*id))
             .cloned()
             .collect();
         if status == "expired" {
@@ -982,11 +980,15 @@ async fn submit(
     let parsed = lines(&input.content)?;
     let snap = gw.snapshot();
     let mut groups: HashMap<usize, Vec<(usize, String, ChatRequest)>> = HashMap::new();
+    let in_flight: HashSet<String> = s
+        .jobs
+        .iter()
+        .filter(|j| !j.done)
+        .flat_map(|j| j.custom_ids.iter().cloned())
+        .collect();
     for (index, (id, req)) in parsed.into_iter().enumerate() {
         // Answered, failed, or in a provider batch still running: not sent (again).
-        if s.results.contains_key(&id)
-            || s.jobs.iter().any(|j| !j.done && j.custom_ids.contains(&id))
-        {
+        if s.results.contains_key(&id) || in_flight.contains(&id) {
             continue;
         }
         match plan_line(gw, s.key_id.as_deref(), &b.tenant, &req) {
@@ -1093,7 +1095,7 @@ fn collect(
                 Err((status, "batch_line_failed".into())),
                 latency,
             );
-            s.failed.push(id.to_owned());
+            s.failed.insert(id.to_owned());
             json!({"id": format!("batch_req_{request_id}"), "custom_id": id,
                    "response": {"status_code": status, "request_id": request_id, "body": body},
                    "error": null})
@@ -1102,12 +1104,19 @@ fn collect(
     s.results.insert(id.to_owned(), out);
 }
 
+/// Why a failed line's output record failed: the gateway's reason, else the provider's error.
+fn line_error(rec: &Value) -> Option<&str> {
+    rec["error"]["message"]
+        .as_str()
+        .or_else(|| rec["response"]["body"]["error"]["message"].as_str())
+}
+
 fn fail_lines(s: &mut BatchState, ids: &[String], why: &str) {
     for id in ids {
         if s.results.contains_key(id) {
             continue;
         }
-        s.failed.push(id.clone());
+        s.failed.insert(id.clone());
         s.results.insert(
             id.clone(),
             json!({"id": null, "custom_id": id, "response": null,

@@ -68,7 +68,14 @@ async fn create_(
             "requests: at least one request is required",
         ));
     }
+    if c.requests.len() > super::MAX_LINES {
+        return Err(ApiError::bad_request(format!(
+            "requests: at most {} requests in a batch",
+            super::MAX_LINES
+        )));
+    }
     let mut requests: Vec<(String, ChatRequest)> = Vec::with_capacity(c.requests.len());
+    let mut seen = std::collections::HashSet::new();
     for (i, e) in c.requests.into_iter().enumerate() {
         let valid = (1..=64).contains(&e.custom_id.len())
             && e.custom_id
@@ -79,7 +86,7 @@ async fn create_(
                 "requests.{i}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$"
             )));
         }
-        if requests.iter().any(|(id, _)| *id == e.custom_id) {
+        if !seen.insert(e.custom_id.clone()) {
             return Err(ApiError::bad_request(format!(
                 "requests.{i}.custom_id: `{}` is not unique",
                 e.custom_id
@@ -213,10 +220,7 @@ pub(crate) async fn results(
 }
 
 fn ended(b: &StoredBatch) -> bool {
-    matches!(
-        b.status.as_str(),
-        "completed" | "cancelled" | "failed" | "expired"
-    )
+    !matches!(b.status.as_str(), "in_progress" | "cancelling")
 }
 
 /// What became of one request, from its output-file record.
@@ -258,10 +262,7 @@ fn result(rec: &Value, failed: bool) -> Value {
         "expired" => json!({"type": "expired"}),
         _ => {
             let status = rec["response"]["status_code"].as_u64().unwrap_or(500);
-            let message = rec["error"]["message"]
-                .as_str()
-                .or_else(|| rec["response"]["body"]["error"]["message"].as_str())
-                .unwrap_or("the request failed");
+            let message = super::line_error(rec).unwrap_or("the request failed");
             let kind = if (400..500).contains(&status) && status != 429 {
                 "invalid_request_error"
             } else {
