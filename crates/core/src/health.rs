@@ -76,6 +76,10 @@ pub struct Health {
     remaining_requests: AtomicU64,
     remaining_tokens: AtomicU64,
     headroom_until: AtomicU64,
+    /// The open circuit, or the quota pause, was another replica's report (so it is not
+    /// reported back: a shared deadline never creeps forward).
+    peer_opened: AtomicBool,
+    peer_paused: AtomicBool,
 }
 
 impl Default for Health {
@@ -94,6 +98,8 @@ impl Default for Health {
             remaining_requests: AtomicU64::new(u64::MAX),
             remaining_tokens: AtomicU64::new(u64::MAX),
             headroom_until: AtomicU64::new(0),
+            peer_opened: AtomicBool::new(false),
+            peer_paused: AtomicBool::new(false),
         }
     }
 }
@@ -172,6 +178,7 @@ impl Health {
             self.cooldown_ms
                 .store(COOLDOWN_MIN.as_millis() as u64 + jitter, Relaxed);
             self.opened_at.store(now_ms(), Relaxed);
+            self.peer_opened.store(false, Relaxed);
             if self.state.swap(1, Relaxed) == 0 {
                 tracing::warn!(consecutive, total, failed, "circuit opened");
             }
@@ -216,8 +223,49 @@ impl Health {
 
     /// Take the deployment out of rotation after a quota / spend-limit error.
     pub fn exhaust_quota(&self) {
+        self.peer_paused.store(false, Relaxed);
         self.disabled_until
             .store(now_ms() + QUOTA_PAUSE.as_millis() as u64, Relaxed);
+    }
+
+    /// Milliseconds left of a circuit this replica opened itself and of a quota pause it
+    /// set itself (0: none), for the other replicas ([`Health::from_peers`]).
+    pub fn own_outage_ms(&self) -> (u64, u64) {
+        let now = now_ms();
+        let circuit = if self.state.load(Relaxed) == 1 && !self.peer_opened.load(Relaxed) {
+            (self.opened_at.load(Relaxed) + self.cooldown_ms.load(Relaxed)).saturating_sub(now)
+        } else {
+            0
+        };
+        let quota = if self.peer_paused.load(Relaxed) {
+            0
+        } else {
+            self.disabled_until.load(Relaxed).saturating_sub(now)
+        };
+        (circuit, quota)
+    }
+
+    /// What the other replicas report: a circuit one of them opened with `circuit_ms` of its
+    /// cooldown left, a quota pause with `quota_ms` left (0: none). A closed circuit opens
+    /// for the rest of that cooldown (one already open or probing is left to its own
+    /// cooldown and probe); a quota pause lasts until the later of the two deadlines.
+    pub fn from_peers(&self, circuit_ms: u64, quota_ms: u64) {
+        let now = now_ms();
+        if circuit_ms > 0 && self.state.load(Relaxed) == 0 {
+            self.opened_at.store(now, Relaxed);
+            self.cooldown_ms.store(circuit_ms, Relaxed);
+            self.peer_opened.store(true, Relaxed);
+            if self.state.swap(1, Relaxed) == 0 {
+                tracing::warn!(
+                    cooldown_ms = circuit_ms,
+                    "circuit opened: another replica opened it"
+                );
+            }
+        }
+        if quota_ms > 0 && now + quota_ms > self.disabled_until.load(Relaxed) {
+            self.peer_paused.store(true, Relaxed);
+            self.disabled_until.store(now + quota_ms, Relaxed);
+        }
     }
 
     /// Whether the provider key is out of quota. Reads the clock only when a pause is set.
@@ -322,6 +370,32 @@ mod tests {
         assert_eq!(h.admit(), Admit::Probe);
         h.on_success();
         assert_eq!(h.state(), CircuitState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peers_open_circuit_opens_here_and_is_not_reported_back() {
+        let (here, there) = (Health::default(), Health::default());
+        for _ in 0..CONSECUTIVE_FAILURES {
+            there.on_failure(ErrorClass::Server);
+        }
+        let (circuit, quota) = there.own_outage_ms();
+        assert!(circuit >= COOLDOWN_MIN.as_millis() as u64 && quota == 0);
+        here.from_peers(circuit, 0);
+        assert_eq!(here.state(), CircuitState::Open);
+        assert_eq!(
+            here.own_outage_ms(),
+            (0, 0),
+            "a peer's circuit is not echoed"
+        );
+        tokio::time::advance(Duration::from_millis(circuit)).await;
+        assert_eq!(here.state(), CircuitState::HalfOpen, "the same deadline");
+        assert_eq!(here.admit(), Admit::Probe);
+        here.on_success();
+        assert_eq!(here.state(), CircuitState::Closed);
+        there.exhaust_quota();
+        let (_, quota) = there.own_outage_ms();
+        here.from_peers(0, quota);
+        assert!(here.quota_exhausted() && here.own_outage_ms().1 == 0);
     }
 
     #[test]

@@ -32,25 +32,42 @@ pub struct Observed {
 }
 
 /// Observations by task, then model. Shared across snapshots (kept over config reloads).
+///
+/// With `[state] url` the book is every replica's: what this one observes is also kept as
+/// pending, pushed to Redis every second and the totals read back ([`QualityBook::take_pending`],
+/// [`QualityBook::set_totals`]).
 #[derive(Debug, Default)]
-pub struct QualityBook(RwLock<HashMap<String, HashMap<String, Observed>>>);
+pub struct QualityBook {
+    map: RwLock<HashMap<String, HashMap<String, Observed>>>,
+    /// Observed here since the last push, by (task entry, model).
+    pending: std::sync::Mutex<HashMap<(String, String), Observed>>,
+    /// Set once the ledger's observations are in (or there is no ledger): only then is the
+    /// book a sound seed for the shared one.
+    ready: std::sync::atomic::AtomicBool,
+}
+
+/// One entry of the book: task (or [`ANY_TASK`]), model, observations.
+pub type Entry = (String, String, Observed);
 
 impl QualityBook {
     /// Record one observation of `model` on `task` (score clamped to `[0, 1]`).
     pub fn observe(&self, task: Option<&str>, model: &str, score: f64) {
-        self.add(
-            task,
-            model,
-            Observed {
-                sum: score.clamp(0.0, 1.0),
-                n: 1.0,
-            },
-        );
+        let o = Observed {
+            sum: score.clamp(0.0, 1.0),
+            n: 1.0,
+        };
+        let tasks = self.add(task, model, o);
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tasks.into_iter().flatten() {
+            let e = pending.entry((t.to_owned(), model.to_owned())).or_default();
+            e.sum += o.sum;
+            e.n += o.n;
+        }
     }
 
-    /// Add aggregated observations (the ledger's, at start).
-    pub fn add(&self, task: Option<&str>, model: &str, o: Observed) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+    /// Add aggregated observations (the ledger's, at start); the entries it added to.
+    pub fn add<'t>(&self, task: Option<&'t str>, model: &str, o: Observed) -> [Option<&'t str>; 2] {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         let task = task
             .filter(|t| *t != ANY_TASK)
             .filter(|t| map.contains_key(*t) || map.len() <= MAX_TASKS);
@@ -67,11 +84,62 @@ impl QualityBook {
         if let Some(t) = task {
             bump(t);
         }
+        [Some(ANY_TASK), task]
+    }
+
+    /// Mark the book complete as a seed (the ledger's observations are in).
+    pub fn set_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the book holds the ledger's observations (see [`QualityBook::set_ready`]).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// What was observed here since the last push (now taken: push it, then
+    /// [`QualityBook::set_totals`], or give it back with [`QualityBook::restore_pending`]).
+    pub fn take_pending(&self) -> Vec<Entry> {
+        let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        taken.into_iter().map(|((t, m), o)| (t, m, o)).collect()
+    }
+
+    /// A push that failed: what was taken is pending again.
+    pub fn restore_pending(&self, entries: Vec<Entry>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for (t, m, o) in entries {
+            let e = pending.entry((t, m)).or_default();
+            e.sum += o.sum;
+            e.n += o.n;
+        }
+    }
+
+    /// The totals across replicas after a push: each entry becomes its total plus what was
+    /// observed here since. Entries the totals do not name are left as they are.
+    pub fn set_totals(&self, totals: Vec<Entry>) {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        for (t, m, o) in totals {
+            if !map.contains_key(&t) && map.len() > MAX_TASKS {
+                continue;
+            }
+            let since = pending
+                .get(&(t.clone(), m.clone()))
+                .copied()
+                .unwrap_or_default();
+            map.entry(t).or_default().insert(
+                m,
+                Observed {
+                    sum: o.sum + since.sum,
+                    n: o.n + since.n,
+                },
+            );
+        }
     }
 
     /// What has been observed of `model` on `task` (`None`: all tasks).
     pub fn observed(&self, task: Option<&str>, model: &str) -> Observed {
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(task.unwrap_or(ANY_TASK))
             .and_then(|m| m.get(model))
             .copied()
@@ -80,7 +148,7 @@ impl QualityBook {
 
     /// Every entry, sorted by task then model (for `/admin/health` and reports).
     pub fn entries(&self) -> Vec<(String, String, Observed)> {
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         let mut out: Vec<_> = map
             .iter()
             .flat_map(|(t, ms)| ms.iter().map(move |(m, o)| (t.clone(), m.clone(), *o)))
@@ -158,6 +226,37 @@ mod tests {
     use rand::{rngs::SmallRng, Rng, SeedableRng};
 
     use super::*;
+
+    #[test]
+    fn shared_totals_replace_entries_and_keep_what_came_since() {
+        let book = QualityBook::default();
+        book.observe(Some("math"), "cheap", 1.0);
+        let mut taken = book.take_pending();
+        taken.sort_by(|a, b| a.0.cmp(&b.0));
+        let one = Observed { sum: 1.0, n: 1.0 };
+        assert_eq!(
+            taken,
+            vec![
+                (ANY_TASK.to_owned(), "cheap".to_owned(), one),
+                ("math".to_owned(), "cheap".to_owned(), one)
+            ]
+        );
+        book.observe(None, "cheap", 0.0);
+        // Another replica observed 9 more on math (7 passed): the shared totals.
+        let total = Observed { sum: 8.0, n: 10.0 };
+        book.set_totals(vec![
+            (ANY_TASK.to_owned(), "cheap".to_owned(), total),
+            ("math".to_owned(), "cheap".to_owned(), total),
+        ]);
+        assert_eq!(book.observed(Some("math"), "cheap"), total);
+        assert_eq!(
+            book.observed(None, "cheap"),
+            Observed { sum: 8.0, n: 11.0 },
+            "the total plus the observation not yet pushed"
+        );
+        book.restore_pending(taken);
+        assert_eq!(book.take_pending().len(), 2, "restored and merged");
+    }
 
     #[test]
     fn posterior_converges_on_simulated_outcomes() {

@@ -261,7 +261,14 @@ async fn health(State(gw): State<GatewayHandle>) -> Json<serde_json::Value> {
         })
         .collect();
     crate::metrics::refresh_gauges(&gw);
-    Json(json!({"deployments": deployments, "quality": quality(&snap)}))
+    let state = match gw.shared_state_up() {
+        Some(up) => json!({
+            "shared": "redis", "reachable": up,
+            "on_unavailable": gw.config().state.on_unavailable,
+        }),
+        None => json!({"shared": "in_process"}),
+    };
+    Json(json!({"deployments": deployments, "quality": quality(&snap), "state": state}))
 }
 
 /// The quality model: every (task, model) observed, with its posterior under the priors.

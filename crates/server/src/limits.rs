@@ -313,6 +313,11 @@ impl Shared {
         Ok(c.clone())
     }
 
+    /// Whether the last call reached Redis.
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn mark(&self, up: bool, why: &str) {
         metrics::gauge!("switchyard_state_up").set(if up { 1.0 } else { 0.0 });
         if self.up.swap(up, std::sync::atomic::Ordering::Relaxed) != up {

@@ -65,6 +65,9 @@ pub struct Gateway {
     admission: Arc<dyn switchyard_core::admission::Admission>,
     /// The response cache (in Redis with `[state] url`, else in process).
     answers: Arc<dyn switchyard_core::cache::AnswerCache>,
+    /// The link to Redis that shared counts, circuits and quality sync over every second
+    /// (its reachability is what `/admin/health` reports).
+    shared_state: Option<Arc<crate::limits::Shared>>,
     /// Set by [`Gateway::shutdown`]: background work stops taking new work.
     stopping: std::sync::atomic::AtomicBool,
 }
@@ -96,7 +99,10 @@ impl Gateway {
                 seed_from_ledger(url.clone(), stats.clone());
                 (Some(ledger), Some(url))
             }
-            None => (None, None),
+            None => {
+                stats.quality().set_ready();
+                (None, None)
+            }
         };
         let traces = crate::telemetry::Exporter::start(&cfg.telemetry);
         let admin_token = match &cfg.server.admin_token_env {
@@ -131,7 +137,15 @@ impl Gateway {
                 cfg.state.cache_max_bytes,
             )),
         };
+        let shared_state = match &cfg.state.url {
+            Some(url) => Some(Arc::new(
+                crate::limits::Shared::new(url)
+                    .map_err(|e| vec![ConfigError::new("state.url", e)])?,
+            )),
+            None => None,
+        };
         let gw = Arc::new(Gateway {
+            shared_state: shared_state.clone(),
             answers,
             stopping: std::sync::atomic::AtomicBool::new(false),
             admission: Arc::new(limiter),
@@ -174,11 +188,16 @@ impl Gateway {
         }
         crate::keys::spawn_refresh(&gw);
         crate::batches::spawn_worker(&gw);
-        if let Some(url) = gw.config().state.url.clone() {
-            crate::counts::spawn_sync(&gw, &url)
-                .map_err(|e| vec![ConfigError::new("state.url", e)])?;
+        if let Some(shared) = shared_state {
+            crate::counts::spawn_sync(&gw, shared);
         }
         Ok(gw)
+    }
+
+    /// Whether the shared state (Redis) answered the last periodic sync; `None` without
+    /// `[state] url`.
+    pub fn shared_state_up(&self) -> Option<bool> {
+        self.shared_state.as_ref().map(|s| s.is_up())
     }
 
     /// The gateway keys in force.
@@ -673,6 +692,7 @@ fn seed_from_ledger(url: String, stats: Arc<StatsRegistry>) {
                 tracing::warn!(error = %e, "could not seed monthly token counts and quality from the ledger; counting from now")
             }
         }
+        stats.quality().set_ready();
     });
 }
 

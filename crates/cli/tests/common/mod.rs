@@ -1,4 +1,5 @@
 //! Running the real `switchyard serve` binary for a test.
+#![allow(dead_code, reason = "each test binary uses part of the helpers")]
 
 use std::{
     path::PathBuf,
