@@ -139,7 +139,14 @@ fn init_tracing(json: bool, default_level: &str) -> tracing_appender::non_blocki
     use tracing_subscriber::{fmt, EnvFilter};
     let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new(default_level));
+        .unwrap_or_else(|_| EnvFilter::new(default_level))
+        // PostgreSQL's notices (e.g. "relation already exists, skipping" on every start's
+        // migration check) are not the operator's news; warnings and errors still show.
+        .add_directive(
+            "sqlx::postgres::notice=warn"
+                .parse()
+                .unwrap_or_else(|_| tracing::Level::WARN.into()),
+        );
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .thread_name("switchyard-log")
         .finish(std::io::BufWriter::new(std::io::stderr()));
