@@ -43,8 +43,8 @@ impl std::fmt::Debug for CaptureRow {
 
 macro_rules! insert_captures {
     ($exec:expr, $rows:expr) => {{
-        // 6 columns × 2000 rows stays under both backends' bind-parameter limits.
-        for chunk in $rows.chunks(2000) {
+        // 6 columns × 1024 rows stays under both backends' bind-parameter limits.
+        for chunk in crate::db::shaped($rows, 1024) {
             let mut qb = QueryBuilder::new(
                 "INSERT INTO captures (request_id, ts_ms, expires_ms, prompt, answer, truncated) ",
             );

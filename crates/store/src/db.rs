@@ -19,9 +19,42 @@ use crate::columns::{to_i64, COLUMNS};
 use crate::row::LedgerRow;
 use crate::StoreError;
 
-/// Rows per INSERT statement: 43 columns × 700 rows stays under SQLite's 32,766 and
+/// Rows per INSERT statement: 43 columns × 512 rows stays under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters. Larger batches are split, in one transaction.
-const ROWS_PER_STATEMENT: usize = 700;
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// `rows` in pieces of power-of-two sizes, at most `max` (a power of two), largest first.
+///
+/// A prepared statement is cached per distinct SQL text, and a multi-row INSERT's text depends
+/// on its row count: batches of arbitrary sizes filled the connection's statement cache (100)
+/// with statements of up to ~20,000 bind parameters each — with SQLite, in this process's
+/// memory, which grew by ~45 MB per 130,000 requests under load (`docs/benchmarks.md`). With
+/// power-of-two pieces at most `log2(max) + 1` shapes exist per statement.
+pub(crate) fn shaped<T>(mut rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(max.is_power_of_two());
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let n = rows.len().min(max);
+        let (head, tail) = rows.split_at(1 << n.ilog2());
+        rows = tail;
+        Some(head)
+    })
+}
+
+#[cfg(test)]
+mod shaped_tests {
+    #[test]
+    fn pieces_are_powers_of_two_and_cover_every_row_in_order() {
+        let rows: Vec<u32> = (0..1300).collect();
+        let sizes: Vec<usize> = super::shaped(&rows, 512).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![512, 512, 256, 16, 4]);
+        let back: Vec<u32> = super::shaped(&rows, 512).flatten().copied().collect();
+        assert_eq!(back, rows);
+        assert_eq!(super::shaped::<u32>(&[], 8).count(), 0);
+    }
+}
 
 /// The `service_tier` column: the tier's name, NULL for the standard tier.
 pub(crate) fn tier_name(u: &switchyard_types::Usage) -> Option<&'static str> {
@@ -92,7 +125,7 @@ macro_rules! insert_batch {
         // A transaction of prepared single-row INSERTs measured ~2× slower (benches/ingest.rs).
         let mut tx = $pool.begin().await?;
         let mut inserted = std::collections::HashSet::new();
-        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+        for chunk in crate::db::shaped($rows, ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::new("INSERT INTO ledger (");
             qb.push(COLUMNS).push(") ");
             push_rows!(qb, chunk.iter());

@@ -188,14 +188,15 @@ impl Delta {
     }
 }
 
-/// Rollup rows per statement (≤ 21 binds each, under SQLite's 32,766).
-const CHUNK: usize = 1000;
+/// Rollup rows per statement (≤ 21 binds each, under SQLite's 32,766); statements are of
+/// power-of-two sizes ([`crate::db::shaped`]).
+const CHUNK: usize = 1024;
 
 macro_rules! write_delta {
     ($conn:expr, $delta:expr, $writer:expr) => {
         async {
             let sums: Vec<_> = $delta.sums.iter().collect();
-            for chunk in sums.chunks(CHUNK) {
+            for chunk in crate::db::shaped(&sums, CHUNK) {
                 let mut qb = QueryBuilder::new(format!(
                     "INSERT INTO ledger_rollup (hour_ms, dim, key, {}) ",
                     SUMS.join(", ")
@@ -265,7 +266,7 @@ macro_rules! write_delta {
                     }
                 }
                 let rows: Vec<_> = merged.iter().collect();
-                for chunk in rows.chunks(CHUNK) {
+                for chunk in crate::db::shaped(&rows, CHUNK) {
                     let mut qb = QueryBuilder::new(
                         "INSERT INTO ledger_rollup_hist (hour_ms, dim, key, metric, writer, hist) ",
                     );

@@ -97,8 +97,8 @@ const COLUMNS: &str =
 
 macro_rules! insert_signals {
     ($exec:expr, $rows:expr) => {{
-        // 13 columns × 2000 rows stays under both backends' bind-parameter limits.
-        for chunk in $rows.chunks(2000) {
+        // 13 columns × 1024 rows stays under both backends' bind-parameter limits.
+        for chunk in crate::db::shaped($rows, 1024) {
             let mut qb = QueryBuilder::new("INSERT INTO signals (");
             qb.push(COLUMNS).push(") ");
             qb.push_values(chunk.iter(), |mut b, s: &&SignalRow| {
