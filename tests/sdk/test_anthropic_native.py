@@ -117,3 +117,19 @@ def test_count_tokens_is_the_upstreams_when_it_speaks_anthropic(native, translat
     est = translated.messages.with_raw_response.count_tokens(model="sim-cheap", messages=msgs)
     assert est.http_response.headers["x-switchyard-token-count"] == "estimated; o200k_base"
     assert est.parse().input_tokens > 0
+
+
+def test_mid_conversation_system_messages_reach_an_anthropic_upstream_in_place(native):
+    # Claude Code's beta: the system message stays between the turns (the upstream accepts a
+    # system role inside `messages` only with it), instead of joining the system prompt.
+    raw = native.beta.messages.with_raw_response.create(
+        model="xsim", max_tokens=200, betas=["mid-conversation-system-2026-04-07"],
+        messages=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "and now?"},
+        ],
+    )
+    assert raw.http_response.status_code == 200
+    assert raw.parse().content[-1].text

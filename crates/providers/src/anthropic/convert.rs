@@ -39,6 +39,9 @@ pub struct Encoded<'a> {
     pub json_tool: Option<String>,
 }
 
+/// The Anthropic beta that lets `system` messages stand inside `messages`.
+const MID_SYSTEM_BETA: &str = "mid-conversation-system";
+
 /// Canonical request → Anthropic body. The body borrows the request's text, tool schemas and
 /// extras; only what the translation creates (sources of images, tool inputs parsed from their
 /// JSON text) is owned.
@@ -49,8 +52,18 @@ pub fn encode_request<'a>(
 ) -> Result<Encoded<'a>, ProviderError> {
     let mut system: Vec<Block<'a>> = Vec::new();
     let mut turns: Vec<WireMessage<'a>> = Vec::new();
+    // With the client's `mid-conversation-system` beta (Claude Code sends it, and the beta
+    // header is passed on), a system message after the first turn stays where the client put
+    // it; otherwise every system message joins the system prompt.
+    let in_place = req
+        .native
+        .as_ref()
+        .is_some_and(|n| n.betas.iter().any(|b| b.starts_with(MID_SYSTEM_BETA)));
     for m in &req.messages {
         match m.role {
+            Role::System | Role::Developer if in_place && !turns.is_empty() => {
+                push(&mut turns, "system", text_blocks(m.content.as_ref()));
+            }
             Role::System | Role::Developer => system.extend(text_blocks(m.content.as_ref())),
             Role::User => push(&mut turns, "user", user_blocks(m.content.as_ref())),
             Role::Assistant => push(&mut turns, "assistant", assistant_blocks(m)?),

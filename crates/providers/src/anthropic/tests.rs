@@ -368,6 +368,27 @@ fn a_system_message_inside_messages_is_kept_in_place() {
             (User, "and now?".to_owned()),
         ]
     );
+    // To an Anthropic upstream: in place with the client's beta (passed on with the request),
+    // else joined to the system prompt.
+    let wire = |req: &switchyard_types::ChatRequest| {
+        let enc = super::convert::encode_request(req, "up", None).unwrap();
+        serde_json::to_value(&enc.body).unwrap()
+    };
+    let moved = wire(&req);
+    assert_eq!(moved["system"], "You are terse.\n\nThe user is on a phone.");
+    assert_eq!(moved["messages"].as_array().unwrap().len(), 3, "{moved}");
+    let mut with_beta = req.clone();
+    with_beta.native.get_or_insert_with(Default::default).betas =
+        vec!["mid-conversation-system-2026-04-07".to_owned()];
+    let kept = wire(&with_beta);
+    assert_eq!(kept["system"], "You are terse.");
+    let roles: Vec<&str> = kept["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "system", "user"], "{kept}");
     let bad =
         json!({"model": "m", "max_tokens": 8, "messages": [{"role": "tool", "content": "x"}]});
     let e = super::ingress::parse_request(&serde_json::to_vec(&bad).unwrap()).unwrap_err();

@@ -2,7 +2,7 @@
 //! submodules) the encoders.
 //!
 //! Validation is as strict as the real API where gateways get it wrong: a `system` role inside
-//! `messages`, a missing `max_tokens`, a first turn that is not `user`, empty content, a
+//! `messages` (allowed after the first turn with the `mid-conversation-system` beta), a missing `max_tokens`, a first turn that is not `user`, empty content, a
 //! `tool_result` outside a user turn, or a final assistant turn ending in whitespace is a 400.
 //! Prompt caching: when any block carries `cache_control`, the prefix up to the last marked
 //! block (tools → system → messages) is written to the cache the first time (reported as
@@ -58,7 +58,10 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn validate_messages(messages: &[Value]) -> Result<(), Failure> {
+/// The beta under which a `system` message may stand inside `messages` (Claude Code's).
+const MID_SYSTEM_BETA: &str = "mid-conversation-system";
+
+fn validate_messages(messages: &[Value], mid_system: bool) -> Result<(), Failure> {
     if messages.is_empty() {
         return Err(invalid("messages: at least one message is required"));
     }
@@ -67,6 +70,7 @@ fn validate_messages(messages: &[Value]) -> Result<(), Failure> {
         let role = m.get("role").and_then(Value::as_str);
         match role {
             Some("user" | "assistant") => {}
+            Some("system") if mid_system && i > 0 => {}
             _ => {
                 return Err(invalid(format!(
                     "messages.{i}.role: Input should be 'user' or 'assistant'"
@@ -254,7 +258,7 @@ fn decode<'a>(body: &'a Value, headers: &http::HeaderMap) -> Result<Call<'a>, Fa
         None => return Err(invalid("messages: Field required")),
         Some(_) => return Err(invalid("messages: Input should be a valid list")),
     };
-    validate_messages(messages)?;
+    validate_messages(messages, betas.contains(MID_SYSTEM_BETA))?;
     let tools: Vec<ToolSpec<'_>> = obj
         .get("tools")
         .and_then(Value::as_array)

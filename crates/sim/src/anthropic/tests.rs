@@ -38,6 +38,27 @@ fn strict_validation() {
 }
 
 #[test]
+fn a_system_message_inside_messages_needs_the_beta_and_a_turn_before_it() {
+    let mid = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "hi"},
+        {"role": "system", "content": "s"}, {"role": "user", "content": "again"}]});
+    assert!(check(mid.clone()).unwrap_err().contains("role"));
+    let mut beta = http::HeaderMap::new();
+    beta.insert(
+        "anthropic-beta",
+        http::HeaderValue::from_static(
+            "interleaved-thinking-2025-05-14,mid-conversation-system-2026-04-07",
+        ),
+    );
+    assert!(decode(&mid, &beta).is_ok());
+    let first = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "system", "content": "s"},
+        {"role": "user", "content": "hi"}]});
+    assert!(
+        decode(&first, &beta).is_err(),
+        "the first message is still a user's"
+    );
+}
+
+#[test]
 fn cache_prefix_needs_a_marker_and_length() {
     let long = "word ".repeat(2000);
     let marked = json!({"model": "m", "max_tokens": 10, "system": [{"type": "text", "text": long, "cache_control": {"type": "ephemeral"}}],
