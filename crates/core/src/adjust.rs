@@ -21,6 +21,11 @@ pub fn for_deployment<'r>(
     breakpoints: bool,
 ) -> Cow<'r, ChatRequest> {
     let mut req = apply(d.adjust.as_deref(), req);
+    if req.extra.contains_key("reasoning_effort")
+        && !takes_effort(d.caps.reasoning, d.provider_kind, &req)
+    {
+        req.to_mut().extra.remove("reasoning_effort");
+    }
     let ask = Some(d.tier_for(tier)).filter(|t| !t.is_standard());
     if req.service_tier != ask {
         req.to_mut().service_tier = ask;
@@ -34,6 +39,25 @@ pub fn for_deployment<'r>(
         return req;
     }
     Cow::Owned(switchyard_providers::thought::strip(&req).into_owned())
+}
+
+/// Whether the reasoning effort in `req` goes to `d`: never to a model known not to reason
+/// (the API would refuse the field); an effort read from an Anthropic client's `thinking`
+/// only to a model known to reason, or to an Anthropic upstream (which gets the client's own
+/// `thinking` instead), because where reasoning is not known the client never asked for it
+/// by that name.
+fn takes_effort(
+    reasoning: Option<bool>,
+    kind: switchyard_providers::ProviderKind,
+    req: &ChatRequest,
+) -> bool {
+    let from_thinking = req.native.as_ref().is_some_and(|n| {
+        n.fields.contains_key("thinking") || n.fields.contains_key("output_config")
+    });
+    match reasoning {
+        Some(known) => known,
+        None => !from_thinking || kind == switchyard_providers::ProviderKind::Anthropic,
+    }
 }
 
 /// How long an Anthropic prompt-cache entry lives (the default breakpoint's TTL).
@@ -238,6 +262,31 @@ mod thought_tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use switchyard_types::{ChatRequest, Message, Role, ToolCall};
+
+    #[test]
+    fn an_effort_goes_where_reasoning_is_known_and_from_thinking_only_there() {
+        use switchyard_providers::ProviderKind::{Anthropic, OpenAi};
+        let openai_client = ChatRequest::default();
+        let anthropic_client = ChatRequest {
+            native: Some(Box::new(switchyard_types::Native {
+                fields: serde_json::from_value(
+                    serde_json::json!({"thinking": {"type": "adaptive"}}),
+                )
+                .unwrap(),
+                betas: Vec::new(),
+            })),
+            ..ChatRequest::default()
+        };
+        let takes = super::takes_effort;
+        assert!(!takes(Some(false), OpenAi, &openai_client), "refused field");
+        assert!(takes(None, OpenAi, &openai_client), "as sent, as before");
+        assert!(takes(Some(true), OpenAi, &anthropic_client));
+        assert!(
+            !takes(None, OpenAi, &anthropic_client),
+            "not known to reason"
+        );
+        assert!(takes(None, Anthropic, &anthropic_client));
+    }
 
     #[test]
     fn signed_tool_call_ids_are_cleaned_for_any_upstream_but_gemini() {

@@ -93,6 +93,9 @@ pub struct CapabilityOverrides {
     /// Continues a trailing assistant message (prefill); lets a cut stream be completed here.
     #[serde(default)]
     pub prefill: Option<bool>,
+    /// Takes a reasoning effort (`reasoning_effort`, `thinkingConfig`, extended thinking).
+    #[serde(default)]
+    pub reasoning: Option<bool>,
 }
 
 /// How a route orders its candidates.

@@ -36,6 +36,8 @@ pub struct Caps {
     pub json: Option<bool>,
     /// Continues a trailing assistant message.
     pub prefill: bool,
+    /// Takes a reasoning effort (`None`: not known).
+    pub reasoning: Option<bool>,
 }
 
 /// Integer rates for cost *estimates*: nano-USD per million tokens. Exact for prices with up
@@ -450,6 +452,10 @@ fn deployment(
             .capabilities
             .prefill
             .unwrap_or(p.kind == ProviderKind::Anthropic),
+        reasoning: m
+            .capabilities
+            .reasoning
+            .or(cat.and_then(|c| c.supports_reasoning)),
     };
     Deployment {
         name: m.name.clone(),

@@ -210,3 +210,70 @@ async fn anthropic_gets_the_models_maximum_output_when_the_client_sets_none() {
         assert_eq!(sent.body["max_tokens"], expected);
     }
 }
+
+/// An Anthropic client's `thinking` reaches an OpenAI-format model known to reason as
+/// `reasoning_effort` (by its budget), and is left out for a model not known to.
+#[tokio::test]
+async fn an_anthropic_clients_thinking_is_an_effort_where_the_model_reasons() {
+    let mut sc = SimConfig::instant();
+    sc.record = true;
+    let sim = Sim::start(sc).await.expect("sim");
+    let text = format!(
+        r#"
+[ledger]
+enabled = false
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "http://{}/v1"
+[[models]]
+name = "thinker"
+provider = "openai"
+upstream = "sim-cheap"
+capabilities = {{ reasoning = true }}
+[[models]]
+name = "plain"
+provider = "openai"
+upstream = "sim-premium"
+"#,
+        sim.addr()
+    );
+    let cfg = config::parse(&text).unwrap_or_else(|e| panic!("config: {e:?}"));
+    let secrets: SecretLookup = Arc::new(|_: &str| Some("test-key".to_owned()));
+    let gw = Gateway::start(cfg, None, secrets)
+        .await
+        .unwrap_or_else(|e| panic!("gateway: {e:?}"));
+    let listener = app::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/v1/messages",
+        listener.local_addr().expect("addr")
+    );
+    tokio::spawn(app::serve(listener, gw, std::future::pending()));
+    for model in ["thinker", "plain"] {
+        let (r, body) = post(
+            &url,
+            json!({"model": model, "max_tokens": 16000,
+                   "thinking": {"type": "enabled", "budget_tokens": 10000},
+                   "messages": [{"role": "user", "content": "Why is the sky blue?"}]}),
+        )
+        .await;
+        assert_eq!(body["type"], "message", "{body}");
+        let dropped = r.headers()["x-switchyard-dropped"].to_str().expect("ascii");
+        assert!(
+            dropped.contains("thinking"),
+            "the field itself is not sent: {dropped}"
+        );
+    }
+    let sent = |upstream: &str| {
+        sim.requests()
+            .into_iter()
+            .find(|r| r.model == upstream)
+            .unwrap_or_else(|| panic!("{upstream} was not called"))
+            .body
+    };
+    assert_eq!(sent("sim-cheap")["reasoning_effort"], "medium");
+    assert!(sent("sim-premium").get("reasoning_effort").is_none());
+    assert!(sent("sim-cheap").get("thinking").is_none());
+}

@@ -121,7 +121,7 @@ pub fn encode_request<'a>(
 /// 1024-token minimum. Sampling settings thinking does not allow are dropped.
 fn reasoning(req: &ChatRequest, body: &mut MessagesRequest<'_>) {
     const MIN_BUDGET: u32 = 1024;
-    if body.extra.contains_key("thinking") {
+    if body.extra.contains_key("thinking") || body.extra.contains_key("output_config") {
         return; // the client's own Anthropic setting
     }
     let budget = match req.extra.get("reasoning_effort").and_then(Value::as_str) {

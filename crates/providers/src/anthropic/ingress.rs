@@ -86,6 +86,12 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
     if let Some(k) = w.top_k {
         fields.insert("top_k".into(), json!(k));
     }
+    // The reasoning asked for, in the canonical form other APIs read (`reasoning_effort`); an
+    // Anthropic upstream gets the client's own `thinking` instead.
+    let mut extra = JsonMap::new();
+    if let Some(effort) = effort_of(&fields) {
+        extra.insert("reasoning_effort".into(), json!(effort));
+    }
     let native = (!fields.is_empty()).then(|| {
         Box::new(Native {
             fields,
@@ -94,6 +100,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
     });
     Ok(ChatRequest {
         native,
+        extra,
         model: w.model.into_owned(),
         messages,
         stream: w.stream,
@@ -111,6 +118,35 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         ..ChatRequest::default()
+    })
+}
+
+/// The reasoning effort an Anthropic request asks for: `output_config.effort` (`max` is
+/// `high`), else by `thinking`: a budget up to 2,048 tokens is `low`, up to 16,384 `medium`,
+/// more `high`; `adaptive` without an effort is `medium`. `None` without thinking.
+fn effort_of(fields: &JsonMap) -> Option<&'static str> {
+    let thinking = fields.get("thinking");
+    let kind = thinking.and_then(|t| t.get("type")).and_then(Value::as_str);
+    if !matches!(kind, Some("enabled" | "adaptive")) {
+        return None;
+    }
+    let said = fields
+        .get("output_config")
+        .and_then(|o| o.get("effort"))
+        .and_then(Value::as_str);
+    Some(match said {
+        Some("low") => "low",
+        Some("medium") => "medium",
+        Some("high" | "max") => "high",
+        _ => match thinking
+            .and_then(|t| t.get("budget_tokens"))
+            .and_then(Value::as_u64)
+        {
+            Some(b) if b <= 2048 => "low",
+            Some(b) if b <= 16_384 => "medium",
+            Some(_) => "high",
+            None => "medium",
+        },
     })
 }
 

@@ -396,6 +396,39 @@ fn a_system_message_inside_messages_is_kept_in_place() {
 }
 
 #[test]
+fn an_anthropic_clients_thinking_is_a_reasoning_effort_for_other_apis() {
+    use crate::anthropic::{convert, ingress};
+    let effort = |extra: serde_json::Value| {
+        let mut body = json!({"model": "m", "max_tokens": 32000,
+            "messages": [{"role": "user", "content": "Hi"}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let req = ingress::parse_request(body.to_string().as_bytes()).unwrap();
+        // An Anthropic upstream gets the client's own fields, never the derived effort.
+        let wire =
+            serde_json::to_value(convert::encode_request(&req, "up", None).unwrap().body).unwrap();
+        assert!(wire.get("reasoning_effort").is_none(), "{wire}");
+        assert_eq!(wire.get("thinking"), extra.get("thinking"), "{wire}");
+        req.extra.get("reasoning_effort").cloned()
+    };
+    let enabled = |b: u32| json!({"thinking": {"type": "enabled", "budget_tokens": b}});
+    assert_eq!(effort(enabled(1024)), Some(json!("low")));
+    assert_eq!(effort(enabled(10_000)), Some(json!("medium")));
+    assert_eq!(effort(enabled(30_000)), Some(json!("high")));
+    assert_eq!(
+        effort(json!({"thinking": {"type": "adaptive"}})),
+        Some(json!("medium"))
+    );
+    assert_eq!(
+        effort(json!({"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}})),
+        Some(json!("high"))
+    );
+    assert_eq!(effort(json!({"thinking": {"type": "disabled"}})), None);
+    assert_eq!(effort(json!({})), None);
+}
+
+#[test]
 fn native_fields_and_signed_thinking_go_only_to_an_anthropic_upstream() {
     use crate::anthropic::{convert, ingress};
     let body = serde_json::json!({
