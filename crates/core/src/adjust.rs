@@ -10,10 +10,11 @@ use switchyard_types::{ChatRequest, Content, ContentPart, Message, Role, Service
 
 use crate::config::Adjust;
 
-/// The request as deployment `d` is sent it: its adjustments, the service tier it is asked
-/// for when `tier` is wanted ([`crate::Deployment::tier_for`]), and — for any upstream but
-/// Gemini — tool call ids cleaned of the Gemini thought signatures they may carry
-/// (provider-bound state goes back only to the API that wrote it).
+/// The request as deployment `d` is sent it: its adjustments, a reasoning effort only where
+/// the model can take it (`takes_effort`), the service tier it is asked for when `tier` is
+/// wanted ([`crate::Deployment::tier_for`]), and — for any upstream but Gemini — tool call ids
+/// cleaned of the Gemini thought signatures they may carry (provider-bound state goes back
+/// only to the API that wrote it).
 pub fn for_deployment<'r>(
     d: &crate::Deployment,
     req: &'r ChatRequest,
