@@ -80,7 +80,7 @@ fn deployment<'a>(health: &'a Value, name: &str) -> &'a Value {
         .unwrap()
 }
 
-/// Poll `check` every 100 ms for up to `secs` seconds, doing `between` before each poll.
+/// Poll `check` every 100 ms for up to `secs` seconds.
 async fn within<F, Fut>(secs: u64, mut check: F) -> bool
 where
     F: FnMut() -> Fut,

@@ -31,6 +31,13 @@ pub struct Observed {
     pub n: f64,
 }
 
+impl std::ops::AddAssign for Observed {
+    fn add_assign(&mut self, o: Observed) {
+        self.sum += o.sum;
+        self.n += o.n;
+    }
+}
+
 /// Observations by task, then model. Shared across snapshots (kept over config reloads).
 ///
 /// With `[state] url` the book is every replica's: what this one observes is also kept as
@@ -59,9 +66,7 @@ impl QualityBook {
         let tasks = self.add(task, model, o);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for t in tasks.into_iter().flatten() {
-            let e = pending.entry((t.to_owned(), model.to_owned())).or_default();
-            e.sum += o.sum;
-            e.n += o.n;
+            *pending.entry((t.to_owned(), model.to_owned())).or_default() += o;
         }
     }
 
@@ -72,13 +77,10 @@ impl QualityBook {
             .filter(|t| *t != ANY_TASK)
             .filter(|t| map.contains_key(*t) || map.len() <= MAX_TASKS);
         let mut bump = |t: &str| {
-            let e = map
-                .entry(t.to_owned())
+            *map.entry(t.to_owned())
                 .or_default()
                 .entry(model.to_owned())
-                .or_default();
-            e.sum += o.sum;
-            e.n += o.n;
+                .or_default() += o;
         };
         bump(ANY_TASK);
         if let Some(t) = task {
@@ -108,9 +110,7 @@ impl QualityBook {
     pub fn restore_pending(&self, entries: Vec<Entry>) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         for (t, m, o) in entries {
-            let e = pending.entry((t, m)).or_default();
-            e.sum += o.sum;
-            e.n += o.n;
+            *pending.entry((t, m)).or_default() += o;
         }
     }
 
@@ -123,17 +123,12 @@ impl QualityBook {
             if !map.contains_key(&t) && map.len() > MAX_TASKS {
                 continue;
             }
-            let since = pending
+            let mut total = o;
+            total += pending
                 .get(&(t.clone(), m.clone()))
                 .copied()
                 .unwrap_or_default();
-            map.entry(t).or_default().insert(
-                m,
-                Observed {
-                    sum: o.sum + since.sum,
-                    n: o.n + since.n,
-                },
-            );
+            map.entry(t).or_default().insert(m, total);
         }
     }
 

@@ -20,6 +20,7 @@ pub mod gemini;
 pub mod http;
 pub mod openai;
 mod ratelimit;
+mod reasoning;
 pub mod sse;
 pub mod thought;
 pub mod vendor;

@@ -58,7 +58,9 @@ return out
 /// Add a replica's quality observations to the shared book (KEYS: sums, counts); `ARGV[1]`
 /// is how many (field, sum, n) triples of seed follow, then the triples observed since the
 /// last push. A missing book is created from the seed (the replica's whole book, which holds
-/// what it observed since), or asked for one (nil). Returns the totals.
+/// what it observed since), or asked for one (nil). Task labels come from clients: past
+/// `MAX_SHARED_ENTRIES` fields a new (model, task) field is not added (a model's all-task
+/// field always is). Returns the totals.
 const PUSH_QUALITY: &str = r"
 local seed = tonumber(ARGV[1])
 local from, to = 2, #ARGV
@@ -69,11 +71,18 @@ else
   from = 2 + seed * 3
 end
 for i = from, to, 3 do
-  redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 2])
+  local f = ARGV[i]
+  if string.sub(f, -2) == '*' or redis.call('HEXISTS', KEYS[2], f) == 1
+     or redis.call('HLEN', KEYS[2]) < MAX then
+    redis.call('HINCRBYFLOAT', KEYS[1], f, ARGV[i + 1])
+    redis.call('HINCRBYFLOAT', KEYS[2], f, ARGV[i + 2])
+  end
 end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 ";
+
+/// The most fields of the shared quality book (each read back every second).
+const MAX_SHARED_ENTRIES: usize = 16_384;
 
 /// Separates model and task in a shared quality book's field (models are config names).
 const FIELD_SEP: char = '\u{1f}';
@@ -92,7 +101,7 @@ pub(crate) fn spawn_sync(gw: &GatewayHandle, shared: std::sync::Arc<Shared>) {
     );
     let (outages, quality) = (
         redis::Script::new(OUTAGES),
-        redis::Script::new(PUSH_QUALITY),
+        redis::Script::new(&PUSH_QUALITY.replace("MAX", &MAX_SHARED_ENTRIES.to_string())),
     );
     tokio::spawn(async move {
         let mut seed_quality = true;

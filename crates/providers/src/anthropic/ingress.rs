@@ -138,15 +138,10 @@ fn effort_of(fields: &JsonMap) -> Option<&'static str> {
         Some("low") => "low",
         Some("medium") => "medium",
         Some("high" | "max") => "high",
-        _ => match thinking
+        _ => thinking
             .and_then(|t| t.get("budget_tokens"))
             .and_then(Value::as_u64)
-        {
-            Some(b) if b <= 2048 => "low",
-            Some(b) if b <= 16_384 => "medium",
-            Some(_) => "high",
-            None => "medium",
-        },
+            .map_or("medium", crate::reasoning::effort_for_budget),
     })
 }
 

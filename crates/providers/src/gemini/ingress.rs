@@ -213,9 +213,8 @@ fn effort_of(t: &Value) -> Option<&'static str> {
     let budget = t.get("thinkingBudget")?.as_i64()?;
     Some(match budget {
         0 => "minimal",
-        1..=2048 => "low",
-        2049..=16384 => "medium",
-        _ => "high",
+        // -1: dynamic.
+        b => u64::try_from(b).map_or("high", crate::reasoning::effort_for_budget),
     })
 }
 

@@ -2,8 +2,9 @@
 //! submodules) the encoders.
 //!
 //! Validation is as strict as the real API where gateways get it wrong: a `system` role inside
-//! `messages` (allowed after the first turn with the `mid-conversation-system` beta), a missing `max_tokens`, a first turn that is not `user`, empty content, a
-//! `tool_result` outside a user turn, or a final assistant turn ending in whitespace is a 400.
+//! `messages` (allowed after the first turn with the `mid-conversation-system` beta), a
+//! missing `max_tokens`, a first turn that is not `user`, empty content, a `tool_result`
+//! outside a user turn, or a final assistant turn ending in whitespace is a 400.
 //! Prompt caching: when any block carries `cache_control`, the prefix up to the last marked
 //! block (tools → system → messages) is written to the cache the first time (reported as
 //! `cache_creation_input_tokens`) and read on later requests with the same prefix
