@@ -44,33 +44,50 @@ pub(crate) fn error(mut cx: RequestCx, e: ApiError, shape: Shape) -> Response {
     Response::from_parts(parts, Body::new(SettleOnEnd::new(body, cx)))
 }
 
+/// The `x-switchyard-*` header names, validated at compile time (`HeaderName::from_static`
+/// called at run time re-validates its argument on every call).
+mod names {
+    use axum::http::HeaderName;
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-switchyard-request-id");
+    pub const ROUTE: HeaderName = HeaderName::from_static("x-switchyard-route");
+    pub const RULE: HeaderName = HeaderName::from_static("x-switchyard-rule");
+    pub const PROVIDER: HeaderName = HeaderName::from_static("x-switchyard-provider");
+    pub const MODEL: HeaderName = HeaderName::from_static("x-switchyard-model");
+    pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+    pub const CACHE: HeaderName = HeaderName::from_static("x-switchyard-cache");
+    pub const OVERHEAD_US: HeaderName = HeaderName::from_static("x-switchyard-overhead-us");
+    pub const COST_USD: HeaderName = HeaderName::from_static("x-switchyard-cost-usd");
+    pub const BASELINE_COST_USD: HeaderName =
+        HeaderName::from_static("x-switchyard-baseline-cost-usd");
+}
+
 /// Set the `x-switchyard-*` headers.
 pub(crate) fn apply(h: &mut HeaderMap, f: &Facts) {
-    put(h, "x-switchyard-request-id", &f.request_id);
+    put(h, names::REQUEST_ID, &f.request_id);
     if let Some(route) = &f.route {
-        put(h, "x-switchyard-route", route);
-        put(h, "x-switchyard-rule", f.rule.as_deref().unwrap_or("-"));
+        put(h, names::ROUTE, route);
+        put(h, names::RULE, f.rule.as_deref().unwrap_or("-"));
     }
     if let (Some(p), Some(m)) = (&f.provider, &f.model) {
-        put(h, "x-switchyard-provider", p);
-        put(h, "x-switchyard-model", m);
+        put(h, names::PROVIDER, p);
+        put(h, names::MODEL, m);
     }
-    put(h, "x-switchyard-attempts", &f.attempts.to_string());
+    h.insert(names::ATTEMPTS, HeaderValue::from(f.attempts));
     if f.cache_hit {
-        put(h, "x-switchyard-cache", "hit");
+        h.insert(names::CACHE, HeaderValue::from_static("hit"));
     }
-    put(h, "x-switchyard-overhead-us", &f.overhead_us.to_string());
+    h.insert(names::OVERHEAD_US, HeaderValue::from(f.overhead_us));
     if let Some(b) = &f.bill {
-        put(h, "x-switchyard-cost-usd", &b.cost.to_string());
+        put(h, names::COST_USD, &b.cost.to_string());
         if let Some(base) = &b.baseline {
-            put(h, "x-switchyard-baseline-cost-usd", &base.to_string());
+            put(h, names::BASELINE_COST_USD, &base.to_string());
         }
     }
 }
 
-fn put(h: &mut HeaderMap, name: &'static str, value: &str) {
+fn put(h: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(HeaderName::from_static(name), v);
+        h.insert(name, v);
     }
 }
 
