@@ -20,6 +20,41 @@ pub fn client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// An upstream URL called on every request, parsed once: given a string, `reqwest` parses it
+/// on every call (about 7 K instructions). One that does not parse is kept as text, so its
+/// requests fail as they always did.
+#[derive(Debug, Clone)]
+pub(crate) enum FixedUrl {
+    Parsed(reqwest::Url),
+    Text(String),
+}
+
+impl FixedUrl {
+    pub(crate) fn new(url: String) -> Self {
+        match reqwest::Url::parse(&url) {
+            Ok(u) => FixedUrl::Parsed(u),
+            Err(_) => FixedUrl::Text(url),
+        }
+    }
+
+    /// `POST` to it.
+    pub(crate) fn post(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        match self {
+            FixedUrl::Parsed(u) => client.post(u.clone()),
+            FixedUrl::Text(s) => client.post(s.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for FixedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FixedUrl::Parsed(u) => f.write_str(u.as_str()),
+            FixedUrl::Text(s) => f.write_str(s),
+        }
+    }
+}
+
 /// Largest upstream answer read whole (non-streaming completions, embeddings): a bigger one is
 /// refused as malformed instead of exhausting memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 << 20;

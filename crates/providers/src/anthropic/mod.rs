@@ -29,7 +29,8 @@ const VERSION: &str = "2023-06-01";
 #[derive(Debug)]
 pub struct AnthropicProvider {
     name: String,
-    url: String,
+    /// `{base}/messages`, parsed once.
+    url: crate::http::FixedUrl,
     key: Option<HeaderValue>,
     client: reqwest::Client,
 }
@@ -51,7 +52,10 @@ impl AnthropicProvider {
             .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
         Ok(AnthropicProvider {
             name: cfg.name,
-            url: format!("{}/messages", cfg.base_url.trim_end_matches('/')),
+            url: crate::http::FixedUrl::new(format!(
+                "{}/messages",
+                cfg.base_url.trim_end_matches('/')
+            )),
             key,
             client,
         })
@@ -67,8 +71,12 @@ impl AnthropicProvider {
         body: &wire::MessagesRequest<'_>,
         req: &ChatRequest,
     ) -> Result<reqwest::Response, ProviderError> {
-        self.post(&self.url, crate::http::json_body(body)?, req)
-            .await
+        self.post(
+            self.url.post(&self.client),
+            crate::http::json_body(body)?,
+            req,
+        )
+        .await
     }
 
     /// `POST {base}/messages/count_tokens`: the upstream's own count of the request's input
@@ -103,7 +111,11 @@ impl AnthropicProvider {
             .map(bytes::Bytes::from)
             .map_err(|e| ProviderError::new(crate::ErrorClass::BadRequest, e.to_string()))?;
         let resp = self
-            .post(&format!("{}/count_tokens", self.url), bytes, req)
+            .post(
+                self.client.post(format!("{}/count_tokens", self.url)),
+                bytes,
+                req,
+            )
             .await?;
         let answer = crate::http::read_answer(resp).await?;
         let v: serde_json::Value =
@@ -120,12 +132,12 @@ impl AnthropicProvider {
 
     async fn post(
         &self,
-        url: &str,
+        rb: reqwest::RequestBuilder,
         bytes: bytes::Bytes,
         req: &ChatRequest,
     ) -> Result<reqwest::Response, ProviderError> {
         let mut rb = self
-            .authed(self.client.post(url))
+            .authed(rb)
             .header(header::CONTENT_TYPE, "application/json")
             .body(bytes);
         // The client's betas (an Anthropic client's own request), passed on unchanged.

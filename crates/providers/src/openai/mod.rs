@@ -23,8 +23,8 @@ use switchyard_types::{
 };
 
 use crate::{
-    config::AZURE_API_VERSION, http::client, CallCx, EmbedReply, Provider, ProviderConfig,
-    ProviderError, ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
+    config::AZURE_API_VERSION, http::client, http::FixedUrl, CallCx, EmbedReply, Provider,
+    ProviderConfig, ProviderError, ProviderKind, RateLimitInfo, Reply, StreamReply, UpstreamMeta,
 };
 
 /// Where requests go and how the key is sent.
@@ -37,10 +37,29 @@ enum Flavor {
 }
 
 /// An OpenAI-wire upstream.
+/// The two endpoints the adapter calls per request.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat/completions",
+            Endpoint::Embeddings => "embeddings",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct OpenAiProvider {
     name: String,
     base: String,
+    /// `{base}/chat/completions` and `{base}/embeddings`, parsed once (OpenAI flavor).
+    chat_url: FixedUrl,
+    embeddings_url: FixedUrl,
     flavor: Flavor,
     auth: Option<(HeaderName, HeaderValue)>,
     client: reqwest::Client,
@@ -82,9 +101,12 @@ impl OpenAiProvider {
         };
         let client = client(cfg.timeouts.connect)
             .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
+        let base = cfg.base_url.trim_end_matches('/').to_owned();
         Ok(OpenAiProvider {
             name: cfg.name,
-            base: cfg.base_url.trim_end_matches('/').to_owned(),
+            chat_url: FixedUrl::new(format!("{base}/chat/completions")),
+            embeddings_url: FixedUrl::new(format!("{base}/embeddings")),
+            base,
             flavor,
             auth,
             client,
@@ -104,7 +126,7 @@ impl OpenAiProvider {
         upstream: &str,
     ) -> Result<EmbedReply, ProviderError> {
         let body = wire::EmbedBody::new(req, self.body_model(upstream));
-        let resp = self.send("embeddings", upstream, &body).await?;
+        let resp = self.send(Endpoint::Embeddings, upstream, &body).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
         let response: EmbeddingsResponse =
@@ -129,21 +151,21 @@ impl OpenAiProvider {
         }
     }
 
-    fn url(&self, endpoint: &str, upstream: &str) -> String {
-        match &self.flavor {
-            Flavor::OpenAi => format!("{}/{endpoint}", self.base),
-            Flavor::Azure { api_version } => {
-                format!(
-                    "{}/openai/deployments/{upstream}/{endpoint}?api-version={api_version}",
-                    self.base
-                )
-            }
+    fn post(&self, endpoint: Endpoint, upstream: &str) -> reqwest::RequestBuilder {
+        match (&self.flavor, endpoint) {
+            (Flavor::OpenAi, Endpoint::Chat) => self.chat_url.post(&self.client),
+            (Flavor::OpenAi, Endpoint::Embeddings) => self.embeddings_url.post(&self.client),
+            (Flavor::Azure { api_version }, _) => self.client.post(format!(
+                "{}/openai/deployments/{upstream}/{}?api-version={api_version}",
+                self.base,
+                endpoint.path()
+            )),
         }
     }
 
     async fn send(
         &self,
-        endpoint: &str,
+        endpoint: Endpoint,
         upstream: &str,
         body: &impl Serialize,
     ) -> Result<reqwest::Response, ProviderError> {
@@ -152,8 +174,7 @@ impl OpenAiProvider {
                 .map_err(|e| ProviderError::internal(format!("encode request: {e}")))?,
         );
         let mut rb = self
-            .client
-            .post(self.url(endpoint, upstream))
+            .post(endpoint, upstream)
             .header(header::CONTENT_TYPE, "application/json")
             .body(bytes);
         if let Some((name, value)) = &self.auth {
@@ -168,7 +189,7 @@ impl Provider for OpenAiProvider {
     async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
         let upstream = call.upstream_model;
         let body = wire::ChatBody::new(req, self.body_model(upstream), false);
-        let resp = self.send("chat/completions", upstream, &body).await?;
+        let resp = self.send(Endpoint::Chat, upstream, &body).await?;
         let meta = meta(&resp);
         let bytes = crate::http::read_answer(resp).await?;
         let mut response: ChatResponse =
@@ -197,7 +218,7 @@ impl Provider for OpenAiProvider {
     ) -> Result<StreamReply, ProviderError> {
         let upstream = call.upstream_model;
         let body = wire::ChatBody::new(req, self.body_model(upstream), true);
-        let resp = self.send("chat/completions", upstream, &body).await?;
+        let resp = self.send(Endpoint::Chat, upstream, &body).await?;
         let meta = meta(&resp);
         Ok(StreamReply {
             stream: stream::decode(resp, self.dialect),
