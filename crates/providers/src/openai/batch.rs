@@ -14,7 +14,7 @@ use crate::{CallCx, ProviderError};
 impl OpenAiProvider {
     /// Whether this upstream speaks OpenAI's Batch API (Azure's differs).
     pub fn has_batch_api(&self) -> bool {
-        matches!(self.flavor, Flavor::OpenAi)
+        matches!(self.flavor, Flavor::OpenAi { .. })
     }
 
     /// One JSONL file of chat completions, one batch on it.

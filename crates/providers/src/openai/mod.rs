@@ -30,13 +30,15 @@ use crate::{
 /// Where requests go and how the key is sent.
 #[derive(Debug)]
 enum Flavor {
-    /// `{base}/chat/completions`, `Authorization: Bearer`.
-    OpenAi,
+    /// `{base}/chat/completions` and `{base}/embeddings` (parsed once), `Authorization: Bearer`.
+    OpenAi {
+        chat: FixedUrl,
+        embeddings: FixedUrl,
+    },
     /// `{base}/openai/deployments/{upstream}/…?api-version=…`, `api-key`.
     Azure { api_version: String },
 }
 
-/// An OpenAI-wire upstream.
 /// The two endpoints the adapter calls per request.
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
@@ -53,13 +55,11 @@ impl Endpoint {
     }
 }
 
+/// An OpenAI-wire upstream.
 #[derive(Debug)]
 pub struct OpenAiProvider {
     name: String,
     base: String,
-    /// `{base}/chat/completions` and `{base}/embeddings`, parsed once (OpenAI flavor).
-    chat_url: FixedUrl,
-    embeddings_url: FixedUrl,
     flavor: Flavor,
     auth: Option<(HeaderName, HeaderValue)>,
     client: reqwest::Client,
@@ -70,6 +70,7 @@ pub struct OpenAiProvider {
 impl OpenAiProvider {
     /// Build the adapter; fails only if the key is not a valid header value.
     pub fn new(cfg: ProviderConfig) -> Result<Self, ProviderError> {
+        let base = cfg.base_url.trim_end_matches('/').to_owned();
         let flavor = match cfg.kind {
             ProviderKind::AzureOpenAi => Flavor::Azure {
                 api_version: cfg
@@ -77,12 +78,15 @@ impl OpenAiProvider {
                     .clone()
                     .unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
             },
-            _ => Flavor::OpenAi,
+            _ => Flavor::OpenAi {
+                chat: FixedUrl::new(format!("{base}/chat/completions")),
+                embeddings: FixedUrl::new(format!("{base}/embeddings")),
+            },
         };
         let auth = match &cfg.api_key {
             Some(key) => {
                 let (name, value) = match flavor {
-                    Flavor::OpenAi => (
+                    Flavor::OpenAi { .. } => (
                         header::AUTHORIZATION,
                         format!("Bearer {}", key.expose_secret()),
                     ),
@@ -101,11 +105,8 @@ impl OpenAiProvider {
         };
         let client = client(cfg.timeouts.connect)
             .map_err(|e| ProviderError::internal(format!("build HTTP client: {e}")))?;
-        let base = cfg.base_url.trim_end_matches('/').to_owned();
         Ok(OpenAiProvider {
             name: cfg.name,
-            chat_url: FixedUrl::new(format!("{base}/chat/completions")),
-            embeddings_url: FixedUrl::new(format!("{base}/embeddings")),
             base,
             flavor,
             auth,
@@ -146,15 +147,17 @@ impl OpenAiProvider {
     /// URL.
     fn body_model<'a>(&self, upstream: &'a str) -> Option<&'a str> {
         match self.flavor {
-            Flavor::OpenAi => Some(upstream),
+            Flavor::OpenAi { .. } => Some(upstream),
             Flavor::Azure { .. } => None,
         }
     }
 
     fn post(&self, endpoint: Endpoint, upstream: &str) -> reqwest::RequestBuilder {
         match (&self.flavor, endpoint) {
-            (Flavor::OpenAi, Endpoint::Chat) => self.chat_url.post(&self.client),
-            (Flavor::OpenAi, Endpoint::Embeddings) => self.embeddings_url.post(&self.client),
+            (Flavor::OpenAi { chat, .. }, Endpoint::Chat) => chat.post(&self.client),
+            (Flavor::OpenAi { embeddings, .. }, Endpoint::Embeddings) => {
+                embeddings.post(&self.client)
+            }
             (Flavor::Azure { api_version }, _) => self.client.post(format!(
                 "{}/openai/deployments/{upstream}/{}?api-version={api_version}",
                 self.base,
