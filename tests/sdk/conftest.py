@@ -28,10 +28,23 @@ CONFIG = """
 name = "sim"
 kind = "sim"            # no base_url: the simulator runs inside the gateway process
 
+# The same embedded simulator, also serving OpenAI's Responses API: Responses clients are
+# sent there natively (their reasoning state round-trips), chat clients through chat completions.
+[[providers]]
+name = "sim-responses"
+kind = "sim"
+responses_api = true
+
 [[models]]
 name = "sim-cheap"
 provider = "sim"
 tier = "basic"
+
+[[models]]
+name = "native"
+provider = "sim-responses"
+upstream = "sim-cheap"
+price = { input = 0.15, output = 0.6 }
 
 [[models]]
 name = "sim-premium"

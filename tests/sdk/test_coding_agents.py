@@ -65,7 +65,11 @@ def test_claude_code_completes_a_prompt(request, tmp_path, upstream):
     assert _requests(gw, "anthropic") > before, "the agent's requests went through switchyard"
 
 
-@pytest.mark.parametrize("upstream", [OPENAI_WIRE, ANTHROPIC_WIRE], ids=["same-api", "translated"])
+# Codex's own API: a model whose upstream serves the Responses API, spoken natively.
+RESPONSES_WIRE = ("gateway", "native")
+
+
+@pytest.mark.parametrize("upstream", [RESPONSES_WIRE, ANTHROPIC_WIRE], ids=["same-api", "translated"])
 def test_codex_completes_a_prompt(request, tmp_path, upstream):
     codex = _agent("codex")
     gw = request.getfixturevalue(upstream[0])

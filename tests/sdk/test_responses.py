@@ -1,7 +1,8 @@
 """The OpenAI Responses API through switchyard, with the official `openai` Python SDK unmodified:
 plain and streamed responses, function calling round trips, structured output, stored
 conversations (`previous_response_id`, GET, input items, DELETE, tenant scoping), built-in tools
-refused by name, and the same requests answered by Anthropic- and Gemini-format upstreams."""
+refused by name, the same requests answered by Anthropic- and Gemini-format upstreams, and sent
+natively to an upstream that serves the Responses API itself, its encrypted reasoning round-tripping."""
 
 from __future__ import annotations
 
@@ -208,3 +209,48 @@ def test_reasoning_effort_becomes_anthropic_thinking(anthropic_upstream_gateway)
                                 reasoning={"effort": "low"}, max_output_tokens=4000)
     assert follow.output_text
     c.close()
+
+
+def test_native_upstream_round_trips_encrypted_reasoning(openai_client):
+    raw = openai_client.responses.with_raw_response.create(
+        model="native", input="Why is the sky blue?", reasoning={"effort": "low", "summary": "auto"},
+        include=["reasoning.encrypted_content"])
+    assert raw.headers["x-switchyard-model"] == "native"
+    r = raw.parse()
+    reasoning = r.output[0]
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content, r.output
+    assert r.output_text and r.usage.output_tokens_details.reasoning_tokens > 0
+    # Stored: the next turn sends the upstream its own state back (the simulator refuses state
+    # it did not write, and reasoning items without it).
+    follow = openai_client.responses.create(
+        model="native", previous_response_id=r.id, input="And at sunset?", reasoning={"effort": "low"})
+    assert follow.status == "completed" and follow.output_text
+    # Stateless, as Codex works: the client sends the items back itself.
+    again = openai_client.responses.create(
+        model="native", store=False, reasoning={"effort": "low"}, include=["reasoning.encrypted_content"],
+        input=[{"role": "user", "content": "Why is the sky blue?"},
+               *[o.model_dump(exclude_none=True) for o in r.output],
+               {"role": "user", "content": "And at sunset?"}])
+    assert again.output_text
+    # The same conversation moved to an upstream reached through chat completions: the state
+    # stays behind rather than becoming an upstream 400.
+    moved = openai_client.responses.create(
+        model="sim-cheap", previous_response_id=r.id, input="And at night?")
+    assert moved.status == "completed" and moved.output_text
+
+
+def test_native_upstream_streams_and_calls_functions(openai_client):
+    events = list(openai_client.responses.create(
+        model="native", input="Tell me about trains.", stream=True, reasoning={"effort": "low"}))
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    done = events[-1].response
+    assert done.output_text == "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert any(o.type == "reasoning" and o.encrypted_content for o in done.output), done.output
+    first = openai_client.responses.create(model="native", input="What is the weather in Paris?", tools=[WEATHER])
+    call = next(o for o in first.output if o.type == "function_call")
+    second = openai_client.responses.create(
+        model="native", previous_response_id=first.id, tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}])
+    assert second.output_text

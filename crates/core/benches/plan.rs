@@ -103,6 +103,7 @@ fn snapshot() -> Snapshot {
             api_key: None,
             timeouts: Default::default(),
             api_version: None,
+            responses_api: false,
             region: None,
             vendor: String::new(),
         })

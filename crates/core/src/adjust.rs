@@ -53,7 +53,8 @@ fn takes_effort(
     req: &ChatRequest,
 ) -> bool {
     let from_thinking = req.native.as_ref().is_some_and(|n| {
-        n.fields.contains_key("thinking") || n.fields.contains_key("output_config")
+        n.api == switchyard_types::NativeApi::Anthropic
+            && (n.fields.contains_key("thinking") || n.fields.contains_key("output_config"))
     });
     match reasoning {
         Some(known) => known,
@@ -270,6 +271,7 @@ mod thought_tests {
         let openai_client = ChatRequest::default();
         let anthropic_client = ChatRequest {
             native: Some(Box::new(switchyard_types::Native {
+                api: switchyard_types::NativeApi::Anthropic,
                 fields: serde_json::from_value(
                     serde_json::json!({"thinking": {"type": "adaptive"}}),
                 )

@@ -161,6 +161,7 @@ pub fn key(
     }
     h.update(&body);
     if let Some(n) = &req.native {
+        h.update([n.api as u8]);
         h.update(serde_json::to_vec(&n.fields).ok()?);
         for b in &n.betas {
             h.update(b.as_bytes());

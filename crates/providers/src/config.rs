@@ -106,6 +106,10 @@ pub struct ProviderConfig {
     pub timeouts: Timeouts,
     /// Azure OpenAI `api-version` query parameter (default [`AZURE_API_VERSION`]).
     pub api_version: Option<String>,
+    /// The upstream serves OpenAI's Responses API (`{base}/responses`): a Responses client's
+    /// request goes there natively instead of through chat completions (OpenAI-wire kinds
+    /// other than Azure).
+    pub responses_api: bool,
     /// AWS region (Bedrock: the SigV4 signing region and the default endpoint's region).
     pub region: Option<String>,
     /// Who bills for this provider ([`crate::vendor::resolve`]); decides how usage is read.

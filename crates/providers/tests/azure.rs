@@ -29,6 +29,7 @@ async fn azure_url_auth_and_body() {
         api_key: Some("az-secret".to_owned().into()),
         timeouts: Default::default(),
         api_version: Some("2025-01-01-preview".into()),
+        responses_api: false,
         region: None,
         vendor: String::new(),
     })
@@ -58,6 +59,7 @@ async fn azure_url_auth_and_body() {
         api_key: None,
         timeouts: Default::default(),
         api_version: None,
+        responses_api: false,
         region: None,
         vendor: String::new(),
     })

@@ -37,6 +37,7 @@ async fn setup(key: &str) -> (Sim, AnyProvider) {
             ..Timeouts::default()
         },
         api_version: None,
+        responses_api: false,
         region: Some("eu-central-1".into()),
         vendor: String::new(),
     };
@@ -150,6 +151,7 @@ async fn bad_credentials_fail_at_build_time() {
         api_key: Some("no-colon".to_owned().into()),
         timeouts: Timeouts::default(),
         api_version: None,
+        responses_api: false,
         region: Some("us-east-1".into()),
         vendor: String::new(),
     };

@@ -65,6 +65,7 @@ async fn key_header_and_url() {
         api_key: Some("AIza-secret".to_owned().into()),
         timeouts: Default::default(),
         api_version: None,
+        responses_api: false,
         region: None,
         vendor: String::new(),
     })

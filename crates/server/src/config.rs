@@ -271,11 +271,25 @@ pub struct ProviderSection {
     /// Azure OpenAI `api-version` (kind `azure-openai` only; default `2024-10-21`).
     #[serde(default)]
     pub api_version: Option<String>,
+    /// The upstream serves OpenAI's Responses API at `{base_url}/responses` (OpenAI-wire
+    /// kinds but Azure; default: true for `openai`, false otherwise): a Responses client's
+    /// request is sent there natively, with its reasoning state.
+    #[serde(default)]
+    pub responses_api: Option<bool>,
     /// AWS region (kind `bedrock`: signing region; the base URL then defaults to
     /// `https://bedrock-runtime.{region}.amazonaws.com`). `api_key_env` names a variable
     /// holding `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`.
     #[serde(default)]
     pub region: Option<String>,
+}
+
+impl ProviderSection {
+    /// Whether the upstream is sent Responses requests natively (`responses_api`; default:
+    /// OpenAI itself).
+    pub fn responses_api(&self) -> bool {
+        self.responses_api
+            .unwrap_or(self.kind == ProviderKind::OpenAi)
+    }
 }
 
 /// The embedded default config (simulator in-process), as TOML text.
@@ -350,6 +364,20 @@ fn validate_providers(cfg: &Config, errors: &mut Vec<ConfigError>) {
             errors.push(ConfigError::new(
                 format!("providers[{i}].base_url"),
                 format!("required for kind `{}`", p.kind.as_str()),
+            ));
+        }
+        let openai_wire = matches!(
+            p.kind,
+            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Sim
+        );
+        if p.responses_api == Some(true) && !openai_wire {
+            errors.push(ConfigError::new(
+                format!("providers[{i}].responses_api"),
+                format!(
+                    "kind `{}` does not serve the Responses API (only openai, \
+                     openai-compatible and sim)",
+                    p.kind.as_str()
+                ),
             ));
         }
         if let Some(url) = &p.base_url {

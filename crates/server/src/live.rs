@@ -543,6 +543,7 @@ pub(crate) fn build_snapshot(
                 api_key,
                 timeouts: p.timeouts,
                 api_version: p.api_version.clone(),
+                responses_api: p.responses_api(),
                 region: p.region.clone(),
             })
             .map(Arc::new),

@@ -211,3 +211,168 @@ async fn conversations_are_pinned_by_the_clients_own_session_markers() {
     let (again, _) = send("/v1/messages", claude).await;
     assert_eq!(pinned(again).await["deployment"], "cheap");
 }
+
+/// The last request the simulator received.
+fn last_sent(sim: &Sim) -> switchyard_sim::RecordedRequest {
+    sim.requests().pop().unwrap()
+}
+
+#[tokio::test]
+async fn an_upstream_serving_the_responses_api_is_spoken_natively_and_its_reasoning_stays_with_it()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = format!("sqlite://{}", dir.path().join("l.db").display());
+    let sim = Sim::start(SimConfig::instant()).await.unwrap();
+    let (_gw, url) = common::start(&format!(
+        r#"
+        [ledger]
+        url = "{ledger}"
+        flush_interval = "5ms"
+        [[providers]]
+        name = "native"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        responses_api = true
+        [[providers]]
+        name = "plain"
+        kind = "openai-compatible"
+        base_url = "{sim}"
+        [[models]]
+        name = "deep"
+        provider = "native"
+        upstream = "sim-cheap"
+        price = {{ input = 1.00, output = 4.00 }}
+        [[models]]
+        name = "other"
+        provider = "plain"
+        upstream = "sim-cheap"
+        price = {{ input = 1.00, output = 4.00 }}
+        "#,
+        sim = sim.base_url()
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let post = |body: Value| http.post(format!("{url}/v1/responses")).json(&body).send();
+
+    // Whole: sent to `/responses` (not stored upstream, encrypted reasoning asked for); the
+    // reasoning item comes back with its state, wrapped to name the upstream that wrote it.
+    let r = post(json!({"model": "deep", "input": "Think first.",
+        "reasoning": {"effort": "low"}, "truncation": "auto"}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let told = Decimal::from_str(r.headers()["x-switchyard-cost-usd"].to_str().unwrap()).unwrap();
+    let first: Value = r.json().await.unwrap();
+    let sent = last_sent(&sim);
+    assert_eq!(sent.path, "/v1/responses");
+    assert_eq!(sent.body["store"], false);
+    assert_eq!(
+        sent.body["truncation"], "auto",
+        "unmodelled fields pass through"
+    );
+    assert_eq!(sent.body["include"], json!(["reasoning.encrypted_content"]));
+    let reasoning = &first["output"][0];
+    assert_eq!(reasoning["type"], "reasoning", "{first}");
+    let state = reasoning["encrypted_content"].as_str().unwrap();
+    assert!(state.starts_with("sy1:native:"), "{state}");
+    assert_eq!(first["output"][1]["type"], "message");
+    let row = common::ledger_row(&ledger, &id).await;
+    assert_eq!(row.cost(), Some(told));
+    assert!(row.usage.reasoning > 0, "reasoning tokens are billed");
+    assert_eq!(
+        first["usage"]["output_tokens_details"]["reasoning_tokens"],
+        row.usage.reasoning
+    );
+
+    // Continued on the same deployment: the upstream gets its own state back, unwrapped (the
+    // simulator refuses state it did not write).
+    let r = post(json!({"model": "deep", "previous_response_id": first["id"],
+        "input": "And then?", "reasoning": {"effort": "low"}}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sent = last_sent(&sim);
+    let back: Vec<&Value> = sent.body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "reasoning")
+        .collect();
+    assert_eq!(back.len(), 1, "{}", sent.body);
+    assert!(!back[0]["encrypted_content"]
+        .as_str()
+        .unwrap()
+        .starts_with("sy1:"));
+
+    // Moved to a deployment that did not write it (through chat completions): the state
+    // stays behind.
+    let r = post(
+        json!({"model": "other", "previous_response_id": first["id"],
+        "input": "And then?"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = last_sent(&sim);
+    assert_eq!(sent.path, "/v1/chat/completions");
+    assert!(!sent.body.to_string().contains("sy1:"), "{}", sent.body);
+
+    // State another upstream wrote, sent back by the client: not forwarded.
+    let r = post(json!({"model": "deep", "input": [
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "id": "rs_1", "summary": [],
+         "encrypted_content": "sy1:elsewhere:rs_1:opaque"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"}]}))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let sent = last_sent(&sim);
+    assert!(!sent.body.to_string().contains("opaque"), "{}", sent.body);
+    assert_eq!(sent.body["input"].as_array().unwrap().len(), 3);
+
+    // Streamed: the upstream's typed events become the client's, the state in the reasoning
+    // item's `output_item.done`, the bill in `response.completed`.
+    let r = post(
+        json!({"model": "deep", "input": "Stream it.", "stream": true,
+        "reasoning": {"effort": "low"}}),
+    )
+    .await
+    .unwrap();
+    let id = r.headers()["x-switchyard-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ev = events(&r.text().await.unwrap());
+    assert_eq!(last_sent(&sim).body["stream"], true);
+    assert!(ev.iter().any(|e| e["type"] == "response.output_item.done"
+        && e["item"]["encrypted_content"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sy1:native:"))));
+    let text: String = ev
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert!(!text.is_empty());
+    let last = ev.last().unwrap();
+    assert_eq!(last["type"], "response.completed");
+    let row = common::ledger_row(&ledger, &id).await;
+    let billed = Decimal::from_str(last["response"]["switchyard"]["cost_usd"].as_str().unwrap());
+    assert_eq!(row.cost(), Some(billed.unwrap()));
+    assert!(row.usage.reasoning > 0);
+
+    // A chat completions client on the same deployment still goes through chat completions.
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": "deep", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(last_sent(&sim).path, "/v1/chat/completions");
+}

@@ -13,7 +13,7 @@
 //! | `cut-<n>` | stream: `n` tokens, then the connection drops (no finish, no `[DONE]`); non-stream: headers and part of the body, then the connection drops |
 //! | `stall-<n>` | like `cut-<n>`, but the connection hangs forever instead of dropping |
 //! | `malformed-<n>` | stream: after `n` tokens one chunk that is not JSON, then normal; non-stream: a truncated JSON body |
-//! | `nodone` | stream: everything except the final `data: [DONE]` |
+//! | `nodone` | stream: everything except the final `data: [DONE]` (Responses: the final `response.completed` / `response.incomplete` event) |
 //! | `ctx`, `policy`, `quota` | 400 context_length_exceeded, 400 content_policy_violation, 429 insufficient_quota |
 //! | `tierbusy` | a request asking for the `flex` or `priority` service tier gets 429 (OpenAI: `resource_unavailable`; Gemini: `RESOURCE_EXHAUSTED` without a quota detail); a standard-tier request is served |
 //! | `batchexpire` | batch APIs only: the line expires the first time its request is seen in a batch (sent again, it is answered) |
@@ -50,7 +50,7 @@ pub enum Fault {
     Stall(u32),
     /// After this many tokens, one chunk that is not valid JSON.
     Malformed(u32),
-    /// The stream ends without `data: [DONE]`.
+    /// The stream ends without `data: [DONE]` (Responses: without its final event).
     NoDone,
     /// 400 `context_length_exceeded`.
     ContextLength,

@@ -12,8 +12,19 @@
 //! # drop(base); sim.shutdown().await; Ok(()) }
 //! ```
 //!
+//! Endpoints: OpenAI Chat Completions (`POST /v1/chat/completions`) and Responses
+//! (`POST /v1/responses`; both also without `/v1`), embeddings, files and batches, models;
+//! Anthropic Messages (`/v1/messages`, `count_tokens`, message batches); Gemini
+//! (`/v1beta/models/{model}:generateContent`, `:streamGenerateContent`,
+//! `:batchEmbedContents`); Bedrock Converse (`/model/{id}/converse`, `/converse-stream`); Azure
+//! OpenAI deployments. Reasoning state is provider-bound as at the real APIs: Anthropic thinking
+//! blocks carry a signature, and Responses reasoning items carry encrypted content for one
+//! model ([`reasoning_encrypted_content`]); either is refused when it comes back altered or
+//! (for Responses) to another model.
+//!
 //! Layout: [`config`] (TOML) → `model` (profiles, counters) → `engine` (format-neutral
-//! deterministic answers) → `openai` (wire decode/encode, handlers). A new wire format
+//! deterministic answers) → `openai` (wire decode/encode; Chat Completions and Responses
+//! share one handler body and differ only in decoding and encoding). A new wire format
 //! (Anthropic Messages, Gemini) is a sibling of `openai` that reuses `model` and `engine`.
 //! The fault grammar is documented in [`faults`].
 
@@ -39,6 +50,7 @@ use axum::Router;
 
 pub use config::{ModelConfig, OutageConfig, SimConfig, SimError};
 pub use faults::{Fault, FaultSpec};
+pub use openai::responses::reasoning_encrypted_content;
 pub use server::{RecordedRequest, Sim, SimState};
 
 /// The simulator's routes over shared state (for embedding in another axum app). Served this
@@ -47,6 +59,8 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
+        .route("/v1/responses", post(openai::responses::responses))
+        .route("/responses", post(openai::responses::responses))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/model/{model_id}/converse", post(bedrock::converse))

@@ -100,8 +100,8 @@ pub struct ChatRequest {
     /// Fields switchyard does not model; passed through to OpenAI-family upstreams unchanged.
     #[serde(flatten)]
     pub extra: JsonMap,
-    /// What an Anthropic client sent that only an Anthropic upstream can take (never in the
-    /// canonical JSON).
+    /// What an Anthropic or Responses client sent that only an upstream of that API can take
+    /// (never in the canonical JSON).
     #[serde(skip)]
     pub native: Option<Box<Native>>,
 }
@@ -242,6 +242,27 @@ pub enum Thinking {
         /// The opaque payload.
         data: String,
     },
+    /// An OpenAI Responses reasoning item: its summary and the encrypted reasoning only the
+    /// upstream that wrote it can read (the adapter marks which one: only that deployment is
+    /// sent it back).
+    Encrypted {
+        /// The item id.
+        id: String,
+        /// The summary text.
+        summary: String,
+        /// The encrypted content, as the adapter wrapped it.
+        content: String,
+    },
+}
+
+/// Which client API a request's [`Native`] fields belong to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NativeApi {
+    /// Anthropic Messages.
+    #[default]
+    Anthropic,
+    /// OpenAI Responses.
+    Responses,
 }
 
 /// Fields and headers of the client's own API that the canonical form does not model
@@ -250,6 +271,8 @@ pub enum Thinking {
 /// when the request is translated.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Native {
+    /// The API they belong to: only an upstream speaking it is sent them.
+    pub api: NativeApi,
     /// Top-level body fields.
     pub fields: JsonMap,
     /// `anthropic-beta` values.

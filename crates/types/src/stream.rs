@@ -99,6 +99,10 @@ pub struct Delta {
     /// canonical JSON, shown only to Anthropic clients).
     #[serde(skip)]
     pub thinking_signature: Option<String>,
+    /// A whole OpenAI reasoning item with its encrypted content ([`crate::Thinking::Encrypted`],
+    /// provider-bound: never in the canonical JSON, shown only to Responses clients).
+    #[serde(skip)]
+    pub reasoning_item: Option<Box<crate::Thinking>>,
     /// Unmodelled fields.
     #[serde(flatten)]
     pub extra: JsonMap,

@@ -58,6 +58,7 @@ pub fn adapter() -> Arc<AnyProvider> {
                     api_key: None,
                     timeouts: Default::default(),
                     api_version: None,
+                    responses_api: false,
                     region: None,
                     vendor: String::new(),
                 })

@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Choice, Content, ContentPart, FinishReason, JsonMap, Message,
-    ResponseFormat, Role, SimpleToolChoice, Thinking, ToolCall, Usage,
+    NativeApi, ResponseFormat, Role, SimpleToolChoice, Thinking, ToolCall, Usage,
 };
 
 use super::wire::{
@@ -55,10 +55,11 @@ pub fn encode_request<'a>(
     // With the client's `mid-conversation-system` beta (Claude Code sends it, and the beta
     // header is passed on), a system message after the first turn stays where the client put
     // it; otherwise every system message joins the system prompt.
-    let in_place = req
+    let native = req
         .native
-        .as_ref()
-        .is_some_and(|n| n.betas.iter().any(|b| b.starts_with(MID_SYSTEM_BETA)));
+        .as_deref()
+        .filter(|n| n.api == NativeApi::Anthropic);
+    let in_place = native.is_some_and(|n| n.betas.iter().any(|b| b.starts_with(MID_SYSTEM_BETA)));
     for m in &req.messages {
         match m.role {
             Role::System | Role::Developer if in_place && !turns.is_empty() => {
@@ -97,11 +98,7 @@ pub fn encode_request<'a>(
             .as_ref()
             .map(|u| JsonMap::from_iter([("user_id".to_owned(), json!(u))])),
         // The client's own Anthropic fields (`thinking`, `output_config`, …), unchanged.
-        extra: req
-            .native
-            .as_ref()
-            .map(|n| n.fields.clone())
-            .unwrap_or_default(),
+        extra: native.map(|n| n.fields.clone()).unwrap_or_default(),
         ..MessagesRequest::default()
     };
     body.tool_choice = match body.tools {
@@ -244,14 +241,16 @@ fn assistant_blocks(m: &Message) -> Result<Vec<Block<'_>>, ProviderError> {
     let mut blocks: Vec<Block<'_>> = m
         .thinking
         .iter()
-        .map(|t| match t {
-            Thinking::Signed { text, signature } => Block::Thinking {
+        .filter_map(|t| match t {
+            Thinking::Signed { text, signature } => Some(Block::Thinking {
                 thinking: Cow::Borrowed(text),
                 signature: Some(Cow::Borrowed(signature)),
-            },
-            Thinking::Redacted { data } => Block::RedactedThinking {
+            }),
+            Thinking::Redacted { data } => Some(Block::RedactedThinking {
                 data: Cow::Borrowed(data),
-            },
+            }),
+            // OpenAI's encrypted reasoning: bound to the upstream that wrote it.
+            Thinking::Encrypted { .. } => None,
         })
         .collect();
     blocks.extend(text_blocks(m.content.as_ref()));

@@ -11,8 +11,8 @@
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionDef, FunctionName,
-    ImageUrl, JsonMap, Message, NamedToolChoice, Native, Role, Stop, Thinking, Tool, ToolCall,
-    ToolChoice, Usage,
+    ImageUrl, JsonMap, Message, NamedToolChoice, Native, NativeApi, Role, Stop, Thinking, Tool,
+    ToolCall, ToolChoice, Usage,
 };
 
 use super::wire::{Block, MessageContent, MessagesRequest, System, WireToolChoice};
@@ -94,6 +94,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, String> {
     }
     let native = (!fields.is_empty()).then(|| {
         Box::new(Native {
+            api: NativeApi::Anthropic,
             fields,
             betas: Vec::new(),
         })
@@ -369,16 +370,19 @@ pub fn encode_response(r: &ChatResponse, usage: &Usage, extra: JsonMap) -> Value
     if let Some(c) = choice {
         // Signed thinking from an Anthropic upstream, as it came (the client sends it back);
         // reasoning from any other upstream, unsigned (never accepted back).
+        let mut signed = false;
         for t in &c.message.thinking {
             content.push(match t {
                 Thinking::Signed { text, signature } => {
                     json!({"type": "thinking", "thinking": text, "signature": signature})
                 }
                 Thinking::Redacted { data } => json!({"type": "redacted_thinking", "data": data}),
+                Thinking::Encrypted { .. } => continue,
             });
+            signed = true;
         }
-        if let (true, Some(r)) = (
-            c.message.thinking.is_empty(),
+        if let (false, Some(r)) = (
+            signed,
             c.message
                 .reasoning_content
                 .as_deref()

@@ -7,9 +7,13 @@
 //! Azure OpenAI differs only in URL and auth: `{base}/openai/deployments/{deployment}/…?
 //! api-version={v}` with an `api-key` header, the deployment being the model's `upstream`.
 //! Azure ignores the body's `model`, so it is not sent.
+//!
+//! An upstream that serves the Responses API (`responses_api`) is sent a Responses client's
+//! requests there natively ([`native`]).
 
 mod batch;
 pub(crate) mod error;
+mod native;
 pub mod responses;
 pub(crate) mod stream;
 pub(crate) mod wire;
@@ -30,20 +34,28 @@ use crate::{
 /// Where requests go and how the key is sent.
 #[derive(Debug)]
 enum Flavor {
-    /// `{base}/chat/completions` and `{base}/embeddings` (parsed once), `Authorization: Bearer`.
-    OpenAi {
-        chat: FixedUrl,
-        embeddings: FixedUrl,
-    },
+    /// `{base}/chat/completions`, `{base}/embeddings` and, where the upstream serves the
+    /// Responses API, `{base}/responses` (parsed once), `Authorization: Bearer`.
+    OpenAi(Box<Urls>),
     /// `{base}/openai/deployments/{upstream}/…?api-version=…`, `api-key`.
     Azure { api_version: String },
 }
 
-/// The two endpoints the adapter calls per request.
+/// The parsed URLs of a [`Flavor::OpenAi`] upstream.
+#[derive(Debug)]
+struct Urls {
+    chat: FixedUrl,
+    embeddings: FixedUrl,
+    responses: Option<FixedUrl>,
+}
+
+/// The endpoints the adapter calls per request.
 #[derive(Debug, Clone, Copy)]
 enum Endpoint {
     Chat,
     Embeddings,
+    /// Only where the flavor has its URL ([`OpenAiProvider::native`]).
+    Responses,
 }
 
 impl Endpoint {
@@ -51,6 +63,7 @@ impl Endpoint {
         match self {
             Endpoint::Chat => "chat/completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
         }
     }
 }
@@ -78,15 +91,18 @@ impl OpenAiProvider {
                     .clone()
                     .unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
             },
-            _ => Flavor::OpenAi {
+            _ => Flavor::OpenAi(Box::new(Urls {
                 chat: FixedUrl::new(format!("{base}/chat/completions")),
                 embeddings: FixedUrl::new(format!("{base}/embeddings")),
-            },
+                responses: cfg
+                    .responses_api
+                    .then(|| FixedUrl::new(format!("{base}/responses"))),
+            })),
         };
         let auth = match &cfg.api_key {
             Some(key) => {
                 let (name, value) = match flavor {
-                    Flavor::OpenAi { .. } => (
+                    Flavor::OpenAi(_) => (
                         header::AUTHORIZATION,
                         format!("Bearer {}", key.expose_secret()),
                     ),
@@ -147,17 +163,21 @@ impl OpenAiProvider {
     /// URL.
     fn body_model<'a>(&self, upstream: &'a str) -> Option<&'a str> {
         match self.flavor {
-            Flavor::OpenAi { .. } => Some(upstream),
+            Flavor::OpenAi(_) => Some(upstream),
             Flavor::Azure { .. } => None,
         }
     }
 
     fn post(&self, endpoint: Endpoint, upstream: &str) -> reqwest::RequestBuilder {
         match (&self.flavor, endpoint) {
-            (Flavor::OpenAi { chat, .. }, Endpoint::Chat) => chat.post(&self.client),
-            (Flavor::OpenAi { embeddings, .. }, Endpoint::Embeddings) => {
-                embeddings.post(&self.client)
-            }
+            (Flavor::OpenAi(urls), Endpoint::Chat) => urls.chat.post(&self.client),
+            (Flavor::OpenAi(urls), Endpoint::Embeddings) => urls.embeddings.post(&self.client),
+            (Flavor::OpenAi(urls), Endpoint::Responses) => match &urls.responses {
+                Some(url) => url.post(&self.client),
+                None => self
+                    .client
+                    .post(format!("{}/{}", self.base, endpoint.path())),
+            },
             (Flavor::Azure { api_version }, _) => self.client.post(format!(
                 "{}/openai/deployments/{upstream}/{}?api-version={api_version}",
                 self.base,
@@ -187,10 +207,51 @@ impl OpenAiProvider {
     }
 }
 
+impl OpenAiProvider {
+    /// Whether `req` goes to this upstream's Responses API: a Responses client's request, on
+    /// an upstream that serves it.
+    fn native(&self, req: &ChatRequest) -> bool {
+        matches!(&self.flavor, Flavor::OpenAi(urls) if urls.responses.is_some())
+            && native::native(req).is_some()
+    }
+
+    /// `POST {base}/responses`, whole.
+    async fn respond(&self, req: &ChatRequest, upstream: &str) -> Result<Reply, ProviderError> {
+        let body = native::body(req, upstream, &self.name, false);
+        let resp = self.send(Endpoint::Responses, upstream, &body).await?;
+        let meta = meta(&resp);
+        let bytes = crate::http::read_answer(resp).await?;
+        let (response, usage) = native::decode(&bytes, self.dialect, &self.name)?;
+        Ok(Reply {
+            response,
+            usage,
+            meta,
+        })
+    }
+
+    /// `POST {base}/responses`, streamed.
+    async fn respond_stream(
+        &self,
+        req: &ChatRequest,
+        upstream: &str,
+    ) -> Result<StreamReply, ProviderError> {
+        let body = native::body(req, upstream, &self.name, true);
+        let resp = self.send(Endpoint::Responses, upstream, &body).await?;
+        let meta = meta(&resp);
+        Ok(StreamReply {
+            stream: native::decode_stream(resp, self.dialect, &self.name),
+            meta,
+        })
+    }
+}
+
 impl Provider for OpenAiProvider {
     /// Non-streaming completion.
     async fn chat(&self, req: &ChatRequest, call: CallCx<'_>) -> Result<Reply, ProviderError> {
         let upstream = call.upstream_model;
+        if self.native(req) {
+            return self.respond(req, upstream).await;
+        }
         let body = wire::ChatBody::new(req, self.body_model(upstream), false);
         let resp = self.send(Endpoint::Chat, upstream, &body).await?;
         let meta = meta(&resp);
@@ -220,6 +281,9 @@ impl Provider for OpenAiProvider {
         call: CallCx<'_>,
     ) -> Result<StreamReply, ProviderError> {
         let upstream = call.upstream_model;
+        if self.native(req) {
+            return self.respond_stream(req, upstream).await;
+        }
         let body = wire::ChatBody::new(req, self.body_model(upstream), true);
         let resp = self.send(Endpoint::Chat, upstream, &body).await?;
         let meta = meta(&resp);

@@ -5,9 +5,9 @@
 //! Input is a string or a list of items: messages (text, images, refusals), `function_call`
 //! and `function_call_output`, and reasoning items. A conversation continued with
 //! `previous_response_id` arrives with the items stored for it (see the server), as if the
-//! client had sent them. Reasoning items are provider-bound state (encrypted content only its
-//! own upstream can read): they are dropped from what is sent upstream, never forwarded to a
-//! deployment that would refuse them. Built-in tools (web search, file search, code
+//! client had sent them. Reasoning items with encrypted content are provider-bound state
+//! ([`Thinking::Encrypted`]): only the upstream that wrote them is sent them back (natively,
+//! through the Responses API); every other upstream never sees them. Built-in tools (web search, file search, code
 //! interpreter, …) cannot run on a translated upstream, so a request naming one is a 400 that
 //! names it.
 
@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use switchyard_types::{
     ChatChunk, ChatRequest, ChatResponse, Content, ContentPart, FinishReason, FunctionDef,
-    FunctionName, ImageUrl, JsonMap, JsonSchemaSpec, Message, NamedToolChoice, ResponseFormat,
-    Role, StreamOptions, Tool, ToolCall, ToolChoice, Usage,
+    FunctionName, ImageUrl, JsonMap, JsonSchemaSpec, Message, NamedToolChoice, Native, NativeApi,
+    ResponseFormat, Role, StreamOptions, Thinking, Tool, ToolCall, ToolChoice, Usage,
 };
 
 /// A `POST /v1/responses` body, as the client sent it.
@@ -85,6 +85,10 @@ pub struct ResponsesRequest {
     /// The service tier asked for (`flex` is the flex lane; see the chat request's field).
     #[serde(default)]
     pub service_tier: Option<switchyard_types::ServiceTier>,
+    /// Fields switchyard does not model (`truncation`, `safety_identifier`, …): sent unchanged
+    /// to an upstream that serves the Responses API, left behind when translating.
+    #[serde(flatten)]
+    pub extra: JsonMap,
 }
 
 /// `input`: a string or items.
@@ -155,6 +159,8 @@ impl ResponsesRequest {
         for (n, item) in history.iter().chain(input).enumerate() {
             push_item(&mut messages, item).map_err(|e| format!("input[{n}]: {e}"))?;
         }
+        // Reasoning that no answer followed is state with nothing to attach it to.
+        messages.retain(|m| !is_reasoning_only(m));
         if messages.is_empty() {
             return Err("`input` must contain at least one item".into());
         }
@@ -168,7 +174,27 @@ impl ResponsesRequest {
             extra.insert("reasoning_effort".into(), effort.clone());
         }
         let stream = self.stream.unwrap_or(false);
+        // What only an upstream speaking the Responses API can take.
+        let mut native = self.extra.clone();
+        let fields = [
+            ("reasoning", self.reasoning.clone()),
+            ("include", self.include.as_ref().map(|i| json!(i))),
+            (
+                "prompt_cache_key",
+                self.prompt_cache_key.as_ref().map(|k| json!(k)),
+            ),
+        ];
+        native.extend(
+            fields
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?))),
+        );
         Ok(ChatRequest {
+            native: Some(Box::new(Native {
+                api: NativeApi::Responses,
+                fields: native,
+                betas: Vec::new(),
+            })),
             model: self.model.clone(),
             messages,
             stream,
@@ -242,6 +268,11 @@ impl ResponsesRequest {
     }
 }
 
+/// An assistant message holding only reasoning state (an answer's items follow it).
+fn is_reasoning_only(m: &Message) -> bool {
+    m.role == Role::Assistant && m.content.is_none() && m.tool_calls.is_none()
+}
+
 /// A string input as the one user message item it stands for.
 fn user_item(text: &str) -> Value {
     json!({"type": "message", "role": "user", "content": text})
@@ -283,9 +314,17 @@ fn push_item(messages: &mut Vec<Message>, item: &Value) -> Result<(), String> {
                 }
                 _ => return Err("`content` must be a string or a list of parts".into()),
             };
-            let mut m = text_message(role, String::new());
-            m.content = Some(content);
-            messages.push(m);
+            match messages.last_mut() {
+                // The answer its reasoning item began.
+                Some(m) if role == Role::Assistant && is_reasoning_only(m) => {
+                    m.content = Some(content);
+                }
+                _ => {
+                    let mut m = text_message(role, String::new());
+                    m.content = Some(content);
+                    messages.push(m);
+                }
+            }
         }
         "function_call" => {
             let name = str_field(item, "name")?;
@@ -325,9 +364,32 @@ fn push_item(messages: &mut Vec<Message>, item: &Value) -> Result<(), String> {
             m.tool_call_id = Some(str_field(item, "call_id")?.to_owned());
             messages.push(m);
         }
-        // Provider-bound state (a summary and encrypted content for one upstream): never
-        // sent to another.
-        "reasoning" => {}
+        // Provider-bound state (a summary and encrypted content for one upstream): kept with
+        // the answer it began, for that upstream only. Without encrypted content there is
+        // nothing any upstream could use.
+        "reasoning" => {
+            let Some(content) = item.get("encrypted_content").and_then(Value::as_str) else {
+                return Ok(());
+            };
+            let t = Thinking::Encrypted {
+                id: item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                summary: summary_text(item),
+                content: content.to_owned(),
+            };
+            match messages.last_mut() {
+                Some(m) if is_reasoning_only(m) => m.thinking.push(t),
+                _ => {
+                    let mut m = text_message(Role::Assistant, String::new());
+                    m.content = None;
+                    m.thinking.push(t);
+                    messages.push(m);
+                }
+            }
+        }
         "item_reference" => {
             return Err(
                 "`item_reference` items are not supported by switchyard: send the \
@@ -338,6 +400,19 @@ fn push_item(messages: &mut Vec<Message>, item: &Value) -> Result<(), String> {
         other => return Err(format!("input items of type `{other}` are not supported")),
     }
     Ok(())
+}
+
+/// A reasoning item's summary text.
+fn summary_text(item: &Value) -> String {
+    item.get("summary")
+        .and_then(Value::as_array)
+        .map(|s| {
+            s.iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        })
+        .unwrap_or_default()
 }
 
 /// One content part of a message item.
@@ -595,13 +670,19 @@ fn message_item(id: String, text: &str, refusal: Option<&str>, status: &str) -> 
     json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
 }
 
-fn reasoning_item(id: String, text: &str) -> Value {
+/// A reasoning item; with the encrypted content (as wrapped by the adapter) where the
+/// upstream returned it, so a client that sends its items back keeps the state.
+fn reasoning_item(id: String, text: &str, encrypted: Option<&str>) -> Value {
     let summary = if text.is_empty() {
         json!([])
     } else {
         json!([{"type": "summary_text", "text": text}])
     };
-    json!({"type": "reasoning", "id": id, "summary": summary})
+    let mut item = json!({"type": "reasoning", "id": id, "summary": summary});
+    if let Some(e) = encrypted {
+        item["encrypted_content"] = json!(e);
+    }
+    item
 }
 
 /// A whole answer as a `response` object.
@@ -615,8 +696,25 @@ pub fn encode_response(
     let mut output = Vec::new();
     let choice = r.choices.first();
     if let Some(m) = choice.map(|c| &c.message) {
-        if let Some(rc) = m.reasoning_content.as_deref().filter(|t| !t.is_empty()) {
-            output.push(reasoning_item(ids.item("rs", output.len()), rc));
+        let mut encrypted = false;
+        for t in &m.thinking {
+            if let Thinking::Encrypted {
+                summary, content, ..
+            } = t
+            {
+                output.push(reasoning_item(
+                    ids.item("rs", output.len()),
+                    summary,
+                    Some(content),
+                ));
+                encrypted = true;
+            }
+        }
+        if let (false, Some(rc)) = (
+            encrypted,
+            m.reasoning_content.as_deref().filter(|t| !t.is_empty()),
+        ) {
+            output.push(reasoning_item(ids.item("rs", output.len()), rc, None));
         }
         let text = m.text_content();
         let refusal = m.refusal.as_deref().filter(|r| !r.is_empty());
@@ -655,6 +753,8 @@ enum Open {
     Reasoning {
         n: usize,
         text: String,
+        /// The state that closes it (an upstream speaking the Responses API).
+        encrypted: Option<String>,
     },
     Message {
         n: usize,
@@ -737,7 +837,7 @@ impl SseEncoder {
     fn close(&mut self, out: &mut Vec<u8>) {
         let Some(open) = self.open.take() else { return };
         match open {
-            Open::Reasoning { n, text } => {
+            Open::Reasoning { n, text, encrypted } => {
                 let id = self.ids.item("rs", n);
                 let part = json!({"type": "summary_text", "text": text});
                 self.event(
@@ -760,7 +860,7 @@ impl SseEncoder {
                         ("part", part),
                     ]),
                 );
-                self.item_done(out, n, reasoning_item(id, &text));
+                self.item_done(out, n, reasoning_item(id, &text, encrypted.as_deref()));
             }
             Open::Message { n, text } => {
                 let id = self.ids.item("msg", n);
@@ -841,7 +941,7 @@ impl SseEncoder {
                 self.close(&mut out);
                 let n = self.output.len();
                 let id = self.ids.item("rs", n);
-                self.added(&mut out, n, reasoning_item(id.clone(), ""));
+                self.added(&mut out, n, reasoning_item(id.clone(), "", None));
                 self.event(
                     &mut out,
                     "response.reasoning_summary_part.added",
@@ -855,9 +955,10 @@ impl SseEncoder {
                 self.open = Some(Open::Reasoning {
                     n,
                     text: String::new(),
+                    encrypted: None,
                 });
             }
-            if let Some(Open::Reasoning { n, text }) = &mut self.open {
+            if let Some(Open::Reasoning { n, text, .. }) = &mut self.open {
                 text.push_str(r);
                 let (id, n) = (self.ids.item("rs", *n), *n);
                 self.event(
@@ -871,6 +972,12 @@ impl SseEncoder {
                     ]),
                 );
             }
+        }
+        if let Some(Thinking::Encrypted {
+            summary, content, ..
+        }) = c.delta.reasoning_item.as_deref()
+        {
+            self.reasoning_state(&mut out, summary, content);
         }
         if let Some(t) = c.delta.content.as_deref().filter(|t| !t.is_empty()) {
             if !matches!(self.open, Some(Open::Message { .. })) {
@@ -948,6 +1055,21 @@ impl SseEncoder {
             self.finish.clone_from(&c.finish_reason);
         }
         out
+    }
+
+    /// A reasoning item's encrypted state: it closes the reasoning item streamed so far, or is
+    /// a whole item of its own (reasoning with no summary streamed).
+    fn reasoning_state(&mut self, out: &mut Vec<u8>, summary: &str, content: &str) {
+        if let Some(Open::Reasoning { encrypted, .. }) = &mut self.open {
+            *encrypted = Some(content.to_owned());
+            self.close(out);
+            return;
+        }
+        self.close(out);
+        let n = self.output.len();
+        let id = self.ids.item("rs", n);
+        self.added(out, n, reasoning_item(id.clone(), "", None));
+        self.item_done(out, n, reasoning_item(id, summary, Some(content)));
     }
 
     /// The stream completed: close what is open and report the whole response. Returns the
@@ -1030,7 +1152,10 @@ pub fn output_as_input(response: &Value) -> Vec<Value> {
         .map(|items| {
             items
                 .iter()
-                .filter(|i| i.get("type").and_then(Value::as_str) != Some("reasoning"))
+                .filter(|i| {
+                    i.get("type").and_then(Value::as_str) != Some("reasoning")
+                        || i.get("encrypted_content").is_some()
+                })
                 .cloned()
                 .collect()
         })

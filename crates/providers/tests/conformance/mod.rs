@@ -92,6 +92,7 @@ pub async fn env(
             ..Timeouts::default()
         },
         api_version: None,
+        responses_api: false,
         region: Some("us-east-1".to_owned()),
         vendor: String::new(),
     };

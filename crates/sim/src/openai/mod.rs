@@ -1,28 +1,28 @@
-//! OpenAI Chat Completions: request decoding, the handler, and (in submodules) the encoders.
+//! OpenAI's wire formats: Chat Completions (request decoding and handler here, encoders in
+//! `encode` and `stream`) and the Responses API (`responses`). Both share one handler body,
+//! [`serve::serve`]; they differ only in decoding and in the [`serve::Shape`] that encodes the
+//! answer.
 
 mod encode;
 pub(crate) mod error;
+pub(crate) mod responses;
+mod serve;
 mod stream;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue};
 use serde_json::{json, Value};
 
-use crate::engine::{self, Format, GenRequest, Hasher, Skill, ToolChoice, ToolSpec};
+use self::encode::Meta;
+use self::serve::{CachePrefix, Call, Shape};
+use crate::engine::{self, Answer, Format, GenRequest, Hasher, Skill, ToolChoice, ToolSpec};
 use crate::faults::Fault;
 use crate::model::Failure;
-use crate::server::{ConnCtl, RecordedRequest, SimState};
-
-/// Largest accepted request body.
-const MAX_BODY: usize = 64 << 20;
-/// Prompts at least this long are eligible for prompt caching (as at OpenAI).
-const CACHE_MIN_TOKENS: u64 = 1024;
+use crate::playback::Frame;
+use crate::server::{RecordedRequest, SimState};
 
 const ROLES: &[&str] = &[
     "system",
@@ -33,17 +33,12 @@ const ROLES: &[&str] = &[
     "function",
 ];
 
-/// A decoded chat request: what the engine needs plus the wire options.
-struct ChatCall<'a> {
-    model: &'a str,
-    stream: bool,
-    include_usage: bool,
-    /// Log-probabilities asked for (non-streamed answers carry them).
-    logprobs: bool,
-    gen: GenRequest<'a>,
-}
-
-fn bad(message: impl Into<String>, param: Option<String>, code: Option<&'static str>) -> Failure {
+/// A 400 `invalid_request_error`.
+pub(crate) fn bad(
+    message: impl Into<String>,
+    param: Option<String>,
+    code: Option<&'static str>,
+) -> Failure {
     Failure::BadRequest {
         message: message.into(),
         param,
@@ -52,7 +47,7 @@ fn bad(message: impl Into<String>, param: Option<String>, code: Option<&'static 
 }
 
 /// Text of a message `content` (string or parts).
-fn content_text(content: &Value) -> String {
+pub(crate) fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
@@ -64,7 +59,8 @@ fn content_text(content: &Value) -> String {
     }
 }
 
-fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
+/// A chat request → the shared handler's call and the chat encoding options.
+fn decode(body: &Value) -> Result<(Call<'_>, Chat), Failure> {
     let Some(obj) = body.as_object() else {
         return Err(bad("The request body must be a JSON object.", None, None));
     };
@@ -212,11 +208,9 @@ fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
         .value(obj.get("messages").unwrap_or(&Value::Null))
         .value(obj.get("seed").unwrap_or(&Value::Null))
         .finish();
-    Ok(ChatCall {
+    let call = Call {
         model,
         stream,
-        include_usage,
-        logprobs: obj.get("logprobs").and_then(Value::as_bool) == Some(true),
         gen: GenRequest {
             seed,
             n: n as u32,
@@ -234,29 +228,19 @@ fn decode(body: &Value) -> Result<ChatCall<'_>, Failure> {
             skill: Skill::default(),
             question,
         },
-    })
-}
-
-/// Cached prompt tokens: the prefix (all messages but the last) rounded down to 128, when the
-/// prompt is long enough and this model has seen the same first message before.
-fn cached_tokens(st: &SimState, model: &str, body: &Value, prompt_tokens: u64) -> u64 {
-    if prompt_tokens < CACHE_MIN_TOKENS {
-        return 0;
-    }
-    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
-        return 0;
+        cache: CachePrefix {
+            head: None,
+            items: messages,
+        },
     };
-    let key = Hasher::default()
-        .bytes(model.as_bytes())
-        .value(messages.first().unwrap_or(&Value::Null))
-        .finish();
-    if !st.cache_hit(key) {
-        return 0;
-    }
-    let prefix = engine::estimate_tokens(messages.iter().take(messages.len().saturating_sub(1)));
-    (prefix / 128 * 128).min(prompt_tokens)
+    let shape = Chat {
+        include_usage,
+        logprobs: obj.get("logprobs").and_then(Value::as_bool) == Some(true),
+    };
+    Ok((call, shape))
 }
 
+/// Keep the request for [`crate::Sim::requests`] when recording is on.
 pub(crate) fn record(st: &SimState, parts: &http::request::Parts, body: &Value) {
     if !st.recording() {
         return;
@@ -283,156 +267,38 @@ pub(crate) fn record(st: &SimState, parts: &http::request::Parts, body: &Value) 
     });
 }
 
+/// The Chat Completions encoding of an answer.
+struct Chat {
+    /// Streamed chunks carry `"usage":null` and a final usage chunk.
+    include_usage: bool,
+    /// Log-probabilities asked for (non-streamed answers carry them).
+    logprobs: bool,
+}
+
+impl Shape for Chat {
+    const ID_PREFIX: &'static str = "chatcmpl-";
+    const ID_LEN: usize = 29;
+
+    fn body(&self, meta: &Meta<'_>, answer: &Answer) -> Vec<u8> {
+        encode::completion(meta, answer, self.logprobs)
+    }
+
+    fn frames(&self, meta: &Meta<'_>, answer: &Answer, fault: Option<Fault>) -> Vec<Frame> {
+        stream::frames(meta, answer, self.include_usage, fault)
+    }
+}
+
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(State(st): State<Arc<SimState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
-            let f = bad(format!("Could not read the request body: {e}"), None, None);
-            return error::response(&f, &[]);
-        }
-    };
-    let json: Value = match serde_json::from_slice(&bytes) {
+    let json = match serve::read_json(&st, &parts, body).await {
         Ok(v) => v,
-        Err(e) => {
-            record(&st, &parts, &Value::Null);
-            return error::invalid_json(&e);
-        }
+        Err(resp) => return resp,
     };
-    record(&st, &parts, &json);
-    let mut call = match decode(&json) {
-        Ok(c) => c,
-        Err(f) => return error::response(&f, &[]),
-    };
-    let model = st.registry.get(call.model);
-    let index = model.calls.fetch_add(1, Ordering::Relaxed);
-    let profile = &model.profile;
-    let mut headers: Vec<(&'static str, String)> = Vec::new();
-
-    if profile
-        .outage
-        .as_ref()
-        .is_some_and(|o| o.is_down(st.start.elapsed()))
-    {
-        return error::response(&Failure::Unavailable, &headers);
+    match decode(&json) {
+        Ok((call, shape)) => serve::serve(&st, &parts, &json, call, &shape).await,
+        Err(f) => error::response(&f, &[]),
     }
-    let prompt = call.gen.prompt_tokens;
-    let reserve = prompt + u64::from(call.gen.max_tokens.unwrap_or(profile.answer_tokens));
-    if let Err(rej) = model
-        .limits
-        .admit(st.start.elapsed(), reserve, &mut headers)
-    {
-        return error::response(&Failure::RateLimited(rej), &headers);
-    }
-    // The service tier asked for, and the one served: the asked one where the model sells it.
-    let asked_tier = json
-        .get("service_tier")
-        .and_then(Value::as_str)
-        .filter(|t| matches!(*t, "flex" | "priority"))
-        .unwrap_or("default");
-    let served_tier = if profile.tiers.iter().any(|t| t == asked_tier) {
-        asked_tier
-    } else {
-        "default"
-    };
-    let fault = model.fault_for(index);
-    let failure = match fault {
-        Some(Fault::Reset) => {
-            match parts.extensions.get::<Arc<ConnCtl>>() {
-                Some(ctl) => ctl.reset(),
-                None => return crate::playback::broken_body(b"", false),
-            }
-            return std::future::pending().await;
-        }
-        Some(Fault::Silent) => return std::future::pending().await,
-        Some(Fault::RateLimited { retry_after }) => Some(Failure::RateFault { retry_after }),
-        Some(Fault::ServerError) => Some(Failure::Server),
-        Some(Fault::Unavailable) => Some(Failure::Unavailable),
-        Some(Fault::Overloaded) => Some(Failure::Overloaded),
-        Some(Fault::Policy) => Some(Failure::Policy),
-        Some(Fault::Quota) => Some(Failure::Quota),
-        Some(Fault::TierBusy) if asked_tier != "default" => Some(Failure::TierBusy),
-        Some(Fault::ContextLength) => Some(Failure::ContextLength {
-            limit: profile.max_context,
-            prompt: prompt.max(profile.max_context + 1),
-            completion: u64::from(call.gen.max_tokens.unwrap_or(0)),
-        }),
-        _ => None,
-    };
-    if let Some(f) = failure {
-        return error::response(&f, &headers);
-    }
-    let completion = u64::from(call.gen.max_tokens.unwrap_or(0));
-    if prompt + completion > profile.max_context {
-        let f = Failure::ContextLength {
-            limit: profile.max_context,
-            prompt,
-            completion,
-        };
-        return error::response(&f, &headers);
-    }
-
-    call.gen.answer_tokens = profile.answer_tokens;
-    call.gen.skill = profile.skill;
-    call.gen.jitter = profile.jitter;
-    call.gen.cached_tokens = if profile.prompt_cache {
-        cached_tokens(&st, call.model, &json, prompt)
-    } else {
-        0
-    };
-    let answer = engine::generate(&call.gen);
-    let meta = encode::Meta {
-        id: format!(
-            "chatcmpl-{}",
-            engine::base62(&mut engine::Rng::new(call.gen.seed ^ index), 29)
-        ),
-        created: st.created + st.start.elapsed().as_secs(),
-        model: profile.serves.as_deref().unwrap_or(call.model),
-        service_tier: served_tier,
-    };
-
-    if !profile.ttft.is_zero() {
-        tokio::time::sleep(profile.ttft).await;
-    }
-    let mut resp = if call.stream {
-        let sse = stream::plan(&meta, &answer, call.include_usage, profile, fault);
-        let mut r = Response::new(Body::from_stream(sse));
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream"),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        r
-    } else {
-        let last = answer.choices.iter().map(|c| c.tokens()).max().unwrap_or(0);
-        let gen_time = profile.token_offset(last.saturating_sub(1));
-        if !gen_time.is_zero() {
-            tokio::time::sleep(gen_time).await;
-        }
-        let body = encode::completion(&meta, &answer, call.logprobs);
-        match fault {
-            Some(Fault::Cut(_)) => crate::playback::broken_body(&body[..body.len() / 2], false),
-            Some(Fault::Stall(_)) => crate::playback::broken_body(&body[..body.len() / 2], true),
-            Some(Fault::Malformed(_)) => {
-                crate::playback::json_response(body[..body.len() / 2].to_vec())
-            }
-            _ => crate::playback::json_response(body),
-        }
-    };
-    let h = resp.headers_mut();
-    for (name, value) in &headers {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(*name, v);
-        }
-    }
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("req_{}", meta.id.trim_start_matches("chatcmpl-")))
-    {
-        h.insert("x-request-id", v);
-    }
-    resp
 }
 
 /// `GET /v1/models`.

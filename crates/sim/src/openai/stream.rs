@@ -1,16 +1,12 @@
 //! The streaming body: every OpenAI SSE frame laid out on a timeline for `playback`, which
 //! applies stream faults and plays it at the model's speed.
 
-use std::io;
-
 use bytes::Bytes;
-use futures::Stream;
 
 use super::encode::{choice_json, json_str, ChunkWriter, Meta};
 use crate::engine::{Answer, Choice};
 use crate::faults::Fault;
-use crate::model::Profile;
-use crate::playback::{apply_fault, play, Frame, Kind};
+use crate::playback::{apply_fault, Frame, Kind};
 
 fn choice_frames(w: &ChunkWriter, index: usize, c: &Choice, out: &mut Vec<Frame>) {
     let mut push = |slot: u64, kind: Kind, delta: &str, finish| {
@@ -76,7 +72,7 @@ fn choice_frames(w: &ChunkWriter, index: usize, c: &Choice, out: &mut Vec<Frame>
 }
 
 /// Lay out the frames of a streamed answer and apply the stream fault.
-fn frames(
+pub(crate) fn frames(
     meta: &Meta<'_>,
     answer: &Answer,
     include_usage: bool,
@@ -106,15 +102,4 @@ fn frames(
     }
     apply_fault(&mut frames, fault, w.malformed());
     frames
-}
-
-/// The SSE body stream for an answer (the handler has already waited for the first token).
-pub(crate) fn plan(
-    meta: &Meta<'_>,
-    answer: &Answer,
-    include_usage: bool,
-    profile: &Profile,
-    fault: Option<Fault>,
-) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-    play(frames(meta, answer, include_usage, fault), profile, fault)
 }
